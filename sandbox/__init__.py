@@ -1,0 +1,1 @@
+"""Faithful local stand-ins for the Pipedrive and Autopilot APIs (ASGI apps)."""

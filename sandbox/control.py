@@ -1,0 +1,96 @@
+"""The control routes every sandbox server mounts under `/__sandbox__/`.
+
+They let tests, benchmarks and the demo reset a server, seed it with realistic records,
+inject faults, read the request log and scale the clock, without touching the API surface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from syncmap.sandbox.core import CONTROL_PREFIX, FaultSettings, SandboxState
+
+ResetFn = Callable[[], None]
+SeedFn = Callable[[int, int | None], dict[str, Any]]  # (count, random seed) -> summary of what was made
+
+
+def is_control_path(path: str) -> bool:
+    return path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    data = await request.json()
+    if not isinstance(data, dict):
+        raise ValueError("the body must be a JSON object")
+    return data
+
+
+def control_routes(state: SandboxState, reset: ResetFn, seed: SeedFn) -> list[Route]:
+    async def do_reset(request: Request) -> Response:
+        reset()
+        state.log.clear()
+        state.faults.configure(FaultSettings())
+        return JSONResponse({"ok": True})
+
+    async def do_seed(request: Request) -> Response:
+        try:
+            body = await _json_body(request)
+            count = int(body.get("n", body.get("count", 0)))
+            if count < 0:
+                raise ValueError("n must not be negative")
+        except ValueError as exc:
+            return JSONResponse({"ok": False, "error": str(exc)}, status_code=400)
+        return JSONResponse({"ok": True, "created": seed(count, body.get("seed"))})
+
+    async def faults(request: Request) -> Response:
+        if request.method == "PUT":
+            try:
+                state.faults.configure(FaultSettings.from_json(await _json_body(request)))
+            except (TypeError, ValueError) as exc:
+                return JSONResponse({"ok": False, "error": str(exc)}, status_code=400)
+        return JSONResponse(state.faults.as_json())
+
+    async def requests_log(request: Request) -> Response:
+        if request.method == "DELETE":
+            state.log.clear()
+        return JSONResponse({"requests": state.log.entries})
+
+    async def clock(request: Request) -> Response:
+        if request.method == "PUT":
+            try:
+                body = await _json_body(request)
+                if "scale" in body:
+                    state.clock.set_scale(float(body["scale"]))
+                if "advance" in body:
+                    state.clock.advance(float(body["advance"]))
+            except (TypeError, ValueError) as exc:
+                return JSONResponse({"ok": False, "error": str(exc)}, status_code=400)
+        return JSONResponse({"now": state.clock.now(), "scale": state.clock.scale})
+
+    p = CONTROL_PREFIX
+    return [
+        Route(f"{p}/reset", do_reset, methods=["POST"]),
+        Route(f"{p}/seed", do_seed, methods=["POST"]),
+        Route(f"{p}/faults", faults, methods=["GET", "PUT"]),
+        Route(f"{p}/requests", requests_log, methods=["GET", "DELETE"]),
+        Route(f"{p}/clock", clock, methods=["GET", "PUT"]),
+    ]
+
+
+async def injected_fault(state: SandboxState) -> str | None:
+    """Apply the configured latency, then say which fault (if any) this request gets.
+
+    Each API turns the answer into its own error body; "drop" means close without answering.
+    """
+    if state.faults.settings.latency_ms:
+        await asyncio.sleep(state.faults.settings.latency_ms / 1000)
+    return state.faults.pick()

@@ -1,0 +1,132 @@
+"""Pieces both sandbox servers share: a scalable clock, fault injection and a request log.
+
+Each API app owns one `SandboxState`; the control routes under `/__sandbox__/` (see
+`control.py`) read and change it. Nothing here knows either API's shapes.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+CONTROL_PREFIX = "/__sandbox__"
+
+
+class Clock:
+    """Simulated wall-clock time that runs `scale` times faster than real time.
+
+    A benchmark at scale 10 sees Pipedrive's 2-second burst window pass in 0.2 real seconds.
+    `advance` jumps forward without waiting, for tests.
+    """
+
+    def __init__(self, scale: float = 1.0, start: float | None = None) -> None:
+        if scale <= 0:
+            raise ValueError("time scale must be positive")
+        self._lock = threading.Lock()
+        self._scale = scale
+        self._real_origin = time.monotonic()
+        self._sim_origin = time.time() if start is None else start
+
+    @property
+    def scale(self) -> float:
+        return self._scale
+
+    def now(self) -> float:
+        with self._lock:
+            return self._sim_origin + (time.monotonic() - self._real_origin) * self._scale
+
+    def set_scale(self, scale: float) -> None:
+        if scale <= 0:
+            raise ValueError("time scale must be positive")
+        with self._lock:
+            now = self._sim_origin + (time.monotonic() - self._real_origin) * self._scale
+            self._real_origin, self._sim_origin, self._scale = time.monotonic(), now, scale
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._sim_origin += seconds
+
+    def real_seconds(self, simulated: float) -> float:
+        """How long a simulated duration takes in real time."""
+        return simulated / self._scale
+
+
+@dataclass
+class FaultSettings:
+    """Probabilities (0..1) per request, added latency, and lost webhook deliveries."""
+
+    p429: float = 0.0
+    p500: float = 0.0
+    p502: float = 0.0
+    p503: float = 0.0
+    p_drop: float = 0.0  # close the connection without an answer
+    latency_ms: float = 0.0  # added to every answer (real milliseconds)
+    p_lost_webhook: float = 0.0
+    seed: int | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "FaultSettings":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown fault settings: {', '.join(unknown)}")
+        settings = cls(**data)
+        for name in ("p429", "p500", "p502", "p503", "p_drop", "p_lost_webhook"):
+            value = getattr(settings, name)
+            if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ValueError(f"{name} must be a probability between 0 and 1")
+        return settings
+
+
+class Faults:
+    """Decides, per request, whether to inject a fault; deterministic for a given seed."""
+
+    def __init__(self, settings: FaultSettings | None = None) -> None:
+        self.configure(settings or FaultSettings())
+
+    def configure(self, settings: FaultSettings) -> None:
+        self.settings = settings
+        self._rng = random.Random(settings.seed)
+
+    def pick(self) -> str | None:
+        """One of "429", "500", "502", "503", "drop", or None for a normal answer."""
+        s = self.settings
+        roll = self._rng.random()
+        for name, p in (("429", s.p429), ("500", s.p500), ("502", s.p502), ("503", s.p503), ("drop", s.p_drop)):
+            if roll < p:
+                return name
+            roll -= p
+        return None
+
+    def lose_webhook(self) -> bool:
+        return self.settings.p_lost_webhook > 0 and self._rng.random() < self.settings.p_lost_webhook
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self.settings)
+
+
+@dataclass
+class RequestLog:
+    """Every request a sandbox answered, in order, for tests and benchmarks to count."""
+
+    entries: list[dict[str, Any]] = field(default_factory=list)
+
+    def record(self, method: str, path: str, status: int, tokens: int = 0, **extra: Any) -> None:
+        self.entries.append(
+            {"seq": len(self.entries) + 1, "method": method, "path": path, "status": status, "tokens": tokens, **extra}
+        )
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+
+@dataclass
+class SandboxState:
+    """What the control routes of one sandbox server operate on."""
+
+    clock: Clock = field(default_factory=Clock)
+    faults: Faults = field(default_factory=Faults)
+    log: RequestLog = field(default_factory=RequestLog)
