@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
+import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Send
 
 from syncmap.sandbox.core import CONTROL_PREFIX, FaultSettings, SandboxState
 
@@ -94,3 +96,19 @@ async def injected_fault(state: SandboxState) -> str | None:
     if state.faults.settings.latency_ms:
         await asyncio.sleep(state.faults.settings.latency_ms / 1000)
     return state.faults.pick()
+
+
+class DroppedConnection(httpx.RemoteProtocolError):
+    """What a client sees when a sandbox drops its connection (the "drop" fault)."""
+
+
+async def drop_connection(send: Send) -> NoReturn:
+    """Hang up without a complete answer, the same way in-process and over a socket.
+
+    Starts an answer and raises: uvicorn then closes the socket mid-answer (the client sees
+    the peer hang up), and `httpx.ASGITransport` hands the error to the client as the
+    transport error a real dropped connection gives. Starlette re-raises it untouched because
+    the answer has started.
+    """
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1")]})
+    raise DroppedConnection("the server closed the connection without answering")
