@@ -1,0 +1,35 @@
+"""Autopilot's per-key request rate limit (APD1: 5 requests/second), on the sandbox clock.
+
+A token bucket holding one second's worth of requests: a burst of `per_second` requests
+passes, the next one in the same second gets a 429, and capacity returns continuously.
+`per_second` None or 0 turns the limit off.
+"""
+
+from __future__ import annotations
+
+from syncmap.sandbox.core import Clock
+
+
+class RateLimiter:
+    def __init__(self, clock: Clock, per_second: float | None) -> None:
+        self.clock = clock
+        self.configure(per_second)
+
+    def configure(self, per_second: float | None) -> None:
+        if per_second is not None and per_second < 0:
+            raise ValueError("the rate limit must not be negative")
+        self.per_second = per_second or None
+        self._capacity = max(1.0, self.per_second or 0.0)
+        self._tokens = self._capacity
+        self._last = self.clock.now()
+
+    def allow(self) -> bool:
+        if self.per_second is None:
+            return True
+        now = self.clock.now()
+        self._tokens = min(self._capacity, self._tokens + (now - self._last) * self.per_second)
+        self._last = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False

@@ -1,0 +1,60 @@
+"""Every choice the Autopilot sandbox makes where the published facts are silent or unverified.
+
+Each field is one such choice; `docs/sandbox.md` ("Autopilot") says why each default was
+picked. Tests and benchmarks pass their own `AutopilotSettings` to `create_app`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TIMESTAMP_FORMATS = ("iso", "rfc1123", "epoch_ms")
+DUPLICATE_LIST_POLICIES = ("conflict", "create")
+
+
+@dataclass(frozen=True)
+class AutopilotSettings:
+    # How `created_at` / `updated_at` are written in answers and hook payloads: ISO-8601 with
+    # milliseconds (`2017-01-14T03:16:19.000Z`), RFC-1123 (`Tue, 12 May 2015 21:41:31 GMT`) or
+    # unix milliseconds. All three were seen from the real API.
+    timestamp_format: str = "iso"
+    # Whether `Email` matching (upsert, GET/DELETE by email) tells `Ann@x.com` from `ann@x.com`.
+    email_case_sensitive: bool = False
+    page_size: int = 100  # contacts per bookmark page
+    bulk_limit: int = 100  # contacts per `POST /contacts`
+    # `POST /list` with a name already in use: 409 (APD1) or a second list with the same name.
+    duplicate_list_name: str = "conflict"
+    # Whether writing `custom` under an unknown `type--Name` key creates the field (True) or is
+    # refused with a 400 until the field exists (False; then create it with the control route).
+    auto_create_custom_fields: bool = True
+    # APD1's draft merge rule: an upsert on an existing contact keeps its FirstName/LastName.
+    preserve_names_on_merge: bool = False
+    # Whether `_autopilot_list` also adds an already existing contact to the list.
+    autopilot_list_on_update: bool = True
+    # Whether an upsert that changes no value still counts as an update (bumps `updated_at`
+    # and fires `contact_updated`); True is the stricter test for echo suppression.
+    noop_write_is_update: bool = True
+    # REST-hook delivery: retries after the first attempt (APD1 says 5 in one place, 3 in
+    # another), the incremental backoff step in simulated seconds (retry n waits n * step),
+    # and the per-attempt timeout in real seconds.
+    hook_max_retries: int = 5
+    hook_backoff_seconds: float = 30.0
+    hook_timeout_seconds: float = 10.0
+    # The `message` of 404s from the list endpoints (a PHP client saw it empty).
+    list_not_found_message: str = ""
+    # Accept `Owner_Name` as an alias of `owner_name` on writes (no source shows it).
+    owner_name_alias: bool = False
+    # Send `Retry-After: 1` with rate-limit 429s (no rate-limit headers are documented).
+    retry_after_header: bool = False
+    # What `GET /account` reports as `instanceId`.
+    instance_id: str = "sandbox-instance"
+
+    def __post_init__(self) -> None:
+        if self.timestamp_format not in TIMESTAMP_FORMATS:
+            raise ValueError(f"timestamp_format must be one of {', '.join(TIMESTAMP_FORMATS)}")
+        if self.duplicate_list_name not in DUPLICATE_LIST_POLICIES:
+            raise ValueError(f"duplicate_list_name must be one of {', '.join(DUPLICATE_LIST_POLICIES)}")
+        if self.page_size < 1 or self.bulk_limit < 1:
+            raise ValueError("page_size and bulk_limit must be positive")
+        if self.hook_max_retries < 0 or self.hook_backoff_seconds < 0 or self.hook_timeout_seconds <= 0:
+            raise ValueError("hook retry settings must not be negative")
