@@ -1,0 +1,138 @@
+"""One diagnostic record, rendered three ways: human text with a caret, JSON, GitHub annotations.
+
+Every stage (parse, structural checks, semantic checks) reports problems as `Diagnostic`s and
+never raises for a user's mistake; the CLI picks a renderer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A region of a source file; lines and columns are 1-based, the end is exclusive."""
+
+    file: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    def as_json(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "col": self.col, "end_line": self.end_line, "end_col": self.end_col}
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Label:
+    span: Span
+    message: str
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    severity: str
+    message: str
+    span: Span
+    labels: tuple[Label, ...] = field(default=())
+    help: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "span": self.span.as_json(),
+            "labels": [{"span": label.span.as_json(), "message": label.message} for label in self.labels],
+            "help": self.help,
+        }
+
+
+def sort_key(d: Diagnostic) -> tuple:
+    return (d.span.file, d.span.line, d.span.col, d.code, d.message)
+
+
+def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
+    return any(d.is_error for d in diagnostics)
+
+
+# ---------------------------------------------------------------- renderers
+
+
+def _excerpt(span: Span, source: str | None, note: str) -> list[str]:
+    """The source line under `span` with a caret run beneath it."""
+    if source is None:
+        return []
+    lines = source.splitlines()
+    if not 1 <= span.line <= len(lines):
+        return []
+    text = lines[span.line - 1].replace("\t", " ")
+    width = (span.end_col - span.col) if span.end_line == span.line else len(text) - span.col + 1
+    width = max(1, width)
+    gutter = " " * len(str(span.line))
+    caret = " " * (span.col - 1) + "^" * width
+    return [f"{gutter} |", f"{span.line} | {text}", f"{gutter} | {caret}" + (f" {note}" if note else "")]
+
+
+def render_human(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str]) -> str:
+    out: list[str] = []
+    for d in diagnostics:
+        out.append(f"{d.severity}[{d.code}]: {d.message}")
+        gutter = " " * len(str(d.span.line))
+        out.append(f"{gutter}--> {d.span}")
+        first, *rest = d.labels or (Label(d.span, ""),)
+        out.extend(_excerpt(first.span, sources.get(first.span.file), first.message))
+        for label in rest:
+            out.append(f"{gutter}::: {label.span}")
+            out.extend(_excerpt(label.span, sources.get(label.span.file), label.message))
+        if d.help:
+            out.append(f"{gutter} = help: {d.help}")
+        out.append("")
+    return "\n".join(out)
+
+
+def render_json(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str] | None = None) -> str:
+    return json.dumps([d.as_json() for d in diagnostics], indent=2) + "\n"
+
+
+def _github_escape(text: str, *, property_value: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if property_value:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def render_github(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str] | None = None) -> str:
+    lines = []
+    for d in diagnostics:
+        kind = "error" if d.is_error else "warning"
+        props = ",".join(
+            [
+                f"file={_github_escape(d.span.file, property_value=True)}",
+                f"line={d.span.line}",
+                f"col={d.span.col}",
+                f"endLine={d.span.end_line}",
+                f"endColumn={d.span.end_col}",
+                f"title={d.code}",
+            ]
+        )
+        message = f"[{d.code}] {d.message}" + (f"\nhelp: {d.help}" if d.help else "")
+        lines.append(f"::{kind} {props}::{_github_escape(message)}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+Renderer = Callable[..., str]
+RENDERERS: dict[str, Renderer] = {"human": render_human, "json": render_json, "github": render_github}

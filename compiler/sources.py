@@ -1,0 +1,98 @@
+"""Reading a mapping and everything it includes, in order, each file parsed once.
+
+File access goes through a `reader` so the rest of the compiler stays pure and tests can feed
+files from memory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from syncmap.compiler import ast
+from syncmap.compiler.codes import INCLUDE_CYCLE, INCLUDE_NOT_FOUND
+from syncmap.compiler.diagnostics import ERROR, Diagnostic, Label
+from syncmap.compiler.parser import parse
+
+Reader = Callable[[str], str]
+
+
+def read_file(path: str) -> str:
+    return Path(path).read_text(encoding="utf-8")
+
+
+@dataclass
+class SourceSet:
+    """A root mapping with its includes: texts by file name, parsed mappings in include order."""
+
+    root: str
+    texts: dict[str, str] = field(default_factory=dict)
+    mappings: list[ast.Mapping] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def _display(path: str) -> str:
+    """Paths as the user would write them: relative to the working directory when inside it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def load(root: str, reader: Reader = read_file) -> SourceSet:
+    """Read `root` and, depth first, every file it includes (each once)."""
+    result = SourceSet(root=_display(root))
+    seen: set[str] = set()
+
+    def visit(path: str, chain: list[tuple[str, ast.Include | None]]) -> None:
+        name = _display(path)
+        if name in seen:
+            return
+        seen.add(name)
+        try:
+            text = reader(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            include = chain[-1][1] if chain else None
+            if include is None:
+                raise
+            result.diagnostics.append(
+                Diagnostic(
+                    INCLUDE_NOT_FOUND,
+                    ERROR,
+                    f"cannot read included file `{include.path}`",
+                    include.span,
+                    (Label(include.span, getattr(exc, "strerror", None) or str(exc)),),
+                    help="paths are relative to the including file",
+                )
+            )
+            return
+        result.texts[name] = text
+        parsed = parse(text, name)
+        result.diagnostics.extend(parsed.diagnostics)
+        if parsed.mapping is None:
+            return
+        result.mappings.append(parsed.mapping)
+        here = [name for name, _ in chain] + [name]
+        for include in parsed.mapping.of_type(ast.Include):
+            target = os.path.normpath(os.path.join(os.path.dirname(path), include.path))
+            target_name = _display(target)
+            if target_name in here:
+                loop = " -> ".join(here[here.index(target_name):] + [target_name])
+                result.diagnostics.append(
+                    Diagnostic(
+                        INCLUDE_CYCLE,
+                        ERROR,
+                        f"include cycle: {loop}",
+                        include.span,
+                        (Label(include.span, "this include closes the loop"),),
+                        help="remove one include of the chain",
+                    )
+                )
+                continue
+            visit(target, chain + [(name, include)])
+
+    visit(root, [])
+    return result
