@@ -23,9 +23,6 @@ from starlette.types import ASGIApp
 
 from syncmap.sandbox.core import CONTROL_PREFIX
 
-PLANS = ("essential", "advanced", "professional", "power", "enterprise")
-
-
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:

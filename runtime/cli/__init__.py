@@ -16,6 +16,7 @@ from syncmap.runtime.cli.exits import EXIT_HELP
 COMMANDS: dict[str, str] = {
     "check": "syncmap.runtime.cli.check_cmd:check",
     "fmt": "syncmap.runtime.cli.fmt_cmd:fmt",
+    "sandbox": "syncmap.runtime.cli.sandbox_cmd:sandbox",
 }
 
 
