@@ -1,0 +1,87 @@
+"""Small request/answer helpers shared by the route modules."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from syncmap.sandbox.pipedrive.errors import bad_request, json_response
+from syncmap.sandbox.pipedrive.store import Actor, Store
+
+ACTOR_KEY = "pipedrive.actor"
+
+
+def store_of(request: Request) -> Store:
+    return request.app.state.store
+
+
+def actor_of(request: Request) -> Actor:
+    actor = request.scope.get(ACTOR_KEY)
+    if actor is None:  # only reachable when the auth middleware is bypassed (control routes)
+        return Actor(user_id=store_of(request).me_id, source="api")
+    return actor
+
+
+async def json_body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        # Form bodies are accepted too, as Pipedrive does for v1.
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            form = await request.form()
+            return dict(form)
+        raise bad_request("Invalid JSON in request body") from None
+
+
+def ok(data: Any, additional_data: Any = None, *, status: int = 200, **extra: Any) -> Response:
+    body: dict[str, Any] = {"success": True, "data": data}
+    if additional_data is not None:
+        body["additional_data"] = additional_data
+    body.update(extra)
+    return json_response(body, status)
+
+
+def path_id(request: Request, name: str = "id") -> int:
+    raw = request.path_params[name]
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise bad_request(f'"{name}" must be a number') from None
+    if value < 1:
+        raise bad_request(f'"{name}" must be a positive number')
+    return value
+
+
+def q_int(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise bad_request(f'"{name}" must be a number') from None
+
+
+def q_bool(request: Request, name: str) -> bool | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    lowered = raw.lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0"):
+        return False
+    raise bad_request(f'"{name}" must be a boolean')
+
+
+def q_list(request: Request, name: str) -> list[str]:
+    raw = request.query_params.get(name)
+    if not raw:
+        return []
+    return [part.strip() for part in raw.split(",") if part.strip()]

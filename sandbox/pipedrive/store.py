@@ -1,0 +1,180 @@
+"""The sandbox's account data: records of the four v2 entities, users, activity types and
+field definitions, all in memory.
+
+Records are kept in their v2 shape with whole epoch seconds for timestamps and private `_`
+keys; `models.py` turns them into answers. Every create, change and delete made through the
+store becomes an `Event` handed to the listeners (the webhook dispatcher), unless the caller
+says `emit=False` (seeding).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from syncmap.sandbox.core import Clock
+from syncmap.sandbox.pipedrive.settings import PipedriveSettings
+
+KINDS = ("person", "organization", "deal", "activity")
+DAY = 86_400
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change: the token's user through the API, or a user in the Pipedrive app."""
+
+    user_id: int
+    source: str = "api"  # meta.change_source: "api" or "app"
+
+
+@dataclass
+class Event:
+    action: str  # create, change, delete
+    kind: str
+    entity_id: int
+    data: dict[str, Any] | None  # the record after the change (None on delete)
+    previous: dict[str, Any] | None  # old values of changed keys (change), last state (delete)
+    actor: Actor
+    timestamp: int
+    meta: dict[str, Any] = field(default_factory=dict)  # merged_to_id / merged_from_id
+
+
+def public(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if not k.startswith("_")}
+
+
+class Store:
+    def __init__(self, clock: Clock, settings: PipedriveSettings, company_domain: str = "sandbox") -> None:
+        self.clock = clock
+        self.settings = settings
+        self.company_domain = company_domain
+        self.listeners: list[Callable[[Event], None]] = []
+        self.reset()
+
+    def reset(self) -> None:
+        self.records: dict[str, dict[int, dict[str, Any]]] = {kind: {} for kind in KINDS}
+        self._deleted: dict[str, set[int]] = {kind: set() for kind in KINDS}
+        self._next_id: dict[str, int] = {}
+        self.users: dict[int, dict[str, Any]] = {}
+        self.activity_types: dict[int, dict[str, Any]] = {}
+        self.fields: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
+        self.me_id = 0
+        self.app_user_id = 0
+
+    # -- ids and time ------------------------------------------------------------------------
+    def now(self) -> int:
+        return int(self.clock.now())
+
+    def next_id(self, kind: str) -> int:
+        value = self._next_id.get(kind, 1)
+        self._next_id[kind] = value + 1
+        return value
+
+    # -- entity records ----------------------------------------------------------------------
+    def purge_expired(self, kind: str) -> None:
+        """Soft-deleted records disappear for good after the retention period (§8)."""
+        deleted = self._deleted[kind]
+        if not deleted:
+            return
+        cutoff = self.now() - self.settings.retention_days * DAY
+        for entity_id in [i for i in deleted if self.records[kind][i]["_deleted_at"] <= cutoff]:
+            deleted.discard(entity_id)
+            del self.records[kind][entity_id]
+
+    def get(self, kind: str, entity_id: int) -> dict[str, Any] | None:
+        self.purge_expired(kind)
+        return self.records[kind].get(entity_id)
+
+    def live(self, kind: str, entity_id: int | None) -> dict[str, Any] | None:
+        record = self.get(kind, entity_id) if entity_id is not None else None
+        return None if record is None or record["is_deleted"] else record
+
+    def all(self, kind: str) -> Iterator[dict[str, Any]]:
+        self.purge_expired(kind)
+        return iter(self.records[kind].values())
+
+    def create(self, kind: str, record: dict[str, Any], actor: Actor, *, emit: bool = True) -> dict[str, Any]:
+        now = self.now()
+        record = {"id": self.next_id(kind), **{k: v for k, v in record.items() if k != "id"}}
+        if record.get("add_time") is None:
+            record["add_time"] = now
+        record.setdefault("update_time", now)
+        if record["update_time"] is None:
+            record["update_time"] = now
+        self.records[kind][record["id"]] = record
+        if emit:
+            self._emit(Event("create", kind, record["id"], copy.deepcopy(public(record)), None, actor, now))
+        return record
+
+    def change(
+        self,
+        kind: str,
+        entity_id: int,
+        changes: dict[str, Any],
+        actor: Actor,
+        *,
+        emit: bool = True,
+        meta: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Apply full new values of top-level keys (custom_fields merged key by key)."""
+        record = self.records[kind][entity_id]
+        previous: dict[str, Any] = {}
+        for key, value in changes.items():
+            if key == "custom_fields":
+                old_custom = record.get("custom_fields") or {}
+                diff = {k: old_custom.get(k) for k, v in value.items() if old_custom.get(k) != v}
+                if diff:
+                    previous["custom_fields"] = copy.deepcopy(diff)
+                    record["custom_fields"] = {**old_custom, **value}
+            elif record.get(key) != value:
+                previous[key] = copy.deepcopy(record.get(key))
+                record[key] = value
+        if not previous and not self.settings.noop_update_emits_change and not meta:
+            return record
+        now = self.now()
+        if "update_time" not in previous:
+            if record["update_time"] != now:
+                previous["update_time"] = record["update_time"]
+            record["update_time"] = now
+        if emit:
+            self._emit(
+                Event("change", kind, entity_id, copy.deepcopy(public(record)), previous, actor, now, dict(meta or {}))
+            )
+        return record
+
+    def delete(
+        self, kind: str, entity_id: int, actor: Actor, *, emit: bool = True, meta: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Soft delete: the record stays (is_deleted) until the retention period ends."""
+        record = self.records[kind][entity_id]
+        last_state = copy.deepcopy(public(record))
+        now = self.now()
+        record["is_deleted"] = True
+        record["_deleted_at"] = now
+        record["update_time"] = now
+        if kind == "deal":
+            record["_status_before_delete"] = record["status"]
+            record["status"] = "deleted"
+        self._deleted[kind].add(entity_id)
+        if emit:
+            self._emit(Event("delete", kind, entity_id, None, last_state, actor, now, dict(meta or {})))
+        return record
+
+    def _emit(self, event: Event) -> None:
+        for listener in self.listeners:
+            listener(event)
+
+    # -- definitions -------------------------------------------------------------------------
+    def field_by_key(self, kind: str, key: str) -> dict[str, Any] | None:
+        for definition in self.fields[kind]:
+            if definition["key"] == key:
+                return definition
+        return None
+
+    def custom_fields(self, kind: str) -> list[dict[str, Any]]:
+        return [f for f in self.fields[kind] if f["custom"]]
+
+    def activity_type_keys(self) -> dict[str, dict[str, Any]]:
+        return {t["key_string"]: t for t in self.activity_types.values() if t["active_flag"]}

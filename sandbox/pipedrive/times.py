@@ -1,0 +1,58 @@
+"""Timestamp formats: internal records keep whole epoch seconds of the sandbox clock.
+
+Whole seconds make `updated_since` comparisons exactly what a client sees in `update_time`.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+
+def rfc3339(ts: int | None) -> str | None:
+    """v2 timestamps, e.g. "2021-01-01T00:00:00Z"."""
+    return None if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def v1_time(ts: int | None) -> str | None:
+    """v1 timestamps, e.g. "2020-05-08 05:30:20" (UTC)."""
+    return None if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
+
+
+def iso_millis(ts: int | None) -> str | None:
+    """The webhook-management and webhook-meta style, e.g. "2019-10-25T08:25:27.000Z"."""
+    return None if ts is None else time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(ts))
+
+
+def day(ts: int | None) -> str | None:
+    return None if ts is None else time.strftime("%Y-%m-%d", time.gmtime(ts))
+
+
+def parse_rfc3339(text: str) -> int:
+    """Whole epoch seconds of an RFC 3339 timestamp; a missing offset means UTC."""
+    if not isinstance(text, str) or len(text) < 10:
+        raise ValueError(f"invalid timestamp {text!r}")
+    parsed = datetime.fromisoformat(text.strip().replace(" ", "T", 1) if "T" not in text else text.strip())
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return int(parsed.timestamp())
+
+
+def parse_date(text: str) -> str:
+    """Validate a "YYYY-MM-DD" date and return it unchanged."""
+    if not isinstance(text, str) or len(text) != 10:
+        raise ValueError(f"invalid date {text!r}")
+    datetime.strptime(text, "%Y-%m-%d")
+    return text
+
+
+def parse_clock_time(text: str) -> str:
+    """Validate "HH:MM" or "HH:MM:SS" and return "HH:MM:SS"."""
+    if not isinstance(text, str):
+        raise ValueError(f"invalid time {text!r}")
+    for fmt in ("%H:%M:%S", "%H:%M"):
+        try:
+            return datetime.strptime(text, fmt).strftime("%H:%M:%S")
+        except ValueError:
+            continue
+    raise ValueError(f"invalid time {text!r}")
