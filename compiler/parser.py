@@ -10,8 +10,8 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedInput, VisitError
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedInput
 
 from syncmap.compiler import ast
 from syncmap.compiler.diagnostics import Diagnostic, Span
@@ -55,6 +55,8 @@ def lark_parser() -> Lark:
         propagate_positions=True,
         maybe_placeholders=False,
         lexer_callbacks={"COMMENT": _on_comment, "_NL": _on_newline},
+        # Grammar analysis is most of a cold `syncmap check`; Lark caches it in the temp dir.
+        cache=True,
     )
 
 
@@ -74,10 +76,7 @@ def parse(text: str, file: str = "<input>") -> ParseResult:
     for c in comments:
         own = c.own_line or (1 <= c.line <= len(lines) and not lines[c.line - 1][: c.col - 1].strip())
         fixed.append(ast.Comment(c.text, c.line, c.col, own))
-    try:
-        mapping = _ToAst(file).transform(tree)
-    except VisitError as exc:  # a bug of ours, not the user's: surface the real exception
-        raise exc.orig_exc from exc
+    mapping = _ToAst(file).build(tree)
     return ParseResult(
         ast.Mapping(file=mapping.file, items=mapping.items, comments=tuple(sorted(set(fixed), key=lambda c: (c.line, c.col))), span=mapping.span),
         (),
@@ -102,11 +101,20 @@ def _unquote(raw: str) -> str:
     return "".join(out)
 
 
-@v_args(meta=True)
-class _ToAst(Transformer):
+class _ToAst:
+    """Bottom-up: each rule's method gets the rule's position and its built children.
+
+    A plain walk rather than lark.Transformer: the transformer's per-call wrappers were half of
+    parse time on large mappings, and errors here are our bugs, so nothing needs unwrapping.
+    """
+
     def __init__(self, file: str) -> None:
-        super().__init__()
         self.file = file
+
+    def build(self, node: Tree | Token):
+        if isinstance(node, Token):
+            return node
+        return getattr(self, node.data)(node.meta, [self.build(child) for child in node.children])
 
     def _span(self, meta) -> Span:
         if getattr(meta, "empty", True):
