@@ -19,17 +19,6 @@ from syncmap.sandbox.serve import serve_app, serve_apps
 CLI = [sys.executable, "-c", "from syncmap.runtime.cli import main; main()", "sandbox"]
 
 
-def _pipedrive_available() -> bool:
-    try:
-        from syncmap.sandbox.pipedrive import create_app  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_pipedrive = pytest.mark.skipif(not _pipedrive_available(), reason="the Pipedrive sandbox has not landed yet")
-
-
 def test_serve_apps_answers_over_sockets_and_stops() -> None:
     async def scenario() -> None:
         apps = {"a": create_autopilot(api_key="k", rate_per_second=None), "b": create_autopilot(api_key="other")}
@@ -74,7 +63,6 @@ def _lines(proc: subprocess.Popen[str]) -> queue.Queue[str]:
     return lines
 
 
-@needs_pipedrive
 def test_syncmap_sandbox_serves_both_until_interrupted() -> None:
     options = ["--pipedrive-port", "0", "--autopilot-port", "0", "--seed", "30",
                "--pipedrive-token", "pd-token", "--autopilot-key", "ap-key", "--plan", "essential"]
@@ -109,7 +97,6 @@ def test_syncmap_sandbox_serves_both_until_interrupted() -> None:
             proc.wait()
 
 
-@needs_pipedrive
 def test_syncmap_sandbox_reports_a_busy_port() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
