@@ -66,8 +66,9 @@ def api_routes(store: AutopilotStore, hooks: HookDispatcher, settings: Autopilot
             contact, events = store.apply(write)
             hooks.emit(events)
             contact_ids.append(contact.contact_id)
-            if write.email or write.new_email:
-                email_contact_map[write.email or write.new_email] = contact.contact_id  # type: ignore[index]
+            sent_email = write.email or write.new_email
+            if sent_email:
+                email_contact_map[sent_email] = contact.contact_id
         return JSONResponse({"contact_ids": contact_ids, "email_contact_map": email_contact_map})
 
     async def get_contact(request: Request) -> Response:

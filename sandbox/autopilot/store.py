@@ -9,7 +9,6 @@ from __future__ import annotations
 import random
 import re
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -33,7 +32,6 @@ HOOK_EVENTS = (
     "contact_removed_from_list", "contact_entered_segment", "contact_left_segment",
 )  # fmt: skip
 HOOK_EVENT_ALIASES = {"contact_unsubscribes": "contact_unsubscribed"}
-CONTROL_FIELDS = ("_NewEmail", "_autopilot_list", "_autopilot_session_id", "notify", "unsubscribed", "custom")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
@@ -54,9 +52,6 @@ class OrderedIds:
 
     def __len__(self) -> int:
         return len(self._live)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._live)
 
     def add(self, item: str) -> bool:
         if item in self._live:
@@ -337,7 +332,7 @@ class AutopilotStore:
                 events.append(self._unsubscribed_event(contact))
             add_to_list = self.settings.autopilot_list_on_update
         else:
-            contact = Contact(self._new_contact_id(), created_at=now, updated_at=now, api_originated=via_api)
+            contact = Contact(self.new_contact_id(), created_at=now, updated_at=now, api_originated=via_api)
             self._assign(contact, write, merging=False)
             self._insert(contact, write.new_email or write.email)
             if write.notify:
@@ -366,7 +361,7 @@ class AutopilotStore:
         if write.unsubscribed is not None:
             contact.unsubscribed = write.unsubscribed
 
-    def _new_contact_id(self) -> str:
+    def new_contact_id(self) -> str:
         while (contact_id := f"person_{self._uuid()}") in self.contacts:
             pass
         return contact_id
@@ -397,9 +392,6 @@ class AutopilotStore:
         for key in contact.custom:
             self.custom_fields.setdefault(key, False)
         self._insert(contact, contact.fields.pop("Email", None))
-
-    def new_contact_id(self) -> str:
-        return self._new_contact_id()
 
     def unsubscribe(self, id_or_email: str) -> list[Event]:
         contact = self.get(id_or_email)

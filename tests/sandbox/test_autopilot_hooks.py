@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 
-from autopilot_support import CONTROL, HOST, Receiver, async_test, client
+from autopilot_support import CONTROL, Receiver, async_test, client
 
 from syncmap.sandbox.autopilot import AutopilotSettings, create_app
+from syncmap.sandbox.serve import serve_app
 
 FAST = AutopilotSettings(hook_backoff_seconds=0.01, hook_max_retries=5)
 
@@ -195,22 +196,15 @@ async def test_noop_write_setting_decides_whether_an_unchanged_upsert_is_an_upda
         assert (after != before) is noop_is_update
 
 
-def test_default_sender_posts_over_http() -> None:
+@async_test
+async def test_default_sender_posts_over_http() -> None:
     """Without a hook_sender the sandbox POSTs with httpx; checked against a real socket."""
-    import asyncio
-
-    from syncmap.sandbox.serve import serve_app
-
     receiver = Receiver()
-
-    async def scenario() -> None:
-        async with serve_app(receiver.app) as url:
-            app = create_app(rate_per_second=None, settings=FAST)
-            async with client(app) as api:
-                await subscribe(api, "contact_added", url=f"{url}/hooks/secret")
-                await api.post("/contact", json={"contact": {"Email": "w@x.test"}})
-                await app.state.hooks.drain()
-                await app.state.hooks.aclose()
-        assert receiver.events() == ["contact_added"] and receiver.received[0]["path"] == "/hooks/secret"
-
-    asyncio.run(scenario())
+    async with serve_app(receiver.app) as url:
+        app = create_app(rate_per_second=None, settings=FAST)
+        async with client(app) as api:
+            await subscribe(api, "contact_added", url=f"{url}/hooks/secret")
+            await api.post("/contact", json={"contact": {"Email": "w@x.test"}})
+            await app.state.hooks.drain()
+            await app.state.hooks.aclose()
+    assert receiver.events() == ["contact_added"] and receiver.received[0]["path"] == "/hooks/secret"
