@@ -162,19 +162,20 @@ def v1_create(kind: str):
     return endpoint
 
 
-def _v2_include(request: Request) -> list[str]:
+def _v2_include(request: Request, kind: str) -> list[str]:
+    allowed = ("ui_visibility",) if kind == "activity" else ("ui_visibility", "important_fields", "required_fields")
     raw = request.query_params.get("include_fields") or ""
     parts = [p for p in raw.split(",") if p]
     for part in parts:
-        if part not in ("ui_visibility", "important_fields", "required_fields"):
-            raise bad_request('"include_fields" must be one of [ui_visibility, important_fields, required_fields]')
+        if part not in allowed:
+            raise bad_request(f'"include_fields" must be one of [{", ".join(allowed)}]')
     return parts
 
 
 def v2_list(kind: str):
     async def endpoint(request: Request) -> Response:
         store = store_of(request)
-        include = _v2_include(request)
+        include = _v2_include(request, kind)
         limit = parse_limit(request.query_params.get("limit"), store.settings.default_limit, store.settings.max_limit)
         cursor = request.query_params.get("cursor")
         if cursor:
@@ -197,7 +198,7 @@ def v2_get(kind: str):
         definition = store.field_by_key(kind, request.path_params["field_code"])
         if definition is None:
             raise field_not_found()
-        return ok(render_v2(definition, _v2_include(request)))
+        return ok(render_v2(definition, _v2_include(request, kind)))
 
     return endpoint
 
