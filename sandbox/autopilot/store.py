@@ -297,7 +297,7 @@ class AutopilotStore:
         if unsubscribed is not None and not isinstance(unsubscribed, bool):
             raise ApiError(400, "unsubscribed must be true or false.")
         list_id = raw.get("_autopilot_list") or None
-        if list_id is not None and list_id not in self.lists:
+        if list_id is not None and (not isinstance(list_id, str) or list_id not in self.lists):
             raise ApiError(400, f"List {list_id!r} does not exist.")
         notify = raw.get("notify", notify_default)
         if not isinstance(notify, bool):
@@ -473,7 +473,7 @@ class AutopilotStore:
 
     # ---------------------------------------------------------------- REST hooks
     def add_hook(self, event: Any, target_url: Any) -> Hook:
-        if event not in HOOK_EVENTS and event not in HOOK_EVENT_ALIASES:
+        if not isinstance(event, str) or (event not in HOOK_EVENTS and event not in HOOK_EVENT_ALIASES):
             raise ApiError(400, f"event must be one of {', '.join(HOOK_EVENTS)}.")
         if not isinstance(target_url, str) or not target_url.startswith(("http://", "https://")):
             raise ApiError(400, "target_url must be an http(s) URL.")
