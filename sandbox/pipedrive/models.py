@@ -408,7 +408,7 @@ def derive(kind: str, old: dict[str, Any], new: dict[str, Any], store: Store, *,
             out["first_name"], out["last_name"] = split_name(new.get("name"))
     elif kind == "deal":
         status = new.get("status", "open")
-        if new.get("lost_reason") and status != "lost":
+        if new.get("lost_reason") and status != "lost" and new.get("lost_reason") != old.get("lost_reason"):
             raise bad_request("Lost reason can only be set if deal status is lost")
         if status != old.get("status") or creating:
             stamp = now
