@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from syncmap.sandbox.control import injected_fault, is_control_path
+from syncmap.sandbox.control import drop_connection, injected_fault, is_control_path
 from syncmap.sandbox.core import SandboxState
 from syncmap.sandbox.pipedrive.api_search import SEARCH_PATHS
 from syncmap.sandbox.pipedrive.costs import CostTable
@@ -24,10 +24,6 @@ from syncmap.sandbox.pipedrive.settings import BURST_LIMITS, PipedriveSettings
 from syncmap.sandbox.pipedrive.store import Actor, Store
 
 POST_PUT = {"POST", "PUT"}
-
-
-class DroppedConnection(ConnectionError):
-    """Raised after the answer started, so the client sees the connection die mid-answer."""
 
 
 class Gateway:
@@ -104,8 +100,7 @@ class Gateway:
         fault = await injected_fault(self.sandbox)
         if fault == "drop":
             log.record(method, path, 0, 0, fault="drop")
-            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1024")]})
-            raise DroppedConnection("sandbox fault: connection dropped")
+            await drop_connection(send)
         if fault is not None:
             status = int(fault)
             log.record(method, path, status, 0, fault=fault)

@@ -170,7 +170,7 @@ async def test_injected_faults_use_pipedrive_bodies_and_are_logged() -> None:
             assert r.status_code == status
             assert r.json()["success"] is False and r.json()["error_info"]
         await c.put("/__sandbox__/faults", json={"p_drop": 1.0})
-        with pytest.raises(ConnectionError):
+        with pytest.raises(httpx.RemoteProtocolError):
             await c.get("/api/v2/persons")
         await c.put("/__sandbox__/faults", json={"latency_ms": 30})
         started = asyncio.get_running_loop().time()
