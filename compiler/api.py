@@ -13,6 +13,7 @@ from syncmap.compiler.diagnostics import Diagnostic, has_errors, sort_key
 from syncmap.compiler.fmt import format_mapping
 from syncmap.compiler.parser import parse
 from syncmap.compiler.sources import Reader, SourceSet, load, read_file
+from syncmap.compiler.semantic import analyse
 from syncmap.compiler.structure import check_structure
 
 __all__ = ["CheckResult", "check", "format_text", "load", "parse"]
@@ -34,6 +35,7 @@ def check(root: str, reader: Reader = read_file) -> CheckResult:
     diagnostics = list(sources.diagnostics)
     if sources.mappings:
         diagnostics.extend(check_structure(sources.mappings))
+        diagnostics.extend(analyse(sources.mappings)[1])
     return CheckResult(sources, tuple(sorted(set(diagnostics), key=sort_key)))
 
 

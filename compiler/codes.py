@@ -178,6 +178,209 @@ EMPTY_BLOCK = _code(
 )
 
 
+# ---------------------------------------------------------------- SM2xx names (catalogs)
+
+UNKNOWN_SYSTEM = _code(
+    "SM201", "unknown system", ERROR,
+    """A `connect`, `sync` or `action` names a system syncmap has no catalog for. Systems are
+    the catalog files shipped with syncmap (`pipedrive`, `autopilot`).""",
+    """Use one of the known systems (the message suggests the closest).""",
+)
+UNKNOWN_OBJECT = _code(
+    "SM202", "unknown object", ERROR,
+    """The object after the system's name does not exist in that system's catalog. Pipedrive's
+    objects are User, Person, Organization, Deal and Activity; Autopilot's are Contact, List,
+    Journey and Activity.""",
+    """Use one of the objects listed in the message, spelled as shown (they are capitalised).""",
+)
+UNKNOWN_FIELD = _code(
+    "SM203", "unknown field", ERROR,
+    """A path names a field or relation the object does not have. Names are the API's own, as
+    listed in the catalog (Pipedrive snake_case like `first_name`, Autopilot PascalCase like
+    `FirstName`).""",
+    """Use the suggested name, or `custom("Field Name")` for a custom field.""",
+)
+BAD_PATH = _code(
+    "SM204", "path through a relation that does not exist", ERROR,
+    """A dotted path continues after something that is not a relation: `first_name.x`, or a
+    selector on a field that has none. Only relations (`organization`, `owner`, `person`) lead
+    to another object, and only list-valued fields take a selector (`email.primary`).""",
+    """Stop the path at the field, or go through a relation the message lists.""",
+)
+NOT_CONNECTED = _code(
+    "SM205", "system not connected", ERROR,
+    """A sync or action uses a system that has no `connect` block in the mapping or its
+    includes, so the runtime would not know how to reach it.""",
+    """Add `connect SYSTEM { … }` with its credentials from `env(…)`, or include the file that
+    has it.""",
+)
+BAD_CUSTOM_FIELD = _code(
+    "SM206", "custom field cannot be used here", ERROR,
+    """`custom(…)` needs a name in quotes and, where the system keys custom fields by type
+    (Autopilot's `integer--Lead--Score`), a type from the vocabulary: string, text, integer,
+    number, boolean, date, datetime, enum, id, email, phone, user. Some objects or types have no
+    custom fields at all.""",
+    """Write `custom("Human Name", type)` with a type the system supports.""",
+)
+WRONG_SIDE = _code(
+    "SM207", "field of the wrong side", ERROR,
+    """A path is qualified with a system that is not the one on this side of the rule, or names
+    a system that is not part of the pair. The left side of a rule belongs to the left object of
+    the `sync`, the right side to the right object.""",
+    """Swap the two sides of the rule, or drop the qualifier.""",
+)
+AMBIGUOUS_NAME = _code(
+    "SM208", "ambiguous name", ERROR,
+    """In a two-way sync an unqualified name in a `where` or an assignment exists on both objects,
+    or on neither, so syncmap cannot tell which record it means.""",
+    """Qualify it: `pipedrive.done` or `autopilot.Status`.""",
+)
+UNKNOWN_PLACEHOLDER = _code(
+    "SM209", "unknown field in a format string", ERROR,
+    """A `{Placeholder}` in a format string names no field of the object the value is read from
+    (for an action: the object the action runs on).""",
+    """Use a field of that object, spelled as in the catalog.""",
+)
+
+# ---------------------------------------------------------------- SM3xx product rules and types
+
+READ_ONLY_FIELD = _code(
+    "SM301", "field is read-only", ERROR,
+    """The rule writes a field the API does not accept in create or update bodies (ids,
+    timestamps, computed values such as Autopilot's `Name`).""",
+    """Turn the rule around so the field is only read, or remove it.""",
+)
+SYNC_PERMISSION = _code(
+    "SM302", "not permitted for a sync", ERROR,
+    """The five-object table says what a sync may do to each Pipedrive object: User Read; Person
+    and Organization Read / Update / Create; Deal Read / Update; Activity Read / Create. A sync
+    into Deals would create deals unless it is limited to linked records; a sync into Activities
+    would update them unless limited to new ones; Users cannot be written at all.""",
+    """Add `only linked -> SYSTEM` (update only) or `only new -> SYSTEM` (create only), turn the
+    sync around, or use an action.""",
+)
+DELETES_TOWARD_PIPEDRIVE = _code(
+    "SM303", "deletes may not flow toward this system", ERROR,
+    """"Delete them in Pipedrive. To prevent accidental deletion, we do not allow deletion of
+    Pipedrive contacts from Autopilot." Deletions flow only out of the system that owns them.""",
+    """Write `deletes pipedrive -> autopilot`, or `deletes never`.""",
+)
+TYPE_MISMATCH = _code(
+    "SM304", "type mismatch", ERROR,
+    """The value's type cannot be written into the target field as it is, for example text into
+    an integer or a date into a boolean.""",
+    """Map the values with `with map { … }`, pick a field of a matching type, or declare the
+    custom field's type correctly.""",
+)
+WRITTEN_TWICE = _code(
+    "SM305", "field written by two rules", ERROR,
+    """Two rules (or a rule and an assignment) write the same field in the same direction; the
+    result would depend on their order.""",
+    """Keep one rule per target field.""",
+)
+ONE_TO_MANY = _code(
+    "SM306", "mapping over a one-to-many relation", WARNING,
+    """"Where a 1-to-Many relationship exists between related objects, we do not recommend
+    mapping fields." The path goes through a relation with many records on the far side, so which
+    one's value is used is not well defined.""",
+    """Map from the other object's side, or through a one-to-one relation.""",
+)
+REQUIRED_NOT_MAPPED = _code(
+    "SM307", "required field not mapped", ERROR,
+    """"Required fields must be mapped in Bedrock in order for records to sync as expected." The
+    table requires Person First Name and Last Name, Organization Company Name, Deal Expected
+    Close and Activity Marked as Done Time for every sync of that object.""",
+    """Map the field (either direction), or give it a `default`.""",
+)
+BAD_ACTIVITY_TYPE = _code(
+    "SM308", "activity type default not allowed", ERROR,
+    """"Type does not have to be mapped but if you do, the default value must be either BLANK or
+    set to one of the available types (Call; Meeting; Task; Deadline; Email; Lunch)".""",
+    """Use one of call, meeting, task, deadline, email, lunch, or `""`.""",
+)
+SPLIT_FULL_NAME = _code(
+    "SM309", "owner's full name split", ERROR,
+    """"Person > Owner Name field is the Full Name of the Owner. It is not split up between First
+    and Last Name and you can not split up this full name when syncing to the other system." The
+    owner name must go to one field, whole.""",
+    """Map `owner.name` to one full-name field such as Autopilot's `owner_name`.""",
+)
+MISSING_RELATION = _code(
+    "SM310", "activities need the contact relationship", ERROR,
+    """"Must have Contact Relationship configured and set in the order from source system to
+    destination system." An Activity sync must pair or write its person relation, and the person
+    sync runs first.""",
+    """Add `match person` (or `match person = contact`) or a rule such as `person <- contact`.""",
+)
+DEPENDENCY_CYCLE = _code(
+    "SM311", "cycle in object dependencies", ERROR,
+    """The objects of the mapping depend on each other in a loop (through catalog relations and
+    through relations used in `match` keys), so there is no order in which to sync them. The
+    message shows the chain.""",
+    """Match or write one of the objects in the chain without going through the other.""",
+)
+NO_PAIRING = _code(
+    "SM312", "no way to pair records", ERROR,
+    """A sync needs `link` or `match` to know which record on one side is which on the other.
+    Pipedrive persons pair by their Person ID kept in `apId` and new arrivals by email.""",
+    """Add `match email.primary = Email` (or another key) and, for persons, `link`.""",
+)
+MISSING_SCOPE = _code(
+    "SM313", "contacts would reach Pipedrive without the list", ERROR,
+    """"If you add a new contact in Autopilot, they won't automatically be synced with Pipedrive.
+    You need to either add them to the Pipedrive Contacts list, or have them flow through a
+    Pipedrive action." A sync from Autopilot contacts into Pipedrive persons must be scoped to a
+    list.""",
+    """Add `only autopilot.list("Pipedrive Contacts") -> pipedrive`.""",
+)
+BAD_OWNER = _code(
+    "SM314", "owner default cannot be used", ERROR,
+    """`owner default` takes `pipedrive.me` (the connecting user), a user id, or
+    `pipedrive.user("Full Name")`, and only for objects that have an owner.""",
+    """Write `owner default pipedrive.me`.""",
+)
+BAD_POLICY_SYSTEM = _code(
+    "SM315", "policy names a system outside the pair", ERROR,
+    """`conflict SYSTEM wins`, `only … -> SYSTEM` and `deletes A -> B` must name the two systems
+    of the sync.""",
+    """Use one of the pair's systems.""",
+)
+BAD_ACTION = _code(
+    "SM316", "action not offered", ERROR,
+    """The step does something the target system offers no action for, or contradicts the
+    catalog's action of the same name: "except for the Update Pipedrive Field action and the
+    Update Deal Stage action, a contact will be created in Pipedrive if someone flows into the
+    Pipedrive action who does not yet exist" (`create` and `upsert` create the person if
+    missing, `update` never does).""",
+    """Use the verb and object the catalog's action has (e.g. `update pipedrive.Deal` for Update
+    Deal Stage), and only the fields it may write.""",
+)
+UNKNOWN_VALUE = _code(
+    "SM317", "value not among the field's values", ERROR,
+    """A constant, a value-map key or a comparison names a value the field can never hold (its
+    values are fixed by the API, e.g. deal `status` is open, won, lost or deleted).""",
+    """Use one of the values the message lists.""",
+)
+WRITE_THROUGH_RELATION = _code(
+    "SM318", "cannot write through a relation", ERROR,
+    """A rule writes a field of a related record (`organization.name <- Company`). A sync writes
+    only its own object; related records are written by their own sync block.""",
+    """Make the rule read-only on that side (`->`), or add a sync block for the related object.""",
+)
+EMPTY_WRITES = _code(
+    "SM319", "empty values written to Autopilot", WARNING,
+    """"we do not display fields with no value" — Autopilot's integration never writes empty
+    values; `empty write` would blank fields there.""",
+    """Use `empty skip` (the default).""",
+)
+BAD_LINK = _code(
+    "SM320", "link cannot be used", ERROR,
+    """`link` keeps each side's id in a field of the other: one side must be the other object's
+    id field, the other a writable or custom field ("We add this [apId] to facilitate the
+    sync").""",
+    """Write `link pipedrive.custom("apId") = autopilot.contact_id`.""",
+)
+
 def explain(code: str) -> str | None:
     info = REGISTRY.get(code.upper())
     if info is None:

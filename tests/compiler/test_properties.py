@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from syncmap.compiler.api import format_text
 from syncmap.compiler.parser import parse
+from syncmap.compiler.semantic import analyse
 from syncmap.compiler.structure import check_structure
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +30,7 @@ def _front_end(text: str) -> None:
         assert d.span.line >= 1 and d.span.col >= 1
     else:
         check_structure([result.mapping])
+        analyse([result.mapping])
         formatted, diagnostics = format_text(text)
         assert diagnostics == () and formatted is not None
 

@@ -1,0 +1,304 @@
+"""Binding names in a mapping to the system catalogs.
+
+A `Scope` says which object(s) unqualified paths in a position refer to; `resolve_value`
+turns an AST value into a `Val` (its kind, vocabulary type and the field references it reads)
+or reports why it cannot. Pure: catalogs are data, nothing here touches the outside world.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from syncmap.compiler import ast
+from syncmap.compiler.catalog import Catalog, FieldSpec, ObjectSpec, ResolvedPath, TYPES, resolve_path, suggest
+from syncmap.compiler.codes import (
+    AMBIGUOUS_NAME,
+    BAD_CUSTOM_FIELD,
+    BAD_PATH,
+    UNKNOWN_FIELD,
+    UNKNOWN_PLACEHOLDER,
+    WRONG_SIDE,
+)
+from syncmap.compiler.diagnostics import ERROR, Diagnostic, Label, Span
+from syncmap.compiler.structure import format_placeholders
+
+# Words usable as a condition on their own, meaning something about the pairing itself.
+PAIRING_WORDS = {"linked", "new"}
+
+
+@dataclass(frozen=True)
+class Side:
+    """One object of a pair (or the object an action reads from / writes to)."""
+
+    system: str
+    object: str
+    catalog: Catalog
+
+    @property
+    def spec(self) -> ObjectSpec:
+        spec = self.catalog.object(self.object)
+        assert spec is not None
+        return spec
+
+    def __str__(self) -> str:
+        return f"{self.system}.{self.object}"
+
+
+@dataclass(frozen=True)
+class FieldRef:
+    """A resolved path: a standard field, a custom field, or a relation, on one side."""
+
+    side: Side
+    segments: tuple[str, ...]  # as written, without the system qualifier
+    resolved: ResolvedPath | None  # None for a custom field directly on the object
+    custom_name: str | None = None
+    custom_type: str | None = None
+    span: Span = field(default=ast.NO_SPAN, compare=False)
+
+    @property
+    def is_custom(self) -> bool:
+        return self.custom_name is not None
+
+    @property
+    def is_relation(self) -> bool:
+        return not self.is_custom and self.resolved is not None and self.resolved.ends_at_relation
+
+    @property
+    def hops(self) -> tuple:
+        return self.resolved.hops if self.resolved is not None else ()
+
+    @property
+    def through_relation(self) -> bool:
+        if self.is_relation:
+            return len(self.hops) > 1
+        return bool(self.hops)
+
+    @property
+    def spec(self) -> FieldSpec | None:
+        return None if self.is_custom or self.resolved is None else self.resolved.field
+
+    @property
+    def selector(self) -> str | None:
+        return self.resolved.effective_selector if self.resolved is not None and not self.is_custom else None
+
+    @property
+    def type(self) -> str | None:
+        if self.is_custom:
+            return self.custom_type
+        if self.is_relation:
+            return "id"
+        return self.spec.type if self.spec else None
+
+    @property
+    def end_object(self) -> str:
+        return self.resolved.end_object if self.resolved is not None else self.side.object
+
+    @property
+    def target_key(self) -> tuple:
+        """Identity of the written field: two writes with the same key collide."""
+        if self.is_custom:
+            return (str(self.side), "custom", self.custom_name)
+        if self.is_relation:
+            return (str(self.side), "relation", self.hops[-1].name)
+        spec = self.spec
+        return (str(self.side), spec.name if spec else self.segments, self.selector)
+
+    def describe(self) -> str:
+        if self.is_custom:
+            return ".".join(self.segments[:-1] + (f'custom("{self.custom_name}")',))
+        return ".".join(self.segments)
+
+
+@dataclass(frozen=True)
+class Val:
+    """A resolved value: what it is, its vocabulary type (None = any), the fields it reads."""
+
+    kind: Literal["field", "literal", "format", "date", "this", "list", "builtin", "null"]
+    type: str | None
+    reads: tuple[FieldRef, ...] = ()
+    node: object = None
+    builtin: str | None = None  # `me`, `user`, `list`, `linked`, `new`
+
+
+@dataclass
+class Scope:
+    """Where unqualified paths resolve: `primary` first; `others` only when qualified."""
+
+    primary: tuple[Side, ...]
+    others: tuple[Side, ...] = ()
+    role: str = "read"  # read | write: writes may not be ambiguous
+
+    def by_system(self, system: str) -> list[Side]:
+        return [s for s in self.primary + self.others if s.system == system]
+
+
+def _err(code: str, message: str, span: Span, label: str, help: str | None = None) -> Diagnostic:
+    return Diagnostic(code, ERROR, message, span, (Label(span, label),), help)
+
+
+def _custom_args(seg: ast.Segment) -> tuple[str | None, str | None, str | None]:
+    """(name, type, problem) of a `custom(...)` segment."""
+    args = seg.args or ()
+    if not args or not isinstance(args[0], ast.Literal) or args[0].kind != "string" or not str(args[0].value).strip():
+        return None, None, "`custom` takes the field's name in quotes first"
+    type_ = None
+    if len(args) > 1:
+        t = args[1]
+        if isinstance(t, ast.Path) and len(t.segments) == 1 and t.segments[0].args is None:
+            type_ = t.segments[0].name
+        elif isinstance(t, ast.Literal) and t.kind == "string":
+            type_ = str(t.value)
+        else:
+            return None, None, "the second argument of `custom` is a type such as integer or date"
+    if len(args) > 2:
+        return None, None, "`custom` takes a name and a type"
+    return str(args[0].value), type_, None
+
+
+def _vocabulary(side: Side, type_: str) -> str | None:
+    style = side.catalog.custom_field_style
+    if type_ in TYPES:
+        return type_
+    return style.vocabulary_type(type_)
+
+
+def resolve_custom(side: Side, seg: ast.Segment, span: Span, resolved: ResolvedPath | None, segments: tuple[str, ...]) -> tuple[FieldRef | None, list[Diagnostic]]:
+    name, type_, problem = _custom_args(seg)
+    if problem:
+        return None, [_err(BAD_CUSTOM_FIELD, problem, seg.span, "malformed", 'write custom("Field Name", type)')]
+    end = side.catalog.object(resolved.end_object if resolved else side.object)
+    if end is not None and not end.custom_fields:
+        return None, [_err(BAD_CUSTOM_FIELD, f"{end.display_name} has no custom fields", seg.span, "no custom fields")]
+    style = side.catalog.custom_field_style
+    vocab = None
+    if type_ is not None:
+        vocab = _vocabulary(side, type_)
+        if vocab is None or vocab not in style.allowed_types:
+            allowed = ", ".join(style.allowed_types)
+            return None, [_err(BAD_CUSTOM_FIELD, f"{side.catalog.display_name} custom fields cannot have type `{type_}`", seg.span, "unsupported type", f"use one of: {allowed}")]
+    elif style.style == "typed_name":
+        return None, [_err(BAD_CUSTOM_FIELD, f"{side.catalog.display_name} keys custom fields by type: say which", seg.span, "needs a type",
+                           f'write custom("{name}", {style.allowed_types[0]}) with one of: {", ".join(style.allowed_types)}')]
+    return FieldRef(side, segments, resolved, name, vocab, span), []
+
+
+def resolve_path_in(side: Side, path: ast.Path, skip: int = 0) -> tuple[FieldRef | None, list[Diagnostic]]:
+    """Resolve `path.segments[skip:]` on `side` (skip=1 drops a system qualifier)."""
+    segs = path.segments[skip:]
+    names = tuple(s.name if s.args is None else f"{s.name}(…)" for s in segs)
+    if not segs:
+        return None, [_err(UNKNOWN_FIELD, f"`{path.dotted}` names a system, not a field", path.span, "which field?")]
+    last = segs[-1]
+    if last.args is not None and last.name == "custom":
+        resolved = None
+        if len(segs) > 1:
+            resolved = resolve_path(side.catalog, side.object, [s.name for s in segs[:-1]])
+            if resolved.ok and not resolved.ends_at_relation:
+                return None, [_err(BAD_PATH, f"`{resolved.segments[-1]}` is a field, not a relation: it has no custom fields", segs[-1].span, "not a relation")]
+            if not resolved.ok:
+                return None, [_path_error(side, path, skip, resolved)]
+        return resolve_custom(side, last, path.span, resolved, names)
+    for seg in segs:
+        if seg.args is not None:
+            return None, [_err(UNKNOWN_FIELD, f"`{seg.name}(…)` is not something a path can hold here", seg.span, "unknown call",
+                               "paths hold field names, relations and custom(\"Name\")")]
+    resolved = resolve_path(side.catalog, side.object, [s.name for s in segs])
+    if not resolved.ok:
+        return None, [_path_error(side, path, skip, resolved)]
+    return FieldRef(side, names, resolved, span=path.span), []
+
+
+def _path_error(side: Side, path: ast.Path, skip: int, resolved: ResolvedPath) -> Diagnostic:
+    err = resolved.error
+    assert err is not None
+    index = max(err.index, 0) + skip
+    seg_span = path.segments[index].span if index < len(path.segments) else path.span
+    code = UNKNOWN_FIELD if err.kind in ("unknown_name", "unknown_object", "empty") else BAD_PATH
+    message = err.message[0].lower() + err.message[1:] if err.kind != "unknown_name" else f"{side.spec.display_name if err.index == 0 else err.object} has no field `{err.segment}`"
+    if err.kind == "unknown_name" and err.object:
+        obj = side.catalog.object(err.object)
+        display = obj.display_name if obj else err.object
+        message = f"{side.catalog.display_name} {display} has no field `{err.segment}`"
+    help = f"did you mean `{err.suggestion}`?" if err.suggestion else ("use custom(\"Name\") for a custom field" if code == UNKNOWN_FIELD else None)
+    return _err(code, message, seg_span, "unknown field" if code == UNKNOWN_FIELD else "no such path", help)
+
+
+def resolve_field(path: ast.Path, scope: Scope, *, systems: set[str]) -> tuple[FieldRef | None, list[Diagnostic]]:
+    """Resolve a path in a scope, honouring a system qualifier (`pipedrive.custom("apId")`)."""
+    first = path.segments[0].name
+    if first in systems and path.segments[0].args is None and len(path.segments) > 1:
+        sides = scope.by_system(first)
+        if not sides:
+            allowed = sorted({s.system for s in scope.primary})
+            return None, [_err(WRONG_SIDE, f"`{first}` is not the system on this side", path.segments[0].span, "wrong side",
+                               f"this side belongs to {' or '.join(allowed)}")]
+        return resolve_path_in(sides[0], path, skip=1)
+    if len(scope.primary) == 1:
+        return resolve_path_in(scope.primary[0], path)
+    # Two candidate sides (a where clause in a two-way sync): the name must exist on one only.
+    found = []
+    for side in scope.primary:
+        ref, diags = resolve_path_in(side, path)
+        if ref is not None:
+            found.append(ref)
+    if len(found) == 1:
+        return found[0], []
+    where = " and ".join(str(s) for s in scope.primary)
+    if found:
+        return None, [_err(AMBIGUOUS_NAME, f"`{path.dotted}` could be a field of {where}", path.span, "which side?",
+                           f"qualify it, e.g. `{scope.primary[0].system}.{path.dotted}`")]
+    hint = suggest(path.segments[0].name, [n for side in scope.primary for n in side.spec.names()])
+    help = f"did you mean `{hint}`?" if hint else f"qualify it, e.g. `{scope.primary[0].system}.{path.dotted}`"
+    return None, [_err(AMBIGUOUS_NAME, f"`{path.dotted}` is a field of neither {' nor '.join(str(s) for s in scope.primary)}", path.span, "which side?", help)]
+
+
+def literal_type(lit: ast.Literal) -> str | None:
+    return {"string": "string", "number": "integer" if isinstance(lit.value, int) else "number", "boolean": "boolean", "null": None}[lit.kind]
+
+
+def resolve_value(value: ast.Value, scope: Scope, *, systems: set[str]) -> tuple[Val | None, list[Diagnostic]]:
+    if isinstance(value, ast.Literal):
+        if value.kind == "string" and format_placeholders(str(value.value)):
+            reads, diags = [], []
+            for name in format_placeholders(str(value.value)) or ():
+                fake = ast.Path(tuple(ast.Segment(part, None, value.span) for part in name.split(".")), value.span)
+                ref, d = resolve_field(fake, scope, systems=systems)
+                if ref is None:
+                    side = scope.primary[0]
+                    hint = suggest(name, side.spec.names())
+                    diags.append(_err(UNKNOWN_PLACEHOLDER, f"`{{{name}}}` is not a field of {side}", value.span, "unknown placeholder",
+                                      f"did you mean `{{{hint}}}`?" if hint else None))
+                else:
+                    reads.append(ref)
+            return (Val("format", "string", tuple(reads), value) if not diags else None), diags
+        return Val("null" if value.kind == "null" else "literal", literal_type(value), (), value), []
+    if isinstance(value, (ast.Clock, ast.DateShift)):
+        base = value if isinstance(value, ast.Clock) else value.base
+        return Val("date", "date" if base.name == "today" else "datetime", (), value), []
+    if isinstance(value, ast.This):
+        return Val("this", "id", (), value), []
+    if isinstance(value, ast.ListValue):
+        return Val("list", None, (), value), []
+    assert isinstance(value, ast.Path)
+    builtin = builtin_of(value, systems)
+    if builtin is not None:
+        return Val("builtin", "user" if builtin in ("me", "user") else "boolean", (), value, builtin), []
+    ref, diags = resolve_field(value, scope, systems=systems)
+    if ref is None:
+        return None, diags
+    return Val("field", ref.type, (ref,), value), []
+
+
+def builtin_of(path: ast.Path, systems: set[str]) -> str | None:
+    """`pipedrive.me`, `pipedrive.user("Name")`, `autopilot.list("Name")`, `linked`, `new`."""
+    segs = path.segments
+    if len(segs) == 1 and segs[0].args is None and segs[0].name in PAIRING_WORDS:
+        return segs[0].name
+    if len(segs) == 2 and segs[0].name in systems and segs[0].args is None:
+        second = segs[1]
+        if second.name == "me" and second.args is None:
+            return "me"
+        if second.name in ("user", "list") and second.args is not None:
+            return second.name
+    return None

@@ -1,0 +1,711 @@
+"""Semantic analysis: bind a checked mapping to the catalogs and enforce the product rules.
+
+`analyse(mappings)` returns a `Model` (every sync pair and action with its names resolved,
+ready for lowering) and every diagnostic, collected in one run. Each rule of the table in
+DESIGN.md that applies at compile time is one function below, named after what it checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from syncmap.compiler import ast
+from syncmap.compiler.catalog import Catalog, DependencyCycleError, available_systems, dependency_order, load_catalog, suggest
+from syncmap.compiler.codes import (
+    BAD_ACTION,
+    BAD_ACTIVITY_TYPE,
+    BAD_LINK,
+    BAD_OWNER,
+    BAD_POLICY_SYSTEM,
+    DELETES_TOWARD_PIPEDRIVE,
+    DEPENDENCY_CYCLE,
+    EMPTY_WRITES,
+    MISSING_RELATION,
+    MISSING_SCOPE,
+    NO_PAIRING,
+    NOT_CONNECTED,
+    ONE_TO_MANY,
+    READ_ONLY_FIELD,
+    REQUIRED_NOT_MAPPED,
+    SPLIT_FULL_NAME,
+    SYNC_PERMISSION,
+    TYPE_MISMATCH,
+    UNKNOWN_OBJECT,
+    UNKNOWN_SYSTEM,
+    UNKNOWN_VALUE,
+    WRITE_THROUGH_RELATION,
+    WRITTEN_TWICE,
+)
+from syncmap.compiler.diagnostics import ERROR, WARNING, Diagnostic, Label, Span
+from syncmap.compiler.resolve import FieldRef, Scope, Side, Val, builtin_of, resolve_field, resolve_value
+
+ARROW_DIRECTION = {"<->": "both", "->": "left_to_right", "<-": "right_to_left"}
+
+# Which vocabulary types may be written into which without a transform (beyond equality).
+_COMPATIBLE = {
+    "string": {"text", "email", "phone", "enum"},
+    "text": {"string", "email", "phone"},
+    "email": {"string", "text"},
+    "phone": {"string", "text"},
+    "enum": {"string", "text"},
+    "integer": {"number", "id", "user", "string", "text"},
+    "number": {"string", "text"},
+    "id": {"integer", "user", "string"},
+    "user": {"integer", "id"},
+    "date": {"datetime", "string"},
+    "datetime": {"date", "string"},
+    "boolean": set(),
+}
+_TEXT_TYPES = {"string", "text", "email", "phone", "enum"}
+
+
+def compatible(source: str | None, target: str | None) -> bool:
+    if source is None or target is None or source == target:
+        return True
+    return target in _COMPATIBLE.get(source, set())
+
+
+@dataclass
+class Write:
+    """One value flowing into one field: the unit of a plan's field operations."""
+
+    target: FieldRef
+    source: Val
+    direction: str  # left_to_right | right_to_left | both-halves are split into two Writes
+    rule: ast.FieldRule | ast.Assign
+    transforms: tuple[ast.Transform, ...] = ()
+    default: Val | None = None
+    conflict: tuple[str, ...] | None = None
+    create_only: bool = False
+
+
+@dataclass
+class MatchModel:
+    left: Val
+    right: Val | None
+    kind: str  # field | relation
+    node: ast.MatchKey
+
+
+@dataclass
+class PairModel:
+    sync: ast.Sync
+    left: Side
+    right: Side
+    direction: str
+    writes: list[Write] = field(default_factory=list)
+    matches: list[MatchModel] = field(default_factory=list)
+    link: tuple[FieldRef, FieldRef] | None = None
+    scopes: list[tuple[ast.Only, Side]] = field(default_factory=list)  # (statement, side it filters)
+    filters: list[tuple[ast.Condition, Side | None, ast.Where]] = field(default_factory=list)
+    deletes: ast.Deletes | None = None
+    owner: ast.OwnerDefault | None = None
+    empty: str = "skip"
+    conflict: tuple[str, ...] = ("newest",)
+    relation_edges: list[tuple[str, str, str]] = field(default_factory=list)  # (system, object, depends on)
+    mentioned: list[FieldRef] = field(default_factory=list)  # every field a rule names, even a broken rule
+
+    @property
+    def id(self) -> str:
+        return f"{self.left}{self.sync.arrow}{self.right}"
+
+    def side(self, system: str) -> Side | None:
+        return self.left if self.left.system == system else self.right if self.right.system == system else None
+
+    def flows_into(self, side: Side) -> bool:
+        if side is self.left:
+            return self.direction in ("both", "right_to_left")
+        return self.direction in ("both", "left_to_right")
+
+
+@dataclass
+class StepModel:
+    step: ast.Step
+    target: Side
+    writes: list[Write]
+    creates_person_if_missing: bool
+    catalog_action: str | None
+
+
+@dataclass
+class ActionModel:
+    action: ast.Action
+    on: Side
+    steps: list[StepModel]
+
+    @property
+    def creates_person_if_missing(self) -> bool:
+        return any(s.creates_person_if_missing for s in self.steps)
+
+
+@dataclass
+class Model:
+    catalogs: dict[str, Catalog]
+    connects: dict[str, ast.Connect]
+    pairs: list[PairModel]
+    actions: list[ActionModel]
+    stages: list[str]
+    refs: dict[int, FieldRef] = field(default_factory=dict)  # id(ast.Path) -> what it names
+
+
+def _diag(code: str, message: str, span: Span, label: str = "", help: str | None = None, severity: str = ERROR, extra: tuple[Label, ...] = ()) -> Diagnostic:
+    return Diagnostic(code, severity, message, span, ((Label(span, label),) if label else ()) + extra, help)
+
+
+class _Analyser:
+    def __init__(self, mappings: list[ast.Mapping], search_path=None) -> None:
+        self.mappings = mappings
+        self.search_path = search_path
+        self.out: list[Diagnostic] = []
+        self.catalogs: dict[str, Catalog] = {}
+        self.known = set(available_systems(search_path))
+        self.refs: dict[int, FieldRef] = {}
+
+    # ------------------------------------------------------------ names
+
+    def catalog(self, system: str, span: Span) -> Catalog | None:
+        if system in self.catalogs:
+            return self.catalogs[system]
+        if system not in self.known:
+            hint = suggest(system, sorted(self.known))
+            self.out.append(_diag(UNKNOWN_SYSTEM, f"there is no system `{system}`", span, "unknown system",
+                                  f"did you mean `{hint}`?" if hint else f"systems: {', '.join(sorted(self.known))}"))
+            return None
+        self.catalogs[system] = load_catalog(system, self.search_path)
+        return self.catalogs[system]
+
+    def side(self, ref: ast.ObjectRef) -> Side | None:
+        cat = self.catalog(ref.system, ref.span)
+        if cat is None:
+            return None
+        if cat.object(ref.object) is None:
+            hint = suggest(ref.object, cat.object_names())
+            self.out.append(_diag(UNKNOWN_OBJECT, f"{cat.display_name} has no object `{ref.object}`", ref.span, "unknown object",
+                                  f"did you mean `{ref.system}.{hint}`?" if hint else f"objects: {', '.join(cat.object_names())}"))
+            return None
+        return Side(ref.system, ref.object, cat)
+
+    @property
+    def systems(self) -> set[str]:
+        return self.known
+
+    def value(self, v: ast.Value, scope: Scope) -> Val | None:
+        val, diags = resolve_value(v, scope, systems=self.systems)
+        self.out.extend(diags)
+        if val is not None and isinstance(v, ast.Path):
+            for ref in val.reads:
+                self.refs[id(v)] = ref
+        if val is not None and val.kind == "format":
+            for ref in val.reads:
+                self.refs[id(ref)] = ref
+        return val
+
+    def field(self, path: ast.Path, scope: Scope) -> FieldRef | None:
+        ref, diags = resolve_field(path, scope, systems=self.systems)
+        self.out.extend(diags)
+        if ref is not None:
+            self.refs[id(path)] = ref
+        return ref
+
+    def condition(self, cond: ast.Condition, scope: Scope) -> None:
+        if isinstance(cond, ast.BoolOp):
+            for o in cond.operands:
+                self.condition(o, scope)
+        elif isinstance(cond, ast.Not):
+            self.condition(cond.operand, scope)
+        elif isinstance(cond, ast.Truthy):
+            self.value(cond.value, scope)
+        elif isinstance(cond, ast.Compare):
+            left = self.value(cond.left, scope)
+            right = self.value(cond.right, scope)
+            for a, b in ((left, cond.right), (right, cond.left)):
+                if a is not None and a.kind == "field" and isinstance(b, ast.Literal):
+                    self.check_value_allowed(a.reads[0], b)
+        elif isinstance(cond, ast.InList):
+            val = self.value(cond.value, scope)
+            for item in cond.options.items:
+                self.value(item, scope)
+                if val is not None and val.kind == "field" and isinstance(item, ast.Literal):
+                    self.check_value_allowed(val.reads[0], item)
+
+    def check_value_allowed(self, ref: FieldRef, lit: ast.Literal) -> None:
+        spec = ref.spec
+        if spec is None or not spec.values or lit.kind == "null":
+            return
+        allowed = [str(v) for v in spec.value_names()]
+        if str(lit.value) not in allowed:
+            hint = suggest(str(lit.value), allowed)
+            self.out.append(_diag(UNKNOWN_VALUE, f"`{ref.describe()}` is never {lit.raw}", lit.span, "not a possible value",
+                                  (f"did you mean \"{hint}\"? " if hint else "") + f"values: {', '.join(allowed)}"))
+
+    # ------------------------------------------------------------ driver
+
+    def run(self) -> Model:
+        connects: dict[str, ast.Connect] = {}
+        for mapping in self.mappings:
+            for c in mapping.of_type(ast.Connect):
+                connects.setdefault(c.system, c)
+                self.catalog(c.system, c.span)
+        pairs = [p for m in self.mappings for s in m.of_type(ast.Sync) if (p := self.pair(s, connects)) is not None]
+        actions = [a for m in self.mappings for act in m.of_type(ast.Action) if (a := self.action(act, connects)) is not None]
+        for pair in pairs:
+            self.pair_rules(pair, pairs)
+        stages = self.stages(pairs)
+        return Model(self.catalogs, connects, pairs, actions, stages, self.refs)
+
+    def require_connected(self, ref: ast.ObjectRef, connects: dict[str, ast.Connect]) -> None:
+        if ref.system in self.known and ref.system not in connects:
+            self.out.append(_diag(NOT_CONNECTED, f"`{ref.system}` is used but never connected", ref.span, "no connect block",
+                                  f"add `connect {ref.system} {{ … }}` or include the file that has it"))
+
+    # ------------------------------------------------------------ sync pairs
+
+    def pair(self, sync: ast.Sync, connects: dict[str, ast.Connect]) -> PairModel | None:
+        left, right = self.side(sync.left), self.side(sync.right)
+        for ref in (sync.left, sync.right):
+            self.require_connected(ref, connects)
+        if left is None or right is None:
+            return None
+        pair = PairModel(sync, left, right, ARROW_DIRECTION[sync.arrow])
+        # Each side of a rule belongs to its own object: a qualifier naming the other system is
+        # an error (SM207), not a way to reach across.
+        lscope, rscope = Scope((left,)), Scope((right,))
+        both = Scope((left, right))
+        source_scope = {"left_to_right": lscope, "right_to_left": rscope, "both": both}[pair.direction]
+        for st in sync.statements:
+            if isinstance(st, ast.FieldRule):
+                self.rule(pair, st, lscope, rscope)
+            elif isinstance(st, ast.Assign):
+                self.assign(pair, st)
+            elif isinstance(st, ast.Match):
+                for key in st.keys:
+                    self.match_key(pair, key, lscope, rscope)
+            elif isinstance(st, ast.Link):
+                self.link(pair, st, lscope, rscope)
+            elif isinstance(st, ast.Only):
+                self.only(pair, st)
+            elif isinstance(st, ast.Where):
+                self.condition(st.condition, source_scope)
+                pair.filters.append((st.condition, None, st))
+            elif isinstance(st, ast.Deletes):
+                self.deletes(pair, st)
+            elif isinstance(st, ast.OwnerDefault):
+                self.owner(pair, st)
+            elif isinstance(st, ast.Empty):
+                pair.empty = st.policy
+                if st.policy == "write" and any(s.catalog.rules_of("empty_values_skipped", object=s.object) and pair.flows_into(s) for s in (left, right)):
+                    self.out.append(_diag(EMPTY_WRITES, "empty values would be written to Autopilot", st.span, "blanks fields", "use `empty skip`", WARNING))
+            elif isinstance(st, ast.Conflict):
+                self.conflict_words(pair, st.policy)
+                pair.conflict = st.policy.words
+        return pair
+
+    def conflict_words(self, pair: PairModel, policy: ast.ConflictPolicy) -> None:
+        if len(policy.words) == 2 and policy.words[0] not in (pair.left.system, pair.right.system):
+            self.out.append(_diag(BAD_POLICY_SYSTEM, f"`{policy.words[0]}` is not part of this sync", policy.span, "not in the pair",
+                                  f"write `conflict {pair.left.system} wins` or `conflict {pair.right.system} wins`"))
+
+    def rule(self, pair: PairModel, rule: ast.FieldRule, lscope: Scope, rscope: Scope) -> None:
+        lval = self.value(rule.left, lscope)
+        rval = self.value(rule.right, rscope)
+        default = self.value(rule.default, rscope if rule.arrow == "<-" else lscope) if rule.default is not None else None
+        if rule.conflict is not None:
+            self.conflict_words(pair, rule.conflict)
+        pair.mentioned.extend(ref for val in (lval, rval) if val is not None for ref in val.reads)
+        if lval is None or rval is None:
+            return
+        halves = []
+        if rule.arrow in ("->", "<->"):
+            halves.append((rval, lval, "left_to_right", pair.right))
+        if rule.arrow in ("<-", "<->"):
+            halves.append((lval, rval, "right_to_left", pair.left))
+        if rule.arrow != "<->" and pair.direction != "both" and ARROW_DIRECTION[rule.arrow] != pair.direction:
+            self.out.append(_diag(SYNC_PERMISSION, f"this rule flows `{rule.arrow}` but the sync only flows `{pair.sync.arrow}`", rule.arrow_span,
+                                  "against the sync's direction", "make the sync two-way or turn the rule around"))
+        for target_val, source_val, direction, target_side in halves:
+            if target_val.kind != "field":
+                continue
+            target = target_val.reads[0]
+            write = Write(target, source_val, direction, rule, rule.transforms, default, rule.conflict.words if rule.conflict else None)
+            self.check_write(pair, write, target_node=rule.right if direction == "left_to_right" else rule.left)
+            pair.writes.append(write)
+
+    def assign(self, pair: PairModel, st: ast.Assign) -> None:
+        # One-way pairs write their destination; two-way pairs need a qualified target.
+        if pair.direction == "both":
+            scope = Scope((pair.left, pair.right))
+        else:
+            dest = pair.right if pair.direction == "left_to_right" else pair.left
+            scope = Scope((dest,))
+        target = self.field(st.target, scope)
+        source = self.value(st.value, Scope((pair.left if target is not None and target.side is pair.right else pair.right,)))
+        if target is None or source is None:
+            return
+        direction = "left_to_right" if target.side is pair.right else "right_to_left"
+        write = Write(target, source, direction, st, create_only=st.is_default)
+        self.check_write(pair, write, target_node=st.target)
+        pair.writes.append(write)
+
+    def check_write(self, pair: PairModel | None, write: Write, target_node: ast.Value) -> None:
+        target, source = write.target, write.source
+        span = target_node.span
+        if target.is_relation:
+            if target.through_relation:
+                self.out.append(_diag(WRITE_THROUGH_RELATION, f"`{target.describe()}` belongs to a related record", span, "not this object"))
+            return
+        if target.through_relation:
+            self.out.append(_diag(WRITE_THROUGH_RELATION, f"`{target.describe()}` is a field of a related {target.end_object}, which this sync does not write",
+                                  span, "related record", "make this side read-only (`->`), or sync that object in its own block"))
+            return
+        spec = target.spec
+        perms = target.side.spec.permissions
+        if spec is not None and not spec.settable and (perms.create or perms.update):
+            self.out.append(_diag(READ_ONLY_FIELD, f"{target.side.catalog.display_name} {target.side.spec.display_name} `{target.describe()}` is read-only",
+                                  span, "cannot be written", "read it only: point the arrow away from it"))
+        self.check_types(write, span)
+        if spec is not None and isinstance(source.node, ast.Literal):
+            self.check_value_allowed(target, source.node)
+        self.check_activity_type(write, span)
+
+    def check_types(self, write: Write, span: Span) -> None:
+        src, dst = write.source, write.target
+        has_map = any(isinstance(t, ast.MapTransform) for t in write.transforms)
+        for t in write.transforms:
+            if isinstance(t, ast.NamedTransform) and src.type is not None and src.type not in _TEXT_TYPES:
+                self.out.append(_diag(TYPE_MISMATCH, f"`{t.name}` works on text, but the value is {src.type}", t.span, "needs text"))
+        if src.kind == "null" or has_map or src.kind == "list":
+            return
+        source_type = src.type
+        if src.kind == "this" or dst.is_relation:
+            return
+        lookup = dst.spec.lookup if dst.spec is not None else None
+        if lookup is not None and source_type in _TEXT_TYPES:
+            return  # given by name (`stage = "Qualified"`), looked up by the runtime
+        if not compatible(source_type, dst.type):
+            if src.kind == "literal" and isinstance(src.node, ast.Literal) and dst.type in ("date", "datetime") and src.node.kind == "string":
+                return
+            self.out.append(_diag(TYPE_MISMATCH, f"a {source_type} value cannot be written into `{dst.describe()}`, which holds {dst.type}", span,
+                                  f"{dst.type} field", "add `with map { … }`, or map a field of the same type"))
+
+    def check_activity_type(self, write: Write, span: Span) -> None:
+        spec = write.target.spec
+        if spec is None:
+            return
+        for rule in write.target.side.catalog.rules_of("allowed_values", object=write.target.side.object):
+            if rule.get("field") != spec.name:
+                continue
+            values = [(v["value"], v.get("label")) for v in rule["values"]]
+            candidates = [write.source.node] if isinstance(write.source.node, ast.Literal) else []
+            if write.default is not None and isinstance(write.default.node, ast.Literal):
+                candidates.append(write.default.node)
+            for lit in candidates:
+                text = "" if lit.value is None else str(lit.value)
+                ok = (text == "" and rule.get("allow_blank")) or any(text.lower() in (str(v).lower(), str(lbl or "").lower()) for v, lbl in values)
+                if not ok:
+                    self.out.append(_diag(BAD_ACTIVITY_TYPE, f"activity type {lit.raw} is neither blank nor one of the available types", lit.span,
+                                          "not an activity type", "use one of: " + ", ".join(str(v) for v, _ in values) + ", or \"\""))
+
+    def match_key(self, pair: PairModel, key: ast.MatchKey, lscope: Scope, rscope: Scope) -> None:
+        if key.right is None and isinstance(key.left, ast.Path):
+            # Shorthand: a relation whose target is paired with the other side, or a field both sides have.
+            lref, _ = resolve_field(key.left, lscope, systems=self.systems)
+            if lref is not None and lref.is_relation:
+                pair.matches.append(MatchModel(Val("field", "id", (lref,), key.left), None, "relation", key))
+                self.refs[id(key.left)] = lref
+                pair.relation_edges.append((pair.left.system, pair.left.object, lref.end_object))
+                return
+            rref, _ = resolve_field(key.left, rscope, systems=self.systems)
+            if lref is None or rref is None:
+                lval = self.value(key.left, lscope) if lref is None else None
+                if lval is not None or lref is not None:
+                    self.value(key.left, rscope)
+                return
+            pair.matches.append(MatchModel(Val("field", lref.type, (lref,), key.left), Val("field", rref.type, (rref,), key.left), "field", key))
+            return
+        lval = self.value(key.left, lscope)
+        rval = self.value(key.right, rscope) if key.right is not None else None
+        if lval is None or (key.right is not None and rval is None):
+            return
+        kind = "relation" if lval.kind == "field" and lval.reads[0].is_relation else "field"
+        if kind == "relation":
+            pair.relation_edges.append((pair.left.system, pair.left.object, lval.reads[0].end_object))
+        if rval is not None and rval.kind == "field" and rval.reads[0].is_relation:
+            pair.relation_edges.append((pair.right.system, pair.right.object, rval.reads[0].end_object))
+        if rval is not None and kind == "field" and not compatible(lval.type, rval.type):
+            self.out.append(_diag(TYPE_MISMATCH, f"cannot match {lval.type} with {rval.type}", key.span, "different types"))
+        pair.matches.append(MatchModel(lval, rval, kind, key))
+
+    def link(self, pair: PairModel, st: ast.Link, lscope: Scope, rscope: Scope) -> None:
+        left = self.field(st.left, lscope)
+        right = self.field(st.right, rscope)
+        if left is None or right is None:
+            return
+        ids = [r for r in (left, right) if r.spec is not None and r.spec.name == r.side.spec.identity.key]
+        keepers = [r for r in (left, right) if r not in ids]
+        if len(ids) != 1 or not keepers or not (keepers[0].is_custom or (keepers[0].spec and keepers[0].spec.writable)):
+            self.out.append(_diag(BAD_LINK, "`link` pairs one side's id field with a writable or custom field of the other", st.span, "cannot keep the link",
+                                  'write `link pipedrive.custom("apId") = autopilot.contact_id`'))
+            return
+        pair.link = (left, right)
+
+    def only(self, pair: PairModel, st: ast.Only) -> None:
+        target = pair.side(st.toward)
+        if target is None:
+            self.out.append(_diag(BAD_POLICY_SYSTEM, f"`{st.toward}` is not part of this sync", st.span, "not in the pair"))
+            return
+        source = pair.right if target is pair.left else pair.left
+        self.condition(st.scope, Scope((source,), (target,)))
+        pair.scopes.append((st, target))
+
+    def deletes(self, pair: PairModel, st: ast.Deletes) -> None:
+        pair.deletes = st
+        if st.arrow is None:
+            return
+        for name in (st.source, st.target):
+            if pair.side(name) is None:
+                self.out.append(_diag(BAD_POLICY_SYSTEM, f"`{name}` is not part of this sync", st.span, "not in the pair"))
+                return
+        target = pair.side(st.target) if st.arrow == "->" else pair.side(st.source)
+        origin = pair.side(st.source) if st.arrow == "->" else pair.side(st.target)
+        assert target is not None and origin is not None
+        if target.catalog.rules_of("deletes_only_from_here", object=target.object) or not target.spec.permissions.delete:
+            self.out.append(_diag(DELETES_TOWARD_PIPEDRIVE if target.catalog.rules_of("deletes_only_from_here", object=target.object) else SYNC_PERMISSION,
+                                  f"deletions may not flow from {origin.catalog.display_name} to {target.catalog.display_name} {target.spec.plural or target.object}",
+                                  st.span, "not allowed", f"write `deletes {target.system} -> {origin.system}` or `deletes never`"))
+
+    def owner(self, pair: PairModel, st: ast.OwnerDefault) -> None:
+        pair.owner = st
+        v = st.value
+        ok = False
+        if isinstance(v, ast.Path):
+            builtin = builtin_of(v, self.systems)
+            if builtin in ("me", "user"):
+                system = v.segments[0].name
+                side = pair.side(system)
+                ok = side is not None and side.spec.field("owner_id") is not None
+        elif isinstance(v, ast.Literal) and v.kind == "number" and isinstance(v.value, int):
+            ok = any(s.spec.field("owner_id") is not None for s in (pair.left, pair.right))
+        if not ok:
+            self.out.append(_diag(BAD_OWNER, "`owner default` needs `SYSTEM.me`, a user id or `SYSTEM.user(\"Name\")` of a side that has owners", st.span,
+                                  "cannot own records", "write `owner default pipedrive.me`"))
+
+    # ------------------------------------------------------------ rules across a pair
+
+    def pair_rules(self, pair: PairModel, pairs: list[PairModel]) -> None:
+        self.written_twice(pair.writes)
+        self.pairing(pair)
+        self.permissions(pair)
+        self.inbound_scope(pair)
+        self.required(pair)
+        self.activity_relation(pair, pairs)
+        self.one_to_many(pair)
+        self.unsplittable(pair)
+
+    def written_twice(self, writes: list[Write]) -> None:
+        seen: dict[tuple, Write] = {}
+        for w in writes:
+            key = (w.target.target_key, w.create_only)
+            if key in seen and seen[key].rule == w.rule:
+                continue  # an identical rule repeated: SM106 already says so
+            if key in seen:
+                first = seen[key]
+                self.out.append(_diag(WRITTEN_TWICE, f"`{w.target.describe()}` is written by two rules", w.rule.span, "written again here", "keep one rule per field",
+                                      extra=(Label(first.rule.span, "first written here"),)))
+            else:
+                seen[key] = w
+
+    def pairing(self, pair: PairModel) -> None:
+        if not pair.matches and pair.link is None:
+            self.out.append(_diag(NO_PAIRING, f"nothing says which {pair.left.object} is which {pair.right.object}", pair.sync.span,
+                                  "no match or link", "add `match …` (e.g. `match email.primary = Email`)"))
+
+    def scoped(self, pair: PairModel, side: Side, word: str) -> bool:
+        for st, target in pair.scopes:
+            if target is side and isinstance(st.scope, ast.Truthy) and isinstance(st.scope.value, ast.Path) and builtin_of(st.scope.value, self.systems) == word:
+                return True
+        return False
+
+    def permissions(self, pair: PairModel) -> None:
+        for side in (pair.left, pair.right):
+            if not pair.flows_into(side):
+                continue
+            perms = side.spec.permissions
+            name = f"{side.catalog.display_name} {side.spec.plural or side.object}"
+            if not perms.create and not perms.update:
+                self.out.append(_diag(SYNC_PERMISSION, f"a sync may only read {name} ({perms.seed or 'read only'})", pair.sync.span,
+                                      "writes a read-only object", "turn the sync around so it only reads them"))
+                continue
+            if not perms.create and not self.scoped(pair, side, "linked"):
+                self.out.append(_diag(SYNC_PERMISSION, f"this sync would create {name}, which a sync may not ({perms.seed})", pair.sync.span,
+                                      "would create", f"add `only linked -> {side.system}` so it only updates paired records"))
+            if not perms.update and not self.scoped(pair, side, "new"):
+                self.out.append(_diag(SYNC_PERMISSION, f"this sync would update {name}, which a sync may not ({perms.seed})", pair.sync.span,
+                                      "would update", f"add `only new -> {side.system}` so it only creates records"))
+
+    def inbound_scope(self, pair: PairModel) -> None:
+        for side in (pair.left, pair.right):
+            other = pair.right if side is pair.left else pair.left
+            for rule in side.catalog.rules_of("inbound_scope_list", object=side.object):
+                if rule.get("partner") != other.system or not pair.flows_into(other):
+                    continue
+                has_list = any(target is other and _mentions_list(st.scope, self.systems) for st, target in pair.scopes)
+                if not has_list and not self.scoped(pair, other, "linked"):
+                    self.out.append(_diag(MISSING_SCOPE, f"every {side.catalog.display_name} contact would reach {other.catalog.display_name}", pair.sync.span,
+                                          "no list scope", f'add `only {side.system}.list("{rule.get("list")}") -> {other.system}`'))
+
+    def required(self, pair: PairModel) -> None:
+        mapped: dict[str, set[str]] = {str(pair.left): set(), str(pair.right): set()}
+        for w in pair.writes:
+            if w.target.spec is not None:
+                mapped[str(w.target.side)].add(w.target.spec.name)
+        for ref in pair.mentioned:
+            if ref.spec is not None and not ref.hops:
+                mapped[str(ref.side)].add(ref.spec.name)
+        for m in pair.matches:
+            for val in (m.left, m.right):
+                for ref in (val.reads if val else ()):
+                    if ref.spec is not None and not ref.hops:
+                        mapped[str(ref.side)].add(ref.spec.name)
+        for side in (pair.left, pair.right):
+            for req in side.spec.required:
+                if req.field not in mapped[str(side)]:
+                    self.out.append(_diag(REQUIRED_NOT_MAPPED, f"{side.catalog.display_name} {side.spec.display_name} requires `{req.field}` ({req.seed}), but it is not mapped",
+                                          pair.sync.span, "required field missing", f"map `{req.field}` in this block, or give it a default"))
+
+    def activity_relation(self, pair: PairModel, pairs: list[PairModel]) -> None:
+        for side in (pair.left, pair.right):
+            for rule in side.catalog.rules_of("requires_relation", object=side.object):
+                relation = rule.get("relation")
+                configured = any(m.kind == "relation" and any(r.is_relation and r.side is side and r.hops[-1].name == relation for r in m.left.reads + (m.right.reads if m.right else ()))
+                                 for m in pair.matches)
+                configured = configured or any(w.target.is_relation and w.target.side is side and w.target.hops[-1].name == relation for w in pair.writes)
+                if not configured:
+                    self.out.append(_diag(MISSING_RELATION, f"{side.catalog.display_name} {side.spec.plural or side.object} must be synced with their `{relation}` relationship",
+                                          pair.sync.span, "no contact relationship", f"add `match {relation}` or a rule writing `{relation}`"))
+
+    def one_to_many(self, pair: PairModel) -> None:
+        for w in pair.writes:
+            for ref in w.source.reads + (w.target,):
+                if ref.resolved is not None and ref.resolved.ok and ref.resolved.to_many_hops:
+                    hop = ref.resolved.to_many_hops[0]
+                    self.out.append(_diag(ONE_TO_MANY, f"`{ref.describe()}` goes through `{hop.name}`, which has many {hop.target} records", ref.span or w.rule.span,
+                                          "one-to-many", "map from the other object's side instead", WARNING))
+
+    def unsplittable(self, pair: PairModel) -> None:
+        by_source: dict[tuple, list[Write]] = {}
+        for w in pair.writes:
+            for ref in w.source.reads:
+                for rule in ref.side.catalog.rules_of("unsplittable", object=ref.side.object):
+                    if tuple(rule.get("path", ())) == tuple(ref.segments):
+                        by_source.setdefault((str(ref.side), ref.segments), []).append(w)
+        for (_, segments), writes in by_source.items():
+            parts = [w for w in writes if _looks_like_name_part(w.target)]
+            if len(writes) > 1 or parts or any(w.source.kind == "format" for w in writes) or any(w.transforms for w in writes):
+                w = (parts or writes[1:] or writes)[0]
+                self.out.append(_diag(SPLIT_FULL_NAME, f"`{'.'.join(segments)}` is one full name and cannot be split", w.rule.span, "splits the owner's name",
+                                      "map it whole to one field such as `owner_name`"))
+
+    # ------------------------------------------------------------ stages
+
+    def stages(self, pairs: list[PairModel]) -> list[str]:
+        order: list[str] = []
+        for system, cat in sorted(self.catalogs.items()):
+            used = {p.left.object for p in pairs if p.left.system == system} | {p.right.object for p in pairs if p.right.system == system}
+            if not used:
+                continue
+            extra: dict[str, list[str]] = {}
+            for p in pairs:
+                for edge_system, src, dst in p.relation_edges:
+                    if edge_system == system and dst != src:
+                        extra.setdefault(src, []).append(dst)
+            # Objects only reached through relations also take part in the order.
+            reached = set(used) | {d for ds in extra.values() for d in ds}
+            try:
+                names = dependency_order(cat, sorted(reached, key=cat.object_names().index), extra)
+            except DependencyCycleError as exc:
+                culprit = next((p for p in pairs if any(sy == system and src in exc.chain and dst in exc.chain for sy, src, dst in p.relation_edges)), pairs[0])
+                self.out.append(_diag(DEPENDENCY_CYCLE, f"{cat.display_name} objects depend on each other in a cycle: {' -> '.join(exc.chain)}", culprit.sync.span,
+                                      "closes the cycle", "match one of these objects without going through the other"))
+                names = sorted(reached, key=cat.object_names().index)
+            order.extend(f"{system}.{n}" for n in names)
+        return order
+
+    # ------------------------------------------------------------ actions
+
+    def action(self, act: ast.Action, connects: dict[str, ast.Connect]) -> ActionModel | None:
+        on = self.side(act.on)
+        self.require_connected(act.on, connects)
+        if on is None:
+            return None
+        steps = []
+        for step in act.steps:
+            target = self.side(step.target)
+            self.require_connected(step.target, connects)
+            if target is None:
+                continue
+            if step.where is not None:
+                self.condition(step.where, Scope((target,), (on,)))
+            writes = []
+            for a in step.assigns:
+                ref = self.field(a.target, Scope((target,)))
+                val = self.value(a.value, Scope((on,)))
+                if ref is None or val is None:
+                    continue
+                w = Write(ref, val, "action", a, create_only=a.is_default)
+                self.check_write(None, w, a.target)
+                writes.append(w)
+            self.written_twice(writes)
+            spec = self.step_action(act, step, target, writes)
+            creates = step.verb in ("create", "upsert")
+            steps.append(StepModel(step, target, writes, creates, spec))
+        return ActionModel(act, on, steps)
+
+    def step_action(self, act: ast.Action, step: ast.Step, target: Side, writes: list[Write]) -> str | None:
+        """Check a step against the catalog actions; the FAQ's names pin verb, object and fields."""
+        cat = target.catalog
+        op = {"create": "create", "update": "update", "upsert": "update"}[step.verb]
+        named = cat.action(act.name)
+        if named is not None:
+            wants_create = step.verb in ("create", "upsert")
+            problems = []
+            if named.target != target.object:
+                problems.append(f"\"{act.name}\" works on {named.target}, not {target.object}")
+            elif named.operation != op:
+                problems.append(f"\"{act.name}\" is a{'n' if named.operation[0] in 'aeiou' else ''} {named.operation} action")
+            if wants_create != named.creates_person_if_missing:
+                problems.append(f"\"{act.name}\" {'creates' if named.creates_person_if_missing else 'never creates'} the person if missing, so use `{'upsert' if named.creates_person_if_missing and op == 'update' else 'create' if named.creates_person_if_missing else 'update'}`")
+            if named.fields:
+                allowed = set(named.fields)
+                for w in writes:
+                    if w.target.spec is not None and w.target.spec.name not in allowed:
+                        problems.append(f"\"{act.name}\" may only write {', '.join(sorted(allowed))}")
+                        break
+            for p in problems:
+                self.out.append(_diag(BAD_ACTION, p, step.span, "contradicts the catalog's action", "see the action in docs/catalogs.md"))
+            return named.name
+        offered = [a for a in cat.actions_on(target.object) if a.operation == op]
+        if not offered:
+            ops = sorted({f"{a.operation} {a.target}" for a in cat.actions})
+            self.out.append(_diag(BAD_ACTION, f"{cat.display_name} offers no action that can {op} {target.spec.plural or target.object}", step.span,
+                                  "not offered", f"{cat.display_name} actions: {', '.join(ops)}"))
+        return None
+
+
+def _mentions_list(cond: ast.Condition, systems: set[str]) -> bool:
+    if isinstance(cond, ast.Truthy):
+        return isinstance(cond.value, ast.Path) and builtin_of(cond.value, systems) == "list"
+    if isinstance(cond, ast.BoolOp):
+        return any(_mentions_list(o, systems) for o in cond.operands) if cond.op == "and" else all(_mentions_list(o, systems) for o in cond.operands)
+    return False
+
+
+def _looks_like_name_part(ref: FieldRef) -> bool:
+    name = (ref.custom_name or (ref.spec.name if ref.spec else "")).lower().replace("_", "")
+    return name.startswith("first") or name.startswith("last")
+
+
+def analyse(mappings: list[ast.Mapping], search_path=None) -> tuple[Model, list[Diagnostic]]:
+    analyser = _Analyser(mappings, search_path)
+    model = analyser.run()
+    return model, analyser.out
