@@ -582,16 +582,16 @@ class View:
         self.counts = related_counts(kind, store, include) if include else {}
 
     def render(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The answer shape; nested values are shared with the record, so serialise it at once."""
         out = {}
+        time_keys, hidden = self.time_keys, self.hidden
         for key, value in record.items():
-            if key[0] == "_" or key in self.hidden:
+            if key[0] == "_" or key in hidden:
                 continue
-            if key in self.time_keys:
+            if key in time_keys:
                 value = times.rfc3339(value)
             elif key == "custom_fields":
-                value = {k: copy.deepcopy(value.get(k)) for k in self.custom_keys}
-            elif isinstance(value, (list, dict)):
-                value = copy.deepcopy(value)
+                value = {k: value.get(k) for k in self.custom_keys}
             out[key] = value
         if self.kind == "deal":
             out["local_won_date"] = times.day(record["won_time"])
@@ -611,7 +611,7 @@ class View:
         for key, value in values.items():
             if key in self.time_keys:
                 value = times.rfc3339(value)
-            out[key] = copy.deepcopy(value)
+            out[key] = value
         return out
 
 

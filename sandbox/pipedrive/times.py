@@ -6,9 +6,11 @@ Whole seconds make `updated_since` comparisons exactly what a client sees in `up
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from datetime import datetime, timezone
 
 
+@lru_cache(maxsize=65_536)
 def rfc3339(ts: int | None) -> str | None:
     """v2 timestamps, e.g. "2021-01-01T00:00:00Z"."""
     return None if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
