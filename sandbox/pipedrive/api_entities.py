@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from syncmap.sandbox.pipedrive import models, times
-from syncmap.sandbox.pipedrive.errors import ApiError, bad_request, gone, not_found
+from syncmap.sandbox.pipedrive.errors import bad_request, gone, not_found
 from syncmap.sandbox.pipedrive.http import actor_of, json_body, ok, path_id, q_bool, q_int, q_list, store_of
 from syncmap.sandbox.pipedrive.pagination import cursor_page, parse_limit
 from syncmap.sandbox.pipedrive.store import Store
@@ -274,5 +274,3 @@ def item_routes() -> list[Route]:
         out.append(Route(item, delete_route(kind), methods=["DELETE"]))
     return out
 
-
-__all__ = ["routes", "item_routes", "apply_as", "PATHS", "ApiError"]

@@ -92,7 +92,3 @@ def webhook_errors(status: int, errors: dict[str, list[str]]) -> ApiError:
     """Webhook management breaks the envelope: `{"status":"error","success":false,"errors":{...}}`."""
     return ApiError(status, {"status": "error", "success": False, "errors": errors})
 
-
-def validation_type_message(name: str, expected: str) -> str:
-    """Joi-style messages as the §7 example (`"outcome" is required.`) suggests."""
-    return f'"{name}" must be {expected}'

@@ -153,3 +153,22 @@ async def test_legacy_v1_timestamps_break_the_schema_as_the_examples_do() -> Non
         assert response.json()["data"][0]["add_time"] == "2023-01-01 00:00:00"
         with pytest.raises(Exception, match="date-time|add_time|Invalid"):
             conform(response)
+
+
+@pytest.mark.parametrize("entity", sorted(ENTITY_BODIES))
+def test_body_keys_are_the_published_ones(entity: str) -> None:
+    """The sandbox accepts exactly the keys of the v2 POST and PATCH bodies, no more, no less."""
+    from pipedrive_support import raw_spec, resolve
+
+    from syncmap.sandbox.pipedrive import models
+    from syncmap.sandbox.pipedrive.api_entities import PATHS
+
+    kind = next(k for k, p in PATHS.items() if p == entity)
+    spec = raw_spec("v2")
+    for path, method in ((f"/{entity}", "post"), (f"/{entity}/{{id}}", "patch")):
+        schema = resolve(spec, spec["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"])
+        published = set(schema["properties"])
+        accepted = set(models.BODY[kind]) | ({"custom_fields"} if kind in models.HAS_CUSTOM_FIELDS else set())
+        if method == "patch":
+            accepted -= models.POST_ONLY
+        assert accepted == published, (path, method, accepted ^ published)
