@@ -1,8 +1,9 @@
 """The compiler's front door: one function per stage, so callers can stop anywhere.
 
-    load  -> SourceSet (texts, parsed mappings, syntax diagnostics)
-    check -> diagnostics (structure now; catalog rules join in the semantic stage)
-    fmt   -> canonical text
+    load          -> SourceSet (texts, parsed mappings, syntax diagnostics)
+    check         -> diagnostics (structure, then names and product rules against the catalogs)
+    compile_plan  -> the sync plan (plain data, schema-validated)
+    format_text   -> canonical text
 """
 
 from __future__ import annotations
@@ -11,18 +12,21 @@ from dataclasses import dataclass
 
 from syncmap.compiler.diagnostics import Diagnostic, has_errors, sort_key
 from syncmap.compiler.fmt import format_mapping
+from syncmap.compiler.lower import lower
 from syncmap.compiler.parser import parse
+from syncmap.compiler.plan import validate_plan
+from syncmap.compiler.semantic import Model, analyse
 from syncmap.compiler.sources import Reader, SourceSet, load, read_file
-from syncmap.compiler.semantic import analyse
 from syncmap.compiler.structure import check_structure
 
-__all__ = ["CheckResult", "check", "format_text", "load", "parse"]
+__all__ = ["CheckResult", "CompileResult", "check", "compile_plan", "format_text", "load", "parse"]
 
 
 @dataclass(frozen=True)
 class CheckResult:
     sources: SourceSet
     diagnostics: tuple[Diagnostic, ...]
+    model: Model | None = None
 
     @property
     def ok(self) -> bool:
@@ -33,10 +37,33 @@ def check(root: str, reader: Reader = read_file) -> CheckResult:
     """Every diagnostic for `root` and the files it includes, sorted by position."""
     sources = load(root, reader)
     diagnostics = list(sources.diagnostics)
+    model = None
     if sources.mappings:
         diagnostics.extend(check_structure(sources.mappings))
-        diagnostics.extend(analyse(sources.mappings)[1])
-    return CheckResult(sources, tuple(sorted(set(diagnostics), key=sort_key)))
+        model, semantic = analyse(sources.mappings)
+        diagnostics.extend(semantic)
+    return CheckResult(sources, tuple(sorted(set(diagnostics), key=sort_key)), model)
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    sources: SourceSet
+    diagnostics: tuple[Diagnostic, ...]
+    plan: dict | None  # None when there are errors
+
+    @property
+    def ok(self) -> bool:
+        return self.plan is not None
+
+
+def compile_plan(root: str, reader: Reader = read_file) -> CompileResult:
+    """Check `root` and, when it has no errors, lower it to a validated plan."""
+    checked = check(root, reader)
+    if not checked.ok or checked.model is None:
+        return CompileResult(checked.sources, checked.diagnostics, None)
+    plan = lower(checked.model, checked.sources, [d for d in checked.diagnostics if not d.is_error])
+    validate_plan(plan)
+    return CompileResult(checked.sources, checked.diagnostics, plan)
 
 
 def format_text(text: str, file: str = "<input>") -> tuple[str | None, tuple[Diagnostic, ...]]:

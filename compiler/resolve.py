@@ -21,6 +21,7 @@ from syncmap.compiler.codes import (
     WRONG_SIDE,
 )
 from syncmap.compiler.diagnostics import ERROR, Diagnostic, Label, Span
+from syncmap.compiler.fmt import segment as render_segment
 from syncmap.compiler.structure import format_placeholders
 
 # Words usable as a condition on their own, meaning something about the pairing itself.
@@ -105,8 +106,6 @@ class FieldRef:
         return (str(self.side), spec.name if spec else self.segments, self.selector)
 
     def describe(self) -> str:
-        if self.is_custom:
-            return ".".join(self.segments[:-1] + (f'custom("{self.custom_name}")',))
         return ".".join(self.segments)
 
 
@@ -186,7 +185,7 @@ def resolve_custom(side: Side, seg: ast.Segment, span: Span, resolved: ResolvedP
 def resolve_path_in(side: Side, path: ast.Path, skip: int = 0) -> tuple[FieldRef | None, list[Diagnostic]]:
     """Resolve `path.segments[skip:]` on `side` (skip=1 drops a system qualifier)."""
     segs = path.segments[skip:]
-    names = tuple(s.name if s.args is None else f"{s.name}(…)" for s in segs)
+    names = tuple(render_segment(s) for s in segs)
     if not segs:
         return None, [_err(UNKNOWN_FIELD, f"`{path.dotted}` names a system, not a field", path.span, "which field?")]
     last = segs[-1]

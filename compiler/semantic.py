@@ -619,8 +619,10 @@ class _Analyser:
                 for edge_system, src, dst in p.relation_edges:
                     if edge_system == system and dst != src:
                         extra.setdefault(src, []).append(dst)
-            # Objects only reached through relations also take part in the order.
+            # Objects only reached through relations (`owner.name` reads Users) take part in the
+            # order too: the runtime loads them before the pairs that read them.
             reached = set(used) | {d for ds in extra.values() for d in ds}
+            reached |= {hop.target for ref in self.refs.values() if ref.side.system == system for hop in ref.hops}
             try:
                 names = dependency_order(cat, sorted(reached, key=cat.object_names().index), extra)
             except DependencyCycleError as exc:

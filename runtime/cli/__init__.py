@@ -15,6 +15,7 @@ from syncmap.runtime.cli.exits import EXIT_HELP
 # name -> "module:attribute" of a click command; one line per command.
 COMMANDS: dict[str, str] = {
     "check": "syncmap.runtime.cli.check_cmd:check",
+    "compile": "syncmap.runtime.cli.compile_cmd:compile",
     "fmt": "syncmap.runtime.cli.fmt_cmd:fmt",
     "sandbox": "syncmap.runtime.cli.sandbox_cmd:sandbox",
 }

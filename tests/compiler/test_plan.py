@@ -1,0 +1,185 @@
+"""The compiled plan: golden files, determinism, schema, versioning, provenance, no secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from syncmap.compiler.api import compile_plan
+from syncmap.compiler.plan import PlanError, dump_json, dump_yaml, dumps, load_plan, loads, validate_plan
+from syncmap.runtime.cli import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+import regen  # noqa: E402
+
+SOURCES = regen.golden_sources()
+
+
+def test_golden_plans_and_error_index_are_current() -> None:
+    cwd = os.getcwd()
+    try:
+        stale = [str(p.relative_to(ROOT)) for p, text in regen.outputs().items() if not p.exists() or p.read_text() != text]
+    finally:
+        os.chdir(cwd)
+    assert stale == [], "run `python tests/regen.py` and review the diff"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_compiling_twice_gives_identical_bytes(source: Path) -> None:
+    first, second = compile_plan(str(source)).plan, compile_plan(str(source)).plan
+    assert dump_yaml(first) == dump_yaml(second)
+    assert dump_json(first) == dump_json(second)
+
+
+def test_the_working_directory_does_not_change_the_plan(tmp_path: Path) -> None:
+    source = ROOT / "mappings" / "five-objects.syncmap"
+    here = dump_yaml(compile_plan(str(source)).plan)
+    cwd = os.getcwd()
+    try:
+        os.chdir(tmp_path)
+        there = dump_yaml(compile_plan(os.path.relpath(source)).plan)
+    finally:
+        os.chdir(cwd)
+    assert here == there
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_every_plan_validates_and_round_trips(source: Path, tmp_path: Path) -> None:
+    plan = compile_plan(str(source)).plan
+    validate_plan(plan)
+    for name in ("plan.yaml", "plan.json"):
+        path = tmp_path / name
+        path.write_text(dumps(plan, "yaml" if name.endswith("yaml") else "json"))
+        assert load_plan(str(path)) == plan
+
+
+def test_plan_carries_versions_digest_and_stage_order() -> None:
+    plan = compile_plan(str(ROOT / "mappings" / "five-objects.syncmap")).plan
+    assert plan["plan_version"].startswith("1.")
+    assert plan["compiler"]["name"] == "syncmap" and plan["compiler"]["version"]
+    assert plan["source"]["digest"].startswith("sha256:") and plan["source"]["files"][0]["path"] == "five-objects.syncmap"
+    assert [s["object"] for s in plan["stages"]] == [
+        "pipedrive.User", "pipedrive.Organization", "pipedrive.Person", "pipedrive.Deal", "pipedrive.Activity",
+    ]
+    assert plan["stages"][0]["pairs"] == []  # users are only read (owner names), first
+
+
+def test_digest_changes_when_an_included_file_changes(tmp_path: Path) -> None:
+    inc = ROOT / "tests" / "cases" / "valid" / "_includes" / "connections.syncmap"
+    (tmp_path / "_includes").mkdir()
+    (tmp_path / "_includes" / "connections.syncmap").write_text(inc.read_text())
+    main = tmp_path / "m.syncmap"
+    main.write_text((ROOT / "tests" / "cases" / "valid" / "include-connections.syncmap").read_text())
+    before = compile_plan(str(main)).plan["source"]
+    (tmp_path / "_includes" / "connections.syncmap").write_text(inc.read_text() + "# changed\n")
+    after = compile_plan(str(main)).plan["source"]
+    assert [f["path"] for f in before["files"]] == ["_includes/connections.syncmap", "m.syncmap"]
+    assert before["digest"] != after["digest"]
+
+
+def test_field_operations_keep_their_source_span() -> None:
+    source = ROOT / "mappings" / "autopilot.syncmap"
+    lines = source.read_text().splitlines()
+    plan = compile_plan(str(source)).plan
+    (pair,) = plan["pairs"]
+    for op in pair["fields"]:
+        line = lines[op["span"]["line"] - 1]
+        assert op["target"]["path"][-1].split("(")[0] in line, (op["target"]["path"], line)
+    owner = next(op for op in pair["fields"] if op["target"]["path"] == ["owner_name"])
+    assert owner["direction"] == "left_to_right"
+    assert [h["relation"] for h in owner["source"]["ref"]["via"]] == ["owner"]
+
+
+def test_autopilot_mapping_plan_encodes_the_faq() -> None:
+    plan = compile_plan(str(ROOT / "mappings" / "autopilot.syncmap")).plan
+    (pair,) = plan["pairs"]
+    assert pair["direction"] == "both"  # R1
+    assert pair["scope"][0]["condition"] == {"op": "member", "system": "autopilot", "list": "Pipedrive Contacts"}  # R2
+    assert pair["deletes"]["from"] == "pipedrive" and pair["deletes"]["to"] == "autopilot"  # R6
+    assert pair["link"]["left"]["custom"]["name"] == "apId"  # R11
+    assert pair["owner"]["default"] == {"kind": "me", "system": "pipedrive"}  # R13
+    assert pair["empty"] == "skip"  # R10
+    assert pair["match"][0]["normalize"] == ["trim", "lowercase"]  # R9
+    creates = {a["name"]: a["creates_person_if_missing"] for a in plan["actions"]}
+    assert creates == {"Add Deal": True, "Assign Person Owner": True, "Schedule Activity": True,
+                       "Update Pipedrive Field": False, "Update Deal Stage": False}  # R4
+
+
+def test_five_objects_plan_carries_implicit_seed_filters() -> None:
+    plan = compile_plan(str(ROOT / "mappings" / "five-objects.syncmap")).plan
+    pairs = {p["id"]: p for p in plan["pairs"]}
+    out = pairs["pipedrive.Activity->autopilot.Contact"]["implicit_filters"]
+    assert {"side": "pipedrive", "field": "done", "equals": True} == {k: out[0][k] for k in ("side", "field", "equals")}  # R16
+    deal = pairs["pipedrive.Deal<->autopilot.Contact"]
+    assert any(f["field"] == "expected_close_date" and f["present"] for f in deal["implicit_filters"])  # R19
+    assert deal["creates"] == {"left": False, "right": True}  # Deal: Read / Update
+    activity_in = pairs["pipedrive.Activity<-autopilot.Activity"]
+    assert activity_in["updates"]["left"] is False and activity_in["creates"]["left"] is True  # Activity: Read / Create
+
+
+def test_loader_refuses_an_unknown_major_version(tmp_path: Path) -> None:
+    plan = compile_plan(str(ROOT / "mappings" / "autopilot.syncmap")).plan
+    newer = dict(plan, plan_version="2.0")
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(newer))
+    with pytest.raises(PlanError) as err:
+        load_plan(str(path))
+    assert "format 2.0" in str(err.value) and "reads format 1.x" in str(err.value) and "syncmap compile" in str(err.value)
+
+
+def test_loader_refuses_a_plan_that_breaks_the_schema() -> None:
+    plan = compile_plan(str(ROOT / "mappings" / "autopilot.syncmap")).plan
+    broken = json.loads(json.dumps(plan))
+    broken["pairs"][0]["direction"] = "sideways"
+    del broken["stages"]
+    with pytest.raises(PlanError) as err:
+        loads(json.dumps(broken), "json")
+    assert "/pairs/0/direction" in str(err.value) and "'stages' is a required property" in str(err.value)
+    with pytest.raises(PlanError, match="not a syncmap plan"):
+        loads("[1, 2]", "json")
+    with pytest.raises(PlanError, match="cannot read the plan"):
+        loads("{not json", "json")
+
+
+def test_no_secret_value_ever_reaches_a_plan(tmp_path: Path) -> None:
+    markers = {
+        "PIPEDRIVE_API_TOKEN": "SECRET-pd-token-4711",
+        "AUTOPILOT_API_KEY": "SECRET-ap-key-4712",
+        "PIPEDRIVE_BASE_URL": "https://SECRET-host.example",
+        "AUTOPILOT_BASE_URL": "https://SECRET-ap.example",
+    }
+    env = dict(os.environ, **markers)
+    for source in SOURCES:
+        for suffix in ("yaml", "json"):
+            out = tmp_path / f"{source.stem}.{suffix}"
+            proc = subprocess.run([sys.executable, "-m", "syncmap.runtime.cli", "compile", str(source), "-o", str(out)],
+                                  env=env, capture_output=True, text=True, cwd=ROOT)
+            assert proc.returncode == 0, proc.stderr
+            text = out.read_text()
+            assert "SECRET" not in text and "SECRET" not in proc.stdout + proc.stderr
+            assert "PIPEDRIVE_API_TOKEN" in text  # the variable's name is what the plan keeps
+
+
+def test_compile_cli_check_and_errors(tmp_path: Path) -> None:
+    runner = CliRunner()
+    source = str(ROOT / "mappings" / "autopilot.syncmap")
+    out = tmp_path / "plan.yaml"
+    assert runner.invoke(cli, ["compile", source, "-o", str(out), "--check"]).exit_code == 1  # missing
+    assert runner.invoke(cli, ["compile", source, "-o", str(out)]).exit_code == 0
+    assert out.read_text().startswith("# generated by syncmap ")
+    assert runner.invoke(cli, ["compile", source, "-o", str(out), "--check"]).exit_code == 0
+    out.write_text(out.read_text().replace("skip", "write", 1))
+    stale = runner.invoke(cli, ["compile", source, "-o", str(out), "--check"])
+    assert stale.exit_code == 1 and "is stale" in stale.stderr
+    bad = runner.invoke(cli, ["compile", str(ROOT / "tests" / "cases" / "invalid" / "SM307-required-not-mapped.syncmap"), "-o", str(tmp_path / "x.json")])
+    assert bad.exit_code == 1 and "SM307" in bad.stderr and not (tmp_path / "x.json").exists()
+    assert runner.invoke(cli, ["compile", source, "--check"]).exit_code == 2
+    stdout = runner.invoke(cli, ["compile", source])
+    assert stdout.exit_code == 0 and json.loads(stdout.stdout)["plan_version"] == "1.0"
