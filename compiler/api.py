@@ -12,9 +12,7 @@ from dataclasses import dataclass
 
 from syncmap.compiler.diagnostics import Diagnostic, has_errors, sort_key
 from syncmap.compiler.fmt import format_mapping
-from syncmap.compiler.lower import lower
 from syncmap.compiler.parser import parse
-from syncmap.compiler.plan import validate_plan
 from syncmap.compiler.semantic import Model, analyse
 from syncmap.compiler.sources import Reader, SourceSet, load, read_file
 from syncmap.compiler.structure import check_structure
@@ -58,6 +56,9 @@ class CompileResult:
 
 def compile_plan(root: str, reader: Reader = read_file) -> CompileResult:
     """Check `root` and, when it has no errors, lower it to a validated plan."""
+    from syncmap.compiler.lower import lower  # not needed by `check`, which must start fast
+    from syncmap.compiler.plan import validate_plan
+
     checked = check(root, reader)
     if not checked.ok or checked.model is None:
         return CompileResult(checked.sources, checked.diagnostics, None)

@@ -24,9 +24,13 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import jsonschema
+from syncmap.compiler.validated import known_valid, remember_valid
+
+if TYPE_CHECKING:
+    import jsonschema
+
 
 __all__ = [
     "TYPES",
@@ -429,6 +433,17 @@ class CustomFieldStyle:
 
 
 @dataclass(frozen=True)
+class ConnectionSetting:
+    """A setting of `connect SYSTEM { … }`: secrets may only come from the environment."""
+
+    name: str
+    secret: bool
+    required: bool
+    description: str
+    default: Any = None
+
+
+@dataclass(frozen=True)
 class Catalog:
     system: str
     display_name: str
@@ -440,6 +455,7 @@ class Catalog:
     api: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), compare=False, hash=False)
     file: str = field(default="", compare=False)
     note: str | None = None
+    connection: tuple[ConnectionSetting, ...] = ()
     _objects: Mapping[str, ObjectSpec] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -447,6 +463,9 @@ class Catalog:
 
     def object(self, name: str) -> ObjectSpec | None:
         return self._objects.get(name)
+
+    def setting(self, name: str) -> ConnectionSetting | None:
+        return next((c for c in self.connection if c.name == name), None)
 
     def object_names(self) -> list[str]:
         return [o.name for o in self.objects]
@@ -516,8 +535,15 @@ def available_systems(search_path: SearchPath = None) -> list[str]:
 
 
 @functools.lru_cache(maxsize=1)
+def _schema_text() -> str:
+    return _package_dir().joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft202012Validator:
-    schema = json.loads(_package_dir().joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
+    import jsonschema  # imported on demand: a validated-before catalog never needs it
+
+    schema = json.loads(_schema_text())
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
@@ -556,15 +582,17 @@ def _load_cached(system: str, dir_key: tuple[str, ...] | None) -> Catalog:
         raise CatalogError(f"{system}.json", [("", f"no catalog for system `{system}` in {where} (known: {known})")])
     label = str(entry)
     try:
-        data = json.loads(entry.read_text(encoding="utf-8"))
+        text = entry.read_text(encoding="utf-8")
+        data = json.loads(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise CatalogError(label, [("", f"cannot read: {exc}")]) from exc
     except json.JSONDecodeError as exc:
         raise CatalogError(label, [("", f"not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")]) from exc
 
-    errors = sorted(_validator().iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
-    if errors:
-        raise CatalogError(label, [(_pointer(e.absolute_path), _schema_message(e)) for e in errors])
+    if not known_valid(_schema_text(), text):
+        errors = sorted(_validator().iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+        if errors:
+            raise CatalogError(label, [(_pointer(e.absolute_path), _schema_message(e)) for e in errors])
     if data["system"] != system:
         raise CatalogError(label, [("/system", f"`{data['system']}` does not match the file name `{system}.json`")])
 
@@ -573,6 +601,7 @@ def _load_cached(system: str, dir_key: tuple[str, ...] | None) -> Catalog:
         raise CatalogError(label, problems)
     catalog = _build(data, label)
     dependency_order(catalog)  # a cycle is a broken catalog
+    remember_valid(_schema_text(), text)
     return catalog
 
 
@@ -754,6 +783,10 @@ def _build(data: Mapping[str, Any], label: str) -> Catalog:
         objects=objects,
         actions=actions,
         rules=rules,
+        connection=tuple(
+            ConnectionSetting(name, c["secret"], c["required"], c["description"], c.get("default"))
+            for name, c in data["connection"]["settings"].items()
+        ),
         api=_frozen(dict(data.get("api", {}))),
         file=label,
         note=data.get("note"),
