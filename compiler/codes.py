@@ -142,15 +142,16 @@ TARGET_NOT_FIELD = _code(
 )
 UNKNOWN_TRANSFORM = _code(
     "SM112", "unknown transform", ERROR,
-    """`with` names a transform syncmap does not have. Transforms: lowercase, uppercase, trim,
-    and `map { "from" = "to" }` value maps.""",
+    """`with` names a transform syncmap does not have, or gives arguments to one that takes
+    none. Transforms: lowercase, uppercase, trim, and `map { "from" = "to" }` value maps.""",
     """Use one of the listed transforms.""",
 )
 UNKNOWN_WORD = _code(
     "SM113", "unknown option", ERROR,
     """A statement takes one of a fixed set of words and got another: `empty skip|write`,
-    `conflict newest` or `conflict SYSTEM wins`, `deletes never`, and date units `days`,
-    `weeks`, `months`, `years` (`hours`, `minutes` after `now`).""",
+    `conflict newest` or `conflict SYSTEM wins`, `deletes never` or `deletes A -> B` (one way),
+    and date units `days`, `weeks`, `months`, `years` (`hours`, `minutes` after `now`;
+    singular forms too).""",
     """Use one of the words the message lists.""",
 )
 BAD_FORMAT_STRING = _code(
@@ -173,7 +174,7 @@ BAD_VALUE_MAP = _code(
 )
 EMPTY_BLOCK = _code(
     "SM117", "empty block", WARNING,
-    """A `sync` block or action step contains nothing to do.""",
+    """An action, or one of its steps, contains nothing to do.""",
     """Add field rules, or delete the block.""",
 )
 
@@ -379,6 +380,19 @@ BAD_LINK = _code(
     id field, the other a writable or custom field ("We add this [apId] to facilitate the
     sync").""",
     """Write `link pipedrive.custom("apId") = autopilot.contact_id`.""",
+)
+RULE_AGAINST_SYNC = _code(
+    "SM321", "rule flows against its sync", ERROR,
+    """A field rule's arrow sends values where the `sync` never writes: `<-` or `<->` inside a
+    `sync A -> B`, or `->` or `<->` inside a `sync A <- B`.""",
+    """Make the sync two-way (`<->`), or point the rule the way the sync flows.""",
+)
+UNKNOWN_SETTING = _code(
+    "SM322", "unknown or missing connection setting", ERROR,
+    """A `connect` block sets something the system's connector does not read, or leaves out a
+    setting it needs (Pipedrive: `token`; Autopilot: `key`). The catalog lists each system's
+    settings and which of them are secrets.""",
+    """Use the setting names the message lists; add the missing ones with `env("…")`.""",
 )
 
 def explain(code: str) -> str | None:

@@ -94,10 +94,8 @@ class _Lowerer:
             names = format_placeholders(str(node.value)) or []
             return {"kind": "format", "template": node.value, "fields": {n: self.ref(r) for n, r in zip(names, val.reads)}}
         if val.kind == "date":
-            if isinstance(node, ast.DateShift):
-                return {"kind": "clock", "base": node.base.name, "shift": {"sign": node.sign, "amount": node.amount, "unit": node.unit}}
-            assert isinstance(node, ast.Clock)
-            return {"kind": "clock", "base": node.name, "shift": None}
+            assert isinstance(node, (ast.Clock, ast.DateShift))
+            return clock(node)
         if val.kind == "this":
             return {"kind": "this"}
         if val.kind == "list":
@@ -130,10 +128,8 @@ class _Lowerer:
             return {"kind": "literal", "value": node.value, "type": None if node.kind == "null" else node.kind}
         if isinstance(node, ast.This):
             return {"kind": "this"}
-        if isinstance(node, ast.Clock):
-            return {"kind": "clock", "base": node.name, "shift": None}
-        if isinstance(node, ast.DateShift):
-            return {"kind": "clock", "base": node.base.name, "shift": {"sign": node.sign, "amount": node.amount, "unit": node.unit}}
+        if isinstance(node, (ast.Clock, ast.DateShift)):
+            return clock(node)
         if isinstance(node, ast.ListValue):
             return {"kind": "list", "items": [self.raw_value(i) for i in node.items]}
         raise AssertionError(node)
@@ -215,14 +211,17 @@ class _Lowerer:
             v = pair.owner.value
             owner_value = self.raw_value(v) if not isinstance(v, ast.Literal) else {"kind": "user_id", "value": v.value}
             owner = {"system": owner_value.get("system", pair.left.system), "default": owner_value, "span": self.span(pair.owner.span)}
-        match = []
+        # One entry per `match` line: its keys must all agree; the runtime tries lines in order.
+        match: list[dict[str, Any]] = []
         for m in pair.matches:
             entry: dict[str, Any] = {"kind": m.kind, "left": self.ref(m.left.reads[0]) if m.left.kind == "field" else self.value(m.left),
                                      "right": (self.ref(m.right.reads[0]) if m.right.kind == "field" else self.value(m.right)) if m.right else None,
                                      "span": self.span(m.node.span)}
             types = {m.left.type, m.right.type if m.right else None}
             entry["normalize"] = ["trim", "lowercase"] if "email" in types else []
-            match.append(entry)
+            if len(match) <= m.group:
+                match.append({"keys": [], "span": self.span(m.statement.span if m.statement else m.node.span)})
+            match[m.group]["keys"].append(entry)
         return {
             "id": pair.id,
             "left": self.side(pair.left),
@@ -319,6 +318,14 @@ class _Lowerer:
             "actions": [self.action(a) for a in self.model.actions],
             "warnings": [{"code": d.code, "message": d.message, "span": self.span(d.span)} for d in warnings],
         }
+
+
+def clock(node: ast.Clock | ast.DateShift) -> dict[str, Any]:
+    """`today`, `now + 2 hours`; units are plural in the plan whatever the mapping wrote."""
+    if isinstance(node, ast.Clock):
+        return {"kind": "clock", "base": node.name, "shift": None}
+    unit = node.unit if node.unit.endswith("s") else node.unit + "s"
+    return {"kind": "clock", "base": node.base.name, "shift": {"sign": node.sign, "amount": node.amount, "unit": unit}}
 
 
 def _conflict(words: tuple[str, ...]) -> dict[str, Any]:

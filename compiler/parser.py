@@ -250,8 +250,9 @@ class _ToAst:
 
     # -- values
     def date_shift(self, meta, c):
-        base, sign, amount, unit = c
-        return ast.DateShift(base, str(sign), int(amount), str(unit), self._span(meta), self._tok_span(unit))
+        base, shift, unit = c
+        text = str(shift).replace(" ", "").replace("\t", "")
+        return ast.DateShift(base, text[0], int(text[1:]), str(unit), self._span(meta), self._tok_span(unit))
 
     def today(self, meta, c):
         return ast.Clock("today", self._span(meta))
@@ -277,7 +278,9 @@ class _ToAst:
     def path(self, meta, c):
         if len(c) == 1 and isinstance(c[0], ast.This):
             return c[0]
-        return ast.Path(tuple(c), self._span(meta))
+        # `this.Email`: a path that starts at the record an action runs for.
+        segments = tuple(ast.Segment("this", None, s.span) if isinstance(s, ast.This) else s for s in c)
+        return ast.Path(segments, self._span(meta))
 
     def segment(self, meta, c):
         name = c[0]

@@ -126,7 +126,7 @@ class Scope:
 
     primary: tuple[Side, ...]
     others: tuple[Side, ...] = ()
-    role: str = "read"  # read | write: writes may not be ambiguous
+    this: Side | None = None  # in actions: the record the action runs for (`this.Email`)
 
     def by_system(self, system: str) -> list[Side]:
         return [s for s in self.primary + self.others if s.system == system]
@@ -226,6 +226,11 @@ def _path_error(side: Side, path: ast.Path, skip: int, resolved: ResolvedPath) -
 def resolve_field(path: ast.Path, scope: Scope, *, systems: set[str]) -> tuple[FieldRef | None, list[Diagnostic]]:
     """Resolve a path in a scope, honouring a system qualifier (`pipedrive.custom("apId")`)."""
     first = path.segments[0].name
+    if first == "this" and path.segments[0].args is None:
+        if scope.this is None:
+            return None, [_err(UNKNOWN_FIELD, "`this` is the record an action runs for; it means nothing here", path.segments[0].span, "not in an action",
+                               "name the field directly")]
+        return resolve_path_in(scope.this, path, skip=1)
     if first in systems and path.segments[0].args is None and len(path.segments) > 1:
         sides = scope.by_system(first)
         if not sides:

@@ -18,6 +18,9 @@ from syncmap.compiler.codes import (
     BAD_LINK,
     BAD_OWNER,
     BAD_POLICY_SYSTEM,
+    LITERAL_SECRET,
+    RULE_AGAINST_SYNC,
+    UNKNOWN_SETTING,
     DELETES_TOWARD_PIPEDRIVE,
     DEPENDENCY_CYCLE,
     EMPTY_WRITES,
@@ -39,6 +42,7 @@ from syncmap.compiler.codes import (
 )
 from syncmap.compiler.diagnostics import ERROR, WARNING, Diagnostic, Label, Span
 from syncmap.compiler.resolve import FieldRef, Scope, Side, Val, builtin_of, resolve_field, resolve_value
+from syncmap.compiler.structure import SECRET_WORDS, env_call, env_name
 
 ARROW_DIRECTION = {"<->": "both", "->": "left_to_right", "<-": "right_to_left"}
 
@@ -86,6 +90,8 @@ class MatchModel:
     right: Val | None
     kind: str  # field | relation
     node: ast.MatchKey
+    group: int = 0  # keys of one `match` line must all agree; several lines are tried in order
+    statement: ast.Match | None = None
 
 
 @dataclass
@@ -246,13 +252,32 @@ class _Analyser:
         for mapping in self.mappings:
             for c in mapping.of_type(ast.Connect):
                 connects.setdefault(c.system, c)
-                self.catalog(c.system, c.span)
+                cat = self.catalog(c.system, c.span)
+                if cat is not None:
+                    self.connection_settings(c, cat)
         pairs = [p for m in self.mappings for s in m.of_type(ast.Sync) if (p := self.pair(s, connects)) is not None]
         actions = [a for m in self.mappings for act in m.of_type(ast.Action) if (a := self.action(act, connects)) is not None]
         for pair in pairs:
             self.pair_rules(pair, pairs)
         stages = self.stages(pairs)
         return Model(self.catalogs, connects, pairs, actions, stages, self.refs)
+
+    def connection_settings(self, connect: ast.Connect, cat: Catalog) -> None:
+        given = {s.key for s in connect.settings}
+        names = [c.name for c in cat.connection]
+        for s in connect.settings:
+            spec = cat.setting(s.key)
+            if spec is None:
+                hint = suggest(s.key, names)
+                self.out.append(_diag(UNKNOWN_SETTING, f"{cat.display_name} connections have no setting `{s.key}`", s.span, "unknown setting",
+                                      f"did you mean `{hint}`?" if hint else f"settings: {', '.join(names)}"))
+            elif spec.secret and env_name(s.value) is None and env_call(s.value) is None and not (SECRET_WORDS & set(s.key.lower().split("_"))):
+                self.out.append(_diag(LITERAL_SECRET, f"`{s.key}` is a secret and must come from the environment", s.value.span, "written in the mapping",
+                                      f'use {s.key} = env("{connect.system.upper()}_{s.key.upper()}")'))
+        for spec in cat.connection:
+            if spec.required and spec.name not in given:
+                self.out.append(_diag(UNKNOWN_SETTING, f"the {cat.display_name} connection needs `{spec.name}` ({spec.description})", connect.span, "missing setting",
+                                      f'add {spec.name} = env("{connect.system.upper()}_{spec.name.upper()}")' if spec.secret else f"add {spec.name} = …"))
 
     def require_connected(self, ref: ast.ObjectRef, connects: dict[str, ast.Connect]) -> None:
         if ref.system in self.known and ref.system not in connects:
@@ -279,8 +304,12 @@ class _Analyser:
             elif isinstance(st, ast.Assign):
                 self.assign(pair, st)
             elif isinstance(st, ast.Match):
+                group = len({m.group for m in pair.matches})
+                before = len(pair.matches)
                 for key in st.keys:
                     self.match_key(pair, key, lscope, rscope)
+                for m in pair.matches[before:]:
+                    m.group, m.statement = group, st
             elif isinstance(st, ast.Link):
                 self.link(pair, st, lscope, rscope)
             elif isinstance(st, ast.Only):
@@ -320,9 +349,10 @@ class _Analyser:
             halves.append((rval, lval, "left_to_right", pair.right))
         if rule.arrow in ("<-", "<->"):
             halves.append((lval, rval, "right_to_left", pair.left))
-        if rule.arrow != "<->" and pair.direction != "both" and ARROW_DIRECTION[rule.arrow] != pair.direction:
-            self.out.append(_diag(SYNC_PERMISSION, f"this rule flows `{rule.arrow}` but the sync only flows `{pair.sync.arrow}`", rule.arrow_span,
-                                  "against the sync's direction", "make the sync two-way or turn the rule around"))
+        if pair.direction != "both" and ARROW_DIRECTION[rule.arrow] != pair.direction:
+            self.out.append(_diag(RULE_AGAINST_SYNC, f"this rule flows `{rule.arrow}` but the sync only flows `{pair.sync.arrow}`", rule.arrow_span,
+                                  "against the sync's direction", "make the sync two-way (`<->`), or point the rule the way the sync flows"))
+            halves = [h for h in halves if h[2] == pair.direction]
         for target_val, source_val, direction, target_side in halves:
             if target_val.kind != "field":
                 continue
@@ -332,6 +362,8 @@ class _Analyser:
             pair.writes.append(write)
 
     def assign(self, pair: PairModel, st: ast.Assign) -> None:
+        if not isinstance(st.target, ast.Path) or st.target.segments[0].name == "this":
+            return  # SM111, from the structural checks
         # One-way pairs write their destination; two-way pairs need a qualified target.
         if pair.direction == "both":
             scope = Scope((pair.left, pair.right))
@@ -385,7 +417,7 @@ class _Analyser:
         if not compatible(source_type, dst.type):
             if src.kind == "literal" and isinstance(src.node, ast.Literal) and dst.type in ("date", "datetime") and src.node.kind == "string":
                 return
-            self.out.append(_diag(TYPE_MISMATCH, f"a {source_type} value cannot be written into `{dst.describe()}`, which holds {dst.type}", span,
+            self.out.append(_diag(TYPE_MISMATCH, f"{_article(source_type)} {source_type} value cannot be written into `{dst.describe()}`, which holds {dst.type}", span,
                                   f"{dst.type} field", "add `with map { … }`, or map a field of the same type"))
 
     def check_activity_type(self, write: Write, span: Span) -> None:
@@ -460,8 +492,8 @@ class _Analyser:
 
     def deletes(self, pair: PairModel, st: ast.Deletes) -> None:
         pair.deletes = st
-        if st.arrow is None:
-            return
+        if st.arrow not in ("->", "<-"):
+            return  # `deletes never`, or a two-way arrow (SM113)
         for name in (st.source, st.target):
             if pair.side(name) is None:
                 self.out.append(_diag(BAD_POLICY_SYSTEM, f"`{name}` is not part of this sync", st.span, "not in the pair"))
@@ -647,11 +679,13 @@ class _Analyser:
             if target is None:
                 continue
             if step.where is not None:
-                self.condition(step.where, Scope((target,), (on,)))
+                self.condition(step.where, Scope((target,), (on,), this=on))
             writes = []
             for a in step.assigns:
+                if not isinstance(a.target, ast.Path) or a.target.segments[0].name == "this":
+                    continue  # SM111, from the structural checks
                 ref = self.field(a.target, Scope((target,)))
-                val = self.value(a.value, Scope((on,)))
+                val = self.value(a.value, Scope((on,), this=on))
                 if ref is None or val is None:
                     continue
                 w = Write(ref, val, "action", a, create_only=a.is_default)
@@ -692,6 +726,10 @@ class _Analyser:
             self.out.append(_diag(BAD_ACTION, f"{cat.display_name} offers no action that can {op} {target.spec.plural or target.object}", step.span,
                                   "not offered", f"{cat.display_name} actions: {', '.join(ops)}"))
         return None
+
+
+def _article(word: str | None) -> str:
+    return "an" if (word or "x")[0] in "aeiou" else "a"
 
 
 def _mentions_list(cond: ast.Condition, systems: set[str]) -> bool:

@@ -33,9 +33,11 @@ LANGUAGE_VERSIONS = {1}
 TRANSFORMS = {"lowercase", "uppercase", "trim"}
 EMPTY_POLICIES = {"skip", "write"}
 DELETE_WORDS = {"never"}
-DATE_UNITS = {"days", "weeks", "months", "years"}
-TIME_UNITS = DATE_UNITS | {"hours", "minutes"}
-SECRET_SETTINGS = re.compile(r"(token|key|secret|password)", re.IGNORECASE)
+DATE_UNITS = {"days", "weeks", "months", "years", "day", "week", "month", "year"}
+TIME_UNITS = DATE_UNITS | {"hours", "minutes", "hour", "minute"}
+# Without a catalog, a setting is taken for a secret when one of its words says so
+# (`api_token`, `key`), not when the letters merely occur (`monkey`).
+SECRET_WORDS = {"token", "key", "secret", "password", "apikey"}
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 
@@ -120,7 +122,7 @@ def _check_connect(connect: ast.Connect) -> Iterator[Diagnostic]:
                 BAD_ENV, ERROR, "`env` takes one quoted variable name in capitals, e.g. env(\"PIPEDRIVE_API_TOKEN\")",
                 setting.value.span, "malformed", 'write env("NAME") with the name in double quotes',
             )
-        elif call is None and SECRET_SETTINGS.search(setting.key):
+        elif call is None and SECRET_WORDS & set(setting.key.lower().split("_")):
             yield _diag(
                 LITERAL_SECRET, ERROR, f"`{setting.key}` looks like a secret and must come from the environment",
                 setting.value.span, "written in the mapping",
@@ -173,6 +175,8 @@ def _check_transforms(rule: ast.FieldRule) -> Iterator[Diagnostic]:
         if isinstance(t, ast.NamedTransform):
             if t.name not in TRANSFORMS:
                 yield _diag(UNKNOWN_TRANSFORM, ERROR, f"there is no transform `{t.name}`", t.span, "unknown transform", f"transforms: {', '.join(sorted(TRANSFORMS))}, map {{ … }}")
+            elif t.args:
+                yield _diag(UNKNOWN_TRANSFORM, ERROR, f"`{t.name}` takes no arguments", t.span, "no arguments", f"write `with {t.name}`")
             continue
         keys: dict[object, ast.MapPair] = {}
         values: dict[object, ast.MapPair] = {}
@@ -223,15 +227,23 @@ def _check_sync(sync: ast.Sync) -> Iterator[Diagnostic]:
             yield from _check_rule(st)
         elif isinstance(st, ast.Assign):
             has_work = True
-            yield from _check_value(st.value)
+            yield from _check_assign(st)
         elif isinstance(st, ast.Empty) and st.policy not in EMPTY_POLICIES:
             yield _diag(UNKNOWN_WORD, ERROR, f"`empty {st.policy}` is not a policy", st.span, "unknown", "write `empty skip` (never write empty values) or `empty write`")
         elif isinstance(st, ast.Conflict):
             yield from _check_conflict(st.policy)
         elif isinstance(st, ast.Deletes) and st.arrow is None and st.source not in DELETE_WORDS:
             yield _diag(UNKNOWN_WORD, ERROR, f"`deletes {st.source}` needs a direction", st.span, "unknown", "write `deletes SYSTEM -> SYSTEM` or `deletes never`")
+        elif isinstance(st, ast.Deletes) and st.arrow == "<->":
+            yield _diag(UNKNOWN_WORD, ERROR, "deletions flow one way only", st.span, "two-way", f"write `deletes {st.source} -> {st.target}` or `deletes {st.target} -> {st.source}`")
     if not has_work:
         yield _diag(EMPTY_BLOCK, WARNING, f"the sync of `{sync.left}` and `{sync.right}` has no field rules", sync.span, "nothing to sync", "add field rules, or delete the block")
+
+
+def _check_assign(assign: ast.Assign) -> Iterator[Diagnostic]:
+    if not isinstance(assign.target, ast.Path) or assign.target.segments[0].name == "this":
+        yield _diag(TARGET_NOT_FIELD, ERROR, "`=` sets a field of the record being written; `this` is the record the action runs for", assign.target.span, "not a field", "name the field to set, e.g. `first_name = this.FirstName`")
+    yield from _check_value(assign.value)
 
 
 # ---------------------------------------------------------------- actions
@@ -241,5 +253,9 @@ def _check_action(action: ast.Action) -> Iterator[Diagnostic]:
     if not action.steps:
         yield _diag(EMPTY_BLOCK, WARNING, f"the action \"{action.name}\" does nothing", action.span, "no steps", "add a create, update or upsert step")
     for step in action.steps:
+        if not step.assigns and step.verb != "update":
+            yield _diag(EMPTY_BLOCK, WARNING, f"this step would {step.verb} a {step.target.object} with nothing set", step.span, "empty step", "set at least the fields the record needs")
+        elif not step.assigns:
+            yield _diag(EMPTY_BLOCK, WARNING, "this update step changes nothing", step.span, "empty step", "set the fields to update, or delete the step")
         for assign in step.assigns:
-            yield from _check_value(assign.value)
+            yield from _check_assign(assign)

@@ -30,7 +30,7 @@ _TERMINAL_WORDS = {
     "INT": "a whole number",
     "SIGNED_NUMBER": "a number",
     "COMPARE": "a comparison (`=`, `!=`, `<`, `>`)",
-    "DATE_OP": "`+` or `-`",
+    "SHIFT": "`+` or `-` and a number",
     "_NL": "a new line",
     "$END": "the end of the file",
 }

@@ -9,7 +9,7 @@ import click
 from syncmap.compiler.api import check as check_mapping
 from syncmap.compiler.diagnostics import RENDERERS
 from syncmap.runtime.cli import exits
-from syncmap.runtime.cli.options import files_argument, format_option
+from syncmap.runtime.cli.options import files_argument, format_option, readable
 
 
 @click.command(epilog="Examples:\n\n  syncmap check mappings/*.syncmap\n\n  syncmap check --format github mapping.syncmap\n\n" + exits.EXIT_HELP)
@@ -20,7 +20,7 @@ def check(files: tuple[str, ...], output_format: str, strict: bool) -> None:
     """Check mappings for syntax errors and broken rules."""
     diagnostics, texts = [], {}
     for path in files:
-        result = check_mapping(path)
+        result = readable(path, check_mapping)
         texts.update(result.sources.texts)
         diagnostics.extend(d for d in result.diagnostics if d not in diagnostics)
     rendered = RENDERERS[output_format](diagnostics, texts)

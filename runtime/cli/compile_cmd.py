@@ -11,7 +11,7 @@ from syncmap.compiler.api import compile_plan
 from syncmap.compiler.diagnostics import RENDERERS
 from syncmap.compiler.plan import PlanError, dumps, format_for
 from syncmap.runtime.cli import exits
-from syncmap.runtime.cli.options import format_option
+from syncmap.runtime.cli.options import format_option, readable
 
 
 @click.command(epilog="Examples:\n\n  syncmap compile mappings/autopilot.syncmap -o plan.yaml\n\n"
@@ -23,7 +23,7 @@ from syncmap.runtime.cli.options import format_option
 @format_option
 def compile(mapping: str, output: str | None, check_only: bool, output_format: str) -> None:
     """Compile a mapping into a sync plan (byte-identical for the same sources)."""
-    result = compile_plan(mapping)
+    result = readable(mapping, compile_plan)
     if result.diagnostics:
         rendered = RENDERERS[output_format](result.diagnostics, result.sources.texts)
         (sys.stderr if output_format == "human" else sys.stdout).write(rendered)

@@ -10,7 +10,7 @@ import click
 from syncmap.compiler.api import format_text
 from syncmap.compiler.diagnostics import render_human
 from syncmap.runtime.cli import exits
-from syncmap.runtime.cli.options import files_argument
+from syncmap.runtime.cli.options import files_argument, readable
 
 
 @click.command(epilog="Examples:\n\n  syncmap fmt mappings/*.syncmap\n\n  syncmap fmt --check mapping.syncmap   # in CI\n\n" + exits.EXIT_HELP)
@@ -20,7 +20,7 @@ def fmt(files: tuple[str, ...], check_only: bool) -> None:
     """Format mappings in the one canonical layout (comments are kept)."""
     problems = False
     for path in files:
-        text = Path(path).read_text(encoding="utf-8")
+        text = readable(path, lambda p: Path(p).read_text(encoding="utf-8"))
         formatted, diagnostics = format_text(text, path)
         if formatted is None:
             sys.stderr.write(render_human(diagnostics, {path: text}))

@@ -1,6 +1,26 @@
-"""Click options shared by several commands, declared once."""
+"""Click options shared by several commands, declared once, and the one way commands
+report a file they cannot read."""
+
+import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 import click
+
+from syncmap.runtime.cli import exits
+
+T = TypeVar("T")
+
+
+def readable(path: str, read: Callable[[str], T]) -> T:
+    """`read(path)`, or exit 2 with one clear line when the file is unreadable or not UTF-8."""
+    try:
+        return read(path)
+    except UnicodeDecodeError:
+        click.echo(f"error: {path} is not UTF-8 text", err=True)
+    except OSError as exc:
+        click.echo(f"error: cannot read {path}: {exc.strerror}", err=True)
+    sys.exit(exits.USAGE)
 
 format_option = click.option(
     "--format",

@@ -105,3 +105,12 @@ def test_check_needs_no_environment_and_imports_no_http_client() -> None:
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_file_that_is_not_utf8_is_a_usage_error_not_a_traceback(tmp_path: Path) -> None:
+    latin = tmp_path / "latin1.syncmap"
+    latin.write_bytes("# Caf\xe9\n".encode("latin-1"))
+    for command in ("check", "fmt", "compile"):
+        result = run(command, str(latin))
+        assert result.exit_code == 2, command
+        assert "is not UTF-8 text" in result.stderr and "Traceback" not in result.output + result.stderr

@@ -120,6 +120,7 @@ def _third_system() -> dict:
         "display_name": "HubSpot",
         "custom_fields": {"style": "hash_key", "key_pattern": "^[a-z_]+$",
                           "native_types": {"string": "string", "number": "number"}},
+        "connection": {"settings": {"token": {"secret": True, "required": True, "description": "private app token"}}},
         "objects": {
             "Company": {"display_name": "Company",
                         "permissions": {"read": True, "create": True, "update": True, "delete": False},

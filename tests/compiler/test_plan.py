@@ -106,7 +106,7 @@ def test_autopilot_mapping_plan_encodes_the_faq() -> None:
     assert pair["link"]["left"]["custom"]["name"] == "apId"  # R11
     assert pair["owner"]["default"] == {"kind": "me", "system": "pipedrive"}  # R13
     assert pair["empty"] == "skip"  # R10
-    assert pair["match"][0]["normalize"] == ["trim", "lowercase"]  # R9
+    assert pair["match"][0]["keys"][0]["normalize"] == ["trim", "lowercase"]  # R9
     creates = {a["name"]: a["creates_person_if_missing"] for a in plan["actions"]}
     assert creates == {"Add Deal": True, "Assign Person Owner": True, "Schedule Activity": True,
                        "Update Pipedrive Field": False, "Update Deal Stage": False}  # R4
