@@ -16,6 +16,7 @@ from syncmap.runtime.cli.exits import EXIT_HELP
 COMMANDS: dict[str, str] = {
     "check": "syncmap.runtime.cli.check_cmd:check",
     "compile": "syncmap.runtime.cli.compile_cmd:compile",
+    "explain": "syncmap.runtime.cli.explain_cmd:explain",
     "fmt": "syncmap.runtime.cli.fmt_cmd:fmt",
     "sandbox": "syncmap.runtime.cli.sandbox_cmd:sandbox",
 }

@@ -1,0 +1,215 @@
+"""The initial-sync estimate: request and token counts derived by hand, the limits data, the binding limit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from syncmap.compiler.api import compile_plan
+from syncmap.compiler.cost import BUDGET, BURST, RATE, CostError, estimate, format_duration, load_limits
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared"
+N = 10_000
+
+
+@pytest.fixture(scope="module")
+def autopilot_plan() -> dict:
+    result = compile_plan(str(ROOT / "mappings" / "autopilot.syncmap"))
+    assert result.plan is not None, result.diagnostics
+    return result.plan
+
+
+@pytest.fixture(scope="module")
+def five_plan() -> dict:
+    result = compile_plan(str(ROOT / "mappings" / "five-objects.syncmap"))
+    assert result.plan is not None, result.diagnostics
+    return result.plan
+
+
+def by_path(est, system: str) -> dict[tuple[str, str, str], int]:
+    out: dict[tuple[str, str, str], int] = {}
+    for c in est.calls:
+        if c.system == system:
+            key = (c.kind, c.method, c.path)
+            out[key] = out.get(key, 0) + c.requests
+    return out
+
+
+def test_autopilot_mapping_at_10k_by_hand(autopilot_plan) -> None:
+    est = estimate(autopilot_plan, N)  # advanced plan, 1 seat, 5 requests/s, list adds one by one
+    pd = by_path(est, "pipedrive")
+    assert pd == {
+        # one-off: /users/me (owner default), /users (owner.name), person field definitions (apId), create apId
+        ("setup", "GET", "/v1/users/me"): 1,
+        ("setup", "GET", "/v1/users"): 1,
+        ("setup", "GET", "/api/v2/personFields"): 1,
+        ("setup", "POST", "/api/v2/personFields"): 1,
+        # reads at 500 a page: 10,000 / 500 = 20 pages of persons and 20 of organizations (organization.name)
+        ("read", "GET", "/api/v2/persons"): 20,
+        ("read", "GET", "/api/v2/organizations"): 20,
+        # 10,000 contacts in "Pipedrive Contacts" become persons, one POST each
+        ("write", "POST", "/api/v2/persons"): 10_000,
+        # 10,000 persons become contacts; each then gets its apId written back, one PATCH each
+        ("write", "PATCH", "/api/v2/persons/{id}"): 10_000,
+    }
+    assert est.requests("pipedrive") == 4 + 40 + 20_000 == 20_044
+    # tokens: me 2 + users 20 + personFields 10 + create field 5 = 37; 40 list pages x 10 = 400;
+    # 20,000 writes x 5 = 100,000
+    assert est.tokens("pipedrive") == 37 + 400 + 100_000 == 100_437
+    ap = by_path(est, "autopilot")
+    assert ap == {
+        ("setup", "GET", "/lists"): 1,
+        ("setup", "POST", "/list"): 1,
+        ("read", "GET", "/contacts/{bookmark}"): 100,  # 10,000 / 100 a page
+        ("write", "POST", "/contacts"): 100,  # 10,000 / 100 a bulk upsert
+        ("list", "GET", "/list/{list_id}/contacts/{bookmark}"): 100,  # the roster, 100 a page
+        ("list", "POST", "/list/{list_id}/contact/{contact_id}"): 10_000,  # R7: each new contact joins the list
+    }
+    assert est.requests("autopilot") == 10_302
+    assert est.tokens("autopilot") == 0
+    limits = {t.limit: t.seconds for t in est.limits}
+    assert limits[BURST] == pytest.approx(20_044 * 2 / 40)  # advanced: 40 requests per 2 s -> 1,002.2 s
+    assert est.daily_budget == 30_000 * 2 * 1 == 60_000
+    assert est.budget_days == 2  # ceil(100,437 / 60,000)
+    assert limits[BUDGET] == 86_400  # two budgets: at least one reset to wait for
+    assert limits[RATE] == pytest.approx(10_302 / 5)  # 2,060.4 s
+    assert est.binding.limit == BUDGET
+    assert est.min_seconds == 86_400
+    # tokens(N) = 37 + 20 * 2 * ceil(N / 500) + 10 * N: 5,972 -> 59,997 (fits), 5,973 -> 60,007 (over)
+    assert est.budget_exceeded_from == 5_973
+
+
+def test_five_objects_mapping_at_10k_by_hand(five_plan) -> None:
+    est = estimate(five_plan, N)
+    pd = by_path(est, "pipedrive")
+    assert pd == {
+        ("setup", "GET", "/v1/users/me"): 1,
+        ("setup", "GET", "/v1/users"): 1,
+        ("setup", "GET", "/api/v2/personFields"): 1,
+        ("setup", "POST", "/api/v2/personFields"): 1,
+        ("setup", "GET", "/v1/activityTypes"): 1,  # activities are created in Pipedrive (R18)
+        ("read", "GET", "/api/v2/organizations"): 20,
+        ("read", "GET", "/api/v2/persons"): 20,
+        ("read", "GET", "/api/v2/deals"): 20,
+        ("read", "GET", "/api/v2/activities"): 20,
+        ("write", "POST", "/api/v2/persons"): 10_000,
+        ("write", "PATCH", "/api/v2/persons/{id}"): 10_000,  # apId write-back
+        ("write", "POST", "/api/v2/organizations"): 10_000,  # Organization <- Contact creates
+        ("write", "PATCH", "/api/v2/deals/{id}"): 10_000,  # `only linked -> pipedrive`: updates only
+        ("write", "POST", "/api/v2/activities"): 10_000,  # Activity <- autopilot.Activity, `only new`
+    }
+    assert est.requests("pipedrive") == 5 + 80 + 50_000 == 50_085
+    # setup 2 + 20 + 10 + 5 + 20 = 57; 80 pages x 10 = 800; 50,000 writes x 5 = 250,000
+    assert est.tokens("pipedrive") == 57 + 800 + 250_000 == 250_857
+    ap = by_path(est, "autopilot")
+    assert ap == {
+        ("setup", "GET", "/contacts/custom_fields"): 1,
+        ("setup", "GET", "/lists"): 1,
+        ("setup", "POST", "/list"): 1,
+        # contacts once (100 pages); Autopilot activities come from the same contact records: 0 requests
+        ("read", "GET", "/contacts/{bookmark}"): 100,
+        # Person, Deal and Activity each write 10,000 contacts: 3 x 100 bulk upserts
+        ("write", "POST", "/contacts"): 300,
+        ("list", "GET", "/list/{list_id}/contacts/{bookmark}"): 100,
+        ("list", "POST", "/list/{list_id}/contact/{contact_id}"): 10_000,
+    }
+    assert est.requests("autopilot") == 3 + 100 + 300 + 100 + 10_000 == 10_503
+
+
+def test_binding_limit_changes_with_the_plan(autopilot_plan) -> None:
+    essential = estimate(autopilot_plan, N, pipedrive_plan="essential")
+    assert (essential.burst, essential.daily_budget) == (20, 30_000)
+    assert essential.budget_days == 4  # ceil(100,437 / 30,000)
+    assert essential.binding.limit == BUDGET and essential.min_seconds == 3 * 86_400
+
+    enterprise = estimate(autopilot_plan, N, pipedrive_plan="enterprise")
+    assert (enterprise.burst, enterprise.daily_budget) == (120, 210_000)
+    assert enterprise.budget_days == 1  # 100,437 tokens fit in 210,000
+    assert enterprise.binding.limit == RATE  # 10,302 Autopilot requests / 5 per s = 2,060.4 s > 20,044 / 60 per s
+    assert enterprise.min_seconds == pytest.approx(2060.4)
+
+    bulk_adds = estimate(autopilot_plan, N, pipedrive_plan="enterprise", list_adds="in-upsert")
+    assert bulk_adds.requests("autopilot") == 302  # the 10,000 list adds ride in the bulk upserts
+    assert bulk_adds.binding.limit == BURST  # 20,044 requests * 2 s / 120 = 334.1 s > 302 / 5 = 60.4 s
+    assert bulk_adds.min_seconds == pytest.approx(20_044 * 2 / 120)
+
+
+def test_seats_and_overrides(autopilot_plan) -> None:
+    two_seats = estimate(autopilot_plan, N, seats=2)  # advanced: 60,000 x 2 = 120,000 >= 100,437
+    assert two_seats.daily_budget == 120_000 and two_seats.budget_days == 1
+    assert two_seats.binding.limit == RATE
+    fast = estimate(autopilot_plan, N, seats=2, autopilot_rate=20.0, burst=100, daily_budget=1_000_000, list_adds="per-contact")
+    assert fast.burst == 100 and fast.daily_budget == 1_000_000 and fast.autopilot_rate == 20.0
+    assert fast.binding.limit == RATE and fast.min_seconds == pytest.approx(10_302 / 20)
+    assert fast.unverified == ()  # every unverified fact was given explicitly
+    assert any("--autopilot-rate" in u for u in estimate(autopilot_plan, N).unverified)
+
+
+def test_small_counts_and_bad_arguments(autopilot_plan) -> None:
+    empty = estimate(autopilot_plan, 0)
+    # every list still takes one request; nothing is written
+    assert by_path(empty, "pipedrive")[("read", "GET", "/api/v2/persons")] == 1
+    assert ("write", "POST", "/api/v2/persons") in by_path(empty, "pipedrive")
+    assert empty.requests("pipedrive") == 4 + 2
+    assert estimate(autopilot_plan, 501).calls  # 2 pages of 500
+    assert by_path(estimate(autopilot_plan, 501), "pipedrive")[("read", "GET", "/api/v2/persons")] == 2
+    with pytest.raises(CostError, match="unknown Pipedrive plan"):
+        estimate(autopilot_plan, N, pipedrive_plan="gold")
+    with pytest.raises(CostError):
+        estimate(autopilot_plan, -1)
+    with pytest.raises(CostError):
+        estimate(autopilot_plan, N, list_adds="sometimes")
+
+
+def test_assumptions_and_r3_are_stated(autopilot_plan) -> None:
+    est = estimate(autopilot_plan, N)
+    text = " ".join(est.assumptions)
+    assert "worst case" in text and "no search calls" in text and "k-1 days" in text
+    assert est.r3.startswith("R3 says an initial sync of 10,000 or more contacts is slow")
+    assert "1 day 0 h" in est.r3 and "5,973 records" in est.r3
+    data = est.as_json()
+    assert json.loads(json.dumps(data)) == data
+    assert data["totals"]["pipedrive"]["tokens"] == 100_437 and data["binding"] == BUDGET
+
+
+def test_format_duration() -> None:
+    assert [format_duration(s) for s in (0, 59.2, 61, 3600, 86_400 * 3 + 7200)] == ["0 s", "1 min 0 s", "1 min 1 s", "1 h 0 min", "3 days 2 h"]
+
+
+# ------------------------------------------------------------------ the limits data
+
+
+def _shared_costs() -> dict[tuple[str, str, str], int]:
+    data = json.loads((SHARED / "ref" / "pipedrive" / "token-costs.json").read_text(encoding="utf-8"))
+    return {(spec, op["method"], op["path"]): op["token_cost"] for spec, ops in data["specs"].items() for op in ops}
+
+
+def _copied_costs() -> list[tuple[str, dict]]:
+    pd = load_limits()["pipedrive"]
+    out = [(f"operations.{name}", op) for name, op in pd["operations"].items()]
+    out += [(f"objects.{obj}.{name}", op) for obj, ops in pd["objects"].items() for name, op in ops.items() if isinstance(op, dict)]
+    return out
+
+
+@pytest.mark.skipif(not (SHARED / "ref" / "pipedrive" / "token-costs.json").exists(), reason="shared references not checked out")
+@pytest.mark.parametrize("where,op", _copied_costs(), ids=[w for w, _ in _copied_costs()])
+def test_copied_token_costs_match_the_shared_table(where: str, op: dict) -> None:
+    shared = _shared_costs()
+    key = (op["spec"], op["method"], op["path"])
+    assert key in shared, f"{where}: {key} is not in token-costs.json"
+    assert op["tokens"] == shared[key], where
+
+
+def test_every_fact_names_its_source() -> None:
+    data = load_limits()
+    facts = [data["pipedrive"][k] for k in ("page_size", "bulk_write", "burst_window_seconds", "search_burst", "daily_budget_base")]
+    facts += [data["autopilot"][k] for k in ("page_size", "bulk_write", "rate_per_second", "list_adds")]
+    facts += [fact for tier in data["pipedrive"]["plans"].values() for fact in tier.values()]
+    for fact in facts:
+        assert fact["source"] and isinstance(fact["unverified"], bool) and "value" in fact
+    # the references call these unverified: they must stay overridable
+    assert data["autopilot"]["rate_per_second"]["unverified"] and data["pipedrive"]["plans"]["lite"]["burst"]["unverified"]
+    assert data["pipedrive"]["plans"]["essential"]["burst"]["value"] == 20 and data["pipedrive"]["plans"]["enterprise"]["burst"]["value"] == 120
