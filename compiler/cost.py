@@ -544,6 +544,6 @@ def estimate(plan: Mapping[str, Any], records: int, *, pipedrive_plan: str | Non
     return Estimate(
         records=records, pipedrive_plan=plan_name, seats=seats, autopilot_rate=rate, burst=burst_limit, daily_budget=budget,
         list_adds=adds, calls=tuple(calls), limits=limits_out, budget_days=days,
-        budget_exceeded_from=_threshold(plan, budget, data, adds) if PIPEDRIVE in {s for c in calls for s in [c.system]} else None,
+        budget_exceeded_from=_threshold(plan, budget, data, adds) if any(c.system == PIPEDRIVE for c in calls) else None,
         assumptions=assumptions, unverified=tuple(unverified), unknown=tuple(unknown),
     )

@@ -219,8 +219,7 @@ def _pair(pair: Mapping[str, Any], texts: Texts | None) -> dict[str, Any]:
         implicit.append({"text": f"{_system(f['side'])} {f['field']} {test} ({f['rule']}, even if the mapping does not say so)", "seed": f.get("seed")})
     permissions = {}
     for key in ("left", "right"):
-        flows_in = any(op["direction"] == ("left_to_right" if key == "right" else "right_to_left") for op in pair["fields"]) or \
-            pair["direction"] in ("both", "left_to_right" if key == "right" else "right_to_left")
+        flows_in = pair["direction"] in ("both", "left_to_right" if key == "right" else "right_to_left")
         permissions[names[key]] = {"creates": bool(pair["creates"][key]), "updates": bool(pair["updates"][key]), "receives": flows_in}
     deletes = pair.get("deletes")
     if deletes:
