@@ -36,11 +36,15 @@ class _Lowerer:
         self.model = model
         self.sources = sources
         self.base = os.path.dirname(os.path.abspath(sources.root))
+        self._files: dict[str, str] = {}
 
     # ------------------------------------------------------------ leaves
 
     def file(self, name: str) -> str:
-        return os.path.relpath(os.path.abspath(name), self.base).replace(os.sep, "/")
+        found = self._files.get(name)
+        if found is None:
+            found = self._files[name] = os.path.relpath(os.path.abspath(name), self.base).replace(os.sep, "/")
+        return found
 
     def span(self, span: Span) -> dict[str, Any]:
         return {"file": self.file(span.file), "line": span.line, "col": span.col, "end_line": span.end_line, "end_col": span.end_col}

@@ -1,4 +1,5 @@
-"""Text -> AST. The Lark parser is built once; the transformer only builds nodes.
+"""Text -> AST. The Lark parser is built once and builds the AST itself while it reduces
+(an inline transformer: no intermediate parse tree); the transformer only builds nodes.
 
 `parse` never raises for a user's mistake: syntax errors come back as diagnostics whose
 messages speak the mapping's language (see `syntax_errors`), never Lark's.
@@ -10,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
-from lark import Lark, Token, Tree
+from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedInput
 
 from syncmap.compiler import ast
@@ -52,7 +53,7 @@ def lark_parser() -> Lark:
     return Lark(
         grammar_text(),
         parser="lalr",
-        propagate_positions=True,
+        transformer=_ToAst(),
         maybe_placeholders=False,
         lexer_callbacks={"COMMENT": _on_comment, "_NL": _on_newline},
         # Grammar analysis is most of a cold `syncmap check`; Lark caches it in the temp dir.
@@ -63,8 +64,9 @@ def lark_parser() -> Lark:
 def parse(text: str, file: str = "<input>") -> ParseResult:
     """Parse one mapping file. Returns the AST, or None with diagnostics."""
     _collector.comments = []
+    _collector.file = file
     try:
-        tree = lark_parser().parse(text)
+        mapping = lark_parser().parse(text)
     except UnexpectedInput as exc:
         return ParseResult(None, (describe_syntax_error(exc, text, file, lark_parser()),))
     comments = _collector.comments
@@ -76,18 +78,19 @@ def parse(text: str, file: str = "<input>") -> ParseResult:
     for c in comments:
         own = c.own_line or (1 <= c.line <= len(lines) and not lines[c.line - 1][: c.col - 1].strip())
         fixed.append(ast.Comment(c.text, c.line, c.col, own))
-    mapping = _ToAst(file).build(tree)
     return ParseResult(
         ast.Mapping(file=mapping.file, items=mapping.items, comments=tuple(sorted(set(fixed), key=lambda c: (c.line, c.col))), span=mapping.span),
         (),
     )
 
 
-# ---------------------------------------------------------------- tree -> AST
+# ---------------------------------------------------------------- tokens -> AST
 
 
 def _unquote(raw: str) -> str:
     body = raw[1:-1]
+    if "\\" not in body:
+        return body
     out, i = [], 0
     escapes = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
     while i < len(body):
@@ -101,194 +104,235 @@ def _unquote(raw: str) -> str:
     return "".join(out)
 
 
-class _ToAst:
-    """Bottom-up: each rule's method gets the rule's position and its built children.
+# Keywords and punctuation that `!` rules keep only so spans reach them.
+_NOISE = {
+    "_NL", "_LBRACE", "_RBRACE", "LPAR", "RPAR", "LSQB", "RSQB", "COMMA", "DOT", "EQUAL",
+    "SYNCMAP", "INCLUDE", "CONNECT", "SYNC", "MATCH", "LINK", "ONLY", "DELETES", "OWNER", "DEFAULT",
+    "EMPTY", "CONFLICT", "WHERE", "WITH", "ACTION", "ON", "NOT",
+}
 
-    A plain walk rather than lark.Transformer: the transformer's per-call wrappers were half of
-    parse time on large mappings, and errors here are our bugs, so nothing needs unwrapping.
-    """
 
-    def __init__(self, file: str) -> None:
-        self.file = file
+def _first(x):
+    if isinstance(x, Token):
+        return (x.line, x.column)
+    if isinstance(x, (tuple, list)):
+        return _first(x[0]) if x else None
+    span = getattr(x, "span", None)
+    return (span.line, span.col) if span is not None and span.line else None
 
-    def build(self, node: Tree | Token):
-        if isinstance(node, Token):
-            return node
-        return getattr(self, node.data)(node.meta, [self.build(child) for child in node.children])
 
-    def _span(self, meta) -> Span:
-        if getattr(meta, "empty", True):
+def _last(x):
+    if isinstance(x, Token):
+        return (x.end_line, x.end_column)
+    if isinstance(x, (tuple, list)):
+        return _last(x[-1]) if x else None
+    span = getattr(x, "span", None)
+    return (span.end_line, span.end_col) if span is not None and span.line else None
+
+
+def _kept(children: list) -> list:
+    return [c for c in children if not (isinstance(c, Token) and c.type in _NOISE)]
+
+
+class _ToAst(Transformer):
+    """Bottom-up, during parsing: each method gets a rule's children and returns its node."""
+
+    def __init__(self) -> None:
+        super().__init__(visit_tokens=False)
+
+    @property
+    def file(self) -> str:
+        return getattr(_collector, "file", "<input>")
+
+    def _span(self, children: list) -> Span:
+        if not children:
             return ast.NO_SPAN
-        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+        # Fast path: a node's first and last children almost always carry positions.
+        a, b = children[0], children[-1]
+        if type(a) is Token and type(b) is Token:
+            return Span(self.file, a.line, a.column, b.end_line, b.end_column)
+        start = _first(a) or next((p for p in map(_first, children) if p), None)
+        end = _last(b) or next((p for p in map(_last, reversed(children)) if p), None)
+        if start is None or end is None:
+            return ast.NO_SPAN
+        return Span(self.file, start[0], start[1], end[0], end[1])
 
     def _tok_span(self, tok: Token) -> Span:
         return Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
 
     # -- file
-    def start(self, meta, items):
-        return ast.Mapping(self.file, tuple(items), span=self._span(meta))
+    def start(self, c):
+        return ast.Mapping(self.file, tuple(c), span=self._span(c))
 
-    def version(self, meta, c):
-        return ast.Version(int(c[0]), self._span(meta))
+    def version(self, c):
+        return ast.Version(int(_kept(c)[0]), self._span(c))
 
-    def include(self, meta, c):
-        return ast.Include(_unquote(c[0]), self._span(meta))
+    def include(self, c):
+        return ast.Include(_unquote(_kept(c)[0]), self._span(c))
 
-    def connect(self, meta, c):
-        return ast.Connect(str(c[0]), tuple(c[1:]), self._span(meta))
+    def connect(self, c):
+        k = _kept(c)
+        return ast.Connect(str(k[0]), tuple(k[1:]), self._span(c))
 
-    def setting(self, meta, c):
-        return ast.Setting(str(c[0]), c[1], self._span(meta))
+    def setting(self, c):
+        return ast.Setting(str(c[0]), c[1], self._span(c))
 
     # -- sync
-    def sync(self, meta, c):
-        return ast.Sync(c[0], str(c[1]), c[2], tuple(c[3:]), self._span(meta))
+    def sync(self, c):
+        k = _kept(c)
+        return ast.Sync(k[0], str(k[1]), k[2], tuple(k[3:]), self._span(c))
 
-    def object_ref(self, meta, c):
-        return ast.ObjectRef(str(c[0]), str(c[1]), self._span(meta))
+    def object_ref(self, c):
+        return ast.ObjectRef(str(c[0]), str(c[1]), self._span(c))
 
-    def match(self, meta, c):
-        return ast.Match(tuple(c), self._span(meta))
+    def match(self, c):
+        return ast.Match(tuple(_kept(c)), self._span(c))
 
-    def match_key(self, meta, c):
-        return ast.MatchKey(c[0], c[1] if len(c) > 1 else None, self._span(meta))
+    def match_key(self, c):
+        return ast.MatchKey(c[0], c[1] if len(c) > 1 else None, self._span(c))
 
-    def link(self, meta, c):
-        return ast.Link(c[0], c[1], self._span(meta))
+    def link(self, c):
+        k = _kept(c)
+        return ast.Link(k[0], k[1], self._span(c))
 
-    def only(self, meta, c):
-        return ast.Only(c[0], str(c[2]), self._span(meta))
+    def only(self, c):
+        k = _kept(c)
+        return ast.Only(k[0], str(k[2]), self._span(c))
 
-    def deletes_flow(self, meta, c):
-        return ast.Deletes(str(c[0]), str(c[1]), str(c[2]), self._span(meta))
+    def deletes_flow(self, c):
+        k = _kept(c)
+        return ast.Deletes(str(k[0]), str(k[1]), str(k[2]), self._span(c))
 
-    def deletes_word(self, meta, c):
-        return ast.Deletes(str(c[0]), None, None, self._span(meta))
+    def deletes_word(self, c):
+        return ast.Deletes(str(_kept(c)[0]), None, None, self._span(c))
 
-    def owner(self, meta, c):
-        return ast.OwnerDefault(c[0], self._span(meta))
+    def owner(self, c):
+        return ast.OwnerDefault(_kept(c)[0], self._span(c))
 
-    def empty(self, meta, c):
-        return ast.Empty(str(c[0]), self._span(meta))
+    def empty(self, c):
+        return ast.Empty(str(_kept(c)[0]), self._span(c))
 
-    def conflict_policy(self, meta, c):
-        return ast.ConflictPolicy(tuple(str(t) for t in c), self._span(meta))
+    def conflict_policy(self, c):
+        return ast.ConflictPolicy(tuple(str(t) for t in _kept(c)), self._span(c))
 
-    def conflict(self, meta, c):
-        return ast.Conflict(c[0], self._span(meta))
+    def conflict(self, c):
+        return ast.Conflict(c[0], self._span(c))
 
-    def where(self, meta, c):
-        return ast.Where(c[0], self._span(meta))
+    def where(self, c):
+        return ast.Where(_kept(c)[0], self._span(c))
 
-    def assign(self, meta, c):
+    def assign(self, c):
         is_default = isinstance(c[0], Token) and c[0].type == "DEFAULT"
         rest = c[1:] if is_default else c
-        return ast.Assign(rest[0], rest[1], is_default, self._span(meta))
+        return ast.Assign(rest[0], rest[1], is_default, self._span(c))
 
-    def rule(self, meta, c):
+    def rule(self, c):
         left, arrow, right, *options = c
         transforms: tuple = ()
         default = conflict = None
         for option in options:
             if isinstance(option, tuple):
-                transforms = transforms + option
+                transforms = option
             elif isinstance(option, ast.ConflictPolicy):
                 conflict = option
             else:
-                default = option[1] if isinstance(option, list) else option
-        return ast.FieldRule(left, str(arrow), right, transforms, default, conflict, self._span(meta), self._tok_span(arrow))
+                default = option[1]
+        return ast.FieldRule(left, str(arrow), right, transforms, default, conflict, self._span(c), self._tok_span(arrow))
 
-    def with_clause(self, meta, c):
-        return tuple(c)
+    def with_clause(self, c):
+        return tuple(_kept(c))
 
-    def default_clause(self, meta, c):
+    def default_clause(self, c):
         return ["default", c[1]]
 
-    def named_transform(self, meta, c):
-        return ast.NamedTransform(str(c[0]), tuple(c[1:]), self._span(meta))
+    def named_transform(self, c):
+        k = _kept(c)
+        return ast.NamedTransform(str(k[0]), tuple(k[1:]), self._span(c))
 
-    def map_transform(self, meta, c):
-        return ast.MapTransform(tuple(c), self._span(meta))
+    def map_transform(self, c):
+        return ast.MapTransform(tuple(x for x in c if isinstance(x, ast.MapPair)), self._span(c))
 
-    def map_pair(self, meta, c):
-        return ast.MapPair(c[0], c[1], self._span(meta))
+    def map_pair(self, c):
+        return ast.MapPair(c[0], c[1], self._span(c))
 
     # -- actions
-    def action(self, meta, c):
-        name_tok = c[0]
-        return ast.Action(_unquote(name_tok), c[1], tuple(c[2:]), self._span(meta), self._tok_span(name_tok))
+    def action(self, c):
+        k = _kept(c)
+        name_tok = k[0]
+        return ast.Action(_unquote(name_tok), k[1], tuple(k[2:]), self._span(c), self._tok_span(name_tok))
 
-    def verb(self, meta, c):
-        return str(c[0])
+    def verb(self, c):
+        return c[0]  # the token itself, so the step's span starts at it
 
-    def step(self, meta, c):
-        verb, target, *rest = c
+    def step(self, c):
+        verb, target, *rest = _kept(c)
         where = None
         if rest and not isinstance(rest[0], ast.Assign):
             where, rest = rest[0], rest[1:]
-        return ast.Step(verb, target, where, tuple(rest), self._span(meta))
+        return ast.Step(str(verb), target, where, tuple(rest), self._span(c))
 
     # -- conditions
-    def or_(self, meta, c):
-        return c[0] if len(c) == 1 else ast.BoolOp("or", tuple(c), self._span(meta))
+    def or_(self, c):
+        k = [x for x in c if not isinstance(x, Token)]
+        return k[0] if len(k) == 1 else ast.BoolOp("or", tuple(k), self._span(c))
 
-    def and_(self, meta, c):
-        return c[0] if len(c) == 1 else ast.BoolOp("and", tuple(c), self._span(meta))
+    def and_(self, c):
+        k = [x for x in c if not isinstance(x, Token)]
+        return k[0] if len(k) == 1 else ast.BoolOp("and", tuple(k), self._span(c))
 
-    def not_(self, meta, c):
-        return ast.Not(c[0], self._span(meta))
+    def not_(self, c):
+        return ast.Not(_kept(c)[0], self._span(c))
 
-    def compare(self, meta, c):
+    def compare(self, c):
         op = str(c[1])
-        return ast.Compare(c[0], "==" if op == "=" else op, c[2], self._span(meta))
+        return ast.Compare(c[0], "==" if op == "=" else op, c[2], self._span(c))
 
-    def in_list(self, meta, c):
-        return ast.InList(c[0], c[1], self._span(meta))
+    def in_list(self, c):
+        return ast.InList(c[0], c[-1], self._span(c))
 
-    def truthy(self, meta, c):
-        return ast.Truthy(c[0], self._span(meta))
+    def truthy(self, c):
+        return ast.Truthy(c[0], self._span(c))
 
     # -- values
-    def date_shift(self, meta, c):
+    def date_shift(self, c):
         base, shift, unit = c
         text = str(shift).replace(" ", "").replace("\t", "")
-        return ast.DateShift(base, text[0], int(text[1:]), str(unit), self._span(meta), self._tok_span(unit))
+        return ast.DateShift(base, text[0], int(text[1:]), str(unit), self._span(c), self._tok_span(unit))
 
-    def today(self, meta, c):
-        return ast.Clock("today", self._span(meta))
+    def today(self, c):
+        return ast.Clock("today", self._span(c))
 
-    def now(self, meta, c):
-        return ast.Clock("now", self._span(meta))
+    def now(self, c):
+        return ast.Clock("now", self._span(c))
 
-    def literal(self, meta, c):
+    def literal(self, c):
         tok = c[0]
         raw = str(tok)
+        span = self._span(c)
         if tok.type == "STRING":
-            return ast.Literal(_unquote(raw), "string", raw, self._span(meta))
+            return ast.Literal(_unquote(raw), "string", raw, span)
         if tok.type == "SIGNED_NUMBER":
             number = float(raw) if "." in raw else int(raw)
-            return ast.Literal(number, "number", raw, self._span(meta))
+            return ast.Literal(number, "number", raw, span)
         if tok.type in ("TRUE", "FALSE"):
-            return ast.Literal(tok.type == "TRUE", "boolean", raw, self._span(meta))
-        return ast.Literal(None, "null", raw, self._span(meta))
+            return ast.Literal(tok.type == "TRUE", "boolean", raw, span)
+        return ast.Literal(None, "null", raw, span)
 
-    def list_value(self, meta, c):
-        return ast.ListValue(tuple(c), self._span(meta))
+    def list_value(self, c):
+        return ast.ListValue(tuple(_kept(c)), self._span(c))
 
-    def path(self, meta, c):
+    def path(self, c):
         if len(c) == 1 and isinstance(c[0], ast.This):
             return c[0]
         # `this.Email`: a path that starts at the record an action runs for.
-        segments = tuple(ast.Segment("this", None, s.span) if isinstance(s, ast.This) else s for s in c)
-        return ast.Path(segments, self._span(meta))
+        segments = tuple(ast.Segment("this", None, s.span) if isinstance(s, ast.This) else s for s in c if not isinstance(s, Token))
+        return ast.Path(segments, self._span(c))
 
-    def segment(self, meta, c):
+    def segment(self, c):
         name = c[0]
-        args = tuple(c[1:]) if len(c) > 1 else None
-        # `custom()` (a call with no arguments) keeps args == () through the parenthesis check:
-        if args is None and meta.end_column - meta.column > len(str(name)) and meta.end_line == meta.line:
-            args = ()
-        return ast.Segment(str(name), args, self._span(meta))
+        called = len(c) > 1  # `name(…)`, with or without arguments
+        args = tuple(x for x in c[1:] if not isinstance(x, Token)) if called else None
+        return ast.Segment(str(name), args, self._span(c))
 
-    def this(self, meta, c):
-        return ast.This(self._span(meta))
+    def this(self, c):
+        return ast.This(self._span(c))

@@ -8,6 +8,7 @@ or reports why it cannot. Pure: catalogs are data, nothing here touches the outs
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 from syncmap.compiler import ast
@@ -95,15 +96,16 @@ class FieldRef:
     def end_object(self) -> str:
         return self.resolved.end_object if self.resolved is not None else self.side.object
 
-    @property
+    @cached_property
     def target_key(self) -> tuple:
         """Identity of the written field: two writes with the same key collide."""
+        side = (self.side.system, self.side.object)
         if self.is_custom:
-            return (str(self.side), "custom", self.custom_name)
+            return (side, "custom", self.custom_name)
         if self.is_relation:
-            return (str(self.side), "relation", self.hops[-1].name)
+            return (side, "relation", self.hops[-1].name)
         spec = self.spec
-        return (str(self.side), spec.name if spec else self.segments, self.selector)
+        return (side, spec.name if spec else self.segments, self.selector)
 
     def describe(self) -> str:
         return ".".join(self.segments)
