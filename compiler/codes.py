@@ -394,6 +394,13 @@ UNKNOWN_SETTING = _code(
     settings and which of them are secrets.""",
     """Use the setting names the message lists; add the missing ones with `env("…")`.""",
 )
+ACTIVITY_IDENTITY = _code(
+    "SM323", "activities must pair by the time they happened", ERROR,
+    """"Marked as Done is the field used to deduplicate with the other systems "Occurred At" field
+    for Activities." Two activity objects pair by their person and that time; a sync between
+    them that matches on anything else would duplicate or mix up activities.""",
+    """Write `match person = contact, marked_as_done_time = occurred_at`.""",
+)
 
 def explain(code: str) -> str | None:
     info = REGISTRY.get(code.upper())

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from syncmap.compiler import ast
 from syncmap.compiler.catalog import Catalog, DependencyCycleError, available_systems, dependency_order, load_catalog, suggest
 from syncmap.compiler.codes import (
+    ACTIVITY_IDENTITY,
     BAD_ACTION,
     BAD_ACTIVITY_TYPE,
     BAD_LINK,
@@ -324,7 +325,7 @@ class _Analyser:
             elif isinstance(st, ast.Empty):
                 pair.empty = st.policy
                 if st.policy == "write" and any(s.catalog.rules_of("empty_values_skipped", object=s.object) and pair.flows_into(s) for s in (left, right)):
-                    self.out.append(_diag(EMPTY_WRITES, "empty values would be written to Autopilot", st.span, "blanks fields", "use `empty skip`", WARNING))
+                    self.out.append(_diag(EMPTY_WRITES, f"empty values would be written to {next(s for s in (left, right) if s.catalog.rules_of('empty_values_skipped', object=s.object)).catalog.display_name}", st.span, "blanks fields", "use `empty skip`", WARNING))
             elif isinstance(st, ast.Conflict):
                 self.conflict_words(pair, st.policy)
                 pair.conflict = st.policy.words
@@ -515,9 +516,9 @@ class _Analyser:
             if builtin in ("me", "user"):
                 system = v.segments[0].name
                 side = pair.side(system)
-                ok = side is not None and side.spec.field("owner_id") is not None
+                ok = side is not None and _owner_field(side) is not None
         elif isinstance(v, ast.Literal) and v.kind == "number" and isinstance(v.value, int):
-            ok = any(s.spec.field("owner_id") is not None for s in (pair.left, pair.right))
+            ok = any(_owner_field(s) is not None for s in (pair.left, pair.right))
         if not ok:
             self.out.append(_diag(BAD_OWNER, "`owner default` needs `SYSTEM.me`, a user id or `SYSTEM.user(\"Name\")` of a side that has owners", st.span,
                                   "cannot own records", "write `owner default pipedrive.me`"))
@@ -531,6 +532,7 @@ class _Analyser:
         self.inbound_scope(pair)
         self.required(pair)
         self.activity_relation(pair, pairs)
+        self.time_identity(pair)
         self.one_to_many(pair)
         self.unsplittable(pair)
 
@@ -615,6 +617,28 @@ class _Analyser:
                 if not configured:
                     self.out.append(_diag(MISSING_RELATION, f"{side.catalog.display_name} {side.spec.plural or side.object} must be synced with their `{relation}` relationship",
                                           pair.sync.span, "no contact relationship", f"add `match {relation}` or a rule writing `{relation}`"))
+
+    def time_identity(self, pair: PairModel) -> None:
+        """R15: two objects that both dedupe by a time (done time / "Occurred At") pair by it."""
+        rules = {}
+        for side in (pair.left, pair.right):
+            found = [r for r in side.catalog.rules_of("dedupe_identity", object=side.object) if r.get("partner_label")]
+            if not found:
+                return
+            rules[side.system] = found[0]
+        want = (rules[pair.left.system]["field"], rules[pair.right.system]["field"])
+        groups: dict[int, set[tuple]] = {}
+        for m in pair.matches:
+            if m.right is None or m.left.kind != "field" or m.right.kind != "field":
+                continue
+            left, right = m.left.reads[0], m.right.reads[0]
+            pairs_up = (left.spec.name if left.spec else None, right.spec.name if right.spec else None)
+            groups.setdefault(m.group, set()).add(pairs_up)
+        if not any(want in keys for keys in groups.values()):
+            l_rel = rules[pair.left.system].get("scope_relation")
+            r_rel = rules[pair.right.system].get("scope_relation")
+            self.out.append(_diag(ACTIVITY_IDENTITY, f"{pair.left.catalog.display_name} and {pair.right.catalog.display_name} {pair.right.spec.plural or pair.right.object} must pair by `{want[0]}` = `{want[1]}`",
+                                  pair.sync.span, "pairs by something else", f"write `match {l_rel} = {r_rel}, {want[0]} = {want[1]}`"))
 
     def one_to_many(self, pair: PairModel) -> None:
         for w in pair.writes:
@@ -726,6 +750,13 @@ class _Analyser:
             self.out.append(_diag(BAD_ACTION, f"{cat.display_name} offers no action that can {op} {target.spec.plural or target.object}", step.span,
                                   "not offered", f"{cat.display_name} actions: {', '.join(ops)}"))
         return None
+
+
+def _owner_field(side: Side) -> str | None:
+    """The field that holds a record's owner: the catalog's default_owner rule, else a user field."""
+    for rule in side.catalog.rules_of("default_owner", object=side.object):
+        return rule["field"]
+    return next((f.name for f in side.spec.fields if f.type == "user" and f.settable), None)
 
 
 def _article(word: str | None) -> str:

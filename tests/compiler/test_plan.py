@@ -183,3 +183,18 @@ def test_compile_cli_check_and_errors(tmp_path: Path) -> None:
     assert runner.invoke(cli, ["compile", source, "--check"]).exit_code == 2
     stdout = runner.invoke(cli, ["compile", source])
     assert stdout.exit_code == 0 and json.loads(stdout.stdout)["plan_version"] == "1.0"
+
+
+def test_compiling_needs_no_network_and_no_environment(monkeypatch) -> None:
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the compiler opened a socket")
+
+    monkeypatch.setattr(socket, "socket", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    source = str(ROOT / "mappings" / "five-objects.syncmap")
+    with_env = dump_yaml(compile_plan(source).plan)
+    for name in ("PIPEDRIVE_API_TOKEN", "AUTOPILOT_API_KEY", "PIPEDRIVE_BASE_URL", "AUTOPILOT_BASE_URL"):
+        monkeypatch.setenv(name, "changed-" + name)
+    assert dump_yaml(compile_plan(source).plan) == with_env
