@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from syncmap.compiler.diagnostics import Diagnostic, has_errors, sort_key
 from syncmap.compiler.fmt import format_mapping
+from syncmap.compiler.gcpause import gc_paused
 from syncmap.compiler.parser import parse
 from syncmap.compiler.semantic import Model, analyse
 from syncmap.compiler.sources import Reader, SourceSet, load, read_file
@@ -33,6 +34,11 @@ class CheckResult:
 
 def check(root: str, reader: Reader = read_file) -> CheckResult:
     """Every diagnostic for `root` and the files it includes, sorted by position."""
+    with gc_paused():
+        return _check(root, reader)
+
+
+def _check(root: str, reader: Reader) -> CheckResult:
     sources = load(root, reader)
     diagnostics = list(sources.diagnostics)
     model = None
@@ -59,10 +65,11 @@ def compile_plan(root: str, reader: Reader = read_file) -> CompileResult:
     from syncmap.compiler.lower import lower  # not needed by `check`, which must start fast
     from syncmap.compiler.plan import validate_plan
 
-    checked = check(root, reader)
-    if not checked.ok or checked.model is None:
-        return CompileResult(checked.sources, checked.diagnostics, None)
-    plan = lower(checked.model, checked.sources, [d for d in checked.diagnostics if not d.is_error])
+    with gc_paused():
+        checked = _check(root, reader)
+        if not checked.ok or checked.model is None:
+            return CompileResult(checked.sources, checked.diagnostics, None)
+        plan = lower(checked.model, checked.sources, [d for d in checked.diagnostics if not d.is_error])
     validate_plan(plan)
     return CompileResult(checked.sources, checked.diagnostics, plan)
 
