@@ -174,7 +174,8 @@ BAD_VALUE_MAP = _code(
 )
 EMPTY_BLOCK = _code(
     "SM117", "empty block", WARNING,
-    """An action, or one of its steps, contains nothing to do.""",
+    """A `sync` block without field rules, an action without steps, or a step that sets
+    nothing: it would run and do nothing (or create an empty record).""",
     """Add field rules, or delete the block.""",
 )
 

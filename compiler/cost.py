@@ -470,15 +470,28 @@ def _threshold(plan: Mapping[str, Any], budget: int, limits: Mapping[str, Any], 
 # ------------------------------------------------------------------ the estimate
 
 
-def estimate(plan: Mapping[str, Any], records: int, *, pipedrive_plan: str | None = None, seats: int = 1,
+def _mapping_setting(plan: Mapping[str, Any], system: str, name: str) -> Any:
+    """A constant the mapping's `connect` block gives (`plan = "essential"`), else None."""
+    for conn in plan.get("connections", ()):
+        if conn["system"] == system:
+            return (conn["settings"].get(name) or {}).get("value")
+    return None
+
+
+def estimate(plan: Mapping[str, Any], records: int, *, pipedrive_plan: str | None = None, seats: int | None = None,
              autopilot_rate: float | None = None, burst: int | None = None, daily_budget: int | None = None,
              list_adds: str | None = None, limits: Mapping[str, Any] | None = None) -> Estimate:
     """The calls, tokens and least time of an initial sync of `records` records per paired object.
 
-    `pipedrive_plan` defaults to the limits file's default plan ("advanced"); `autopilot_rate`,
-    `burst` (requests per 2 s), `daily_budget` (tokens) and `list_adds` ("per-contact" or
-    "in-upsert") override unverified facts of the limits file.
+    The Pipedrive plan, seats and Autopilot rate come from the arguments, else from the
+    mapping's `connect` settings (`plan`, `seats`, `rate`), else from the limits file
+    ("advanced", 1 seat, 5 requests/s). `burst` (requests per 2 s), `daily_budget` (tokens)
+    and `list_adds` ("per-contact" or "in-upsert") override unverified facts of the limits file.
     """
+    pipedrive_plan = pipedrive_plan or _mapping_setting(plan, PIPEDRIVE, "plan")
+    seats = seats if seats is not None else int(_mapping_setting(plan, PIPEDRIVE, "seats") or 1)
+    if autopilot_rate is None and _mapping_setting(plan, AUTOPILOT, "rate") is not None:
+        autopilot_rate = float(_mapping_setting(plan, AUTOPILOT, "rate"))
     data = limits if limits is not None else load_limits()
     pd, ap = data[PIPEDRIVE], data[AUTOPILOT]
     plan_name = (pipedrive_plan or pd["default_plan"]).lower()

@@ -1,10 +1,8 @@
 """A compiled plan in plain words: what flows where, which product rules hold, what it costs.
 
-Pure: `explain_plan(plan, estimate, texts)` builds the content as plain data (what
+Pure: `explain_plan(plan, estimate)` builds the content as plain data (what
 `syncmap explain --format json` prints) and `render_human` turns that same data into text, so
-both formats always say the same. `texts` (the mapping sources, keyed by the plan's file names)
-is optional: it only lets the text point at statements the plan keeps no span for (`link`,
-`empty`, `conflict`).
+both formats always say the same. Every place it points at comes from a span in the plan.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ from syncmap.compiler.cost import PIPEDRIVE, Estimate, match_keys
 __all__ = ["RULES", "explain_plan", "render_human", "render_json"]
 
 Plan = Mapping[str, Any]
-Texts = Mapping[str, str]
 
 # The product rules of DESIGN.md ("Seed rules and where each is enforced"), in short.
 RULES: dict[str, str] = {
@@ -159,16 +156,8 @@ def _conflict(c: Mapping[str, Any]) -> str:
     return "the newest change wins" if c.get("policy") == "newest" else f"{_system(c['winner'])} wins"
 
 
-def _statement(texts: Texts | None, span: Mapping[str, Any], keyword: str) -> str | None:
-    """Where inside a block a statement starting with `keyword` is (the plan keeps no span for it)."""
-    text = (texts or {}).get(span["file"])
-    if text is None:
-        return None
-    lines = text.splitlines()
-    for n in range(span["line"], min(span["end_line"], len(lines)) + 1):
-        if lines[n - 1].strip().startswith(keyword + " "):
-            return f"{span['file']}:{n}"
-    return None
+def _span_at(span: Mapping[str, Any] | None) -> str | None:
+    return f"{span['file']}:{span['line']}" if span else None
 
 
 def _at(where: str | None) -> str:
@@ -183,7 +172,7 @@ def _direction_words(pair: Mapping[str, Any]) -> str:
     return {"both": "two-way", "left_to_right": f"one-way, {left} to {right}", "right_to_left": f"one-way, {right} to {left}"}[pair["direction"]]
 
 
-def _pair(pair: Mapping[str, Any], texts: Texts | None) -> dict[str, Any]:
+def _pair(pair: Mapping[str, Any]) -> dict[str, Any]:
     L, R = pair["left"], pair["right"]
     names = {"left": f"{_system(L['system'])} {L['object']}", "right": f"{_system(R['system'])} {R['object']}"}
     flows = []
@@ -196,7 +185,7 @@ def _pair(pair: Mapping[str, Any], texts: Texts | None) -> dict[str, Any]:
         link = pair["link"]
         keeper = "left" if link["left"].get("kind") == "custom" or (link["left"].get("field") or {}).get("access") != "read_only" else "right"
         pairing.append(f"linked by {_ref(link['left'])} = {_ref(link['right'])} (the partner id is kept in {_system(pair[keeper]['system'])})"
-                       + _at(_statement(texts, pair["span"], "link")))
+                       + _at(_span_at(pair["link"].get("span"))))
     for line in pair["match"]:
         keys = []
         for m in line.get("keys", [line]):
@@ -230,10 +219,10 @@ def _pair(pair: Mapping[str, Any], texts: Texts | None) -> dict[str, Any]:
     owner = pair.get("owner")
     owner_text = (f"records created in {_system(owner['system'])} without an owner are owned by {_value(owner['default'])}{_at(_where(owner['span']))}"
                   if owner else "no owner rule")
-    empty_at = _statement(texts, pair["span"], "empty")
-    empty_text = ("empty values are skipped: never written, never shown" if pair["empty"] == "skip"
-                  else "empty values are written (they blank the field on the other side)") + (_at(empty_at) if empty_at else " (the default)" if pair["empty"] == "skip" else "")
-    conflict_at = _statement(texts, pair["span"], "conflict")
+    empty_at = _span_at(pair["empty"]["span"])
+    empty_text = ("empty values are skipped: never written, never shown" if pair["empty"]["policy"] == "skip"
+                  else "empty values are written (they blank the field on the other side)") + (_at(empty_at) if empty_at else " (the default)" if pair["empty"]["policy"] == "skip" else "")
+    conflict_at = _span_at(pair["conflict"].get("span"))
     conflict_text = f"when both sides changed a field since the last sync, {_conflict(pair['conflict'])}" + (_at(conflict_at) if conflict_at else " (the default)")
     required = [_required(r, pair) for r in pair["required"]]
     return {
@@ -302,7 +291,7 @@ def _sets(plan: Plan) -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
 Finding = tuple[str, list[str]]
 
 
-def _r1(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
+def _r1(plan: Plan, est: Estimate | None) -> Finding:
     persons = _pairs_with(plan, PIPEDRIVE, "Person")
     two_way = [p for p in persons if p["direction"] == "both"]
     if two_way:
@@ -310,7 +299,7 @@ def _r1(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
     return (NOT_USED, [f"{p['id']} is one-way{_at(_where(p['span']))}" for p in persons]) if persons else (NOT_USED, ["no Person pair"])
 
 
-def _r2(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
+def _r2(plan: Plan, est: Estimate | None) -> Finding:
     where = []
     for p in plan["pairs"]:
         for s in p["scope"]:
@@ -323,28 +312,28 @@ def _r2(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
     return (HONOURED if where else CHECKED if inbound else NOT_USED), where or ["nothing flows from Autopilot contacts into Pipedrive"]
 
 
-def _r3(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
+def _r3(plan: Plan, est: Estimate | None) -> Finding:
     return ESTIMATE, [est.r3 if est else "see `syncmap explain FILE --records N`"]
 
 
-def _r4(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
+def _r4(plan: Plan, est: Estimate | None) -> Finding:
     where = [f"{a['name']}: {'creates' if a['creates_person_if_missing'] else 'never creates'} the person if missing{_at(_where(a.get('span')))}"
              for a in plan["actions"]]
     return (HONOURED if where else NOT_USED), where or ["no actions"]
 
 
-def _runtime(what: str) -> Callable[[Plan, Texts | None, Estimate | None], Finding]:
-    return lambda plan, texts, est: (RUNTIME, [what])
+def _runtime(what: str) -> Callable[[Plan, Estimate | None], Finding]:
+    return lambda plan, est: (RUNTIME, [what])
 
 
-def _r6(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
+def _r6(plan: Plan, est: Estimate | None) -> Finding:
     where = [f"{p['id']}: deletes {p['deletes']['from']} -> {p['deletes']['to']}{_at(_where(p['deletes']['span']))}" for p in plan["pairs"] if p.get("deletes")]
     if where:
         return HONOURED, where + ["deletes toward Pipedrive are rejected by `check`"]
     return CHECKED, ["no deletions are synced; deletes toward Pipedrive are rejected by `check`"]
 
 
-def _r7(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
+def _r7(plan: Plan, est: Estimate | None) -> Finding:
     where = []
     for p in plan["pairs"]:
         for s in p["scope"]:
@@ -355,30 +344,30 @@ def _r7(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
     return (HONOURED, where) if where else (NOT_USED, ["no list scopes a pair that flows out of Pipedrive"])
 
 
-def _r9(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
+def _r9(plan: Plan, est: Estimate | None) -> Finding:
     where = []
     for p in plan["pairs"]:
         if p.get("link"):
-            where.append(f"{p['id']}: link {'.'.join(p['link']['left']['path'])} = {'.'.join(p['link']['right']['path'])}{_at(_statement(texts, p['span'], 'link'))}")
+            where.append(f"{p['id']}: link {'.'.join(p['link']['left']['path'])} = {'.'.join(p['link']['right']['path'])}{_at(_span_at(p['link'].get('span')))}")
         for m in match_keys(p):
             if "email" in {(m.get("left") or {}).get("type"), (m.get("right") or {}).get("type")}:
                 where.append(f"{p['id']}: match by email{_at(_where(m['span']))}")
     return (HONOURED, where) if where else (NOT_USED, ["no link or email match"])
 
 
-def _r10(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
-    skip = [f"{p['id']}: empty skip{_at(_statement(texts, p['span'], 'empty')) or ' (default)'}" for p in plan["pairs"] if p["empty"] == "skip"]
-    other = [f"{p['id']}: empty {p['empty']}" for p in plan["pairs"] if p["empty"] != "skip"]
+def _r10(plan: Plan, est: Estimate | None) -> Finding:
+    skip = [f"{p['id']}: empty skip{_at(_span_at(p['empty']['span'])) or ' (default)'}" for p in plan["pairs"] if p["empty"]["policy"] == "skip"]
+    other = [f"{p['id']}: empty {p['empty']['policy']}" for p in plan["pairs"] if p["empty"]["policy"] != "skip"]
     return (HONOURED if skip and not other else NOT_USED if other else CHECKED), skip + other
 
 
-def _r11(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
-    where = [f"{p['id']}: link {_ref(p['link']['left'])} = {_ref(p['link']['right'])}{_at(_statement(texts, p['span'], 'link'))} "
+def _r11(plan: Plan, est: Estimate | None) -> Finding:
+    where = [f"{p['id']}: link {_ref(p['link']['left'])} = {_ref(p['link']['right'])}{_at(_span_at(p['link'].get('span')))} "
              "(created if missing, written once)" for p in plan["pairs"] if p.get("link")]
     return (HONOURED, where) if where else (NOT_USED, ["no link field"])
 
 
-def _r13(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
+def _r13(plan: Plan, est: Estimate | None) -> Finding:
     where = [f"{p['id']}: owner default {_value(p['owner']['default'])}{_at(_where(p['owner']['span']))}" for p in plan["pairs"] if p.get("owner")]
     setters = [a["name"] for a, w in _sets(plan) if w["target"]["path"] == ["owner_id"]]
     if setters:
@@ -386,28 +375,28 @@ def _r13(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
     return (HONOURED, where) if where else (NOT_USED, ["no owner rule"])
 
 
-def _r14(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
+def _r14(plan: Plan, est: Estimate | None) -> Finding:
     objects = sorted({f"{p[k]['system']}.{p[k]['object']}" for p in plan["pairs"] for k in ("left", "right")}
                      | {f"{s['target']['system']}.{s['target']['object']}" for a in plan["actions"] for s in a["steps"]})
     return CHECKED, ["compiled against the catalogs: " + ", ".join(objects)]
 
 
-def _r15(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
+def _r15(plan: Plan, est: Estimate | None) -> Finding:
     where = [f"{p['id']}: match {'.'.join(m['left']['path'])} = {'.'.join(m['right']['path'])}{_at(_where(m['span']))}"
              for p in plan["pairs"] for m in match_keys(p)
              if m.get("right") and "marked_as_done_time" in (m["left"].get("path") or []) + (m["right"].get("path") or [])]
     return (HONOURED, where) if where else (NOT_USED, ["no activity pairs with Autopilot activities"])
 
 
-def _implicit(rule: str) -> Callable[[Plan, Texts | None, Estimate | None], Finding]:
-    def find(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
+def _implicit(rule: str) -> Callable[[Plan, Estimate | None], Finding]:
+    def find(plan: Plan, est: Estimate | None) -> Finding:
         where = [f"{p['id']}{_at(_where(p['span']))}: {f['field']} {'= ' + json.dumps(f['equals']) if 'equals' in f else 'must be set'} "
                  f"(seed: \"{f.get('seed')}\")" for p in plan["pairs"] for f in p["implicit_filters"] if rule in f["rule"].split(",")]
         return (HONOURED, where) if where else (NOT_USED, ["the mapping has no pair this applies to"])
     return find
 
 
-def _r17(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
+def _r17(plan: Plan, est: Estimate | None) -> Finding:
     stage_of = {pid: s for s in plan["stages"] for pid in s["pairs"]}
     person = next((s for s in plan["stages"] if s["object"] == "pipedrive.Person"), None)
     where = []
@@ -419,7 +408,7 @@ def _r17(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
     return (HONOURED, where) if where else (NOT_USED, ["no activity pairs"])
 
 
-def _r18(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
+def _r18(plan: Plan, est: Estimate | None) -> Finding:
     where = [f"{_value(op['source'])} in a sync{_at(_where(op['span']))}" for op in _ops(plan)
              if (op["target"]["system"], op["target"]["object"], op["target"]["path"]) == (PIPEDRIVE, "Activity", ["type"])]
     where += [f"{_value(w['value'])} in {a['name']}{_at(_where(w['span']))}" for a, w in _sets(plan)
@@ -429,7 +418,7 @@ def _r18(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
     return NOT_USED, ["no activity type is written"]
 
 
-def _r20(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
+def _r20(plan: Plan, est: Estimate | None) -> Finding:
     where = [f"{_field_op(op)['text']}{_at(_where(op['span']))}" for op in _ops(plan)
              if op["target"]["system"] == PIPEDRIVE and op["target"]["path"] == ["owner_id"]]
     where += [f"{a['name']}: owner_id = {_value(w['value'])}{_at(_where(w['span']))}" for a, w in _sets(plan)
@@ -439,18 +428,18 @@ def _r20(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
     return NOT_USED, ["no owner id is written to Pipedrive"]
 
 
-def _r21(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
+def _r21(plan: Plan, est: Estimate | None) -> Finding:
     where = [f"{_field_op(op)['text']}{_at(_where(op['span']))}, as one full name" for op in _ops(plan)
              if (op.get("source") or {}).get("kind") == "field" and op["source"]["ref"]["path"] == ["owner", "name"]]
     return (HONOURED, where) if where else (NOT_USED, ["the owner name is not mapped"])
 
 
-def _r22(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
+def _r22(plan: Plan, est: Estimate | None) -> Finding:
     hits = [f"{w['message']}{_at(_where(w['span']))}" for w in plan["warnings"] if w["code"] == _ONE_TO_MANY_CODE]
     return (NOT_USED, hits) if hits else (CHECKED, ["no field is mapped over a one-to-many relation"])
 
 
-def _r23(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
+def _r23(plan: Plan, est: Estimate | None) -> Finding:
     req = [_required(r, p) for p in plan["pairs"] for r in p["required"]]
     done = [r for r in req if r["satisfied"]]
     if not req:
@@ -458,7 +447,7 @@ def _r23(plan: Plan, texts: Texts | None, est: Estimate | None) -> Finding:
     return (HONOURED if len(done) == len(req) else NOT_USED), [f"{len(done)} of {len(req)} required fields mapped (listed per pair)"]
 
 
-_RULE_FINDERS: dict[str, Callable[[Plan, Texts | None, Estimate | None], Finding]] = {
+_RULE_FINDERS: dict[str, Callable[[Plan, Estimate | None], Finding]] = {
     "R1": _r1, "R2": _r2, "R3": _r3, "R4": _r4,
     "R5": _runtime("dead letters with a reason; `status`, `retry`"),
     "R6": _r6, "R7": _r7,
@@ -473,7 +462,7 @@ _RULE_FINDERS: dict[str, Callable[[Plan, Texts | None, Estimate | None], Finding
 # ------------------------------------------------------------------ the whole explanation
 
 
-def explain_plan(plan: Plan, estimate: Estimate | None = None, texts: Texts | None = None) -> dict[str, Any]:
+def explain_plan(plan: Plan, estimate: Estimate | None = None) -> dict[str, Any]:
     """Everything `syncmap explain` says about a plan, as plain data (JSON-ready)."""
     stages = []
     for s in plan["stages"]:
@@ -482,12 +471,12 @@ def explain_plan(plan: Plan, estimate: Estimate | None = None, texts: Texts | No
                        "note": "" if s["pairs"] else "read only, through a path"})
     rules = []
     for rid, title in RULES.items():
-        status, where = _RULE_FINDERS[rid](plan, texts, estimate)
+        status, where = _RULE_FINDERS[rid](plan, estimate)
         rules.append({"rule": rid, "title": title, "status": status, "where": where})
     return {
         "mapping": plan["source"]["root"],
         "stages": stages,
-        "pairs": [_pair(p, texts) for p in plan["pairs"]],
+        "pairs": [_pair(p) for p in plan["pairs"]],
         "actions": [_action(a) for a in plan["actions"]],
         "rules": rules,
         "warnings": [{"code": w["code"], "message": w["message"], "at": _where(w["span"])} for w in plan["warnings"]],

@@ -14,8 +14,8 @@ from typing import Any
 
 from syncmap.compiler import ast
 from syncmap.compiler.diagnostics import Diagnostic, Span
-from syncmap.compiler.resolve import FieldRef, Side, Val, builtin_of
-from syncmap.compiler.semantic import Model, PairModel, Write
+from syncmap.compiler.resolve import FieldRef, Side, Val, builtin_of, literal_type
+from syncmap.compiler.semantic import Model, PairModel, Write, owner_field
 from syncmap.compiler.sources import SourceSet
 from syncmap.compiler.structure import env_name, format_placeholders
 
@@ -77,7 +77,8 @@ class _Lowerer:
             if spec.lookup is not None:
                 out["field"]["lookup"] = {"path": spec.lookup.path, "key": spec.lookup.key, "by": spec.lookup.by}
             if spec.write_via is not None:
-                out["field"]["write_via"] = {"field": spec.write_via.field, "how": spec.write_via.how}
+                via = spec.write_via
+                out["field"]["write_via"] = {"field": via.field, "how": via.how, "parts": list(via.parts), "separator": via.separator, "value": via.value}
         out["type"] = ref.type
         return out
 
@@ -129,7 +130,7 @@ class _Lowerer:
                 return {"kind": "field", "ref": self.ref(ref)}
             return self.builtin(node)
         if isinstance(node, ast.Literal):
-            return {"kind": "literal", "value": node.value, "type": None if node.kind == "null" else node.kind}
+            return {"kind": "literal", "value": node.value, "type": literal_type(node)}
         if isinstance(node, ast.This):
             return {"kind": "this"}
         if isinstance(node, (ast.Clock, ast.DateShift)):
@@ -203,7 +204,8 @@ class _Lowerer:
         creates, updates = {}, {}
         for key, side in (("left", pair.left), ("right", pair.right)):
             flows = pair.flows_into(side)
-            creates[key] = flows and side.spec.permissions.create and (side.system, "linked") not in only_words
+            creates[key] = (flows and side.spec.permissions.create and (side.system, "linked") not in only_words
+                            and side is not pair.partner_side)
             updates[key] = flows and side.spec.permissions.update and (side.system, "new") not in only_words
         deletes = None
         if pair.deletes is not None and pair.deletes.arrow is not None:
@@ -214,7 +216,9 @@ class _Lowerer:
         if pair.owner is not None:
             v = pair.owner.value
             owner_value = self.raw_value(v) if not isinstance(v, ast.Literal) else {"kind": "user_id", "value": v.value}
-            owner = {"system": owner_value.get("system", pair.left.system), "default": owner_value, "span": self.span(pair.owner.span)}
+            # A bare user id belongs to the side that has owners, whichever side it stands on.
+            owned = next((s.system for s in (pair.left, pair.right) if owner_field(s) is not None), pair.left.system)
+            owner = {"system": owner_value.get("system", owned), "default": owner_value, "span": self.span(pair.owner.span)}
         # One entry per `match` line: its keys must all agree; the runtime tries lines in order.
         match: list[dict[str, Any]] = []
         for m in pair.matches:
@@ -232,7 +236,7 @@ class _Lowerer:
             "right": self.side(pair.right),
             "direction": pair.direction,
             "match": match,
-            "link": {"left": self.ref(pair.link[0]), "right": self.ref(pair.link[1])} if pair.link else None,
+            "link": {"left": self.ref(pair.link[0]), "right": self.ref(pair.link[1]), "span": self.span(pair.link_node.span)} if pair.link and pair.link_node else None,
             "scope": scopes,
             "filters": [{"condition": self.condition(c), "span": self.span(st.span)} for c, _, st in pair.filters],
             "implicit_filters": self.implicit_filters(pair),
@@ -240,8 +244,8 @@ class _Lowerer:
             "updates": updates,
             "deletes": deletes,
             "owner": owner,
-            "empty": pair.empty,
-            "conflict": _conflict(pair.conflict),
+            "empty": {"policy": pair.empty, "span": self.span(pair.empty_node.span) if pair.empty_node else None},
+            "conflict": dict(_conflict(pair.conflict), span=self.span(pair.conflict_node.span) if pair.conflict_node else None),
             "fields": [self.write(w, pair) for w in pair.writes],
             "required": [{"system": side.system, "object": side.object, "field": r.field, "seed": r.seed} for side in (pair.left, pair.right) for r in side.spec.required],
             "span": self.span(sync.span),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import jsonschema
 
-SUPPORTED_MAJOR = 1
+SUPPORTED = (1, 0)  # the newest plan format this syncmap reads
 
 
 class PlanError(Exception):
@@ -50,13 +50,20 @@ def _check_version(plan: Any) -> None:
         raise PlanError("this is not a syncmap plan: it has no plan_version")
     raw = str(plan["plan_version"])
     try:
-        major = int(raw.split(".")[0])
+        major, minor = (int(part) for part in raw.split("."))
     except ValueError:
-        raise PlanError(f"plan_version {raw!r} is not a version number") from None
-    if major != SUPPORTED_MAJOR:
+        raise PlanError(f"plan_version {raw!r} is not a version number like 1.0") from None
+    if major != SUPPORTED[0]:
         raise PlanError(
-            f"this plan has format {raw}, but this syncmap reads format {SUPPORTED_MAJOR}.x: "
+            f"this plan has format {raw}, but this syncmap reads format {SUPPORTED[0]}.x: "
             "recompile the mapping with this syncmap (`syncmap compile`), or use the syncmap that wrote it"
+        )
+    if minor > SUPPORTED[1]:
+        # A newer minor may carry fields this syncmap would not act on: refuse rather than
+        # run a plan partly.
+        raise PlanError(
+            f"this plan has format {raw}, written by a newer syncmap; this one reads up to "
+            f"{SUPPORTED[0]}.{SUPPORTED[1]}: upgrade syncmap, or recompile the mapping with this one"
         )
 
 

@@ -104,6 +104,9 @@ class PairModel:
     writes: list[Write] = field(default_factory=list)
     matches: list[MatchModel] = field(default_factory=list)
     link: tuple[FieldRef, FieldRef] | None = None
+    link_node: ast.Link | None = None
+    empty_node: ast.Empty | None = None
+    conflict_node: ast.Conflict | None = None
     scopes: list[tuple[ast.Only, Side]] = field(default_factory=list)  # (statement, side it filters)
     filters: list[tuple[ast.Condition, Side | None, ast.Where]] = field(default_factory=list)
     deletes: ast.Deletes | None = None
@@ -116,6 +119,15 @@ class PairModel:
     @property
     def id(self) -> str:
         return f"{self.left}{self.sync.arrow}{self.right}"
+
+    @property
+    def partner_side(self) -> "Side | None":
+        """The side whose record is found through the other's relation (`match person`): the
+        related record's partner, owned by another pair, so this pair never creates it."""
+        for m in self.matches:
+            if m.kind == "relation" and m.right is None:
+                return self.right
+        return None
 
     def side(self, system: str) -> Side | None:
         return self.left if self.left.system == system else self.right if self.right.system == system else None
@@ -324,11 +336,13 @@ class _Analyser:
                 self.owner(pair, st)
             elif isinstance(st, ast.Empty):
                 pair.empty = st.policy
+                pair.empty_node = st
                 if st.policy == "write" and any(s.catalog.rules_of("empty_values_skipped", object=s.object) and pair.flows_into(s) for s in (left, right)):
                     self.out.append(_diag(EMPTY_WRITES, f"empty values would be written to {next(s for s in (left, right) if s.catalog.rules_of('empty_values_skipped', object=s.object)).catalog.display_name}", st.span, "blanks fields", "use `empty skip`", WARNING))
             elif isinstance(st, ast.Conflict):
                 self.conflict_words(pair, st.policy)
                 pair.conflict = st.policy.words
+                pair.conflict_node = st
         return pair
 
     def conflict_words(self, pair: PairModel, policy: ast.ConflictPolicy) -> None:
@@ -481,6 +495,7 @@ class _Analyser:
                                   'write `link pipedrive.custom("apId") = autopilot.contact_id`'))
             return
         pair.link = (left, right)
+        pair.link_node = st
 
     def only(self, pair: PairModel, st: ast.Only) -> None:
         target = pair.side(st.toward)
@@ -516,9 +531,9 @@ class _Analyser:
             if builtin in ("me", "user"):
                 system = v.segments[0].name
                 side = pair.side(system)
-                ok = side is not None and _owner_field(side) is not None
+                ok = side is not None and owner_field(side) is not None
         elif isinstance(v, ast.Literal) and v.kind == "number" and isinstance(v.value, int):
-            ok = any(_owner_field(s) is not None for s in (pair.left, pair.right))
+            ok = any(owner_field(s) is not None for s in (pair.left, pair.right))
         if not ok:
             self.out.append(_diag(BAD_OWNER, "`owner default` needs `SYSTEM.me`, a user id or `SYSTEM.user(\"Name\")` of a side that has owners", st.span,
                                   "cannot own records", "write `owner default pipedrive.me`"))
@@ -732,8 +747,9 @@ class _Analyser:
             if named.target != target.object:
                 problems.append(f"\"{act.name}\" works on {named.target}, not {target.object}")
             elif named.operation != op:
-                problems.append(f"\"{act.name}\" is a{'n' if named.operation[0] in 'aeiou' else ''} {named.operation} action")
-            if wants_create != named.creates_person_if_missing:
+                verb = "upsert" if named.operation == "update" and named.creates_person_if_missing else named.operation
+                problems.append(f"\"{act.name}\" is a{'n' if named.operation[0] in 'aeiou' else ''} {named.operation} action: use `{verb}`")
+            elif wants_create != named.creates_person_if_missing:
                 problems.append(f"\"{act.name}\" {'creates' if named.creates_person_if_missing else 'never creates'} the person if missing, so use `{'upsert' if named.creates_person_if_missing and op == 'update' else 'create' if named.creates_person_if_missing else 'update'}`")
             if named.fields:
                 allowed = set(named.fields)
@@ -752,7 +768,7 @@ class _Analyser:
         return None
 
 
-def _owner_field(side: Side) -> str | None:
+def owner_field(side: Side) -> str | None:
     """The field that holds a record's owner: the catalog's default_owner rule, else a user field."""
     for rule in side.catalog.rules_of("default_owner", object=side.object):
         return rule["field"]

@@ -181,6 +181,10 @@ def _check_transforms(rule: ast.FieldRule) -> Iterator[Diagnostic]:
         keys: dict[object, ast.MapPair] = {}
         values: dict[object, ast.MapPair] = {}
         for pair in t.pairs:
+            for side in (pair.key, pair.value):
+                if not isinstance(side, ast.Literal):
+                    yield _diag(BAD_VALUE_MAP, ERROR, "a value map maps constants to constants", side.span, "not a constant",
+                                'quote it: `"won" = "Customer"`')
             k = getattr(pair.key, "value", repr(pair.key))
             if k in keys:
                 yield _duplicate(BAD_VALUE_MAP, f"the value map lists `{getattr(pair.key, 'raw', k)}` twice", keys[k].span, pair.span, "remove one of them")

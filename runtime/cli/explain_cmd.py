@@ -30,17 +30,18 @@ CODE = re.compile(r"^SM\d{3}$", re.IGNORECASE)
 @click.option("--records", type=click.IntRange(min=0), default=10_000, show_default=True,
               help="Records per paired object for the initial-sync estimate.")
 @click.option("--pipedrive-plan", type=click.Choice(plan_names(), case_sensitive=False), default=None,
-              help=f"Pipedrive plan (burst limit and token multiplier)  [default: {load_limits()['pipedrive']['default_plan']}]")
-@click.option("--seats", type=click.IntRange(min=1), default=1, show_default=True, help="Pipedrive seats (the daily budget scales with them).")
+              help=f"Pipedrive plan (burst limit and token multiplier)  [default: the mapping's `plan`, else {load_limits()['pipedrive']['default_plan']}]")
+@click.option("--seats", type=click.IntRange(min=1), default=None,
+              help="Pipedrive seats (the daily budget scales with them)  [default: the mapping's `seats`, else 1]")
 @click.option("--autopilot-rate", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Autopilot requests per second (unverified: 5 by default).")
+              help="Autopilot requests per second (unverified)  [default: the mapping's `rate`, else 5]")
 @click.option("--burst", type=click.IntRange(min=1), default=None, help="Override Pipedrive's requests per 2 s for the plan.")
 @click.option("--daily-budget", type=click.IntRange(min=1), default=None, help="Override Pipedrive's daily token budget (e.g. with top-ups).")
 @click.option("--list-adds", type=click.Choice(list(load_limits()["autopilot"]["list_adds"]["choices"])), default=None,
               help="How contacts join an Autopilot list: one request each, or inside the bulk upsert (unverified).")
 @click.option("--format", "output_format", type=click.Choice(["human", "json"]), default="human", show_default=True,
               help="human: plain words; json: the same content as data.")
-def explain(target: str, records: int, pipedrive_plan: str | None, seats: int, autopilot_rate: float | None, burst: int | None,
+def explain(target: str, records: int, pipedrive_plan: str | None, seats: int | None, autopilot_rate: float | None, burst: int | None,
             daily_budget: int | None, list_adds: str | None, output_format: str) -> None:
     """Explain a mapping in plain words (flows, rules, initial-sync cost), or a diagnostic code."""
     if CODE.match(target) and not os.path.exists(target):
@@ -62,8 +63,6 @@ def explain(target: str, records: int, pipedrive_plan: str | None, seats: int, a
                        burst=burst, daily_budget=daily_budget, list_adds=list_adds)
     except CostError as exc:
         raise click.UsageError(str(exc)) from None
-    base = os.path.dirname(os.path.abspath(target))
-    texts = {os.path.relpath(os.path.abspath(name), base).replace(os.sep, "/"): text for name, text in result.sources.texts.items()}
-    data = explain_plan(result.plan, est, texts)
+    data = explain_plan(result.plan, est)
     sys.stdout.write(render_json(data) if output_format == "json" else render_human(data))
     sys.exit(exits.OK)

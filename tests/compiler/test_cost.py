@@ -213,3 +213,19 @@ def test_every_fact_names_its_source() -> None:
     # the references call these unverified: they must stay overridable
     assert data["autopilot"]["rate_per_second"]["unverified"] and data["pipedrive"]["plans"]["lite"]["burst"]["unverified"]
     assert data["pipedrive"]["plans"]["essential"]["burst"]["value"] == 20 and data["pipedrive"]["plans"]["enterprise"]["burst"]["value"] == 120
+
+
+def test_the_mapping_connection_settings_choose_plan_seats_and_rate(tmp_path) -> None:
+    from syncmap.compiler.api import compile_plan
+
+    source = (ROOT / "mappings" / "autopilot.syncmap").read_text()
+    source = source.replace('  token = env("PIPEDRIVE_API_TOKEN")', '  token = env("PIPEDRIVE_API_TOKEN")\n  plan = "essential"\n  seats = 3')
+    source = source.replace('  key = env("AUTOPILOT_API_KEY")', '  key = env("AUTOPILOT_API_KEY")\n  rate = 20')
+    path = tmp_path / "m.syncmap"
+    path.write_text(source)
+    plan = compile_plan(str(path)).plan
+    assert plan is not None
+    from_mapping = estimate(plan, 1000)
+    explicit = estimate(plan, 1000, pipedrive_plan="essential", seats=3, autopilot_rate=20)
+    assert from_mapping == explicit
+    assert estimate(plan, 1000, pipedrive_plan="enterprise") != from_mapping  # options still win

@@ -105,7 +105,7 @@ def test_autopilot_mapping_plan_encodes_the_faq() -> None:
     assert pair["deletes"]["from"] == "pipedrive" and pair["deletes"]["to"] == "autopilot"  # R6
     assert pair["link"]["left"]["custom"]["name"] == "apId"  # R11
     assert pair["owner"]["default"] == {"kind": "me", "system": "pipedrive"}  # R13
-    assert pair["empty"] == "skip"  # R10
+    assert pair["empty"]["policy"] == "skip" and pair["empty"]["span"]["line"] == 34  # R10
     assert pair["match"][0]["keys"][0]["normalize"] == ["trim", "lowercase"]  # R9
     creates = {a["name"]: a["creates_person_if_missing"] for a in plan["actions"]}
     assert creates == {"Add Deal": True, "Assign Person Owner": True, "Schedule Activity": True,
@@ -119,7 +119,8 @@ def test_five_objects_plan_carries_implicit_seed_filters() -> None:
     assert {"side": "pipedrive", "field": "done", "equals": True} == {k: out[0][k] for k in ("side", "field", "equals")}  # R16
     deal = pairs["pipedrive.Deal<->autopilot.Contact"]
     assert any(f["field"] == "expected_close_date" and f["present"] for f in deal["implicit_filters"])  # R19
-    assert deal["creates"] == {"left": False, "right": True}  # Deal: Read / Update
+    # Deal: Read / Update, and the contact is the deal's person's partner: nothing is created.
+    assert deal["creates"] == {"left": False, "right": False}
     activity_in = pairs["pipedrive.Activity<-autopilot.Activity"]
     assert activity_in["updates"]["left"] is False and activity_in["creates"]["left"] is True  # Activity: Read / Create
 
@@ -198,3 +199,31 @@ def test_compiling_needs_no_network_and_no_environment(monkeypatch) -> None:
     for name in ("PIPEDRIVE_API_TOKEN", "AUTOPILOT_API_KEY", "PIPEDRIVE_BASE_URL", "AUTOPILOT_BASE_URL"):
         monkeypatch.setenv(name, "changed-" + name)
     assert dump_yaml(compile_plan(source).plan) == with_env
+
+
+def test_loader_refuses_a_newer_minor_version_clearly() -> None:
+    plan = compile_plan(str(ROOT / "mappings" / "autopilot.syncmap")).plan
+    with pytest.raises(PlanError) as err:
+        loads(json.dumps(dict(plan, plan_version="1.7")), "json")
+    assert "format 1.7, written by a newer syncmap" in str(err.value) and "upgrade syncmap" in str(err.value)
+
+
+def test_a_bare_owner_id_belongs_to_the_side_that_has_owners(tmp_path: Path) -> None:
+    inc = ROOT / "tests" / "cases" / "valid" / "_includes" / "connections.syncmap"
+    (tmp_path / "c.syncmap").write_text(inc.read_text())
+    mapping = tmp_path / "m.syncmap"
+    mapping.write_text('''include "c.syncmap"
+
+sync autopilot.Contact -> pipedrive.Person {
+  match Email = email.primary
+  only autopilot.list("Pipedrive Contacts") -> pipedrive
+  owner default 42
+
+  FirstName -> first_name
+  LastName  -> last_name
+}
+''')
+    result = compile_plan(str(mapping))
+    assert result.plan is not None, result.diagnostics
+    assert result.plan["pairs"][0]["owner"]["system"] == "pipedrive"
+    assert result.plan["pairs"][0]["owner"]["default"] == {"kind": "user_id", "value": 42}
