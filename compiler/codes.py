@@ -244,6 +244,14 @@ UNKNOWN_PLACEHOLDER = _code(
     """Use a field of that object, spelled as in the catalog.""",
 )
 
+BAD_REFERENCE = _code(
+    "SM210", "malformed list or user reference", ERROR,
+    """`SYSTEM.list("Name")` and `SYSTEM.user("Full Name")` take exactly one name in quotes, and a
+    list scope needs an object its system keeps on lists (Autopilot contacts; Pipedrive has no
+    lists). Anything else would reach the runtime as a list or user it cannot look up.""",
+    """Write `autopilot.list("Pipedrive Contacts")` or `pipedrive.user("Jane Doe")`.""",
+)
+
 # ---------------------------------------------------------------- SM3xx product rules and types
 
 READ_ONLY_FIELD = _code(

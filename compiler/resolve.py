@@ -16,6 +16,7 @@ from syncmap.compiler.catalog import Catalog, FieldSpec, ObjectSpec, ResolvedPat
 from syncmap.compiler.codes import (
     AMBIGUOUS_NAME,
     BAD_CUSTOM_FIELD,
+    BAD_REFERENCE,
     BAD_PATH,
     UNKNOWN_FIELD,
     UNKNOWN_PLACEHOLDER,
@@ -289,11 +290,36 @@ def resolve_value(value: ast.Value, scope: Scope, *, systems: set[str]) -> tuple
     assert isinstance(value, ast.Path)
     builtin = builtin_of(value, systems)
     if builtin is not None:
+        problem = builtin_problem(value, builtin, scope)
+        if problem is not None:
+            return None, [problem]
         return Val("builtin", "user" if builtin in ("me", "user") else "boolean", (), value, builtin), []
     ref, diags = resolve_field(value, scope, systems=systems)
     if ref is None:
         return None, diags
     return Val("field", ref.type, (ref,), value), []
+
+
+_BUILTIN_NOUNS = {"list": ("list", "List Name"), "user": ("user", "Full Name")}  # noun, example
+
+
+def builtin_problem(path: ast.Path, builtin: str, scope: Scope) -> Diagnostic | None:
+    """Why `SYSTEM.list(…)` / `SYSTEM.user(…)` cannot be looked up at run time, if it cannot:
+    one quoted name, and for a list an object of `scope` its system keeps on lists."""
+    if builtin not in _BUILTIN_NOUNS:
+        return None
+    system, seg = path.segments[0].name, path.segments[1]
+    noun, example = _BUILTIN_NOUNS[builtin]
+    args = seg.args or ()
+    if len(args) != 1 or not (isinstance(args[0], ast.Literal) and args[0].kind == "string" and str(args[0].value).strip()):
+        return _err(BAD_REFERENCE, f"`{builtin}(…)` takes one {noun} name in quotes", seg.span, "needs one quoted name",
+                    f'write `{system}.{builtin}("{example}")`')
+    sides = scope.by_system(system)
+    if builtin == "list" and sides and not any(r.key_on == "membership" for s in sides for r in s.spec.relations):
+        names = " or ".join(f"{s.catalog.display_name} {s.spec.plural or s.object}" for s in sides)
+        return _err(BAD_REFERENCE, f"{names} are not kept on lists", path.span, "no lists here",
+                    "scope by a field instead (`only FIELD = VALUE -> SYSTEM`), or by a list of the other system")
+    return None
 
 
 def builtin_of(path: ast.Path, systems: set[str]) -> str | None:

@@ -42,7 +42,7 @@ from syncmap.compiler.codes import (
     WRITTEN_TWICE,
 )
 from syncmap.compiler.diagnostics import ERROR, WARNING, Diagnostic, Label, Span
-from syncmap.compiler.resolve import FieldRef, Scope, Side, Val, builtin_of, resolve_field, resolve_value
+from syncmap.compiler.resolve import FieldRef, Scope, Side, Val, builtin_of, builtin_problem, resolve_field, resolve_value
 from syncmap.compiler.structure import SECRET_WORDS, env_call, env_name
 
 ARROW_DIRECTION = {"<->": "both", "->": "left_to_right", "<-": "right_to_left"}
@@ -528,6 +528,10 @@ class _Analyser:
         ok = False
         if isinstance(v, ast.Path):
             builtin = builtin_of(v, self.systems)
+            problem = builtin_problem(v, builtin, Scope((pair.left, pair.right))) if builtin is not None else None
+            if problem is not None:
+                self.out.append(problem)
+                return
             if builtin in ("me", "user"):
                 system = v.segments[0].name
                 side = pair.side(system)
