@@ -351,8 +351,8 @@ BAD_OWNER = _code(
 )
 BAD_POLICY_SYSTEM = _code(
     "SM315", "policy names a system outside the pair", ERROR,
-    """`conflict SYSTEM wins`, `only … -> SYSTEM` and `deletes A -> B` must name the two systems
-    of the sync.""",
+    """`conflict SYSTEM wins`, `only … -> SYSTEM` and `deletes A -> B` must name the systems of
+    the sync; `deletes` names both, one on each side of its arrow.""",
     """Use one of the pair's systems.""",
 )
 BAD_ACTION = _code(
@@ -393,8 +393,9 @@ BAD_LINK = _code(
 RULE_AGAINST_SYNC = _code(
     "SM321", "rule flows against its sync", ERROR,
     """A field rule's arrow sends values where the `sync` never writes: `<-` or `<->` inside a
-    `sync A -> B`, or `->` or `<->` inside a `sync A <- B`.""",
-    """Make the sync two-way (`<->`), or point the rule the way the sync flows.""",
+    `sync A -> B`, or `->` or `<->` inside a `sync A <- B`. The same holds for `deletes`: a
+    one-way sync cannot delete records on the side it never writes.""",
+    """Make the sync two-way (`<->`), or point the rule (or `deletes`) the way the sync flows.""",
 )
 UNKNOWN_SETTING = _code(
     "SM322", "unknown or missing connection setting", ERROR,

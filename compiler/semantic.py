@@ -514,9 +514,17 @@ class _Analyser:
             if pair.side(name) is None:
                 self.out.append(_diag(BAD_POLICY_SYSTEM, f"`{name}` is not part of this sync", st.span, "not in the pair"))
                 return
+        if st.source == st.target:
+            self.out.append(_diag(BAD_POLICY_SYSTEM, f"deletions flow from one system of the pair to the other, not from `{st.source}` to itself", st.span,
+                                  "the same system twice", f"name both systems of the pair (`deletes {pair.left.system} -> {pair.right.system}`), or write `deletes never`"))
+            return
         target = pair.side(st.target) if st.arrow == "->" else pair.side(st.source)
         origin = pair.side(st.source) if st.arrow == "->" else pair.side(st.target)
         assert target is not None and origin is not None
+        if not pair.flows_into(target):
+            self.out.append(_diag(RULE_AGAINST_SYNC, f"deletions would flow into {target.catalog.display_name}, but the sync only writes {origin.catalog.display_name}",
+                                  st.span, "against the sync's direction", f"write `deletes {target.system} -> {origin.system}` or `deletes never`"))
+            return
         if target.catalog.rules_of("deletes_only_from_here", object=target.object) or not target.spec.permissions.delete:
             self.out.append(_diag(DELETES_TOWARD_PIPEDRIVE if target.catalog.rules_of("deletes_only_from_here", object=target.object) else SYNC_PERMISSION,
                                   f"deletions may not flow from {origin.catalog.display_name} to {target.catalog.display_name} {target.spec.plural or target.object}",
