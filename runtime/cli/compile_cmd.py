@@ -37,7 +37,8 @@ def compile(mapping: str, output: str | None, check_only: bool, output_format: s
         sys.exit(exits.OK)
     path = Path(output)
     if check_only:
-        current = path.read_text(encoding="utf-8") if path.exists() else None
+        # A plan file that is not UTF-8 is stale, not a crash: undecodable bytes never match.
+        current = path.read_text(encoding="utf-8", errors="surrogateescape") if path.exists() else None
         if current != text:
             click.echo(f"{output} is stale: recompile with `syncmap compile {mapping} -o {output}`", err=True)
             sys.exit(exits.PROBLEMS)

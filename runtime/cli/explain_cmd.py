@@ -18,6 +18,7 @@ from syncmap.compiler.cost import CostError, estimate, load_limits, plan_names
 from syncmap.compiler.diagnostics import RENDERERS
 from syncmap.compiler.explain import explain_plan, render_human, render_json
 from syncmap.runtime.cli import exits
+from syncmap.runtime.cli.options import readable
 
 CODE = re.compile(r"^SM\d{3}$", re.IGNORECASE)
 
@@ -53,7 +54,7 @@ def explain(target: str, records: int, pipedrive_plan: str | None, seats: int | 
         sys.exit(exits.OK)
     if not os.path.isfile(target):
         raise click.BadParameter(f"`{target}` is neither a mapping file nor a diagnostic code like SM104", param_hint="FILE|CODE")
-    result = compile_plan(target)
+    result = readable(target, compile_plan)
     if result.plan is None:
         rendered = RENDERERS[output_format](result.diagnostics, result.sources.texts)
         (sys.stderr if output_format == "human" else sys.stdout).write(rendered)

@@ -110,7 +110,7 @@ def test_check_needs_no_environment_and_imports_no_http_client() -> None:
 def test_a_file_that_is_not_utf8_is_a_usage_error_not_a_traceback(tmp_path: Path) -> None:
     latin = tmp_path / "latin1.syncmap"
     latin.write_bytes("# Caf\xe9\n".encode("latin-1"))
-    for command in ("check", "fmt", "compile"):
+    for command in ("check", "fmt", "compile", "explain"):
         result = run(command, str(latin))
         assert result.exit_code == 2, command
         assert "is not UTF-8 text" in result.stderr and "Traceback" not in result.output + result.stderr

@@ -179,6 +179,9 @@ def test_compile_cli_check_and_errors(tmp_path: Path) -> None:
     out.write_text(out.read_text().replace("skip", "write", 1))
     stale = runner.invoke(cli, ["compile", source, "-o", str(out), "--check"])
     assert stale.exit_code == 1 and "is stale" in stale.stderr
+    out.write_bytes(b"\xff\xfe not a plan")
+    garbled = runner.invoke(cli, ["compile", source, "-o", str(out), "--check"])
+    assert garbled.exit_code == 1 and "is stale" in garbled.stderr
     bad = runner.invoke(cli, ["compile", str(ROOT / "tests" / "cases" / "invalid" / "SM307-required-not-mapped.syncmap"), "-o", str(tmp_path / "x.json")])
     assert bad.exit_code == 1 and "SM307" in bad.stderr and not (tmp_path / "x.json").exists()
     assert runner.invoke(cli, ["compile", source, "--check"]).exit_code == 2
