@@ -42,6 +42,25 @@ def _display(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
+def _cycle(files: list[str], includes: list[ast.Include | None]) -> Diagnostic:
+    """SM102 for the loop `files[0] -> files[1] -> … -> files[0]`, where `includes[i]` is the
+    include in `files[i]` that leads on. The loop is told from its smallest file name and
+    blamed on the include that returns there, so every root that runs into one loop (`syncmap
+    check a.syncmap b.syncmap` with a and b including each other) reports it identically, once."""
+    first = files.index(min(files))
+    loop = files[first:] + files[:first]
+    closing = includes[first - 1]
+    assert closing is not None
+    return Diagnostic(
+        INCLUDE_CYCLE,
+        ERROR,
+        f"include cycle: {' -> '.join(loop + [loop[0]])}",
+        closing.span,
+        (Label(closing.span, "this include closes the loop"),),
+        help="remove one include of the chain",
+    )
+
+
 def load(root: str, reader: Reader = read_file) -> SourceSet:
     """Read `root` and, depth first, every file it includes (each once)."""
     result = SourceSet(root=_display(root))
@@ -80,17 +99,8 @@ def load(root: str, reader: Reader = read_file) -> SourceSet:
             target = os.path.normpath(os.path.join(os.path.dirname(path), include.path))
             target_name = _display(target)
             if target_name in here:
-                loop = " -> ".join(here[here.index(target_name):] + [target_name])
-                result.diagnostics.append(
-                    Diagnostic(
-                        INCLUDE_CYCLE,
-                        ERROR,
-                        f"include cycle: {loop}",
-                        include.span,
-                        (Label(include.span, "this include closes the loop"),),
-                        help="remove one include of the chain",
-                    )
-                )
+                start = here.index(target_name)
+                result.diagnostics.append(_cycle(here[start:], [inc for _, inc in chain[start:]] + [include]))
                 continue
             visit(target, chain + [(name, include)])
 

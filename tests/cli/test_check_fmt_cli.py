@@ -114,3 +114,14 @@ def test_a_file_that_is_not_utf8_is_a_usage_error_not_a_traceback(tmp_path: Path
         result = run(command, str(latin))
         assert result.exit_code == 2, command
         assert "is not UTF-8 text" in result.stderr and "Traceback" not in result.output + result.stderr
+
+
+def test_an_include_cycle_of_three_files_checked_together_is_reported_once(tmp_path: Path) -> None:
+    for name, target in (("a", "b"), ("b", "c"), ("c", "a")):
+        (tmp_path / f"{name}.syncmap").write_text(f'include "{target}.syncmap"\n')
+    files = [str(tmp_path / f"{n}.syncmap") for n in "bca"]
+    result = run("check", "--format", "json", *files)
+    assert result.exit_code == 1
+    records = json.loads(result.stdout)
+    assert [(r["code"], Path(r["span"]["file"]).name, r["span"]["line"]) for r in records] == [("SM102", "c.syncmap", 1)]
+    assert [Path(p).name for p in records[0]["message"].removeprefix("include cycle: ").split(" -> ")] == ["a.syncmap", "b.syncmap", "c.syncmap", "a.syncmap"]
