@@ -136,9 +136,11 @@ class _Writer:
         return ("  " + " ".join(found)) if found else ""
 
     def line(self, text: str, depth: int, span: ast.Span, keep_blanks: bool = True, covers: tuple[int, int] | None = None) -> None:
-        self.leading(span.line, depth, keep_blanks)
-        self._separate(span.line, keep_blanks)
         first, last = covers or (span.line, span.end_line)
+        # A statement written over several lines (a value map) becomes one: the own-line
+        # comments inside it go before it, where the next run finds them again.
+        self.leading(span.line if covers else last, depth, keep_blanks)
+        self._separate(span.line, keep_blanks)
         self.lines.append(INDENT * depth + text + self.trailing(first, last))
         self.last_source_line = last
 

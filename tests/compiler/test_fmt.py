@@ -71,3 +71,23 @@ def test_shipped_mappings_are_already_formatted() -> None:
 def test_fmt_refuses_a_broken_file_with_diagnostics() -> None:
     formatted, diagnostics = format_text("sync a.B <-> {", "broken")
     assert formatted is None and diagnostics[0].code.startswith("SM0")
+
+
+def test_comments_inside_a_multi_line_value_map_move_before_its_rule_and_stay_there() -> None:
+    source = '''sync pipedrive.Deal -> autopilot.Contact {
+  status -> custom("Deal Status", string) with map {
+    # open deals
+    "open" = "Open"
+    "won" = "Customer"  # paying
+  }
+  title -> custom("Open Deal", string)
+}
+'''
+    once, _ = format_text(source)
+    assert once == '''sync pipedrive.Deal -> autopilot.Contact {
+  # open deals
+  status -> custom("Deal Status", string) with map { "open" = "Open", "won" = "Customer" }  # paying
+  title  -> custom("Open Deal", string)
+}
+'''
+    assert format_text(once)[0] == once
