@@ -65,6 +65,8 @@ def parse(text: str, file: str = "<input>") -> ParseResult:
     """Parse one mapping file. Returns the AST, or None with diagnostics."""
     _collector.comments = []
     _collector.file = file
+    # Editors on Windows may save UTF-8 with a byte-order mark: it is not part of the text.
+    text = text.removeprefix("\ufeff")
     try:
         mapping = lark_parser().parse(text)
     except UnexpectedInput as exc:

@@ -20,7 +20,7 @@ Reader = Callable[[str], str]
 
 
 def read_file(path: str) -> str:
-    return Path(path).read_text(encoding="utf-8")
+    return Path(path).read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the text
 
 
 @dataclass
