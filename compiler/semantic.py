@@ -270,8 +270,11 @@ class _Analyser:
                     self.connection_settings(c, cat)
         pairs = [p for m in self.mappings for s in m.of_type(ast.Sync) if (p := self.pair(s, connects)) is not None]
         actions = [a for m in self.mappings for act in m.of_type(ast.Action) if (a := self.action(act, connects)) is not None]
+        paired: set[frozenset[str]] = set()
         for pair in pairs:
-            self.pair_rules(pair, pairs)
+            key = frozenset({str(pair.left), str(pair.right)})
+            self.pair_rules(pair, pairs, whole=key not in paired)
+            paired.add(key)
         stages = self.stages(pairs)
         return Model(self.catalogs, connects, pairs, actions, stages, self.refs)
 
@@ -552,14 +555,18 @@ class _Analyser:
 
     # ------------------------------------------------------------ rules across a pair
 
-    def pair_rules(self, pair: PairModel, pairs: list[PairModel]) -> None:
+    def pair_rules(self, pair: PairModel, pairs: list[PairModel], whole: bool = True) -> None:
+        """Every rule about one pair. A second block of the same two objects (SM104) is only a
+        fragment of the pair: what the pair as a whole needs (pairing, scope, permissions,
+        required fields) is checked on the first block, not reported again for the fragment."""
         self.written_twice(pair.writes)
-        self.pairing(pair)
-        self.permissions(pair)
-        self.inbound_scope(pair)
-        self.required(pair)
-        self.activity_relation(pair, pairs)
-        self.time_identity(pair)
+        if whole:
+            self.pairing(pair)
+            self.permissions(pair)
+            self.inbound_scope(pair)
+            self.required(pair)
+            self.activity_relation(pair, pairs)
+            self.time_identity(pair)
         self.one_to_many(pair)
         self.unsplittable(pair)
 
