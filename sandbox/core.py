@@ -1,4 +1,5 @@
-"""Pieces both sandbox servers share: a scalable clock, fault injection and a request log.
+"""Pieces both sandbox servers share: a scalable clock, fault injection, a request log and
+strict JSON parsing of request bodies.
 
 Each API app owns one `SandboxState`; the control routes under `/__sandbox__/` (see
 `control.py`) read and change it. Nothing here knows either API's shapes.
@@ -6,6 +7,8 @@ Each API app owns one `SandboxState`; the control routes under `/__sandbox__/` (
 
 from __future__ import annotations
 
+import json
+import math
 import random
 import threading
 import time
@@ -13,6 +16,28 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 CONTROL_PREFIX = "/__sandbox__"
+
+
+def _not_json(token: str) -> Any:
+    raise ValueError(f"{token} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999: strict JSON has no Infinity to answer with
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def parse_json(raw: bytes) -> Any:
+    """A request body as strict JSON (RFC 8259): no NaN/Infinity, no number that overflows to
+    one (answers echoing it would not be JSON). ValueError for anything else, nesting too
+    deep for the parser and bytes that are not UTF-8 included.
+    """
+    try:
+        return json.loads(raw, parse_constant=_not_json, parse_float=_finite)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 class Clock:

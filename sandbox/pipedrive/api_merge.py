@@ -69,7 +69,7 @@ async def merge(request: Request) -> Response:
     merged_id = path_id(request)
     body = await json_body(request)
     survivor_id = body.get("merge_with_id") if isinstance(body, dict) else None
-    if isinstance(survivor_id, str) and survivor_id.isdigit():
+    if isinstance(survivor_id, str) and survivor_id.isascii() and survivor_id.isdigit():
         survivor_id = int(survivor_id)
     if isinstance(survivor_id, bool) or not isinstance(survivor_id, int):
         raise bad_request('"merge_with_id" is required.')

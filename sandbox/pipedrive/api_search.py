@@ -105,7 +105,7 @@ async def search_v2(request: Request) -> Response:
     cursor = request.query_params.get("cursor")
     if cursor:
         offset = decode_cursor(cursor).get("offset")
-        if not isinstance(offset, int) or offset < 0:
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise bad_request('"cursor" is invalid')
         start = offset
     page = items[start : start + limit]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
+import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from syncmap.sandbox.core import parse_json
 from syncmap.sandbox.pipedrive.errors import bad_request, json_response
 from syncmap.sandbox.pipedrive.store import Actor, Store
 
@@ -25,18 +27,31 @@ def actor_of(request: Request) -> Actor:
     return actor
 
 
+_INTEGER = re.compile(r"[+-]?[0-9]+\Z")  # ASCII digits only: Python's int() also takes "١٢" and "1_0"
+
+
 async def json_body(request: Request) -> Any:
     raw = await request.body()
     if not raw:
         return {}
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        # Form bodies are accepted too, as Pipedrive does for v1.
+        return parse_json(raw)
+    except ValueError:  # UnicodeDecodeError included
+        # Form bodies are accepted too, as Pipedrive does for v1 (parsed here: no multipart
+        # dependency, and a form body never reaches a parser that could fail on it).
         if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-            form = await request.form()
-            return dict(form)
+            try:
+                return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+            except (UnicodeDecodeError, ValueError):
+                pass
         raise bad_request("Invalid JSON in request body") from None
+
+
+def parse_int(raw: str) -> int:
+    """An integer written in ASCII digits, else ValueError (also past int()'s 4,300 digits)."""
+    if not _INTEGER.match(raw.strip()):
+        raise ValueError(f"not an integer: {raw!r}")
+    return int(raw)
 
 
 def ok(data: Any, additional_data: Any = None, *, status: int = 200, **extra: Any) -> Response:
@@ -50,7 +65,7 @@ def ok(data: Any, additional_data: Any = None, *, status: int = 200, **extra: An
 def path_id(request: Request, name: str = "id") -> int:
     raw = request.path_params[name]
     try:
-        value = int(raw)
+        value = parse_int(raw)
     except (TypeError, ValueError):
         raise bad_request(f'"{name}" must be a number') from None
     if value < 1:
@@ -63,7 +78,7 @@ def q_int(request: Request, name: str) -> int | None:
     if raw is None or raw == "":
         return None
     try:
-        return int(raw)
+        return parse_int(raw)
     except ValueError:
         raise bad_request(f'"{name}" must be a number') from None
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from syncmap.sandbox.pipedrive.errors import bad_request
+from syncmap.sandbox.pipedrive.http import parse_int
 
 
 def encode_cursor(payload: dict[str, Any]) -> str:
@@ -36,7 +37,7 @@ def parse_limit(raw: str | None, default: int, maximum: int) -> int:
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
+        value = parse_int(raw)
     except ValueError:
         raise bad_request('"limit" must be a number') from None
     if value < 1:
@@ -68,14 +69,17 @@ def cursor_page(
         if mark.get("field") != sort_by or mark.get("sortDirection") != direction:
             raise bad_request('"cursor" does not match the sort parameters')
         anchor = (_key(mark.get("fieldValue")), mark.get("id"))
-        if not isinstance(anchor[1], int):
+        if isinstance(anchor[1], bool) or not isinstance(anchor[1], int):
             raise bad_request('"cursor" is invalid')
         start = len(ordered)
-        for i, record in enumerate(ordered):
-            key = (_key(record.get(sort_by)), record["id"])
-            if (key <= anchor) if reverse else (key >= anchor):
-                start = i
-                break
+        try:
+            for i, record in enumerate(ordered):
+                key = (_key(record.get(sort_by)), record["id"])
+                if (key <= anchor) if reverse else (key >= anchor):
+                    start = i
+                    break
+        except TypeError:  # a hand-made cursor whose fieldValue is not of the sort key's type
+            raise bad_request('"cursor" is invalid') from None
     page = ordered[start : start + limit]
     following = ordered[start + limit] if start + limit < len(ordered) else None
     next_cursor = None
@@ -89,9 +93,11 @@ def cursor_page(
 def offset_page(items: list[Any], start_raw: str | None, limit_raw: str | None, maximum: int = 500) -> tuple[list[Any], dict]:
     """v1 `start`/`limit` paging and its `additional_data.pagination`."""
     try:
-        start = int(start_raw or 0)
+        start = parse_int(start_raw or "0")
     except ValueError:
         raise bad_request('"start" must be a number') from None
+    if start < 0:
+        raise bad_request('"start" must be greater than or equal to 0')
     limit = parse_limit(limit_raw, 100, maximum)
     page = items[start : start + limit]
     more = start + limit < len(items)
