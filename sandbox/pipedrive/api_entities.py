@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from syncmap.sandbox.pipedrive import models, times
 from syncmap.sandbox.pipedrive.errors import bad_request, gone, not_found
-from syncmap.sandbox.pipedrive.http import actor_of, json_body, ok, path_id, q_bool, q_int, q_list, store_of
+from syncmap.sandbox.pipedrive.http import actor_of, json_body, ok, parse_int, path_id, q_bool, q_int, q_list, store_of
 from syncmap.sandbox.pipedrive.pagination import cursor_page, parse_limit
 from syncmap.sandbox.pipedrive.store import Store
 
@@ -81,6 +81,8 @@ def _check_params(request: Request, allowed: Iterable[str]) -> None:
 
 
 def _view(request: Request, kind: str, store: Store) -> models.View:
+    for flag in ("include_option_labels", "include_labels"):
+        q_bool(request, flag)  # not modelled, but a value that is not a boolean is still a 400
     include = tuple(q_list(request, "include_fields"))
     for name in include:
         if name not in INCLUDE_FIELDS[kind]:
@@ -108,7 +110,7 @@ def _filters(request: Request, kind: str) -> list[Callable[[dict[str, Any]], boo
     ids = q_list(request, "ids")
     if ids:
         try:
-            wanted = {int(i) for i in ids}
+            wanted = {parse_int(i) for i in ids}
         except ValueError:
             raise bad_request('"ids" must be a comma separated list of numbers') from None
         if len(wanted) > 100:

@@ -155,6 +155,8 @@ def v1_create(kind: str):
         definition = _create(
             store, kind, body.get("name"), body.get("field_type"), body.get("options"), actor_of(request).user_id, v1=True
         )
+        if not isinstance(body.get("add_visible_flag", True), bool):
+            raise bad_request('"add_visible_flag" must be a boolean')
         if body.get("add_visible_flag") is False:
             definition["add_visible"] = False
         return ok(render_v1(definition, store))

@@ -28,8 +28,12 @@ async def create(request: Request) -> Response:
         raise webhook_errors(400, {"body": ["must be an object"]})
     errors: dict[str, list[str]] = {}
     url = body.get("subscription_url")
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if not parts or parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        port = parts.port if parts else None  # raises for "http://[::1" or a port past 65535
+    except ValueError:
+        parts = port = None
+    if not parts or parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
         errors["subscription_url"] = ["invalid or non-reachable URL"]
     if body.get("event_action") not in ACTIONS:
         errors["event_action"] = [f"must be one of {', '.join(ACTIONS)}"]
@@ -43,6 +47,11 @@ async def create(request: Request) -> Response:
         errors["version"] = ["must be one of 1.0, 2.0"]
     elif version == "1.0":
         errors["version"] = ["the sandbox delivers v2 payloads only"]
+    user_id = body.get("user_id")
+    if user_id is not None and (
+        isinstance(user_id, bool) or not isinstance(user_id, int) or user_id not in request.app.state.store.users
+    ):
+        errors["user_id"] = ["must be the id of a user of the company"]
     for key in ("http_auth_user", "http_auth_password"):
         if body.get(key) is not None and not isinstance(body[key], str):
             errors[key] = ["must be a string"]

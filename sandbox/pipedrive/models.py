@@ -139,7 +139,17 @@ def _contacts(name: str, value: Any) -> Any:
     return items
 
 
-_participants = _object_list({"person_id": _int, "primary": _bool})
+_participant_items = _object_list({"person_id": _int, "primary": _bool})
+
+
+def _participants(name: str, value: Any) -> Any:
+    items = _participant_items(name, value)
+    for i, item in enumerate(items):
+        if item.get("person_id") is None:
+            raise bad_request(f'"{name}[{i}].person_id" is required')
+    return items
+
+
 _attendees = _object_list(
     {"email": _str, "name": _str, "status": _str, "is_organizer": _bool, "person_id": _int, "user_id": _int}
 )
@@ -223,7 +233,14 @@ BODY: dict[str, dict[str, Checker]] = {
 }
 POST_ONLY = {"add_time"}
 REQUIRED = {"organization": "name", "deal": "title"}
-NOT_NULL = {"person": {"name"}, "organization": {"name"}, "deal": {"title"}, "activity": {"subject", "type"}}
+# Keys a record cannot be without: null is refused with the key's own type message (a deal with
+# `status: null` or `is_archived: null` would drop out of every list).
+NOT_NULL = {
+    "person": {"name", "visible_to"},
+    "organization": {"name", "visible_to"},
+    "deal": {"title", "visible_to", "status", "is_archived", "currency", "pipeline_id", "stage_id"},
+    "activity": {"subject", "type", "busy", "done"},
+}
 LIST_KEYS = {"emails", "phones", "im", "label_ids", "participants", "attendees"}
 TIME_KEYS = {
     "person": ("add_time", "update_time"),
@@ -347,7 +364,7 @@ def check_body(kind: str, body: Any, store: Store, *, creating: bool) -> dict[st
             raise forbidden("Contact sync fields are only available with contact sync enabled.")
         if value is None:
             if key in NOT_NULL[kind]:
-                raise _fail(key, "a string")
+                checker(key, value)  # raises the key's own message ("must be a string", "a boolean"...)
             out[key] = [] if key in LIST_KEYS else None
         else:
             out[key] = checker(key, value)
