@@ -179,6 +179,15 @@ EMPTY_BLOCK = _code(
     """Add field rules, or delete the block.""",
 )
 
+SAME_SYSTEM_SYNC = _code(
+    "SM118", "sync within one system", ERROR,
+    """A `sync` pairs records of two systems. With the same system on both sides
+    (`sync pipedrive.Person <-> pipedrive.Person`) the sync would read and write the records it
+    pairs, and `only`, `deletes` and `conflict`, which name a side by its system, could not
+    tell the sides apart.""",
+    """Pair an object with an object of the other system, e.g.
+    `sync pipedrive.Person <-> autopilot.Contact`.""",
+)
 
 # ---------------------------------------------------------------- SM2xx names (catalogs)
 

@@ -306,8 +306,8 @@ class _Analyser:
         left, right = self.side(sync.left), self.side(sync.right)
         for ref in (sync.left, sync.right):
             self.require_connected(ref, connects)
-        if left is None or right is None:
-            return None
+        if left is None or right is None or left.system == right.system:
+            return None  # a sync within one system is SM118; its sides cannot be told apart
         pair = PairModel(sync, left, right, ARROW_DIRECTION[sync.arrow])
         # Each side of a rule belongs to its own object: a qualifier naming the other system is
         # an error (SM207), not a way to reach across.

@@ -21,6 +21,7 @@ from syncmap.compiler.codes import (
     EMPTY_BLOCK,
     LITERAL_SECRET,
     REPEATED_SETTING,
+    SAME_SYSTEM_SYNC,
     TARGET_NOT_FIELD,
     TWO_WAY_NEEDS_FIELDS,
     UNKNOWN_TRANSFORM,
@@ -213,6 +214,9 @@ def _check_rule(rule: ast.FieldRule) -> Iterator[Diagnostic]:
 
 
 def _check_sync(sync: ast.Sync) -> Iterator[Diagnostic]:
+    if sync.left.system == sync.right.system:
+        yield _diag(SAME_SYSTEM_SYNC, ERROR, f"both sides of this sync are in `{sync.left.system}`", sync.right.span, "same system as the left side",
+                    "a sync pairs an object with an object of another system")
     once: dict[type, ast.Statement] = {}
     rules: dict[object, ast.FieldRule] = {}
     has_work = False
