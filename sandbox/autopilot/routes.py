@@ -6,7 +6,6 @@ Errors are raised as `ApiError` and rendered by the app's exception handler.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -18,7 +17,7 @@ from syncmap.sandbox.autopilot.hooks import HookDispatcher
 from syncmap.sandbox.autopilot.ratelimit import RateLimiter
 from syncmap.sandbox.autopilot.settings import AutopilotSettings
 from syncmap.sandbox.autopilot.store import AutopilotStore
-from syncmap.sandbox.core import CONTROL_PREFIX
+from syncmap.sandbox.core import CONTROL_PREFIX, parse_json
 
 NO_CONTENT = 204
 
@@ -26,8 +25,8 @@ NO_CONTENT = 204
 async def json_object(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
-        data = json.loads(raw) if raw else {}
-    except ValueError:
+        data = parse_json(raw) if raw else {}
+    except ValueError:  # also NaN/Infinity and nesting too deep: never a 500
         raise ApiError(400, "The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise ApiError(400, "The body must be a JSON object.")

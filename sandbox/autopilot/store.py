@@ -6,6 +6,7 @@ rendered, so a later change cannot alter what was sent); the routes hand them to
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import uuid
@@ -168,16 +169,15 @@ def coerce_custom(field_type: str, name: str, value: Any) -> Any:
     elif field_type == "integer" and not isinstance(value, bool):
         if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
             ok = int(value)
-        elif isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+        elif isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]{1,300}", value.strip()):
             ok = int(value)
     elif field_type == "float" and not isinstance(value, bool):
-        if isinstance(value, (int, float)):
-            ok = float(value)
-        elif isinstance(value, str):
-            try:
-                ok = float(value)
-            except ValueError:
-                ok = None
+        try:
+            number = float(value) if isinstance(value, (int, float, str)) else None
+        except (ValueError, OverflowError):
+            number = None
+        # "nan", "inf", "1e999": a value no JSON answer or hook payload could carry
+        ok = number if number is not None and math.isfinite(number) else None
     elif field_type == "boolean":
         if isinstance(value, bool):
             ok = value
@@ -186,12 +186,11 @@ def coerce_custom(field_type: str, name: str, value: Any) -> Any:
     elif field_type == "date" and isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            ok = None
-        else:
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=timezone.utc)
             ok = shapes.iso_ms(parsed.timestamp())
+        except (ValueError, OverflowError):  # unparsable, or outside years 1..9999 once in UTC
+            ok = None
     if ok is None:
         raise ApiError(400, f"Value {value!r} is not a valid {field_type} for custom field {name!r}.")
     return ok
@@ -284,7 +283,8 @@ class AutopilotStore:
         for address in (email, new_email):
             if address is not None and not (isinstance(address, str) and _EMAIL.match(address)):
                 raise ApiError(400, f"Email {address!r} is not a valid email address.")
-        custom_raw = raw.get("custom") or {}
+        custom_raw = raw.get("custom")
+        custom_raw = {} if custom_raw is None else custom_raw
         if not isinstance(custom_raw, dict):
             raise ApiError(400, "custom must be an object of type--Field--Name keys.")
         custom: dict[tuple[str, str], Any] = {}
