@@ -43,6 +43,31 @@ def validate_plan(plan: dict[str, Any]) -> None:
     if errors:
         lines = [f"  /{'/'.join(str(p) for p in e.absolute_path)}: {e.message}" for e in errors[:10]]
         raise PlanError("the plan does not match plan.schema.json:\n" + "\n".join(lines))
+    problems = list(_reference_problems(plan))
+    if problems:
+        raise PlanError("the plan contradicts itself (edited by hand?); recompile it:\n" + "\n".join(f"  {p}" for p in problems[:10]))
+
+
+def _reference_problems(plan: dict[str, Any]) -> Any:
+    """What a schema cannot say: ids are unique, and the stages hold each pair exactly once."""
+    ids = [pair["id"] for pair in plan["pairs"]]
+    for i, pid in enumerate(ids):
+        if pid in ids[:i]:
+            yield f"/pairs/{i}: the pair id {pid!r} is used twice"
+    staged = [(n, pid) for n, stage in enumerate(plan["stages"]) for pid in stage["pairs"]]
+    for n, pid in staged:
+        if pid not in ids:
+            yield f"/stages/{n}: names the pair {pid!r}, which the plan does not have"
+    for pid in dict.fromkeys(ids):
+        count = sum(1 for _, s in staged if s == pid)
+        if count != 1:
+            yield f"/stages: the pair {pid!r} is in {count} stages, not exactly one"
+    if [stage["stage"] for stage in plan["stages"]] != list(range(1, len(plan["stages"]) + 1)):
+        yield "/stages: stage numbers must run 1, 2, 3, … in order"
+    names = [action["name"] for action in plan["actions"]]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            yield f"/actions/{i}: the action name {name!r} is used twice"
 
 
 def _check_version(plan: Any) -> None:

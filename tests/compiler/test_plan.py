@@ -149,6 +149,22 @@ def test_loader_refuses_a_plan_that_breaks_the_schema() -> None:
         loads("{not json", "json")
 
 
+def test_loader_refuses_a_plan_whose_stages_and_pairs_disagree() -> None:
+    plan = compile_plan(str(ROOT / "mappings" / "five-objects.syncmap")).plan
+    for tamper, says in (
+        (lambda p: p["stages"][1]["pairs"].__setitem__(0, "pipedrive.Lead<->autopilot.Contact"), "which the plan does not have"),
+        (lambda p: p["stages"][2]["pairs"].clear(), "is in 0 stages"),
+        (lambda p: p["pairs"].append(dict(p["pairs"][0])), "is used twice"),
+        (lambda p: p["stages"][0].__setitem__("stage", 7), "stage numbers"),
+        (lambda p: p["actions"].append(dict(p["actions"][0])), "action name 'Add Deal' is used twice"),
+    ):
+        broken = json.loads(json.dumps(plan))
+        tamper(broken)
+        with pytest.raises(PlanError, match="contradicts itself") as err:
+            loads(json.dumps(broken), "json")
+        assert says in str(err.value)
+
+
 def test_no_secret_value_ever_reaches_a_plan(tmp_path: Path) -> None:
     markers = {
         "PIPEDRIVE_API_TOKEN": "SECRET-pd-token-4711",
