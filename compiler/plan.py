@@ -122,7 +122,7 @@ def dumps(plan: dict[str, Any], fmt: str) -> str:
 
 
 def format_for(path: str) -> str:
-    return "yaml" if path.endswith((".yaml", ".yml")) else "json"
+    return "yaml" if path.lower().endswith((".yaml", ".yml")) else "json"
 
 
 def loads(text: str, fmt: str) -> dict[str, Any]:
