@@ -661,18 +661,27 @@ class _Analyser:
                 return
             rules[side.system] = found[0]
         want = (rules[pair.left.system]["field"], rules[pair.right.system]["field"])
+        if not pair.matches and pair.link is None:
+            return  # no pairing at all: SM312
+        # Every `match` line is an alternative the runtime may pair by, so each needs the time.
         groups: dict[int, set[tuple]] = {}
+        lines: dict[int, ast.Match | None] = {}
         for m in pair.matches:
+            keys = groups.setdefault(m.group, set())
+            lines.setdefault(m.group, m.statement)
             if m.right is None or m.left.kind != "field" or m.right.kind != "field":
                 continue
             left, right = m.left.reads[0], m.right.reads[0]
-            pairs_up = (left.spec.name if left.spec else None, right.spec.name if right.spec else None)
-            groups.setdefault(m.group, set()).add(pairs_up)
-        if not any(want in keys for keys in groups.values()):
-            l_rel = rules[pair.left.system].get("scope_relation")
-            r_rel = rules[pair.right.system].get("scope_relation")
-            self.out.append(_diag(ACTIVITY_IDENTITY, f"{pair.left.catalog.display_name} and {pair.right.catalog.display_name} {pair.right.spec.plural or pair.right.object} must pair by `{want[0]}` = `{want[1]}`",
-                                  pair.sync.span, "pairs by something else", f"write `match {l_rel} = {r_rel}, {want[0]} = {want[1]}`"))
+            keys.add((left.spec.name if left.spec else None, right.spec.name if right.spec else None))
+        lacking = [g for g, keys in groups.items() if want not in keys]
+        if groups and not lacking:
+            return
+        where = lines.get(lacking[0]) if lacking else None
+        l_rel = rules[pair.left.system].get("scope_relation")
+        r_rel = rules[pair.right.system].get("scope_relation")
+        self.out.append(_diag(ACTIVITY_IDENTITY, f"{pair.left.catalog.display_name} and {pair.right.catalog.display_name} {pair.right.spec.plural or pair.right.object} must pair by `{want[0]}` = `{want[1]}`",
+                              where.span if where is not None else pair.sync.span, "pairs by something else",
+                              f"write `match {l_rel} = {r_rel}, {want[0]} = {want[1]}`" + (" on every `match` line" if len(groups) > 1 else "")))
 
     def one_to_many(self, pair: PairModel) -> None:
         for w in pair.writes:
