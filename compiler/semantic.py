@@ -349,7 +349,7 @@ class _Analyser:
         return pair
 
     def conflict_words(self, pair: PairModel, policy: ast.ConflictPolicy) -> None:
-        if len(policy.words) == 2 and policy.words[0] not in (pair.left.system, pair.right.system):
+        if len(policy.words) == 2 and policy.words[0] not in (pair.left.system, pair.right.system, "newest"):  # `newest wins`: SM113
             self.out.append(_diag(BAD_POLICY_SYSTEM, f"`{policy.words[0]}` is not part of this sync", policy.span, "not in the pair",
                                   f"write `conflict {pair.left.system} wins` or `conflict {pair.right.system} wins`"))
 

@@ -166,9 +166,10 @@ def _check_value(value: ast.Value | None) -> Iterator[Diagnostic]:
 
 def _check_conflict(policy: ast.ConflictPolicy) -> Iterator[Diagnostic]:
     words = policy.words
-    if words == ("newest",) or (len(words) == 2 and words[1] == "wins"):
+    if words == ("newest",) or (len(words) == 2 and words[1] == "wins" and words[0] != "newest"):
         return
-    yield _diag(UNKNOWN_WORD, ERROR, f"`conflict {' '.join(words)}` is not a conflict policy", policy.span, "unknown policy", "write `conflict newest` or `conflict SYSTEM wins`")
+    fix = "write `conflict newest` (without `wins`)" if words[0] == "newest" else "write `conflict newest` or `conflict SYSTEM wins`"
+    yield _diag(UNKNOWN_WORD, ERROR, f"`conflict {' '.join(words)}` is not a conflict policy", policy.span, "unknown policy", fix)
 
 
 def _check_transforms(rule: ast.FieldRule) -> Iterator[Diagnostic]:
