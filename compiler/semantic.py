@@ -547,7 +547,7 @@ class _Analyser:
                 system = v.segments[0].name
                 side = pair.side(system)
                 ok = side is not None and owner_field(side) is not None
-        elif isinstance(v, ast.Literal) and v.kind == "number" and isinstance(v.value, int):
+        elif isinstance(v, ast.Literal) and v.kind == "number" and isinstance(v.value, int) and v.value > 0:
             ok = any(owner_field(s) is not None for s in (pair.left, pair.right))
         if not ok:
             self.out.append(_diag(BAD_OWNER, "`owner default` needs `SYSTEM.me`, a user id or `SYSTEM.user(\"Name\")` of a side that has owners", st.span,

@@ -23,6 +23,8 @@ from syncmap.runtime.cli.options import format_option, readable
 @format_option
 def compile(mapping: str, output: str | None, check_only: bool, output_format: str) -> None:
     """Compile a mapping into a sync plan (byte-identical for the same sources)."""
+    if output is not None and not output.lower().endswith((".yaml", ".yml", ".json")):
+        raise click.BadParameter(f"{output}: a plan file ends in .yaml, .yml or .json", param_hint="-o/--output")
     result = readable(mapping, compile_plan)
     if result.diagnostics:
         rendered = RENDERERS[output_format](result.diagnostics, result.sources.texts)

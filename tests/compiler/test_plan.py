@@ -249,3 +249,9 @@ sync autopilot.Contact -> pipedrive.Person {
     assert result.plan is not None, result.diagnostics
     assert result.plan["pairs"][0]["owner"]["system"] == "pipedrive"
     assert result.plan["pairs"][0]["owner"]["default"] == {"kind": "user_id", "value": 42}
+
+
+def test_compile_refuses_an_output_file_of_unknown_kind(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["compile", str(ROOT / "mappings" / "autopilot.syncmap"), "-o", str(tmp_path / "plan.txt")])
+    assert result.exit_code == 2 and ".yaml, .yml or .json" in result.stderr
+    assert not (tmp_path / "plan.txt").exists()
