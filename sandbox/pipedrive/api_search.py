@@ -52,6 +52,9 @@ def search_persons(request: Request) -> list[dict[str, Any]]:
     for field in fields:
         if field not in SEARCH_FIELDS:
             raise bad_request(f'"fields" must be one of [{", ".join(SEARCH_FIELDS)}]')
+    for extra in q_list(request, "include_fields"):
+        if extra != "person.picture":  # the only one published; persons have no pictures here
+            raise bad_request('"include_fields" must be one of [person.picture]')
     org_id = q_int(request, "organization_id")
     needle = term.casefold()
     items = []

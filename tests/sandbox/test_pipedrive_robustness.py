@@ -148,6 +148,16 @@ async def test_keys_a_record_cannot_be_without_refuse_null(entity: str, body: di
 
 
 @async_test
+async def test_search_include_fields_is_person_picture_only() -> None:
+    app = await seeded(3)
+    async with client(app) as c:
+        for path in ("/api/v2/persons/search", "/v1/persons/search"):
+            assert_400(await c.get(path, params={"term": "an", "include_fields": "person.name"}),
+                       '"include_fields" must be one of [person.picture]')  # fmt: skip
+            assert (await c.get(path, params={"term": "an", "include_fields": "person.picture"})).status_code == 200
+
+
+@async_test
 async def test_label_flags_must_be_booleans() -> None:
     app = await seeded(3)
     async with client(app) as c:
