@@ -212,12 +212,8 @@ class _Analyser:
     def value(self, v: ast.Value, scope: Scope) -> Val | None:
         val, diags = resolve_value(v, scope, systems=self.systems)
         self.out.extend(diags)
-        if val is not None and isinstance(v, ast.Path):
-            for ref in val.reads:
-                self.refs[id(v)] = ref
-        if val is not None and val.kind == "format":
-            for ref in val.reads:
-                self.refs[id(ref)] = ref
+        if val is not None and isinstance(v, ast.Path) and val.reads:
+            self.refs[id(v)] = val.reads[0]  # conditions are lowered from the AST: remember what each path named
         return val
 
     def field(self, path: ast.Path, scope: Scope) -> FieldRef | None:
@@ -312,48 +308,44 @@ class _Analyser:
         # Each side of a rule belongs to its own object: a qualifier naming the other system is
         # an error (SM207), not a way to reach across.
         lscope, rscope = Scope((left,)), Scope((right,))
-        both = Scope((left, right))
-        source_scope = {"left_to_right": lscope, "right_to_left": rscope, "both": both}[pair.direction]
+        source = {"left_to_right": lscope, "right_to_left": rscope, "both": Scope((left, right))}[pair.direction]
+        scopes = _Scopes(lscope, rscope, source)
         for st in sync.statements:
-            if isinstance(st, ast.FieldRule):
-                self.rule(pair, st, lscope, rscope)
-            elif isinstance(st, ast.Assign):
-                self.assign(pair, st)
-            elif isinstance(st, ast.Match):
-                group = len({m.group for m in pair.matches})
-                before = len(pair.matches)
-                for key in st.keys:
-                    self.match_key(pair, key, lscope, rscope)
-                for m in pair.matches[before:]:
-                    m.group, m.statement = group, st
-            elif isinstance(st, ast.Link):
-                self.link(pair, st, lscope, rscope)
-            elif isinstance(st, ast.Only):
-                self.only(pair, st)
-            elif isinstance(st, ast.Where):
-                self.condition(st.condition, source_scope)
-                pair.filters.append((st.condition, None, st))
-            elif isinstance(st, ast.Deletes):
-                self.deletes(pair, st)
-            elif isinstance(st, ast.OwnerDefault):
-                self.owner(pair, st)
-            elif isinstance(st, ast.Empty):
-                pair.empty = st.policy
-                pair.empty_node = st
-                if st.policy == "write" and any(s.catalog.rules_of("empty_values_skipped", object=s.object) and pair.flows_into(s) for s in (left, right)):
-                    self.out.append(_diag(EMPTY_WRITES, f"empty values would be written to {next(s for s in (left, right) if s.catalog.rules_of('empty_values_skipped', object=s.object)).catalog.display_name}", st.span, "blanks fields", "use `empty skip`", WARNING))
-            elif isinstance(st, ast.Conflict):
-                self.conflict_words(pair, st.policy)
-                pair.conflict = st.policy.words
-                pair.conflict_node = st
+            _STATEMENTS[type(st)](self, pair, st, scopes)
         return pair
+
+    # Every statement kind has a handler `(pair, statement, scopes)`: `_STATEMENTS` below.
+
+    def _match(self, pair: PairModel, st: ast.Match, scopes: "_Scopes") -> None:
+        group = len({m.group for m in pair.matches})
+        before = len(pair.matches)
+        for key in st.keys:
+            self.match_key(pair, key, scopes.left, scopes.right)
+        for m in pair.matches[before:]:
+            m.group, m.statement = group, st
+
+    def _where(self, pair: PairModel, st: ast.Where, scopes: "_Scopes") -> None:
+        self.condition(st.condition, scopes.source)
+        pair.filters.append((st.condition, None, st))
+
+    def _empty(self, pair: PairModel, st: ast.Empty, scopes: "_Scopes") -> None:
+        pair.empty, pair.empty_node = st.policy, st
+        skipping = [s for s in (pair.left, pair.right) if s.catalog.rules_of("empty_values_skipped", object=s.object) and pair.flows_into(s)]
+        if st.policy == "write" and skipping:
+            self.out.append(_diag(EMPTY_WRITES, f"empty values would be written to {skipping[0].catalog.display_name}", st.span,
+                                  "blanks fields", "use `empty skip`", WARNING))
+
+    def _conflict(self, pair: PairModel, st: ast.Conflict, scopes: "_Scopes") -> None:
+        self.conflict_words(pair, st.policy)
+        pair.conflict, pair.conflict_node = st.policy.words, st
 
     def conflict_words(self, pair: PairModel, policy: ast.ConflictPolicy) -> None:
         if len(policy.words) == 2 and policy.words[0] not in (pair.left.system, pair.right.system, "newest"):  # `newest wins`: SM113
             self.out.append(_diag(BAD_POLICY_SYSTEM, f"`{policy.words[0]}` is not part of this sync", policy.span, "not in the pair",
                                   f"write `conflict {pair.left.system} wins` or `conflict {pair.right.system} wins`"))
 
-    def rule(self, pair: PairModel, rule: ast.FieldRule, lscope: Scope, rscope: Scope) -> None:
+    def rule(self, pair: PairModel, rule: ast.FieldRule, scopes: "_Scopes") -> None:
+        lscope, rscope = scopes.left, scopes.right
         lval = self.value(rule.left, lscope)
         rval = self.value(rule.right, rscope)
         default = self.value(rule.default, rscope if rule.arrow == "<-" else lscope) if rule.default is not None else None
@@ -379,7 +371,7 @@ class _Analyser:
             self.check_write(pair, write, target_node=rule.right if direction == "left_to_right" else rule.left)
             pair.writes.append(write)
 
-    def assign(self, pair: PairModel, st: ast.Assign) -> None:
+    def assign(self, pair: PairModel, st: ast.Assign, scopes: "_Scopes") -> None:
         if not isinstance(st.target, ast.Path) or st.target.segments[0].name == "this":
             return  # SM111, from the structural checks
         # One-way pairs write their destination; two-way pairs need a qualified target.
@@ -486,9 +478,9 @@ class _Analyser:
             self.out.append(_diag(TYPE_MISMATCH, f"cannot match {lval.type} with {rval.type}", key.span, "different types"))
         pair.matches.append(MatchModel(lval, rval, kind, key))
 
-    def link(self, pair: PairModel, st: ast.Link, lscope: Scope, rscope: Scope) -> None:
-        left = self.field(st.left, lscope)
-        right = self.field(st.right, rscope)
+    def link(self, pair: PairModel, st: ast.Link, scopes: "_Scopes") -> None:
+        left = self.field(st.left, scopes.left)
+        right = self.field(st.right, scopes.right)
         if left is None or right is None:
             return
         ids = [r for r in (left, right) if r.spec is not None and r.spec.name == r.side.spec.identity.key]
@@ -500,7 +492,7 @@ class _Analyser:
         pair.link = (left, right)
         pair.link_node = st
 
-    def only(self, pair: PairModel, st: ast.Only) -> None:
+    def only(self, pair: PairModel, st: ast.Only, scopes: "_Scopes") -> None:
         target = pair.side(st.toward)
         if target is None:
             self.out.append(_diag(BAD_POLICY_SYSTEM, f"`{st.toward}` is not part of this sync", st.span, "not in the pair"))
@@ -509,7 +501,7 @@ class _Analyser:
         self.condition(st.scope, Scope((source,), (target,)))
         pair.scopes.append((st, target))
 
-    def deletes(self, pair: PairModel, st: ast.Deletes) -> None:
+    def deletes(self, pair: PairModel, st: ast.Deletes, scopes: "_Scopes") -> None:
         pair.deletes = st
         if st.arrow not in ("->", "<-"):
             return  # `deletes never`, or a two-way arrow (SM113)
@@ -533,7 +525,7 @@ class _Analyser:
                                   f"deletions may not flow from {origin.catalog.display_name} to {target.catalog.display_name} {target.spec.plural or target.object}",
                                   st.span, "not allowed", f"write `deletes {target.system} -> {origin.system}` or `deletes never`"))
 
-    def owner(self, pair: PairModel, st: ast.OwnerDefault) -> None:
+    def owner(self, pair: PairModel, st: ast.OwnerDefault, scopes: "_Scopes") -> None:
         pair.owner = st
         v = st.value
         ok = False
@@ -794,6 +786,29 @@ class _Analyser:
             self.out.append(_diag(BAD_ACTION, f"{cat.display_name} offers no action that can {op} {target.spec.plural or target.object}", step.span,
                                   "not offered", f"{cat.display_name} actions: {', '.join(ops)}"))
         return None
+
+
+@dataclass(frozen=True)
+class _Scopes:
+    """Where names resolve in a sync block: each side's own object, and the flow's source."""
+
+    left: Scope
+    right: Scope
+    source: Scope
+
+
+_STATEMENTS = {
+    ast.FieldRule: _Analyser.rule,
+    ast.Assign: _Analyser.assign,
+    ast.Match: _Analyser._match,
+    ast.Link: _Analyser.link,
+    ast.Only: _Analyser.only,
+    ast.Where: _Analyser._where,
+    ast.Deletes: _Analyser.deletes,
+    ast.OwnerDefault: _Analyser.owner,
+    ast.Empty: _Analyser._empty,
+    ast.Conflict: _Analyser._conflict,
+}
 
 
 def owner_field(side: Side) -> str | None:
