@@ -217,11 +217,11 @@ def _path_error(side: Side, path: ast.Path, skip: int, resolved: ResolvedPath) -
     index = max(err.index, 0) + skip
     seg_span = path.segments[index].span if index < len(path.segments) else path.span
     code = UNKNOWN_FIELD if err.kind in ("unknown_name", "unknown_object", "empty") else BAD_PATH
-    message = err.message[0].lower() + err.message[1:] if err.kind != "unknown_name" else f"{side.spec.display_name if err.index == 0 else err.object} has no field `{err.segment}`"
-    if err.kind == "unknown_name" and err.object:
-        obj = side.catalog.object(err.object)
-        display = obj.display_name if obj else err.object
-        message = f"{side.catalog.display_name} {display} has no field `{err.segment}`"
+    if err.kind == "unknown_name":
+        obj = side.catalog.object(err.object or side.object)
+        message = f"{side.catalog.display_name} {obj.display_name if obj else err.object} has no field `{err.segment}`"
+    else:
+        message = err.message[0].lower() + err.message[1:]
     help = f"did you mean `{err.suggestion}`?" if err.suggestion else ("use custom(\"Name\") for a custom field" if code == UNKNOWN_FIELD else None)
     return _err(code, message, seg_span, "unknown field" if code == UNKNOWN_FIELD else "no such path", help)
 
