@@ -169,7 +169,7 @@ class _Lowerer:
 
     # ------------------------------------------------------------ pairs
 
-    def write(self, w: Write, pair: PairModel | None) -> dict[str, Any]:
+    def write(self, w: Write) -> dict[str, Any]:
         conflict = None
         if w.conflict is not None:
             conflict = _conflict(w.conflict)
@@ -246,7 +246,7 @@ class _Lowerer:
             "owner": owner,
             "empty": {"policy": pair.empty, "span": self.span(pair.empty_node.span) if pair.empty_node else None},
             "conflict": dict(_conflict(pair.conflict), span=self.span(pair.conflict_node.span) if pair.conflict_node else None),
-            "fields": [self.write(w, pair) for w in pair.writes],
+            "fields": [self.write(w) for w in pair.writes],
             "required": [{"system": side.system, "object": side.object, "field": r.field, "seed": r.seed} for side in (pair.left, pair.right) for r in side.spec.required],
             "span": self.span(sync.span),
         }

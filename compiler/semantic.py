@@ -7,7 +7,6 @@ DESIGN.md that applies at compile time is one function below, named after what i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from syncmap.compiler import ast
@@ -356,14 +355,14 @@ class _Analyser:
             return
         halves = []
         if rule.arrow in ("->", "<->"):
-            halves.append((rval, lval, "left_to_right", pair.right))
+            halves.append((rval, lval, "left_to_right"))
         if rule.arrow in ("<-", "<->"):
-            halves.append((lval, rval, "right_to_left", pair.left))
+            halves.append((lval, rval, "right_to_left"))
         if pair.direction != "both" and ARROW_DIRECTION[rule.arrow] != pair.direction:
             self.out.append(_diag(RULE_AGAINST_SYNC, f"this rule flows `{rule.arrow}` but the sync only flows `{pair.sync.arrow}`", rule.arrow_span,
                                   "against the sync's direction", "make the sync two-way (`<->`), or point the rule the way the sync flows"))
             halves = [h for h in halves if h[2] == pair.direction]
-        for target_val, source_val, direction, target_side in halves:
+        for target_val, source_val, direction in halves:
             if target_val.kind != "field":
                 continue
             target = target_val.reads[0]
