@@ -245,16 +245,12 @@ _V2_PATHS = {"Person": "/persons", "Organization": "/organizations", "Deal": "/d
 
 @pytest.fixture(scope="module")
 def v2() -> dict:
-    if not SHARED.is_dir():
-        pytest.skip("../shared reference material not present")
     with open(SHARED / "ref" / "pipedrive" / "v2.yaml", encoding="utf-8") as fh:
         return yaml.load(fh, Loader=yaml.CSafeLoader)
 
 
 @pytest.fixture(scope="module")
 def v1() -> dict:
-    if not SHARED.is_dir():
-        pytest.skip("../shared reference material not present")
     with open(SHARED / "ref" / "pipedrive" / "v1.yaml", encoding="utf-8") as fh:
         return yaml.load(fh, Loader=yaml.CSafeLoader)
 

@@ -194,7 +194,6 @@ def _copied_costs() -> list[tuple[str, dict]]:
     return out
 
 
-@pytest.mark.skipif(not (SHARED / "ref" / "pipedrive" / "token-costs.json").exists(), reason="shared references not checked out")
 @pytest.mark.parametrize("where,op", _copied_costs(), ids=[w for w, _ in _copied_costs()])
 def test_copied_token_costs_match_the_shared_table(where: str, op: dict) -> None:
     shared = _shared_costs()
