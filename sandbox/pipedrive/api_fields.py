@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from syncmap.sandbox.pipedrive import times
 from syncmap.sandbox.pipedrive.errors import ApiError, bad_request, envelope
-from syncmap.sandbox.pipedrive.http import actor_of, json_body, ok, path_id, store_of
+from syncmap.sandbox.pipedrive.http import actor_of, object_body, ok, path_id, store_of
 from syncmap.sandbox.pipedrive.pagination import cursor_page, decode_cursor, offset_page, parse_limit
 from syncmap.sandbox.pipedrive.seed import add_field, field_key
 from syncmap.sandbox.pipedrive.store import Store
@@ -149,9 +149,7 @@ def v1_get(kind: str):
 def v1_create(kind: str):
     async def endpoint(request: Request) -> Response:
         store = store_of(request)
-        body = await json_body(request)
-        if not isinstance(body, dict):
-            raise bad_request('"body" must be of type object')
+        body = await object_body(request)
         definition = _create(
             store, kind, body.get("name"), body.get("field_type"), body.get("options"), actor_of(request).user_id, v1=True
         )
@@ -208,9 +206,7 @@ def v2_get(kind: str):
 def v2_create(kind: str):
     async def endpoint(request: Request) -> Response:
         store = store_of(request)
-        body = await json_body(request)
-        if not isinstance(body, dict):
-            raise bad_request('"body" must be of type object')
+        body = await object_body(request)
         definition = _create(
             store,
             kind,

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from syncmap.sandbox.pipedrive import times
 from syncmap.sandbox.pipedrive.errors import bad_request, user_not_found
-from syncmap.sandbox.pipedrive.http import actor_of, json_body, ok, path_id, q_int, store_of
+from syncmap.sandbox.pipedrive.http import actor_of, object_body, ok, path_id, q_int, store_of
 from syncmap.sandbox.pipedrive.store import Store
 
 ICON_KEYS = (
@@ -84,9 +84,7 @@ async def list_types(request: Request) -> Response:
 
 async def create_type(request: Request) -> Response:
     store = store_of(request)
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        raise bad_request('"body" must be of type object')
+    body = await object_body(request)
     name, icon = body.get("name"), body.get("icon_key")
     if not isinstance(name, str) or not name.strip():
         raise bad_request('"name" is required.')

@@ -47,6 +47,14 @@ async def json_body(request: Request) -> Any:
         raise bad_request("Invalid JSON in request body") from None
 
 
+async def object_body(request: Request) -> dict[str, Any]:
+    """The JSON body, which must be an object (Pipedrive's 400 otherwise)."""
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise bad_request('"body" must be of type object')
+    return body
+
+
 def parse_int(raw: str) -> int:
     """An integer written in ASCII digits, else ValueError (also past int()'s 4,300 digits)."""
     if not _INTEGER.match(raw.strip()):
