@@ -54,6 +54,14 @@ def _duplicate(code: str, what: str, first: Span, again: Span, help: str) -> Dia
     return _diag(code, ERROR, what, again, "repeated here", help, (Label(first, "first given here"),))
 
 
+def _seen(first_of: dict, key: object, item: object):
+    """The item first registered under `key`, or None after registering `item` as the first."""
+    if key in first_of:
+        return first_of[key]
+    first_of[key] = item
+    return None
+
+
 def check_structure(mappings: list[ast.Mapping]) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     connects: dict[str, ast.Connect] = {}
@@ -68,23 +76,16 @@ def check_structure(mappings: list[ast.Mapping]) -> list[Diagnostic]:
                 out.append(_diag(UNSUPPORTED_VERSION, ERROR, f"syncmap {v.number} is not a language version this syncmap knows", v.span, "unsupported", "write `syncmap 1`"))
         for item in mapping.items:
             if isinstance(item, ast.Connect):
-                if item.system in connects:
-                    out.append(_duplicate(DUPLICATE_CONNECT, f"`{item.system}` is connected twice", connects[item.system].span, item.span, "keep one connect block per system"))
-                else:
-                    connects[item.system] = item
+                if first := _seen(connects, item.system, item):
+                    out.append(_duplicate(DUPLICATE_CONNECT, f"`{item.system}` is connected twice", first.span, item.span, "keep one connect block per system"))
                 out.extend(_check_connect(item))
             elif isinstance(item, ast.Sync):
-                key = frozenset({str(item.left), str(item.right)})
-                if key in syncs:
-                    out.append(_duplicate(DUPLICATE_SYNC, f"`{item.left}` and `{item.right}` are paired twice", syncs[key].span, item.span, "merge the two sync blocks"))
-                else:
-                    syncs[key] = item
+                if first := _seen(syncs, frozenset({str(item.left), str(item.right)}), item):
+                    out.append(_duplicate(DUPLICATE_SYNC, f"`{item.left}` and `{item.right}` are paired twice", first.span, item.span, "merge the two sync blocks"))
                 out.extend(_check_sync(item))
             elif isinstance(item, ast.Action):
-                if item.name in actions:
-                    out.append(_duplicate(DUPLICATE_ACTION, f"two actions are named \"{item.name}\"", actions[item.name].name_span, item.name_span, "action names must be unique"))
-                else:
-                    actions[item.name] = item
+                if first := _seen(actions, item.name, item):
+                    out.append(_duplicate(DUPLICATE_ACTION, f"two actions are named \"{item.name}\"", first.name_span, item.name_span, "action names must be unique"))
                 out.extend(_check_action(item))
     return out
 
