@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "compile": "syncmap.runtime.cli.compile_cmd:compile",
     "explain": "syncmap.runtime.cli.explain_cmd:explain",
     "fmt": "syncmap.runtime.cli.fmt_cmd:fmt",
+    "run": "syncmap.runtime.cli.run_cmd:run",
     "sandbox": "syncmap.runtime.cli.sandbox_cmd:sandbox",
 }
 

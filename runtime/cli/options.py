@@ -32,3 +32,13 @@ format_option = click.option(
 )
 
 files_argument = click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+
+# Commands whose output is data (a run's summary, the state) speak human or JSON, not annotations.
+data_format_option = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["human", "json"]),
+    default="human",
+    show_default=True,
+    help="human: a readable summary; json: one JSON document on stdout.",
+)

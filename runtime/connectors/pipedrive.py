@@ -1,0 +1,263 @@
+"""Pipedrive: API v2 for persons, organizations, deals and activities; v1 only where v2 has no
+route (users, `users/me`, activity types, field definitions). Facts: ../shared/ref/pipedrive-api.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any
+
+from syncmap.runtime.connectors.base import ConnectorError, Record
+from syncmap.runtime.times import iso_seconds, to_epoch
+from syncmap.runtime.values import is_empty
+
+PATHS = {"Person": "persons", "Organization": "organizations", "Deal": "deals", "Activity": "activities"}
+FIELDS_PATHS = {"Person": "personFields", "Organization": "organizationFields", "Deal": "dealFields", "Activity": "activityFields"}
+MULTI = {"email": "emails", "phone": "phones"}
+RELATION_KEYS = {"person": "person_id", "organization": "org_id", "owner": "owner_id", "deal": "deal_id", "creator": "creator_user_id"}
+# Custom field types whose values Pipedrive keeps as option ids; the mapping speaks in labels.
+OPTION_TYPES = ("enum", "set")
+
+
+class Pipedrive:
+    system = "pipedrive"
+
+    def __init__(self, client: Any, *, page_size: int = 500) -> None:
+        self.http = client
+        self.page_size = page_size
+        self.users: dict[str, dict[str, Any]] = {}
+        self.me: dict[str, Any] = {}
+        self.activity_types: list[dict[str, Any]] = []
+        self.custom: dict[str, dict[str, dict[str, Any]]] = {}  # object -> name -> field definition
+        self.related: dict[str, dict[str, dict[str, Any]]] = {}  # object -> id -> raw, for relation hops
+
+    # -- account ----------------------------------------------------------------------------
+    async def check(self) -> None:
+        answer = await self.http.request("GET", "/v1/users/me")
+        self.me = answer.body["data"]
+
+    async def load_users(self) -> None:
+        answer = await self.http.request("GET", "/v1/users")
+        self.users = {str(user["id"]): user for user in answer.body.get("data") or ()}
+
+    def active_user(self, user_id: Any) -> bool:
+        user = self.users.get(str(user_id))
+        return bool(user) and user.get("active_flag", True) is not False
+
+    async def load_activity_types(self) -> None:
+        answer = await self.http.request("GET", "/v1/activityTypes")
+        self.activity_types = [t for t in answer.body.get("data") or () if t.get("active_flag", True)]
+
+    def activity_type_key(self, value: Any) -> str | None:
+        """R18: blank or one of the account's live types, by key or by name (case-insensitive)."""
+        text = str(value).strip().lower()
+        for kind in self.activity_types:
+            if text in (str(kind.get("key_string", "")).lower(), str(kind.get("name", "")).lower()):
+                return kind["key_string"]
+        return None
+
+    async def load_fields(self, obj: str) -> None:
+        definitions: dict[str, dict[str, Any]] = {}
+        start = 0
+        while True:
+            answer = await self.http.request("GET", f"/v1/{FIELDS_PATHS[obj]}", params={"start": start, "limit": 500})
+            for item in answer.body.get("data") or ():
+                if len(str(item.get("key", ""))) == 40:  # custom fields have 40-character hash keys
+                    definitions.setdefault(item["name"], item)
+            more = ((answer.body.get("additional_data") or {}).get("pagination") or {})
+            if not more.get("more_items_in_collection"):
+                break
+            start = more.get("next_start", start + 500)
+        self.custom[obj] = definitions
+
+    async def ensure_field(self, obj: str, name: str, field_type: str = "varchar") -> dict[str, Any]:
+        """The custom field named `name`, created when missing (the link field `apId`, R11)."""
+        if obj not in self.custom:
+            await self.load_fields(obj)
+        if name not in self.custom[obj]:
+            answer = await self.http.request(
+                "POST", f"/v1/{FIELDS_PATHS[obj]}", json={"name": name, "field_type": field_type}, idempotent=False
+            )
+            self.custom[obj][name] = answer.body["data"]
+        return self.custom[obj][name]
+
+    def field_key(self, obj: str, name: str) -> str:
+        definition = self.custom.get(obj, {}).get(name)
+        if definition is None:
+            raise ConnectorError(
+                f'Pipedrive has no {obj.lower()} custom field named "{name}": create it in Pipedrive '
+                "(Settings > Data fields) or fix the name in the mapping"
+            )
+        return definition["key"]
+
+    async def load_related(self, obj: str) -> None:
+        """Every record of an object read only through a relation (e.g. organizations for `organization.name`)."""
+        self.related[obj] = {}
+        async for page in self.pages(obj):
+            for raw in page:
+                self.related[obj][str(raw["id"])] = raw
+
+    # -- records ----------------------------------------------------------------------------
+    async def pages(self, obj: str, *, updated_since: float | None = None) -> AsyncIterator[list[dict[str, Any]]]:
+        params: dict[str, Any] = {"limit": self.page_size}
+        if updated_since is not None:
+            params["updated_since"] = iso_seconds(updated_since)
+        cursor = None
+        while True:
+            answer = await self.http.request("GET", f"/api/v2/{PATHS[obj]}", params={**params, **({"cursor": cursor} if cursor else {})})
+            yield list(answer.body.get("data") or ())
+            cursor = (answer.body.get("additional_data") or {}).get("next_cursor")
+            if not cursor:
+                return
+
+    async def get(self, obj: str, record_id: str) -> dict[str, Any] | None:
+        answer = await self.http.request("GET", f"/api/v2/{PATHS[obj]}/{record_id}", ok=(404, 410))
+        if answer.status != 200:
+            return None
+        data = answer.body.get("data")
+        return None if not data or data.get("is_deleted") else data
+
+    async def find_person_ids_by_email(self, email: str) -> list[str]:
+        """Used after a create whose outcome is unknown: look before creating again."""
+        answer = await self.http.request(
+            "GET", "/api/v2/persons/search", params={"term": email, "fields": "email", "exact_match": "true", "limit": 10}
+        )
+        items = ((answer.body.get("data") or {}).get("items")) or []
+        return [str(item["item"]["id"]) for item in items if item.get("item")]
+
+    async def create(self, obj: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        answer = await self.http.request("POST", f"/api/v2/{PATHS[obj]}", json=dict(body), idempotent=False)
+        return answer.body["data"]
+
+    async def update(self, obj: str, record_id: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        answer = await self.http.request("PATCH", f"/api/v2/{PATHS[obj]}/{record_id}", json=dict(body), ok=(404, 410))
+        return answer.body.get("data") if answer.status == 200 else None
+
+    async def delete(self, obj: str, record_id: str) -> None:
+        await self.http.request("DELETE", f"/api/v2/{PATHS[obj]}/{record_id}", ok=(404, 410))
+
+    # -- flat values --------------------------------------------------------------------------
+    def flatten(self, obj: str, raw: Mapping[str, Any], keys: Iterable[str]) -> Record:
+        values = {key: self._read(obj, raw, key) for key in keys}
+        return Record(
+            id=str(raw["id"]),
+            values=values,
+            updated=to_epoch(raw.get("update_time")) or to_epoch(raw.get("add_time")),
+            deleted=bool(raw.get("is_deleted")),
+            raw=dict(raw),
+        )
+
+    def _read(self, obj: str, raw: Mapping[str, Any], key: str) -> Any:
+        if key.startswith("custom:"):
+            name = key[len("custom:"):]
+            definition = self.custom.get(obj, {}).get(name)
+            if definition is None:
+                return None
+            return decode_custom(definition, (raw.get("custom_fields") or {}).get(definition["key"]))
+        head, _, rest = key.partition(".")
+        if head in MULTI:
+            return pick_item(raw.get(MULTI[head]), rest or "primary")
+        if head in RELATION_KEYS:
+            related_id = raw.get(RELATION_KEYS[head])
+            if not rest:
+                return None if related_id is None else str(related_id)
+            target = self.users.get(str(related_id)) if head in ("owner", "creator") else self.related.get(
+                {"organization": "Organization", "person": "Person", "deal": "Deal"}[head], {}
+            ).get(str(related_id))
+            return None if target is None else target.get(rest)
+        if key == "stage":
+            return raw.get("stage_id")
+        return raw.get(key)
+
+    def body(self, obj: str, changes: Mapping[str, Any], current: Mapping[str, Any] | None) -> dict[str, Any]:
+        """A v2 POST/PATCH body for flat changes; `current` is the raw record being updated."""
+        body: dict[str, Any] = {}
+        custom: dict[str, Any] = {}
+        for key, value in changes.items():
+            if key.startswith("custom:"):
+                definition = self.custom[obj][key[len("custom:"):]]
+                custom[definition["key"]] = encode_custom(definition, value)
+                continue
+            head, _, rest = key.partition(".")
+            if head in MULTI:
+                body[MULTI[head]] = replace_item((current or {}).get(MULTI[head]), rest or "primary", value)
+            elif head in RELATION_KEYS and not rest:
+                body[RELATION_KEYS[head]] = None if is_empty(value) else int(value)
+            elif obj == "Person" and key in ("first_name", "last_name"):
+                continue  # composed into `name` below (v2 takes `name` only; write_via compose)
+            elif key == "type" and obj == "Activity":
+                body["type"] = value
+            elif key == "owner_id":
+                body["owner_id"] = None if is_empty(value) else int(value)
+            else:
+                body[key] = value
+        if obj == "Person" and ("first_name" in changes or "last_name" in changes):
+            first = changes.get("first_name", (current or {}).get("first_name"))
+            last = changes.get("last_name", (current or {}).get("last_name"))
+            body["name"] = " ".join(str(part).strip() for part in (first, last) if not is_empty(part))
+        if custom:
+            body["custom_fields"] = custom
+        return body
+
+
+def pick_item(items: Any, selector: str) -> Any:
+    """`email.primary`, `phone.work`: one value out of Pipedrive's labelled lists."""
+    if not isinstance(items, list) or not items:
+        return None
+    for item in items:
+        if selector == "primary" and item.get("primary"):
+            return item.get("value")
+        if selector != "primary" and item.get("label") == selector:
+            return item.get("value")
+    return items[0].get("value") if selector == "primary" else None
+
+
+def replace_item(items: Any, selector: str, value: Any) -> list[dict[str, Any]]:
+    kept = [dict(item) for item in items or () if isinstance(item, dict)]
+    for item in kept:
+        if (selector == "primary" and item.get("primary")) or item.get("label") == selector:
+            item["value"] = value
+            return [{k: v for k, v in i.items() if k in ("value", "primary", "label")} for i in kept]
+    kept.insert(0, {"value": value, "primary": selector == "primary" or not kept, "label": "work" if selector == "primary" else selector})
+    return [{k: v for k, v in i.items() if k in ("value", "primary", "label")} for i in kept]
+
+
+def decode_custom(definition: Mapping[str, Any], value: Any) -> Any:
+    """A custom value as the mapping sees it: option labels, plain numbers."""
+    if isinstance(value, dict) and "type" in value:  # webhook v2 typed values
+        value = value.get("value", value.get("id", value.get("values")))
+    if value is None:
+        return None
+    kind = definition.get("field_type")
+    labels = {o["id"]: o["label"] for o in definition.get("options") or ()}
+    if kind == "enum":
+        return labels.get(value, value)
+    if kind == "set":
+        items = value if isinstance(value, list) else [value]
+        return [labels.get(i.get("id") if isinstance(i, dict) else i, i) for i in items]
+    if kind == "monetary" and isinstance(value, dict):
+        return value.get("value")
+    if isinstance(value, dict) and "value" in value:
+        return value["value"]
+    return value
+
+
+def encode_custom(definition: Mapping[str, Any], value: Any) -> Any:
+    if is_empty(value):
+        return None
+    kind = definition.get("field_type")
+    ids = {str(o["label"]).lower(): o["id"] for o in definition.get("options") or ()}
+    if kind == "enum":
+        return ids.get(str(value).lower(), value)
+    if kind == "set":
+        items = value if isinstance(value, list) else [value]
+        return [ids.get(str(i).lower(), i) for i in items]
+    if kind == "monetary":
+        return {"value": value, "currency": None}
+    if kind == "double":
+        return float(value)
+    if kind in ("int", "user", "org", "people"):
+        return int(value)
+    if kind in ("varchar", "text", "varchar_auto", "phone"):
+        return str(value)
+    return value

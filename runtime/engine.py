@@ -1,0 +1,848 @@
+"""The sync engine: runs a plan's pairs, stage by stage, against two connectors and a state store.
+
+One pass of one pair (docs/runtime.md, "How a run works"):
+1. read: Pipedrive records changed since the pair's cursor (all of them on a full pass), sorted
+   by update time so a record changed during the scan is read again later or next time; the
+   Autopilot side in full (it has no `updated_since`), or only the roster of a scope list;
+2. pair: by the stored link, then the link field, then a relation through another pair, then
+   each match group in order; Pipedrive records that share a match key stay separate: the first
+   pairs, the others become dead letters naming each other (R9);
+3. diff each pair against the values last synced (`syncmap.runtime.diff`), and write: Autopilot
+   in bulk upserts of 100, Pipedrive concurrently as far as the rate governor allows;
+4. remember: links and snapshots commit as writes complete; the cursor moves only after the pair
+   finished, so a run killed anywhere re-reads and re-pairs, and re-writes nothing it had done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from syncmap.runtime.connectors.autopilot import Autopilot
+from syncmap.runtime.connectors.base import ConnectorError, Record
+from syncmap.runtime.connectors.pipedrive import Pipedrive
+from syncmap.runtime.diff import Op, diff, digest_ops, keys_of, mapped_value, snapshot_after
+from syncmap.runtime.report import Report
+from syncmap.runtime.values import Context, is_empty, normalize_key, ref_key, refs_in, truth
+
+SIDES = ("left", "right")
+OTHER = {"left": "right", "right": "left"}
+# Pipedrive's updated_since has whole seconds; re-reading a little makes an equal-second change safe.
+CURSOR_OVERLAP_SECONDS = 2.0
+
+
+class DeadLetter(Exception):
+    def __init__(self, reason: str, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.reason, self.message, self.details = reason, message, details
+
+
+@dataclass
+class Side:
+    name: str  # "left" | "right"
+    system: str
+    obj: str
+    keys: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Candidate:
+    """Two records that belong together (either may be missing: then it is created)."""
+
+    left: Record | None
+    right: Record | None
+    link: Any = None  # the stored Link, if any
+
+
+class PairRun:
+    def __init__(self, engine: Engine, pair: Mapping[str, Any], run_id: int) -> None:
+        self.engine, self.pair, self.run_id = engine, pair, run_id
+        self.id = pair["id"]
+        self.state = engine.state
+        self.ops: list[Op] = digest_ops(pair["fields"])
+        self.sides = {s: Side(s, pair[s]["system"], pair[s]["object"]) for s in SIDES}
+        for s in SIDES:
+            self.sides[s].keys = self._keys(s)
+        self.flows = {"left_to_right": "right", "right_to_left": "left", "both": None}[pair["direction"]]
+
+    # -- what each side must carry ----------------------------------------------------------
+    def _keys(self, side: str) -> list[str]:
+        system, obj = self.pair[side]["system"], self.pair[side]["object"]
+        keys = dict.fromkeys(keys_of(self.ops, side))
+        for ref in refs_in([self.pair["match"], self.pair["link"], self.pair["filters"], self.pair["scope"]]):
+            if ref["system"] == system and ref["object"] == obj:
+                keys[ref_key(ref)] = None
+        for group in self.pair["match"]:
+            for key in group["keys"]:
+                ref = key.get(side) if isinstance(key.get(side), Mapping) and "path" in key.get(side, {}) else None
+                if ref:
+                    keys[ref_key(ref)] = None
+        for implicit in self.pair["implicit_filters"]:
+            if implicit["side"] == system:
+                keys[implicit["field"]] = None
+        if system == "autopilot" and obj == "Contact":
+            keys["Email"] = None  # Autopilot updates a contact by its email
+        for required in self.pair["required"]:
+            if required["system"] == system and required["object"] == obj:
+                keys[required["field"]] = None
+        return list(keys)
+
+    def writes(self, side: str) -> bool:
+        return self.pair["direction"] == "both" or self.flows == side
+
+    # -- reading --------------------------------------------------------------------------------
+    async def read(self, side: str, *, full: bool) -> dict[str, Record]:
+        s = self.sides[side]
+        connector = self.engine.connectors[s.system]
+        records: dict[str, Record] = {}
+        if isinstance(connector, Pipedrive):
+            since = None
+            if not full:
+                cursor = self.state.get_cursor(f"{self.id}:{side}")
+                since = float(cursor) - CURSOR_OVERLAP_SECONDS if cursor else None
+            newest = None
+            async for page in connector.pages(s.obj, updated_since=since):
+                for raw in page:
+                    record = connector.flatten(s.obj, raw, s.keys)
+                    if not record.deleted:
+                        records[record.id] = record
+                    newest = max(newest or 0.0, record.updated or 0.0)
+            self.read_until = max(newest or 0.0, since or 0.0) or None
+            return records
+        if s.obj == "Activity":
+            async for page in connector.pages():
+                for raw in page:
+                    for record in engagement_records(raw):
+                        records[record.id] = record
+            return records
+        async for page in self.contact_pages(side):
+            for raw in page:
+                record = connector.flatten(raw, s.keys)
+                records[record.id] = record
+        return records
+
+    def contact_pages(self, side: str) -> Any:
+        return self.engine.connectors["autopilot"].pages()
+
+    # -- the pass ---------------------------------------------------------------------------------
+    async def run(self) -> None:
+        engine = self.engine
+        full = engine.full_pass(self.id)
+        engine.full_pass_now[self.id] = full
+        left = await self.read("left", full=full)
+        right = await self.read("right", full=True)
+        members = await engine.scope_members(self.pair)
+        candidates = self.pair_up(left, right)
+        await self.apply(candidates, members)
+        if full:
+            await self.deletions(left, right)
+        if not engine.dry_run:
+            with self.state.transaction():
+                if getattr(self, "read_until", None):
+                    self.state.set_cursor(f"{self.id}:left", repr(self.read_until))
+                if full:
+                    self.state.set_cursor(f"{self.id}:full", repr(time.time()))
+
+    # -- pairing ---------------------------------------------------------------------------------
+    def pair_up(self, left: dict[str, Record], right: dict[str, Record]) -> list[Candidate]:
+        candidates: list[Candidate] = []
+        taken_right: dict[str, str] = {}  # right id -> left id paired in this pass
+        unpaired_left: list[Record] = []
+        link_ref = self.pair.get("link")
+        link_left_key = ref_key(link_ref["left"]) if link_ref and link_ref["left"]["kind"] == "custom" else None
+        for record in sorted(left.values(), key=lambda r: _id_order(r.id)):
+            link = self.state.link_by_left(self.id, record.id)
+            right_id = link.right_id if link else None
+            if right_id is None and link_left_key and not is_empty(record.values.get(link_left_key)):
+                right_id = str(record.values[link_left_key])  # the link field written by an earlier run (R11)
+            if right_id is not None and (right_id in right or link is not None):
+                candidates.append(Candidate(record, right.get(right_id) or self.remembered(right_id, link), link))
+                taken_right.setdefault(right_id, record.id)
+                continue
+            unpaired_left.append(record)
+        # Linked right records whose left record did not change since the cursor: the left side
+        # is what was last synced.
+        for record in right.values():
+            if record.id in taken_right:
+                continue
+            for link in self.state.links_by_right(self.id, record.id):
+                if link.left_id not in left:
+                    candidates.append(Candidate(self.remembered_left(link), record, link))
+                    taken_right[record.id] = link.left_id
+        linked_left = {c.left.id: c.left for c in candidates if c.left is not None}
+        unpaired_right = [r for r in right.values() if r.id not in taken_right]
+        # Match groups, in order: each pairs what the earlier ones left.
+        for group in self.pair["match"]:
+            keys = group["keys"]
+            by_relation = any(k["kind"] == "relation" for k in keys)
+            index: dict[tuple, list[Record]] = {}
+            for record in right.values():
+                key = self.match_key(record, keys, "right")
+                if key is not None:
+                    index.setdefault(key, []).append(record)
+            owners: dict[tuple, Record] = {}
+            if not by_relation:
+                for record in linked_left.values():
+                    key = self.match_key(record, keys, "left")
+                    if key is not None:
+                        owners.setdefault(key, record)
+            still: list[Record] = []
+            for record in unpaired_left:
+                key = self.match_key(record, keys, "left")
+                if key is None:
+                    still.append(record)
+                    continue
+                if not by_relation and key in owners:
+                    # R9: duplicates inside Pipedrive stay separate: the first pairs, this one is reported.
+                    self.engine.duplicate(self, record, owners[key], key)
+                    continue
+                partners = [r for r in index.get(key, ()) if by_relation or r.id not in taken_right]
+                if partners:
+                    partner = partners[0]
+                    taken_right.setdefault(partner.id, record.id)
+                    candidates.append(Candidate(record, partner))
+                    owners[key] = record
+                else:
+                    owners[key] = record
+                    still.append(record)
+            unpaired_left = still
+            unpaired_right = [r for r in unpaired_right if r.id not in taken_right]
+        candidates.extend(Candidate(record, None) for record in unpaired_left)
+        candidates.extend(Candidate(None, record) for record in unpaired_right)
+        return candidates
+
+    def match_key(self, record: Record, keys: Sequence[Mapping[str, Any]], side: str) -> tuple | None:
+        parts = []
+        for key in keys:
+            ref = key.get(side)
+            if key["kind"] == "relation":
+                if side == "left":
+                    value = self.partner_of(key["left"], record.values.get(ref_key(key["left"])))
+                else:
+                    value = record.id if ref is None else record.values.get(ref_key(ref))
+            elif isinstance(ref, Mapping) and "path" in ref:
+                value = normalize_key(record.values.get(ref_key(ref)), key.get("normalize") or ())
+                if key["kind"] == "field" and value is not None and (ref.get("type") in ("datetime", "date")):
+                    value = _time_key(value)
+            else:
+                value = None
+            if value is None:
+                return None
+            parts.append(str(value))
+        return tuple(parts)
+
+    def partner_of(self, relation: Mapping[str, Any], related_id: Any) -> str | None:
+        """`match person`: the partner of the record's person, through the pair that pairs persons."""
+        if related_id is None:
+            return None
+        target = relation["relation"]["target"]
+        for other in self.engine.plan["pairs"]:
+            if other["id"] != self.id and other["left"] == {"system": relation["system"], "object": target} and other["right"]["system"] == self.pair["right"]["system"]:
+                link = self.state.link_by_left(other["id"], str(related_id))
+                if link:
+                    return link.right_id
+        return None
+
+    def remembered(self, right_id: str, link: Any) -> Record | None:
+        if link is None:
+            return None
+        return Record(right_id, dict(link.right_values), None)
+
+    def remembered_left(self, link: Any) -> Record:
+        return Record(link.left_id, dict(link.left_values), None)
+
+    # -- writing ---------------------------------------------------------------------------------
+    async def apply(self, candidates: list[Candidate], members: Mapping[str, set[str]]) -> None:
+        engine = self.engine
+        right_writes: list[tuple[Candidate, dict[str, Any], Any]] = []
+        left_tasks = []
+        unchanged: list[Candidate] = []
+        candidates = [await self.look_up_left(c) for c in candidates]
+        for candidate in candidates:
+            try:
+                plan = self.plan_candidate(candidate, members)
+            except DeadLetter as letter:
+                side = "left" if candidate.left is not None else "right"
+                record = candidate.left or candidate.right
+                engine.dead_letter(self, side, record.id, letter)
+                continue
+            if plan is None:
+                continue
+            result, writable = plan
+            if result.conflicts:
+                for conflict in result.conflicts:
+                    engine.report.count(self.id, _direction(OTHER[conflict.winner]), "conflicts")
+                    engine.log("conflict", self.id, {
+                        "left_id": candidate.left.id if candidate.left else None,
+                        "right_id": candidate.right.id if candidate.right else None,
+                        "field": conflict.field, "winner": conflict.winner, "kept": conflict.kept,
+                        "lost": conflict.lost, "policy": conflict.policy,
+                    })
+            if result.changes["right"] or (candidate.right is None and writable.get("right")):
+                right_writes.append((candidate, result.changes["right"], result))
+            if result.changes["left"] or (candidate.left is None and writable.get("left")):
+                left_tasks.append(self.write_left(candidate, result.changes["left"]))
+            if not result.any() and candidate.left is not None and candidate.right is not None:
+                engine.report.count(self.id, self.main_direction(), "unchanged")
+                unchanged.append(candidate)
+        if not engine.dry_run:
+            with self.state.transaction():
+                for candidate in unchanged:
+                    self.remember(candidate, {}, {})
+        if right_writes:
+            await self.write_right(right_writes, members)
+        await engine.gather(left_tasks)
+        await self.write_link_fields([c for c in candidates if c.left is not None])
+
+    async def look_up_left(self, candidate: Candidate) -> Candidate:
+        """An unpaired record that would create a Pipedrive person: on an incremental pass the
+        person may exist unchanged (so unread); search by the match key before creating (R9)."""
+        if candidate.left is not None or candidate.right is None or self.engine.full_pass_now.get(self.id):
+            return candidate
+        s = self.sides["left"]
+        if s.system != "pipedrive" or s.obj != "Person":
+            return candidate
+        for group in self.pair["match"]:
+            for key in group["keys"]:
+                if key["kind"] == "field" and isinstance(key.get("left"), Mapping) and key["left"].get("type") == "email":
+                    email = normalize_key(candidate.right.values.get(ref_key(key["right"])), ("trim", "lowercase"))
+                    if email is None:
+                        continue
+                    pd: Pipedrive = self.engine.connectors["pipedrive"]
+                    for person_id in sorted(await pd.find_person_ids_by_email(email), key=_id_order):
+                        raw = await pd.get(s.obj, person_id)
+                        if raw is None:
+                            continue
+                        record = pd.flatten(s.obj, raw, s.keys)
+                        linked = self.state.link_by_left(self.id, record.id)
+                        if linked is None:
+                            return Candidate(record, candidate.right)
+        return candidate
+
+    def main_direction(self) -> str:
+        return {"both": "both", "left_to_right": "left_to_right", "right_to_left": "right_to_left"}[self.pair["direction"]]
+
+    def plan_candidate(self, candidate: Candidate, members: Mapping[str, set[str]]) -> tuple[Any, dict[str, bool]] | None:
+        engine = self.engine
+        pair = self.pair
+        records = {"left": candidate.left.values if candidate.left else None, "right": candidate.right.values if candidate.right else None}
+        for side in SIDES:
+            record = records[side]
+            if record is not None and not self.passes_filters(side, record):
+                return None
+        writable = {}
+        for side in SIDES:
+            source = OTHER[side]
+            if records[source] is None or not self.writes(side):
+                writable[side] = False
+                continue
+            allowed = pair["creates"][side] if records[side] is None else pair["updates"][side]
+            linked = candidate.left is not None and candidate.right is not None
+            writable[side] = bool(allowed) and self.in_scope(side, candidate, records[source], members, linked)
+        if not any(writable.values()):
+            return None
+        snapshots = {
+            "left": dict(candidate.link.left_values) if candidate.link else None,
+            "right": dict(candidate.link.right_values) if candidate.link else None,
+        }
+        newest = _newest(candidate)
+        result = diff(
+            self.ops, records, snapshots, engine.ctx,
+            writable=writable, systems={s: pair[s]["system"] for s in SIDES},
+            pair_conflict=pair.get("conflict") or {"policy": "newest"},
+            empty_policy=(pair.get("empty") or {}).get("policy", "skip"), newest=newest,
+        )
+        for side in SIDES:
+            if records[side] is None and writable[side]:
+                self.complete_create(side, candidate, result.changes[side])
+        return result, writable
+
+    def passes_filters(self, side: str, record: Mapping[str, Any]) -> bool:
+        system, obj = self.pair[side]["system"], self.pair[side]["object"]
+        for implicit in self.pair["implicit_filters"]:
+            if implicit["side"] != system:
+                continue
+            value = record.get(implicit["field"])
+            if implicit.get("present") and is_empty(value):
+                return False
+            if "equals" in implicit and value != implicit["equals"]:
+                return False
+        for item in self.pair["filters"]:
+            refs = list(refs_in(item["condition"]))
+            if refs and all(r["system"] == system and r["object"] == obj for r in refs):
+                if not truth(item["condition"], record, self.engine.ctx):
+                    return False
+        return True
+
+    def in_scope(self, toward: str, candidate: Candidate, source: Mapping[str, Any], members: Mapping[str, set[str]], linked: bool) -> bool:
+        system = self.pair[toward]["system"]
+        source_record = candidate.left if toward == "right" else candidate.right
+        for scope in self.pair["scope"]:
+            if scope["toward"] != system:
+                continue
+
+            def member(list_system: str, name: str) -> bool:
+                return source_record is not None and source_record.id in members.get(name, set())
+
+            if not truth(scope["condition"], source, self.engine.ctx, member=member, linked=linked):
+                return False
+        return True
+
+    def complete_create(self, side: str, candidate: Candidate, changes: dict[str, Any]) -> None:
+        """A record about to be created gets its owner default (R13), checked owner (R20), link
+        field (R11) and activity type (R18); a missing required value is a dead letter (R23)."""
+        engine, pair = self.engine, self.pair
+        system, obj = pair[side]["system"], pair[side]["object"]
+        source = candidate.right if side == "left" else candidate.left
+        owner = pair.get("owner")
+        if owner and owner["system"] == system and is_empty(changes.get("owner_id")):
+            value = engine.owner_default(owner["default"])
+            if value is not None:
+                changes["owner_id"] = value
+        link = pair.get("link")
+        if link and link[side]["kind"] == "custom" and source is not None:
+            changes[ref_key(link[side])] = source.id
+        for required in pair["required"]:
+            if required["system"] == system and required["object"] == obj and is_empty(changes.get(required["field"])):
+                raise DeadLetter(
+                    "missing_required",
+                    f"{required['seed']} is required to create a {system} {obj}, and this record has none",
+                    field=required["field"],
+                )
+
+    def check_pipedrive_values(self, obj: str, changes: dict[str, Any]) -> None:
+        pd: Pipedrive = self.engine.connectors["pipedrive"]
+        if "owner_id" in changes and not is_empty(changes["owner_id"]):
+            if not pd.active_user(changes["owner_id"]):
+                raise DeadLetter(
+                    "owner_not_a_user",
+                    f"owner id {changes['owner_id']} is not an active user of this Pipedrive account (R20)",
+                    owner_id=changes["owner_id"],
+                )
+        if obj == "Activity" and not is_empty(changes.get("type")):
+            key = pd.activity_type_key(changes["type"])
+            if key is None:
+                raise DeadLetter(
+                    "activity_type_unknown",
+                    f"activity type {changes['type']!r} is not one of the account's activity types (R18)",
+                    type=changes["type"],
+                )
+            changes["type"] = key
+
+    async def write_left(self, candidate: Candidate, changes: dict[str, Any]) -> None:
+        engine = self.engine
+        s = self.sides["left"]
+        pd: Pipedrive = engine.connectors[s.system]
+        creating = candidate.left is None
+        direction = "right_to_left"
+        try:
+            self.check_pipedrive_values(s.obj, changes)
+        except DeadLetter as letter:
+            engine.dead_letter(self, "right" if creating else "left", (candidate.right or candidate.left).id, letter)
+            return
+        if not changes and not creating:
+            return
+        for op in self.ops:
+            if op.writes == "left" and op.target.get("kind") == "relation" and op.target_key in changes:
+                changes[op.target_key] = self.left_partner(op.target, changes[op.target_key])
+                if changes[op.target_key] is None:
+                    engine.dead_letter(self, "right" if creating else "left", (candidate.right or candidate.left).id, DeadLetter(
+                        "related_not_synced",
+                        f"its {op.target['path'][-1]} is not synced to {s.system} yet (related records sync first, R17)",
+                        field=op.target_key))
+                    return
+        if candidate.left is not None and not candidate.left.raw and any(k.partition(".")[0] in ("email", "phone") for k in changes):
+            raw = await pd.get(s.obj, candidate.left.id)  # keep the other emails and phones as they are
+            if raw is not None:
+                candidate = Candidate(pd.flatten(s.obj, raw, s.keys), candidate.right, candidate.link)
+        current = candidate.left.raw if candidate.left else None
+        body = pd.body(s.obj, changes, current if current else (candidate.left.values if candidate.left else None))
+        engine.report.change(pair=self.id, direction=direction, system=s.system, object=s.obj,
+                             action="create" if creating else "update",
+                             id=None if creating else candidate.left.id, changes=changes)
+        if engine.dry_run:
+            engine.report.count(self.id, direction, "created" if creating else "updated")
+            return
+        key = f"{self.id}:{candidate.right.id if candidate.right else ''}"
+        intent = self.state.add_intent(run_id=self.run_id, pair=self.id, system=s.system,
+                                       op="create" if creating else "update", key=key, payload=body)
+        try:
+            if creating:
+                raw = await pd.create(s.obj, body)
+            else:
+                raw = await pd.update(s.obj, candidate.left.id, body)
+        except engine.unknown_outcome as error:
+            # The create may have happened: the next run reads it back (it carries the link
+            # field and the match keys) before creating anything again.
+            self.state.finish_intent(intent, status="unknown", result={"error": str(error)})
+            engine.report.notes.append(f"{self.id}: outcome unknown, checked on the next run: {error}")
+            return
+        except engine.api_error as error:
+            self.state.finish_intent(intent, status="failed", result={"error": str(error)})
+            engine.dead_letter(self, "right" if creating else "left", (candidate.right or candidate.left).id,
+                               DeadLetter("api_refused", str(error), status=getattr(error, "status", None)))
+            return
+        if raw is None:  # deleted meanwhile: the next full pass unlinks it
+            self.state.finish_intent(intent, status="failed", result={"error": "record gone"})
+            return
+        written = pd.flatten(s.obj, raw, s.keys)
+        with self.state.transaction():
+            self.state.finish_intent(intent, status="done", result={"id": written.id})
+            left = Record(written.id, written.values, written.updated)
+            self.remember(Candidate(left, candidate.right, candidate.link), {}, {})
+        engine.report.count(self.id, direction, "created" if creating else "updated")
+
+    def left_partner(self, relation: Mapping[str, Any], right_id: Any) -> str | None:
+        """Writing a relation (`person <- contact`): the left record paired with that right record."""
+        target = relation["relation"]["target"]
+        for other in self.engine.plan["pairs"]:
+            if other["left"] == {"system": relation["system"], "object": target}:
+                links = self.state.links_by_right(other["id"], str(right_id))
+                if links:
+                    return links[0].left_id
+        return None
+
+    async def write_right(self, writes: list[tuple[Candidate, dict[str, Any], Any]], members: Mapping[str, set[str]]) -> None:
+        engine = self.engine
+        s = self.sides["right"]
+        if s.system != "autopilot" or s.obj != "Contact":
+            raise ConnectorError(f"writing {s.system}.{s.obj} is not supported by this runtime")
+        ap: Autopilot = engine.connectors["autopilot"]
+        list_ids = engine.mirror_lists(self.pair)
+        bodies, owners = [], []
+        for candidate, changes, _ in writes:
+            current = candidate.right.values if candidate.right else None
+            if current is None and candidate.link is not None:
+                current = dict(candidate.link.right_values)
+            body = ap.body(changes, current)
+            if is_empty(body.get("Email")):
+                engine.dead_letter(self, "left", candidate.left.id, DeadLetter(
+                    "no_email", "Autopilot identifies contacts by email, and this record has none", field="Email"))
+                continue
+            if candidate.right is None and list_ids:
+                body["_autopilot_list"] = list_ids[0]  # R7: documented for creation
+            bodies.append(body)
+            owners.append((candidate, changes))
+            engine.report.change(pair=self.id, direction="left_to_right", system="autopilot", object="Contact",
+                                 action="create" if candidate.right is None else "update",
+                                 id=candidate.right.id if candidate.right else None, changes=changes)
+        if engine.dry_run or not bodies:
+            for candidate, _ in owners:
+                engine.report.count(self.id, "left_to_right", "created" if candidate.right is None else "updated")
+            return
+        for start in range(0, len(bodies), 100):
+            chunk, chunk_owners = bodies[start:start + 100], owners[start:start + 100]
+            intent = self.state.add_intent(run_id=self.run_id, pair=self.id, system="autopilot", op="upsert",
+                                           key=f"{self.id}:bulk", payload={"count": len(chunk)})
+            ids = await ap.upsert_many(chunk)
+            with self.state.transaction():
+                self.state.finish_intent(intent, status="done", result={"count": len(ids)})
+                for body, (candidate, changes) in zip(chunk, chunk_owners):
+                    email = str(body.get("Email", "")).strip().lower()
+                    contact_id = ids.get(email) or (candidate.right.id if candidate.right else None)
+                    if contact_id is None:
+                        continue
+                    values = dict(candidate.right.values if candidate.right else (candidate.link.right_values if candidate.link else {}))
+                    values.update(changes)
+                    right = Record(contact_id, values, None)
+                    others = [l for l in self.state.links_by_right(self.id, contact_id) if candidate.left and l.left_id != candidate.left.id]
+                    if others and self.sides["left"].obj == "Person":
+                        engine.dead_letter(self, "left", candidate.left.id, DeadLetter(
+                            "duplicate_email",
+                            f"Pipedrive persons {others[0].left_id} and {candidate.left.id} share the email {email}: "
+                            "the first stays paired, this one is not synced (merge or change one of them in Pipedrive)",
+                            ids=[others[0].left_id, candidate.left.id], email=email))
+                        continue
+                    self.remember(Candidate(candidate.left, right, candidate.link), {}, {})
+                    engine.report.count(self.id, "left_to_right", "created" if candidate.right is None else "updated")
+            # R7: every person synced out is on the mirror list; contacts already there need nothing.
+            for list_title, list_id in zip(engine.mirror_list_titles(self.pair), list_ids):
+                for body, (candidate, _) in zip(chunk, chunk_owners):
+                    contact_id = ids.get(str(body.get("Email", "")).strip().lower())
+                    if contact_id and candidate.right is not None and contact_id not in members.get(list_title, set()):
+                        await ap.add_to_list(list_id, contact_id)
+                        members.setdefault(list_title, set()).add(contact_id)
+
+    async def write_link_fields(self, candidates: list[Candidate]) -> None:
+        """R11: the partner's id goes into Pipedrive's link field once, after the partner exists."""
+        link = self.pair.get("link")
+        if not link or link["left"]["kind"] != "custom" or not self.writes_link():
+            return
+        key = ref_key(link["left"])
+        tasks = []
+        for candidate in candidates:
+            if candidate.left is None:
+                continue
+            stored = self.state.link_by_left(self.id, candidate.left.id)
+            if stored is None or stored.left_values.get(key) == stored.right_id:
+                continue
+            tasks.append(self.write_left(Candidate(candidate.left, Record(stored.right_id, dict(stored.right_values)), stored),
+                                         {key: stored.right_id}))
+        await self.engine.gather(tasks)
+
+    def writes_link(self) -> bool:
+        return self.pair["updates"]["left"] or self.pair["creates"]["left"] or True
+
+    def remember(self, candidate: Candidate, left_changes: Mapping[str, Any], right_changes: Mapping[str, Any]) -> None:
+        if self.engine.dry_run or candidate.left is None or candidate.right is None:
+            return
+        from syncmap.runtime.state import Link
+
+        previous = self.state.link_by_left(self.id, candidate.left.id)
+        left_values = snapshot_after(candidate.left.values, left_changes, self.sides["left"].keys)
+        right_values = snapshot_after(candidate.right.values, right_changes, self.sides["right"].keys)
+        if previous and previous.right_id == candidate.right.id:
+            # Keep what we know of a side that was not read this pass.
+            left_values = {**previous.left_values, **{k: v for k, v in left_values.items() if k in candidate.left.values}}
+            right_values = {**previous.right_values, **{k: v for k, v in right_values.items() if k in candidate.right.values}}
+        self.state.put_link(Link(self.id, candidate.left.id, candidate.right.id, left_values, right_values, time.time()))
+        self.state.resolve_dead_letters_for(self.id, "left", candidate.left.id)
+        self.state.resolve_dead_letters_for(self.id, "right", candidate.right.id)
+
+    # -- deletions ----------------------------------------------------------------------------
+    async def deletions(self, left: dict[str, Record], right: dict[str, Record]) -> None:
+        """On a full pass: a linked record gone from one side. Deletions flow only the way the
+        mapping's `deletes` says (R6: never into Pipedrive); otherwise the pair is unlinked."""
+        engine = self.engine
+        deletes = self.pair.get("deletes")
+        gone = []
+        for link in self.state.iter_links(self.id):
+            if link.left_id not in left:
+                gone.append(("left", link))
+            elif self.sides["right"].obj == "Contact" and link.right_id not in right:
+                gone.append(("right", link))
+        for side, link in gone:
+            deleted_system = self.pair[side]["system"]
+            other = OTHER[side]
+            engine.report.change(pair=self.id, direction=_direction(other), system=self.pair[other]["system"],
+                                 object=self.pair[other]["object"], action="delete" if deletes and deletes["from"] == deleted_system else "unlink",
+                                 id=link.right_id if other == "right" else link.left_id, changes={})
+            if engine.dry_run:
+                continue
+            if deletes and deletes["from"] == deleted_system and self.pair[other]["system"] == "autopilot":
+                shared = [l for l in self.state.links_by_right(self.id, link.right_id) if l.left_id != link.left_id]
+                if not shared:
+                    await engine.connectors["autopilot"].delete(link.right_id)
+                    engine.report.count(self.id, _direction(other), "deleted")
+            self.state.remove_link(self.id, link.left_id)
+
+
+def _direction(toward: str) -> str:
+    return "left_to_right" if toward == "right" else "right_to_left"
+
+
+def _id_order(record_id: str) -> tuple:
+    return (0, int(record_id), "") if record_id.isdigit() else (1, 0, record_id)
+
+
+def _time_key(value: Any) -> str | None:
+    from syncmap.runtime.times import to_epoch
+
+    moment = to_epoch(value)
+    return None if moment is None else str(int(moment))
+
+
+def _newest(candidate: Candidate) -> str:
+    left = candidate.left.updated if candidate.left else None
+    right = candidate.right.updated if candidate.right else None
+    if left is not None and right is not None:
+        return "right" if right > left else "left"
+    if right is not None and left is None:
+        return "right"
+    # Unknown times (a contact created through the API may carry no updated_at): the CRM holds.
+    return "left"
+
+
+def engagement_records(contact: Mapping[str, Any]) -> list[Record]:
+    """Autopilot's engagement history (`mail_*` maps of delivery id -> epoch ms) as activities."""
+    from syncmap.runtime.times import to_epoch
+
+    records = []
+    for key, events in contact.items():
+        if not key.startswith("mail_") or not isinstance(events, Mapping):
+            continue
+        kind = key[len("mail_"):]
+        for delivery, when in events.items():
+            moment = to_epoch(when)
+            if moment is None:
+                continue
+            occurred = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
+            record_id = f"{contact['contact_id']}:{kind}:{delivery}"
+            records.append(Record(record_id, {
+                "kind": kind, "occurred_at": occurred, "contact": str(contact["contact_id"]),
+                "contact_id": str(contact["contact_id"]), "delivery_id": delivery, "activity_id": record_id,
+            }, moment))
+    return records
+
+
+class Engine:
+    def __init__(self, plan: Mapping[str, Any], connectors: Mapping[str, Any], state: Any, *, dry_run: bool = False,
+                 full_scan_every: float = 3600.0, concurrency: int = 8, ctx: Context | None = None,
+                 errors: tuple[type[BaseException], type[BaseException]] | None = None) -> None:
+        self.plan, self.connectors, self.state = plan, connectors, state
+        self.dry_run, self.full_scan_every = dry_run, full_scan_every
+        self.ctx = ctx or Context()
+        self.report = Report()
+        self.run_id = 0
+        self._semaphore = asyncio.Semaphore(concurrency)
+        from syncmap.runtime.http import ApiError, UnknownOutcome
+
+        self.api_error, self.unknown_outcome = errors or (ApiError, UnknownOutcome)
+        self.members: dict[str, set[str]] = {}
+        self.full_pass_now: dict[str, bool] = {}
+
+    # -- set-up -----------------------------------------------------------------------------
+    async def setup(self) -> None:
+        pd: Pipedrive | None = self.connectors.get("pipedrive")
+        ap: Autopilot | None = self.connectors.get("autopilot")
+        if pd is not None:
+            await pd.check()
+            self.ctx.me["pipedrive"] = pd.me.get("id")
+            await pd.load_users()
+            self.ctx.users_by_name["pipedrive"] = {u.get("name"): u["id"] for u in pd.users.values()}
+            objects = {p[s]["object"] for p in self.plan["pairs"] for s in SIDES if p[s]["system"] == "pipedrive"}
+            if "Activity" in objects:
+                await pd.load_activity_types()
+            for obj in sorted(objects):
+                if obj in ("Person", "Organization", "Deal", "Activity"):
+                    await pd.load_fields(obj)
+            for pair in self.plan["pairs"]:
+                link = pair.get("link")
+                for side in SIDES:
+                    if link and link[side]["system"] == "pipedrive" and link[side]["kind"] == "custom":
+                        if not self.dry_run:
+                            await pd.ensure_field(pair[side]["object"], link[side]["custom"]["name"])
+                for op in pair["fields"]:
+                    for ref in [op["target"], *refs_in(op["source"])]:
+                        if ref["system"] == "pipedrive" and ref["kind"] == "custom":
+                            pd.field_key(ref["object"], ref["custom"]["name"])
+            for stage in self.plan["stages"]:
+                system, _, obj = stage["object"].partition(".")
+                if system == "pipedrive" and not stage["pairs"] and obj in ("Organization", "Person", "Deal"):
+                    await pd.load_related(obj)
+        if ap is not None:
+            await ap.check()
+            await ap.load_lists()
+            for pair in self.plan["pairs"]:
+                for title in self.mirror_list_titles(pair) + self.scope_list_titles(pair):
+                    if not self.dry_run:
+                        await ap.ensure_list(title)
+
+    def scope_list_titles(self, pair: Mapping[str, Any]) -> list[str]:
+        titles = []
+        for scope in pair["scope"]:
+            for node in _walk(scope["condition"]):
+                if node.get("op") == "member" and node.get("system") == "autopilot":
+                    titles.append(node["list"])
+        return titles
+
+    def mirror_list_titles(self, pair: Mapping[str, Any]) -> list[str]:
+        """R7: the list that scopes what flows into Pipedrive mirrors the persons synced out."""
+        if pair["right"]["system"] != "autopilot" or pair["left"]["object"] != "Person" or pair["direction"] == "right_to_left":
+            return []
+        return self.scope_list_titles(pair)
+
+    def mirror_lists(self, pair: Mapping[str, Any]) -> list[str]:
+        ap: Autopilot = self.connectors["autopilot"]
+        return [ap.lists[t] for t in self.mirror_list_titles(pair) if t in ap.lists]
+
+    async def scope_members(self, pair: Mapping[str, Any]) -> dict[str, set[str]]:
+        ap: Autopilot | None = self.connectors.get("autopilot")
+        for title in self.scope_list_titles(pair):
+            if title in self.members or ap is None:
+                continue
+            ids: set[str] = set()
+            list_id = ap.lists.get(title)
+            if list_id:
+                async for page in ap.roster_pages(list_id):
+                    ids.update(str(c["contact_id"]) for c in page)
+            self.members[title] = ids
+        return self.members
+
+    def owner_default(self, value: Mapping[str, Any]) -> Any:
+        from syncmap.runtime.values import evaluate
+
+        return evaluate(value, {}, self.ctx)
+
+    def full_pass(self, pair_id: str) -> bool:
+        last = self.state.get_cursor(f"{pair_id}:full")
+        return last is None or time.time() - float(last) >= self.full_scan_every
+
+    # -- running ----------------------------------------------------------------------------
+    async def run(self, *, mode: str = "once") -> Report:
+        self.run_id = 0 if self.dry_run else self.state.start_run(mode=mode, plan_digest=self.plan["source"]["digest"])
+        status = "failed"
+        try:
+            await self.setup()
+            for stage in self.plan["stages"]:
+                for pair_id in stage["pairs"]:
+                    pair = next(p for p in self.plan["pairs"] if p["id"] == pair_id)
+                    await PairRun(self, pair, self.run_id).run()
+            status = "dead_letters" if self.report.totals()["dead_letters"] else "done"
+        except BaseException as error:
+            from syncmap.runtime.http import LimitReached
+
+            if isinstance(error, LimitReached):
+                status = "stopped"
+                self.report.stopped = str(error)
+            else:
+                raise
+        finally:
+            if not self.dry_run:
+                self.state.finish_run(self.run_id, status=status, summary=self.report.as_dict())
+        return self.report
+
+    async def gather(self, tasks: list[Any]) -> None:
+        async def guarded(task: Any) -> None:
+            async with self._semaphore:
+                await task
+
+        results = await asyncio.gather(*(guarded(t) for t in tasks), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    def dead_letter(self, run: PairRun, side: str, record_id: str, letter: DeadLetter) -> None:
+        self.report.count(run.id, run.main_direction(), "dead_letters")
+        self.report.change(pair=run.id, direction=run.main_direction(), system=run.pair[side]["system"],
+                           object=run.pair[side]["object"], action="dead_letter", id=record_id,
+                           changes={"reason": letter.reason, "message": letter.message})
+        if not self.dry_run:
+            self.state.add_dead_letter(pair=run.id, side=side, record_id=record_id, reason=letter.reason,
+                                       message=letter.message, details=_jsonable(letter.details))
+
+    def duplicate(self, run: PairRun, record: Record, first: Record, key: tuple) -> None:
+        self.dead_letter(run, "left", record.id, DeadLetter(
+            "duplicate_match_key",
+            f"{run.pair['left']['object']} {first.id} and {record.id} share the match key {', '.join(map(str, key))}: "
+            f"{first.id} pairs, {record.id} is not synced (duplicates inside {run.pair['left']['system']} stay separate, R9)",
+            ids=[first.id, record.id], key=list(key)))
+
+    def log(self, kind: str, pair: str, details: dict[str, Any]) -> None:
+        if not self.dry_run:
+            self.state.log_event(self.run_id, kind, pair, _jsonable(details))
+
+
+def _walk(node: Any) -> list[Mapping[str, Any]]:
+    found = []
+    if isinstance(node, Mapping):
+        found.append(node)
+        for child in node.values():
+            found.extend(_walk(child))
+    elif isinstance(node, list):
+        for child in node:
+            found.extend(_walk(child))
+    return found
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)

@@ -1,0 +1,39 @@
+"""What a run did, counted as it goes: per pair and direction, and per API."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+COUNTS = ("created", "updated", "unchanged", "deleted", "conflicts", "dead_letters", "skipped")
+
+
+@dataclass
+class Report:
+    flows: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
+    changes: list[dict[str, Any]] = field(default_factory=list)  # each write (or, in a dry run, each intended one)
+    notes: list[str] = field(default_factory=list)
+    stopped: str | None = None  # why the run stopped early (a limit), resumable
+
+    def count(self, pair: str, direction: str, what: str, n: int = 1) -> None:
+        self.flows.setdefault((pair, direction), Counter())[what] += n
+
+    def change(self, **entry: Any) -> None:
+        self.changes.append(entry)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "flows": [
+                {"pair": pair, "direction": direction, **{name: counter.get(name, 0) for name in COUNTS}}
+                for (pair, direction), counter in self.flows.items()
+            ],
+            "notes": list(self.notes),
+            "stopped": self.stopped,
+        }
+
+    def totals(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for counter in self.flows.values():
+            total.update(counter)
+        return total

@@ -1,0 +1,81 @@
+"""`syncmap run`: passes of the engine over a plan, with the summary and exit codes.
+
+Exit codes: 0 done, 1 dead letters, 2 usage or configuration error, 3 stopped by a limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+from syncmap.runtime.connectors.base import ConnectorError
+from syncmap.runtime.session import (
+    ConfigError,
+    PlanInputError,
+    api_stats,
+    load_plan_input,
+    open_connectors,
+    resolve_connections,
+    time_scale,
+)
+
+DONE, DEAD_LETTERS, CONFIG, LIMIT = 0, 1, 2, 3
+
+
+def fail(message: str, rendered: str = "") -> int:
+    if rendered:
+        sys.stderr.write(rendered)
+    print(f"error: {message}", file=sys.stderr)
+    return CONFIG
+
+
+async def run_passes(source: str, *, interval: float | None, dry_run: bool, state: str | None,
+                     full_scan_every: float, output_format: str) -> int:
+    try:
+        plan = load_plan_input(source)
+        connections = resolve_connections(plan)
+        scale = time_scale()
+    except PlanInputError as error:
+        return fail(str(error), error.rendered)
+    except ConfigError as error:
+        return fail(str(error))
+    from syncmap.runtime.state import StateError, open_state
+
+    try:
+        store = open_state(state)
+    except (StateError, OSError) as error:
+        return fail(f"cannot open the state file: {error}")
+    try:
+        while True:
+            code = await one_pass(plan, connections, store, dry_run=dry_run, full_scan_every=full_scan_every,
+                                  output_format=output_format, scale=scale)
+            if interval is None or code in (CONFIG,):
+                return code
+            await asyncio.sleep(interval)
+    finally:
+        store.close()
+
+
+async def one_pass(plan: dict[str, Any], connections: Any, store: Any, *, dry_run: bool, full_scan_every: float,
+                   output_format: str, scale: float = 1.0) -> int:
+    from syncmap.runtime import summary
+    from syncmap.runtime.engine import Engine
+    from syncmap.runtime.http import ApiError, UnknownOutcome
+
+    async with open_connectors(connections, scale=scale) as connectors:
+        engine = Engine(plan, connectors, store, dry_run=dry_run, full_scan_every=full_scan_every)
+        try:
+            report = await engine.run(mode="dry-run" if dry_run else "once")
+        except ConnectorError as error:
+            return fail(str(error))
+        except (ApiError, UnknownOutcome) as error:
+            return fail(f"{error}\n  (check the base URL and the credentials the mapping's `connect` blocks name)")
+        stats = api_stats(connectors)
+    status = "stopped" if report.stopped else ("dead_letters" if report.totals()["dead_letters"] else "done")
+    records = max((sum(c.values()) for c in report.flows.values()), default=0)
+    predicted = summary.prediction(plan, records)
+    render = summary.as_json if output_format == "json" else summary.as_text
+    sys.stdout.write(render(report, stats, predicted, status, dry_run))
+    sys.stdout.flush()
+    return {"stopped": LIMIT, "dead_letters": DEAD_LETTERS}.get(status, DONE)
