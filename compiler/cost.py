@@ -1,9 +1,10 @@
 """What an initial sync of a plan costs in API calls, and the least time the rate limits allow.
 
 Pure: a plan and a record count in, an `Estimate` out; no network, clock or environment. The
-numbers (page sizes, bulk size, per-plan burst limits, the daily token budget, per-operation
-token costs) are data in `costs/limits.json`, each with its source; facts the references mark
-unverified can be overridden by keyword (and by `syncmap explain` options).
+numbers (page sizes, bulk size, per-plan burst limits, the daily token budget) are data in
+`costs/limits.json`, each with its source; per-operation token costs come from the table the
+runtime and the sandbox share (`token_costs.py`). Facts the references mark unverified can be
+overridden by keyword (and by `syncmap explain` options).
 
 The model, in one place (`Estimate.assumptions` says the same in words):
 
@@ -26,6 +27,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from syncmap.compiler.token_costs import load_token_costs
 
 __all__ = ["Call", "CostError", "Estimate", "LimitTime", "estimate", "format_duration", "load_limits", "match_keys", "plan_names"]
 
@@ -256,7 +259,7 @@ class _Builder:
         return self.limits[system][name]["value"]
 
     def tokens(self, system: str, op: Mapping[str, Any]) -> int:
-        return int(op.get("tokens", 0)) if system == PIPEDRIVE else 0
+        return load_token_costs().cost(op["method"], op["path"]) if system == PIPEDRIVE else 0
 
     def others(self, system: str) -> str:
         rest = [s for s in self.systems if s != system]

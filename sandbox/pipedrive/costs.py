@@ -1,58 +1,13 @@
-"""Per-operation token costs (`x-token-cost`) from the published specs.
+"""Per-operation token costs (`x-token-cost`): the compiler's table, shared with the runtime.
 
-`token_costs.json` is a copy of `shared/ref/pipedrive/token-costs.json` (a test keeps them
-equal). A request costs what its operation costs in the current v2 spec, else the current v1
-spec, else the January 2026 v1 spec; paths we cannot place cost nothing.
+The table and its lookup live in `syncmap.compiler.token_costs` so the sandbox charges exactly
+what the runtime's governor and `syncmap explain` expect; these names stay for the sandbox code.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from functools import lru_cache
-from pathlib import Path
+from syncmap.compiler.token_costs import COSTS_FILE, SPEC_ORDER
+from syncmap.compiler.token_costs import TokenCosts as CostTable
+from syncmap.compiler.token_costs import load_token_costs as load_cost_table
 
-COSTS_FILE = Path(__file__).with_name("token_costs.json")
-SPEC_ORDER = ("v2", "v1", "v1-2026-01-14")
-
-
-class CostTable:
-    def __init__(self, entries: list[dict]) -> None:
-        # (method, segment count) -> [(literal segments, regex, cost)], first spec wins.
-        self._buckets: dict[tuple[str, int], list[tuple[int, re.Pattern[str], int]]] = {}
-        seen: set[tuple[str, str]] = set()
-        for entry in entries:
-            key = (entry["method"], entry["path"])
-            if key in seen:
-                continue
-            seen.add(key)
-            segments = entry["path"].strip("/").split("/")
-            pattern = "/".join("[^/]+" if s.startswith("{") else re.escape(s) for s in segments)
-            literal = sum(1 for s in segments if not s.startswith("{"))
-            bucket = self._buckets.setdefault((entry["method"], len(segments)), [])
-            bucket.append((literal, re.compile(pattern + r"\Z"), entry["token_cost"]))
-        for bucket in self._buckets.values():
-            bucket.sort(key=lambda item: -item[0])  # `/persons/search` before `/persons/{id}`
-        self._cache: dict[tuple[str, str], int] = {}
-
-    def cost(self, method: str, path: str) -> int:
-        key = (method, path)
-        hit = self._cache.get(key)
-        if hit is not None:
-            return hit
-        stripped = path.strip("/")
-        result = 0
-        for _, pattern, cost in self._buckets.get((method, stripped.count("/") + 1), ()):
-            if pattern.match(stripped):
-                result = cost
-                break
-        if len(self._cache) < 50_000:
-            self._cache[key] = result
-        return result
-
-
-@lru_cache(maxsize=1)
-def load_cost_table() -> CostTable:
-    data = json.loads(COSTS_FILE.read_text())
-    entries = [entry for spec in SPEC_ORDER for entry in data["specs"][spec]]
-    return CostTable(entries)
+__all__ = ["COSTS_FILE", "SPEC_ORDER", "CostTable", "load_cost_table"]

@@ -9,6 +9,7 @@ import pytest
 
 from syncmap.compiler.api import compile_plan
 from syncmap.compiler.cost import BUDGET, BURST, RATE, CostError, estimate, format_duration, load_limits
+from syncmap.compiler.token_costs import COSTS_FILE, load_token_costs
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
@@ -187,19 +188,36 @@ def _shared_costs() -> dict[tuple[str, str, str], int]:
     return {(spec, op["method"], op["path"]): op["token_cost"] for spec, ops in data["specs"].items() for op in ops}
 
 
-def _copied_costs() -> list[tuple[str, dict]]:
+def _operations() -> list[tuple[str, dict]]:
     pd = load_limits()["pipedrive"]
     out = [(f"operations.{name}", op) for name, op in pd["operations"].items()]
     out += [(f"objects.{obj}.{name}", op) for obj, ops in pd["objects"].items() for name, op in ops.items() if isinstance(op, dict)]
     return out
 
 
-@pytest.mark.parametrize("where,op", _copied_costs(), ids=[w for w, _ in _copied_costs()])
-def test_copied_token_costs_match_the_shared_table(where: str, op: dict) -> None:
+def test_token_cost_table_is_the_published_one() -> None:
+    shared = json.loads((SHARED / "ref" / "pipedrive" / "token-costs.json").read_text(encoding="utf-8"))
+    assert json.loads(COSTS_FILE.read_text(encoding="utf-8")) == shared
+
+
+@pytest.mark.parametrize("where,op", _operations(), ids=[w for w, _ in _operations()])
+def test_operations_cost_what_their_spec_publishes(where: str, op: dict) -> None:
+    # limits.json names the spec each operation comes from; the shared lookup must find that
+    # operation's published cost (and not, say, a v1 twin of a v2 route)
     shared = _shared_costs()
     key = (op["spec"], op["method"], op["path"])
     assert key in shared, f"{where}: {key} is not in token-costs.json"
-    assert op["tokens"] == shared[key], where
+    assert "tokens" not in op, f"{where}: token costs live in token_costs.json only"
+    assert load_token_costs().cost(op["method"], op["path"]) == shared[key], where
+
+
+def test_token_cost_lookup() -> None:
+    costs = load_token_costs()
+    assert costs.cost("GET", "/api/v2/persons") == 10 and costs.cost("GET", "/api/v2/persons/42") == 1
+    assert costs.cost("GET", "/api/v2/persons/search") == 20  # the literal route wins over /persons/{id}
+    assert costs.cost("GET", "/v1/users") == costs.cost("GET", "/api/v1/users") == 20  # both prefixes reach v1
+    assert costs.cost("get", "/api/v2/persons?limit=500") == 10
+    assert costs.cost("GET", "/nowhere") == 0
 
 
 def test_every_fact_names_its_source() -> None:

@@ -1,0 +1,117 @@
+"""The client-side models of the APIs' limits, as plain arithmetic over times passed in.
+
+No clock, no sleeping, no I/O: the governors own the clock and the waiting; these say how
+long to wait and keep the counts. Times are real seconds on the governor's clock (windows
+already divided by the time scale).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+__all__ = ["Pacer", "SlotWindow", "TokenBudget"]
+
+
+class SlotWindow:
+    """At most `limit` requests per `seconds`-long window, counted the way a server counts them.
+
+    A request holds a slot from the moment it is sent until `seconds` after its answer came
+    back. Whatever window the server opened for it (it arrived between the two) has ended by
+    then, so however the server anchors its windows and whatever the latency, the server never
+    counts more of our requests in one window than we hold slots. The answers' headers can only
+    add to what we hold (phantom slots for requests made by others with the same token).
+    """
+
+    def __init__(self, limit: int, seconds: float) -> None:
+        if limit < 1 or seconds <= 0:
+            raise ValueError("a window needs a positive limit and length")
+        self.limit = limit
+        self.seconds = seconds
+        self.in_flight = 0
+        self._held: list[float] = []  # heap of the times held slots free up
+
+    def used(self, now: float) -> int:
+        while self._held and self._held[0] <= now:
+            heapq.heappop(self._held)
+        return self.in_flight + len(self._held)
+
+    def wait(self, now: float) -> float:
+        """Seconds until a slot is free (0: one is free now)."""
+        if self.used(now) < self.limit:
+            return 0.0
+        if self.in_flight >= self.limit or not self._held:
+            return self.seconds / 10  # every slot is in flight: look again soon after answers come
+        overflow = self.used(now) - self.limit  # after a lowered limit, several must free up
+        return max(0.0, heapq.nsmallest(overflow + 1, self._held)[-1] - now)
+
+    def take(self) -> None:
+        self.in_flight += 1
+
+    def release(self, now: float) -> None:
+        self.in_flight = max(0, self.in_flight - 1)
+        heapq.heappush(self._held, now + self.seconds)
+
+    def learn(self, now: float, limit: int | None, remaining: int | None, reset: float | None) -> None:
+        """What an answer's headers say: the limit, and how many requests the server has left
+        in its current window, which ends `reset` seconds from now."""
+        if limit is not None and limit >= 1:
+            self.limit = limit
+        if remaining is None:
+            return
+        extra = (self.limit - max(0, remaining)) - self.used(now)
+        if extra > 0:
+            frees = now + (min(reset, self.seconds) if reset is not None and reset > 0 else self.seconds)
+            for _ in range(extra):
+                heapq.heappush(self._held, frees)
+
+
+class Pacer:
+    """Requests spaced evenly at `rate` per second, with no burst: the server's bucket stays
+    full, so its own burst room absorbs our timing jitter. After a 429 the rate halves (down to
+    1/16 of the nominal rate); each success wins back 1/20 of the nominal rate."""
+
+    def __init__(self, rate: float) -> None:
+        if not rate > 0 or math.isinf(rate):
+            raise ValueError("the rate must be a positive number of requests per second")
+        self.nominal = self.rate = rate
+        self._next = -math.inf
+
+    def wait(self, now: float) -> float:
+        return max(0.0, self._next - now)
+
+    def take(self, now: float) -> None:
+        self._next = max(now, self._next) + 1.0 / self.rate
+
+    def slow_down(self, now: float) -> None:
+        """After a 429: the server's room is spent, so the next request waits a whole (slower) step."""
+        self.rate = max(self.nominal / 16, self.rate / 2)
+        self._next = max(self._next, now + 1.0 / self.rate)
+
+    def speed_up(self) -> None:
+        self.rate = min(self.nominal, self.rate + self.nominal / 20)
+
+
+class TokenBudget:
+    """A daily token budget: what is left (None while unknown), minus what requests in flight
+    have reserved. A request may go when its cost fits in what is left after the reservations:
+    a cost equal to the tokens left passes, one token more does not."""
+
+    def __init__(self, remaining: int | None) -> None:
+        self.remaining = remaining
+        self.reserved = 0
+
+    def can_pay(self, cost: int) -> bool:
+        return self.remaining is None or cost <= self.remaining - self.reserved
+
+    def reserve(self, cost: int) -> None:
+        self.reserved += cost
+
+    def settle(self, cost: int, charged: bool) -> None:
+        self.reserved = max(0, self.reserved - cost)
+        if charged and self.remaining is not None:
+            self.remaining = max(0, self.remaining - cost)
+
+    def learn(self, remaining: int) -> None:
+        """The server's count wins over ours (other users and apps share the budget)."""
+        self.remaining = max(0, remaining)

@@ -1,0 +1,377 @@
+"""The governors' arithmetic on a fake clock: burst windows (their edges, headers overriding
+the guesses, concurrent acquirers against the sandbox's own window model), the search window,
+the daily token budget, Autopilot's pace, and the retry delays."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import random
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from syncmap.runtime.api_errors import LimitReached
+from syncmap.runtime.governor import AutopilotGovernor, PipedriveGovernor, is_search, next_midnight_utc
+from syncmap.runtime.retry import RetryPolicy, backoff, header_delay
+from syncmap.sandbox.pipedrive.ratelimit import BurstLimiter
+
+LIST, ONE, CREATE, SEARCH = "/api/v2/persons", "/api/v2/persons/7", "/api/v2/persons", "/api/v2/persons/search"
+WALL = datetime(2026, 11, 29, 18, 0, tzinfo=timezone.utc).timestamp()  # six hours before midnight UTC
+
+
+class FakeTime:
+    """Virtual time for many tasks: `sleep` parks a task until the driver moves time to its
+    wake-up; `run` lets every task go as far as it can, then wakes the earliest sleeper."""
+
+    def __init__(self, start: float = 100.0) -> None:
+        self.now = start
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = 0
+
+    def clock(self) -> float:
+        return self.now
+
+    def wall(self) -> float:
+        return WALL + self.now
+
+    async def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self.now + seconds, self._seq, future))
+        self._seq += 1
+        await future
+
+    def run(self, *coros: Awaitable[Any]) -> list[Any]:
+        async def drive() -> list[Any]:
+            tasks = [asyncio.ensure_future(c) for c in coros]
+            while not all(t.done() for t in tasks):
+                for _ in range(30):
+                    await asyncio.sleep(0)
+                if self._sleepers and not all(t.done() for t in tasks):
+                    wake, _, future = heapq.heappop(self._sleepers)
+                    self.now = max(self.now, wake)
+                    future.set_result(None)
+            return [t.result() for t in tasks]
+
+        return asyncio.run(drive())
+
+
+def pipedrive(t: FakeTime, **kwargs: Any) -> PipedriveGovernor:
+    return PipedriveGovernor(clock=t.clock, sleep=t.sleep, wall=t.wall, rng=lambda: 0.5, **kwargs)
+
+
+def one_request(t: FakeTime, gov: Any, method: str, path: str, sent: list[float],
+                answer: Callable[[], dict[str, str]] = dict, status: int = 200) -> Awaitable[None]:
+    async def go() -> None:
+        await gov.acquire(method, path)
+        sent.append(t.now)
+        gov.observe(method, path, status, answer())
+    return go()
+
+
+# ------------------------------------------------------------------ the burst window
+
+
+def test_sequential_requests_fill_each_window_then_wait_for_the_next() -> None:
+    t = FakeTime()
+    gov = pipedrive(t, burst=5)
+    sent: list[float] = []
+
+    async def many() -> None:
+        for _ in range(12):
+            await one_request(t, gov, "GET", ONE, sent)
+
+    t.run(many())
+    assert [round(s - 100.0, 6) for s in sent] == [0.0] * 5 + [2.0] * 5 + [4.0] * 2
+    assert gov.last_wait == "Pipedrive burst window"
+    assert gov.waits == {"Pipedrive burst window": pytest.approx(4.0)}
+
+
+def test_the_plan_gives_the_starting_guess() -> None:
+    t = FakeTime()
+    assert pipedrive(t, plan="essential").burst.limit == 20
+    assert pipedrive(t, plan="enterprise").burst.limit == 120
+    assert pipedrive(t).burst.limit == 40  # advanced, the default plan
+    with pytest.raises(ValueError, match="unknown Pipedrive plan 'gold'.*essential"):
+        pipedrive(t, plan="gold")
+
+
+def test_headers_override_the_guessed_limit() -> None:
+    t = FakeTime()
+    gov = pipedrive(t, plan="enterprise")  # guesses 120 per 2 s
+    sent: list[float] = []
+    headers = {"X-RateLimit-Limit": "3", "X-RateLimit-Remaining": "2", "X-RateLimit-Reset": "2"}
+    t.run(*(one_request(t, gov, "GET", ONE, sent, lambda: headers) for _ in range(7)))
+    assert gov.burst.limit == 3
+    # the first answer taught the limit; the two requests it left room for go at once, the
+    # rest three per window
+    assert [round(s - 100.0, 6) for s in sent] == [0.0] * 3 + [2.0] * 3 + [4.0]
+
+
+def test_a_server_counting_more_than_we_sent_holds_us_back_until_its_reset() -> None:
+    t = FakeTime()
+    gov = pipedrive(t, burst=10)
+    sent: list[float] = []
+    # someone else used the token: after our one request the server has 2 left, for 1 more second
+    first = {"x-ratelimit-limit": "10", "x-ratelimit-remaining": "2", "x-ratelimit-reset": "1"}
+    t.run(one_request(t, gov, "GET", ONE, sent, lambda: first))
+    t.run(*(one_request(t, gov, "GET", ONE, sent) for _ in range(3)))
+    assert [round(s - 100.0, 6) for s in sent] == [0.0, 0.0, 0.0, 1.0]
+
+
+def test_a_429_with_reset_blocks_the_window_until_then() -> None:
+    t = FakeTime()
+    gov = pipedrive(t, burst=40)
+    sent: list[float] = []
+    full = {"x-ratelimit-limit": "40", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "2"}
+    t.run(one_request(t, gov, "GET", ONE, sent, lambda: full, status=429))
+    t.run(one_request(t, gov, "GET", ONE, sent))
+    assert [round(s - 100.0, 6) for s in sent] == [0.0, 2.0]
+
+
+def test_time_scale_divides_windows_and_resets() -> None:
+    t = FakeTime()
+    gov = pipedrive(t, burst=2, time_scale=10)
+    sent: list[float] = []
+    t.run(*(one_request(t, gov, "GET", ONE, sent) for _ in range(3)))
+    assert [round(s - 100.0, 6) for s in sent] == [0.0, 0.0, 0.2]
+    full = {"x-ratelimit-limit": "2", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "1"}
+    t.run(one_request(t, gov, "GET", ONE, sent, lambda: full))
+    t.run(one_request(t, gov, "GET", ONE, sent))
+    assert round(sent[-1] - sent[-2], 6) == 0.2  # the window, scaled (its reset, 0.1 s, is shorter)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_concurrent_acquirers_never_overflow_the_servers_window(seed: int) -> None:
+    """Forty tasks with random latency against the sandbox's own fixed-window counter: the
+    server never refuses, and the windows are used, not left idle."""
+    t = FakeTime()
+    server_clock = type("C", (), {"now": staticmethod(t.clock)})()
+    server = BurstLimiter(server_clock, 2.0)
+    gov = pipedrive(t, burst=5)
+    rng = random.Random(seed)
+    refused: list[float] = []
+
+    async def task() -> None:
+        for _ in range(3):
+            await gov.acquire("GET", ONE)
+            await t.sleep(rng.uniform(0, 0.3))  # on the way to the server
+            verdict = server.hit("token", 5)
+            if not verdict.allowed:
+                refused.append(t.now)
+            await t.sleep(rng.uniform(0, 0.3))  # the answer on its way back
+            headers = {"x-ratelimit-limit": "5", "x-ratelimit-remaining": str(verdict.remaining),
+                       "x-ratelimit-reset": str(verdict.reset)}
+            gov.observe("GET", ONE, 200 if verdict.allowed else 429, headers)
+
+    t.run(*(task() for _ in range(40)))
+    assert refused == []
+    assert gov.burst.in_flight == 0
+    # 120 requests, 5 per window of 2 s plus the latency each holds its slot: at most 2.6 s per 5
+    assert t.now - 100.0 <= 120 / 5 * 2.6
+
+
+# ------------------------------------------------------------------ the search window
+
+
+def test_search_has_its_own_window() -> None:
+    assert is_search("/api/v2/persons/search") and is_search("/v1/persons/search?term=x") and is_search("/v1/itemSearch")
+    assert not is_search("/api/v2/persons/42") and not is_search("/api/v2/searchable")
+    t = FakeTime()
+    gov = pipedrive(t, burst=40, search_burst=10, search_counts_in_general_window=False)
+    sent: list[float] = []
+    t.run(*(one_request(t, gov, "GET", SEARCH, sent) for _ in range(11)))
+    assert [round(s - 100.0, 6) for s in sent] == [0.0] * 10 + [2.0]
+    assert gov.last_wait == "Pipedrive search window"
+    sent.clear()
+    t.run(*(one_request(t, gov, "GET", ONE, sent) for _ in range(40)))
+    assert set(sent) == {t.now}  # the general window was untouched
+
+
+def test_searches_also_take_general_slots_by_default() -> None:
+    t = FakeTime()
+    gov = pipedrive(t, burst=12, search_burst=10)
+    sent: list[float] = []
+    t.run(*(one_request(t, gov, "GET", SEARCH, sent) for _ in range(10)))
+    general: list[float] = []
+    t.run(*(one_request(t, gov, "GET", ONE, general) for _ in range(3)))
+    assert [round(s - 100.0, 6) for s in general] == [0.0, 0.0, 2.0]
+
+
+# ------------------------------------------------------------------ the daily token budget
+
+
+@pytest.mark.parametrize("budget,passes", [(10, True), (9, False)])
+def test_a_cost_equal_to_what_is_left_passes_one_token_more_is_refused(budget: int, passes: bool) -> None:
+    t = FakeTime()
+    gov = pipedrive(t, daily_budget=budget)
+    assert gov.cost("GET", LIST) == 10
+    sent: list[float] = []
+    if passes:
+        t.run(one_request(t, gov, "GET", LIST, sent))
+        assert gov.budget.remaining == 0
+        with pytest.raises(LimitReached):
+            t.run(one_request(t, gov, "GET", ONE, sent))  # 1 token, none left
+    else:
+        with pytest.raises(LimitReached) as caught:
+            t.run(one_request(t, gov, "GET", LIST, sent))
+        assert sent == []
+        error = caught.value
+        assert (error.system, error.limit) == ("pipedrive", "Pipedrive daily token budget")
+        assert error.reset_at == next_midnight_utc(t.wall()) == WALL + 6 * 3600
+        assert "Pipedrive daily token budget reached (GET /api/v2/persons costs 10 tokens, 9 left)" in str(error)
+        assert "resets at 2026-11-30 00:00 UTC" in str(error)
+
+
+def test_tokens_in_flight_are_reserved() -> None:
+    t = FakeTime()
+    gov = pipedrive(t, daily_budget=25)
+    started: list[str] = []
+
+    async def hold() -> None:
+        await gov.acquire("GET", LIST)
+        started.append("a")
+        await gov.acquire("GET", LIST)
+        started.append("b")
+        await gov.acquire("GET", LIST)  # 30 > 25: refused while the first two are in flight
+
+    with pytest.raises(LimitReached):
+        t.run(hold())
+    assert started == ["a", "b"]
+    gov.observe("GET", LIST, 429, {})  # a refusal is not charged...
+    gov.observe("GET", LIST, 200, {})  # ...an answer is
+    assert (gov.budget.remaining, gov.budget.reserved) == (15, 0)
+
+
+def test_the_servers_remaining_tokens_override_our_count() -> None:
+    t = FakeTime()
+    gov = pipedrive(t, daily_budget=10_000)
+    sent: list[float] = []
+    t.run(one_request(t, gov, "GET", LIST, sent, lambda: {"x-daily-ratelimit-token-remaining": "12"}))
+    t.run(one_request(t, gov, "GET", LIST, sent))  # 12 left: 10 passes
+    with pytest.raises(LimitReached):
+        t.run(one_request(t, gov, "POST", CREATE, sent))  # 5 > 2
+    assert len(sent) == 2
+
+
+def test_without_a_known_budget_nothing_is_refused_up_front_but_the_429_stops_the_run() -> None:
+    t = FakeTime()
+    gov = pipedrive(t, plan="growth")
+    assert gov.budget.remaining is None and gov.budget_guess == 60_000
+    sent: list[float] = []
+    t.run(*(one_request(t, gov, "GET", LIST, sent) for _ in range(20)))
+
+    async def refused(body: dict[str, Any]) -> None:
+        await gov.acquire("GET", LIST)
+        gov.observe("GET", LIST, 429, {}, body=body)
+
+    t.run(refused({"success": False, "error": "Request over limit"}))  # a burst 429: learn, go on
+    with pytest.raises(LimitReached) as caught:
+        t.run(refused({"success": False, "error": "Daily API token budget exceeded", "data": None}))
+    assert caught.value.reset_at == WALL + 6 * 3600
+    with pytest.raises(LimitReached):
+        t.run(gov.acquire("GET", ONE))  # and nothing more goes today
+
+
+def test_a_429_with_fewer_tokens_left_than_the_cost_is_the_budget() -> None:
+    t = FakeTime()
+    gov = pipedrive(t)
+
+    async def refused() -> None:
+        await gov.acquire("GET", LIST)
+        gov.observe("GET", LIST, 429, {"x-daily-ratelimit-token-remaining": "4"}, body="Too Many Requests")
+
+    with pytest.raises(LimitReached):
+        t.run(refused())
+
+
+def test_the_budget_comes_back_after_midnight_utc() -> None:
+    t = FakeTime()
+    gov = pipedrive(t, daily_budget=10, time_scale=60)
+    t.run(one_request(t, gov, "GET", LIST, []))
+    with pytest.raises(LimitReached) as caught:
+        t.run(gov.acquire("GET", LIST))
+    assert caught.value.reset_at == pytest.approx(WALL + 6 * 3600 / 60)  # the reset, scaled
+    t.now += 6 * 3600 / 60
+    t.run(one_request(t, gov, "GET", LIST, []))
+
+
+def test_no_post_put_requests_left_stops_writes_only() -> None:
+    t = FakeTime()
+    gov = pipedrive(t)
+    t.run(one_request(t, gov, "GET", LIST, [], lambda: {"x-daily-requests-left": "0"}))
+    t.run(one_request(t, gov, "PATCH", ONE, []))
+    with pytest.raises(LimitReached, match="Pipedrive daily POST/PUT requests reached"):
+        t.run(gov.acquire("POST", CREATE))
+
+
+def test_malformed_headers_are_ignored() -> None:
+    t = FakeTime()
+    gov = pipedrive(t, burst=4)
+    junk = {"x-ratelimit-limit": "lots", "x-ratelimit-remaining": "", "x-ratelimit-reset": "nan",
+            "x-daily-ratelimit-token-remaining": "1e999", "retry-after": "soon"}
+    t.run(one_request(t, gov, "GET", ONE, [], lambda: junk))
+    assert gov.burst.limit == 4 and gov.budget.remaining is None
+    assert gov.retry_delay(1, 429, junk, policy=RetryPolicy(jitter=0)) == 0.5
+
+
+# ------------------------------------------------------------------ Autopilot's pace
+
+
+def test_autopilot_is_paced_and_slows_down_after_a_429() -> None:
+    t = FakeTime()
+    gov = AutopilotGovernor(rate=5, clock=t.clock, sleep=t.sleep, rng=lambda: 0.5)
+    sent: list[float] = []
+    t.run(*(one_request(t, gov, "GET", "/contacts", sent) for _ in range(4)))
+    assert [round(s - 100.0, 6) for s in sent] == [0.0, 0.2, 0.4, 0.6]
+    assert gov.last_wait == "Autopilot rate"
+    t.run(one_request(t, gov, "GET", "/contacts", sent, status=429))
+    assert gov.pacer.rate == pytest.approx(2.5)
+    t.run(one_request(t, gov, "GET", "/contacts", sent))
+    assert round(sent[-1] - sent[-2], 6) == 0.4  # the slower pace
+    for _ in range(20):
+        gov.observe("GET", "/contacts", 200, {})
+    assert gov.pacer.rate == 5  # and back up, never beyond the nominal rate
+
+
+def test_autopilot_time_scale_and_bad_rates() -> None:
+    t = FakeTime()
+    gov = AutopilotGovernor(rate=5, time_scale=4, clock=t.clock, sleep=t.sleep)
+    sent: list[float] = []
+    t.run(*(one_request(t, gov, "GET", "/contacts", sent) for _ in range(3)))
+    assert [round(s - 100.0, 6) for s in sent] == [0.0, 0.05, 0.1]
+    for bad in (0, -1, float("inf")):
+        with pytest.raises(ValueError, match="rate"):
+            AutopilotGovernor(rate=bad)
+    with pytest.raises(ValueError, match="time_scale"):
+        AutopilotGovernor(time_scale=0)
+
+
+# ------------------------------------------------------------------ retry delays
+
+
+def test_backoff_grows_with_jitter_below_the_ceiling() -> None:
+    policy = RetryPolicy(base_delay=0.5, max_delay=3.0, jitter=0.5)
+    assert [backoff(n, policy, lambda: 0.0) for n in range(1, 6)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    assert [backoff(n, policy, lambda: 1.0) for n in range(1, 5)] == [0.25, 0.5, 1.0, 1.5]
+    assert backoff(10_000, policy, lambda: 0.0) == 3.0  # no overflow
+    with pytest.raises(ValueError):
+        RetryPolicy(jitter=2)
+    with pytest.raises(ValueError):
+        RetryPolicy(max_attempts=0)
+
+
+def test_retry_delay_honours_what_the_server_asks() -> None:
+    gov = AutopilotGovernor(rng=lambda: 0.0, time_scale=2)
+    policy = RetryPolicy(base_delay=0.5, jitter=0.5)
+    assert gov.retry_delay(1, 429, {"Retry-After": "3"}, policy=policy) == 1.5
+    assert gov.retry_delay(4, 429, {}, policy=policy) == 2.0  # no header: the backoff (4 s), scaled
+    assert gov.retry_delay(1, 500, {"Retry-After": "30"}, policy=policy) == 0.25  # only 429/503 ask
+    t = FakeTime()
+    pd = pipedrive(t)
+    assert pd.retry_delay(1, 429, {"x-ratelimit-reset": "2"}, policy=RetryPolicy(jitter=0)) == 2.0
+    date = datetime.fromtimestamp(WALL + 120, tz=timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    assert header_delay({"retry-after": date}, wall=lambda: WALL) == 120.0
