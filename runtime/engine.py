@@ -72,9 +72,12 @@ class PairRun:
     def _keys(self, side: str) -> list[str]:
         system, obj = self.pair[side]["system"], self.pair[side]["object"]
         keys = dict.fromkeys(keys_of(self.ops, side))
-        for ref in refs_in([self.pair["match"], self.pair["link"], self.pair["filters"], self.pair["scope"]]):
+        for ref in refs_in([self.pair["filters"], self.pair["scope"]]):
             if ref["system"] == system and ref["object"] == obj:
                 keys[ref_key(ref)] = None
+        link = self.pair.get("link")
+        if link and link[side]["kind"] == "custom":
+            keys[ref_key(link[side])] = None
         for group in self.pair["match"]:
             for key in group["keys"]:
                 ref = key.get(side) if isinstance(key.get(side), Mapping) and "path" in key.get(side, {}) else None
@@ -302,6 +305,9 @@ class PairRun:
         person may exist unchanged (so unread); search by the match key before creating (R9)."""
         if candidate.left is not None or candidate.right is None or self.engine.full_pass_now.get(self.id):
             return candidate
+        if not (self.writes("left") and self.pair["creates"]["left"]
+                and self.in_scope("left", candidate, candidate.right.values, self.engine.members, False)):
+            return candidate
         s = self.sides["left"]
         if s.system != "pipedrive" or s.obj != "Person":
             return candidate
@@ -432,7 +438,7 @@ class PairRun:
                 )
             changes["type"] = key
 
-    async def write_left(self, candidate: Candidate, changes: dict[str, Any]) -> None:
+    async def write_left(self, candidate: Candidate, changes: dict[str, Any], what: str | None = None) -> None:
         engine = self.engine
         s = self.sides["left"]
         pd: Pipedrive = engine.connectors[s.system]
@@ -463,8 +469,9 @@ class PairRun:
         engine.report.change(pair=self.id, direction=direction, system=s.system, object=s.obj,
                              action="create" if creating else "update",
                              id=None if creating else candidate.left.id, changes=changes)
+        what = what or ("created" if creating else "updated")
         if engine.dry_run:
-            engine.report.count(self.id, direction, "created" if creating else "updated")
+            engine.report.count(self.id, direction, what)
             return
         key = f"{self.id}:{candidate.right.id if candidate.right else ''}"
         intent = self.state.add_intent(run_id=self.run_id, pair=self.id, system=s.system,
@@ -493,7 +500,7 @@ class PairRun:
             self.state.finish_intent(intent, status="done", result={"id": written.id})
             left = Record(written.id, written.values, written.updated)
             self.remember(Candidate(left, candidate.right, candidate.link), {}, {})
-        engine.report.count(self.id, direction, "created" if creating else "updated")
+        engine.report.count(self.id, direction, what)
 
     def left_partner(self, relation: Mapping[str, Any], right_id: Any) -> str | None:
         """Writing a relation (`person <- contact`): the left record paired with that right record."""
@@ -580,7 +587,7 @@ class PairRun:
             if stored is None or stored.left_values.get(key) == stored.right_id:
                 continue
             tasks.append(self.write_left(Candidate(candidate.left, Record(stored.right_id, dict(stored.right_values)), stored),
-                                         {key: stored.right_id}))
+                                         {key: stored.right_id}, "linked"))
         await self.engine.gather(tasks)
 
     def writes_link(self) -> bool:

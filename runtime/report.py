@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-COUNTS = ("created", "updated", "unchanged", "deleted", "conflicts", "dead_letters", "skipped")
+COUNTS = ("created", "updated", "unchanged", "deleted", "linked", "conflicts", "dead_letters")
 
 
 @dataclass
