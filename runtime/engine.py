@@ -131,23 +131,44 @@ class PairRun:
         return self.engine.connectors["autopilot"].pages()
 
     # -- the pass ---------------------------------------------------------------------------------
-    async def run(self) -> None:
+    async def run(self, only: Mapping[str, set[str]] | None = None) -> None:
+        """One pass; with `only` (side -> record ids), just those records (`syncmap retry`)."""
         engine = self.engine
-        full = engine.full_pass(self.id)
+        full = False if only else engine.full_pass(self.id)
         engine.full_pass_now[self.id] = full
-        left = await self.read("left", full=full)
-        right = await self.read("right", full=True)
+        if only:
+            left = await self.read_ids("left", only.get("left", set()))
+            right = await self.read_ids("right", only.get("right", set())) if only.get("right") else await self.read("right", full=True)
+        else:
+            left = await self.read("left", full=full)
+            right = await self.read("right", full=True)
         members = await engine.scope_members(self.pair)
         candidates = self.pair_up(left, right)
         await self.apply(candidates, members)
         if full:
             await self.deletions(left, right)
-        if not engine.dry_run:
+        if not engine.dry_run and not only:
             with self.state.transaction():
                 if getattr(self, "read_until", None):
                     self.state.set_cursor(f"{self.id}:left", repr(self.read_until))
                 if full:
                     self.state.set_cursor(f"{self.id}:full", repr(time.time()))
+
+    async def read_ids(self, side: str, ids: set[str]) -> dict[str, Record]:
+        s = self.sides[side]
+        connector = self.engine.connectors[s.system]
+        records: dict[str, Record] = {}
+        for record_id in sorted(ids):
+            if isinstance(connector, Pipedrive):
+                raw = await connector.get(s.obj, record_id)
+                if raw is not None:
+                    records[record_id] = connector.flatten(s.obj, raw, s.keys)
+            elif s.obj == "Contact":
+                raw = await connector.get(record_id)
+                if raw is not None:
+                    record = connector.flatten(raw, s.keys)
+                    records[record.id] = record
+        return records
 
     # -- pairing ---------------------------------------------------------------------------------
     def pair_up(self, left: dict[str, Record], right: dict[str, Record]) -> list[Candidate]:
@@ -203,6 +224,12 @@ class PairRun:
                     self.engine.duplicate(self, record, owners[key], key)
                     continue
                 partners = [r for r in index.get(key, ()) if by_relation or r.id not in taken_right]
+                if not by_relation and partners:
+                    holder = next((l.left_id for l in self.state.links_by_right(self.id, partners[0].id) if l.left_id != record.id), None)
+                    if holder is not None:
+                        # The contact is paired with another Pipedrive record already (R9).
+                        self.engine.duplicate(self, record, Record(holder, {}), key)
+                        continue
                 if partners:
                     partner = partners[0]
                     taken_right.setdefault(partner.id, record.id)
@@ -780,14 +807,29 @@ class Engine:
 
     # -- running ----------------------------------------------------------------------------
     async def run(self, *, mode: str = "once") -> Report:
+        return await self._run(mode, None)
+
+    async def retry(self, letters: Sequence[Any]) -> Report:
+        """Replay dead letters: each record goes through its pair again (fixed data or mapping
+        permitting); a record that syncs now has its letters resolved."""
+        only: dict[str, dict[str, set[str]]] = {}
+        for letter in letters:
+            only.setdefault(letter.pair, {}).setdefault(letter.side, set()).add(letter.record_id)
+        return await self._run("retry", only)
+
+    async def _run(self, mode: str, only: Mapping[str, Mapping[str, set[str]]] | None) -> Report:
         self.run_id = 0 if self.dry_run else self.state.start_run(mode=mode, plan_digest=self.plan["source"]["digest"])
+        if not self.dry_run:
+            self.state.set_meta("plan", self.plan)  # `status` and `retry` work from the state file alone
         status = "failed"
         try:
             await self.setup()
             for stage in self.plan["stages"]:
                 for pair_id in stage["pairs"]:
+                    if only is not None and pair_id not in only:
+                        continue
                     pair = next(p for p in self.plan["pairs"] if p["id"] == pair_id)
-                    await PairRun(self, pair, self.run_id).run()
+                    await PairRun(self, pair, self.run_id).run(None if only is None else only[pair_id])
             status = "dead_letters" if self.report.totals()["dead_letters"] else "done"
         except BaseException as error:
             from syncmap.runtime.http import LimitReached

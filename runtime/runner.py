@@ -58,7 +58,8 @@ async def run_passes(source: str, *, interval: float | None, dry_run: bool, stat
 
 
 async def one_pass(plan: dict[str, Any], connections: Any, store: Any, *, dry_run: bool, full_scan_every: float,
-                   output_format: str, scale: float = 1.0) -> int:
+                   output_format: str, scale: float = 1.0, letters: Any = None) -> int:
+    """One pass of the engine (or, given dead `letters`, a replay of those records)."""
     from syncmap.runtime import summary
     from syncmap.runtime.engine import Engine
     from syncmap.runtime.http import ApiError, UnknownOutcome
@@ -66,7 +67,10 @@ async def one_pass(plan: dict[str, Any], connections: Any, store: Any, *, dry_ru
     async with open_connectors(connections, scale=scale) as connectors:
         engine = Engine(plan, connectors, store, dry_run=dry_run, full_scan_every=full_scan_every)
         try:
-            report = await engine.run(mode="dry-run" if dry_run else "once")
+            if letters is not None:
+                report = await engine.retry(letters)
+            else:
+                report = await engine.run(mode="dry-run" if dry_run else "once")
         except ConnectorError as error:
             return fail(str(error))
         except (ApiError, UnknownOutcome) as error:
@@ -79,3 +83,37 @@ async def one_pass(plan: dict[str, Any], connections: Any, store: Any, *, dry_ru
     sys.stdout.write(render(report, stats, predicted, status, dry_run))
     sys.stdout.flush()
     return {"stopped": LIMIT, "dead_letters": DEAD_LETTERS}.get(status, DONE)
+
+
+async def retry_letters(state: str | None, ids: tuple[int, ...], output_format: str) -> int:
+    """`syncmap retry`: the plan of the last run (kept in the state file) replays dead letters."""
+    from syncmap.runtime.state import StateError, open_state
+
+    try:
+        store = open_state(state)
+    except (StateError, OSError) as error:
+        return fail(f"cannot open the state file: {error}")
+    try:
+        plan = store.get_meta("plan")
+        if plan is None:
+            return fail("this state file has no run yet: run `syncmap run MAPPING` first")
+        letters = store.dead_letters(ids=list(ids) if ids else None)
+        if ids:
+            missing = sorted(set(ids) - {letter.id for letter in letters})
+            if missing:
+                return fail(f"no open dead letter with id {', '.join(map(str, missing))} (see `syncmap status`)")
+        if not letters:
+            print("no open dead letters: nothing to retry")
+            return DONE
+        try:
+            connections = resolve_connections(plan)
+            scale = time_scale()
+        except ConfigError as error:
+            return fail(str(error))
+        code = await one_pass(plan, connections, store, dry_run=False, full_scan_every=float("inf"),
+                              output_format=output_format, scale=scale, letters=letters)
+        still = {letter.id for letter in store.dead_letters(ids=[letter.id for letter in letters])}
+        print(f"retried {len(letters)} dead letters: {len(letters) - len(still)} resolved, {len(still)} still failing")
+        return DEAD_LETTERS if still else code
+    finally:
+        store.close()

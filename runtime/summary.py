@@ -30,7 +30,11 @@ def as_json(report: Report, stats: Mapping[str, Any], predicted: Mapping[str, An
         **report.as_dict(),
         "apis": dict(stats),
         "explain_predicted": predicted,
-        "changes": report.changes if dry_run else [c for c in report.changes if c.get("action") == "dead_letter"],
+        "changes": [c for c in report.changes if c.get("action") != "dead_letter"] if dry_run else [],
+        "dead_letters": [
+            {"pair": c["pair"], "system": c["system"], "object": c["object"], "id": c["id"], **c["changes"]}
+            for c in report.changes if c.get("action") == "dead_letter"
+        ],
     }
     return json.dumps(body, indent=2, default=str) + "\n"
 

@@ -18,8 +18,10 @@ COMMANDS: dict[str, str] = {
     "compile": "syncmap.runtime.cli.compile_cmd:compile",
     "explain": "syncmap.runtime.cli.explain_cmd:explain",
     "fmt": "syncmap.runtime.cli.fmt_cmd:fmt",
+    "retry": "syncmap.runtime.cli.retry_cmd:retry",
     "run": "syncmap.runtime.cli.run_cmd:run",
     "sandbox": "syncmap.runtime.cli.sandbox_cmd:sandbox",
+    "status": "syncmap.runtime.cli.status_cmd:status",
 }
 
 

@@ -1,0 +1,75 @@
+"""`syncmap status`: what the state file knows: links per pair, cursors, last runs, dead letters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from typing import Any
+
+import click
+
+from syncmap.runtime.cli import exits
+from syncmap.runtime.cli.options import data_format_option
+
+
+def _when(epoch: float | None) -> str | None:
+    return None if epoch is None else dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def gather(store: Any) -> dict[str, Any]:
+    plan = store.get_meta("plan") or {"pairs": []}
+    pairs = []
+    for pair in plan["pairs"]:
+        cursor = store.get_cursor(f"{pair['id']}:left")
+        full = store.get_cursor(f"{pair['id']}:full")
+        pairs.append({
+            "pair": pair["id"],
+            "links": store.count_links(pair["id"]),
+            "changes_read_until": _when(float(cursor)) if cursor else None,
+            "last_full_pass": _when(float(full)) if full else None,
+        })
+    runs = [{"id": r.id, "mode": r.mode, "status": r.status, "started": _when(r.started_at), "finished": _when(r.finished_at)}
+            for r in store.runs(limit=5)]
+    letters = [{"id": d.id, "pair": d.pair, "side": d.side, "record_id": d.record_id, "reason": d.reason,
+                "message": d.message, "count": d.count, "last_seen": _when(d.last_seen), "details": d.details}
+               for d in store.dead_letters()]
+    return {"plan": (plan.get("source") or {}).get("root"), "pairs": pairs, "runs": runs, "dead_letters": letters}
+
+
+@click.command()
+@click.option("--state", "state", type=click.Path(dir_okay=False), help="State file (default: in the user's data directory).")
+@data_format_option
+def status(state: str | None, output_format: str) -> None:
+    """Links per pair, cursors, the last runs, and every open dead letter with its reason."""
+    from syncmap.runtime.state import StateError, default_state_path, open_state
+
+    path = state or str(default_state_path())
+    if state is None and not default_state_path().exists():
+        click.echo(f"no state file at {path}: nothing has run yet", err=True)
+        sys.exit(exits.USAGE)
+    try:
+        store = open_state(path)
+    except (StateError, OSError) as error:
+        click.echo(f"error: cannot open the state file: {error}", err=True)
+        sys.exit(exits.USAGE)
+    try:
+        info = gather(store)
+    finally:
+        store.close()
+    if output_format == "json":
+        sys.stdout.write(json.dumps(info, indent=2) + "\n")
+        return
+    click.echo(f"state: {path}" + (f" (plan of {info['plan']})" if info["plan"] else ""))
+    for pair in info["pairs"]:
+        click.echo(f"  {pair['pair']}: {pair['links']} linked pairs; changes read until {pair['changes_read_until'] or '-'}; "
+                   f"last full pass {pair['last_full_pass'] or '-'}")
+    click.echo("last runs:")
+    for run in info["runs"]:
+        click.echo(f"  #{run['id']} {run['mode']} {run['started']} -> {run['status'] or 'running or killed'}")
+    click.echo(f"dead letters: {len(info['dead_letters'])} open")
+    for letter in info["dead_letters"]:
+        click.echo(f"  [{letter['id']}] {letter['pair']} {letter['side']} {letter['record_id']}: {letter['reason']}: "
+                   f"{letter['message']} (seen {letter['count']}x, last {letter['last_seen']})")
+    if info["dead_letters"]:
+        click.echo("fix the data or the mapping, then `syncmap retry` (or `syncmap retry --id N`)")
