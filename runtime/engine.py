@@ -24,7 +24,7 @@ from typing import Any
 from syncmap.runtime.connectors.autopilot import Autopilot
 from syncmap.runtime.connectors.base import ConnectorError, Record
 from syncmap.runtime.connectors.pipedrive import Pipedrive
-from syncmap.runtime.diff import Op, diff, digest_ops, keys_of, mapped_value, snapshot_after
+from syncmap.runtime.diff import Op, diff, digest_ops, keys_of, snapshot_after
 from syncmap.runtime.report import Report
 from syncmap.runtime.values import Context, is_empty, normalize_key, ref_key, refs_in, truth
 
@@ -143,10 +143,12 @@ class PairRun:
             left = await self.read("left", full=full)
             right = await self.read("right", full=True)
         members = await engine.scope_members(self.pair)
+        # Records gone since the last pass: decided before this pass links anything new, since a
+        # record created now is in neither read.
+        gone = self.gone(left, right) if full else []
         candidates = self.pair_up(left, right)
         await self.apply(candidates, members)
-        if full:
-            await self.deletions(left, right)
+        await self.deletions(gone)
         if not engine.dry_run and not only:
             with self.state.transaction():
                 if getattr(self, "read_until", None):
@@ -321,10 +323,21 @@ class PairRun:
         if not engine.dry_run:
             with self.state.transaction():
                 for candidate in unchanged:
-                    self.remember(candidate, {}, {})
+                    self.remember(candidate)
         if right_writes:
             await self.write_right(right_writes, members)
+        self.created_left: list[Candidate] = []
         await engine.gather(left_tasks)
+        if self.created_left:
+            # A record just created in Pipedrive carries values of its own (the default owner,
+            # its organization): they flow back in the same run.
+            followups = []
+            for candidate in self.created_left:
+                plan = self.plan_candidate(candidate, members)
+                if plan is not None and plan[0].changes["right"]:
+                    followups.append((candidate, plan[0].changes["right"], plan[0]))
+            if followups:
+                await self.write_right(followups, members)
         await self.write_link_fields([c for c in candidates if c.left is not None])
 
     async def look_up_left(self, candidate: Candidate) -> Candidate:
@@ -525,8 +538,10 @@ class PairRun:
         written = pd.flatten(s.obj, raw, s.keys)
         with self.state.transaction():
             self.state.finish_intent(intent, status="done", result={"id": written.id})
-            left = Record(written.id, written.values, written.updated)
-            self.remember(Candidate(left, candidate.right, candidate.link), {}, {})
+            left = Record(written.id, written.values, written.updated, raw=dict(raw))
+            self.remember(Candidate(left, candidate.right, candidate.link), fresh="left" if creating else None)
+        if creating and candidate.right is not None:
+            self.created_left.append(Candidate(left, candidate.right, self.state.link_by_left(self.id, left.id)))
         engine.report.count(self.id, direction, what)
 
     def left_partner(self, relation: Mapping[str, Any], right_id: Any) -> str | None:
@@ -590,7 +605,7 @@ class PairRun:
                             "the first stays paired, this one is not synced (merge or change one of them in Pipedrive)",
                             ids=[others[0].left_id, candidate.left.id], email=email))
                         continue
-                    self.remember(Candidate(candidate.left, right, candidate.link), {}, {})
+                    self.remember(Candidate(candidate.left, right, candidate.link))
                     engine.report.count(self.id, "left_to_right", "created" if candidate.right is None else "updated")
             # R7: every person synced out is on the mirror list; contacts already there need nothing.
             for list_title, list_id in zip(engine.mirror_list_titles(self.pair), list_ids):
@@ -620,14 +635,21 @@ class PairRun:
     def writes_link(self) -> bool:
         return self.pair["updates"]["left"] or self.pair["creates"]["left"] or True
 
-    def remember(self, candidate: Candidate, left_changes: Mapping[str, Any], right_changes: Mapping[str, Any]) -> None:
+    def remember(self, candidate: Candidate, fresh: str | None = None) -> None:
+        """Store the pair and the values both sides hold now: the next pass's baseline. A side
+        just created (`fresh`) has synced only what was written into it: its other values have
+        not reached the partner yet, so they are left out and count as changes."""
         if self.engine.dry_run or candidate.left is None or candidate.right is None:
             return
         from syncmap.runtime.state import Link
 
         previous = self.state.link_by_left(self.id, candidate.left.id)
-        left_values = snapshot_after(candidate.left.values, left_changes, self.sides["left"].keys)
-        right_values = snapshot_after(candidate.right.values, right_changes, self.sides["right"].keys)
+        values = {"left": snapshot_after(candidate.left.values, {}, self.sides["left"].keys),
+                  "right": snapshot_after(candidate.right.values, {}, self.sides["right"].keys)}
+        if fresh is not None:
+            written = {op.target_key for op in self.ops if op.writes == fresh}
+            values[fresh] = {k: (v if k in written else None) for k, v in values[fresh].items()}
+        left_values, right_values = values["left"], values["right"]
         if previous and previous.right_id == candidate.right.id:
             # Keep what we know of a side that was not read this pass.
             left_values = {**previous.left_values, **{k: v for k, v in left_values.items() if k in candidate.left.values}}
@@ -637,17 +659,21 @@ class PairRun:
         self.state.resolve_dead_letters_for(self.id, "right", candidate.right.id)
 
     # -- deletions ----------------------------------------------------------------------------
-    async def deletions(self, left: dict[str, Record], right: dict[str, Record]) -> None:
-        """On a full pass: a linked record gone from one side. Deletions flow only the way the
-        mapping's `deletes` says (R6: never into Pipedrive); otherwise the pair is unlinked."""
-        engine = self.engine
-        deletes = self.pair.get("deletes")
-        gone = []
+    def gone(self, left: dict[str, Record], right: dict[str, Record]) -> list[tuple[str, Any]]:
+        """Linked records missing from a full read of their side."""
+        found = []
         for link in self.state.iter_links(self.id):
             if link.left_id not in left:
-                gone.append(("left", link))
+                found.append(("left", link))
             elif self.sides["right"].obj == "Contact" and link.right_id not in right:
-                gone.append(("right", link))
+                found.append(("right", link))
+        return found
+
+    async def deletions(self, gone: list[tuple[str, Any]]) -> None:
+        """A linked record gone from one side. Deletions flow only the way the mapping's
+        `deletes` says (R6: never into Pipedrive); otherwise the pair is unlinked."""
+        engine = self.engine
+        deletes = self.pair.get("deletes")
         for side, link in gone:
             deleted_system = self.pair[side]["system"]
             other = OTHER[side]

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
-from syncmap.runtime.connectors.base import Record
+from syncmap.runtime.connectors.base import ConnectorError, Record
+from syncmap.runtime.http import UnknownOutcome
 from syncmap.runtime.times import to_epoch
 from syncmap.runtime.values import is_empty
 
@@ -37,12 +38,20 @@ class Autopilot:
             self.lists.setdefault(item["title"], item["list_id"])
 
     async def ensure_list(self, title: str) -> str:
-        if title not in self.lists:
-            answer = await self.http.request("POST", "/list", json={"name": title}, idempotent=False, ok=(409,))
+        for _ in range(3):
+            if title in self.lists:
+                return self.lists[title]
+            try:
+                answer = await self.http.request("POST", "/list", json={"name": title}, idempotent=False, ok=(409,))
+            except UnknownOutcome:
+                await self.load_lists()  # look before creating again: a second list would split the mirror
+                continue
             if answer.status == 409:  # made meanwhile (another process): read it back
                 await self.load_lists()
             else:
                 self.lists[title] = answer.body["list_id"]
+        if title not in self.lists:
+            raise ConnectorError(f'could not create the Autopilot list "{title}": try again later')
         return self.lists[title]
 
     async def pages(self) -> AsyncIterator[list[dict[str, Any]]]:

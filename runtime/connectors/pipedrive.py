@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 from syncmap.runtime.connectors.base import ConnectorError, Record
+from syncmap.runtime.http import UnknownOutcome
 from syncmap.runtime.times import iso_seconds, to_epoch
 from syncmap.runtime.values import is_empty
 
@@ -74,12 +75,21 @@ class Pipedrive:
         """The custom field named `name`, created when missing (the link field `apId`, R11)."""
         if obj not in self.custom:
             await self.load_fields(obj)
-        if name not in self.custom[obj]:
-            answer = await self.http.request(
-                "POST", f"/v1/{FIELDS_PATHS[obj]}", json={"name": name, "field_type": field_type}, idempotent=False
-            )
+        for _ in range(3):
+            if name in self.custom[obj]:
+                break
+            try:
+                answer = await self.http.request(
+                    "POST", f"/v1/{FIELDS_PATHS[obj]}", json={"name": name, "field_type": field_type}, idempotent=False
+                )
+            except UnknownOutcome:
+                await self.load_fields(obj)  # look before creating again: it may exist now
+                continue
             self.custom[obj][name] = answer.body["data"]
-        return self.custom[obj][name]
+        return self.custom[obj][name] if name in self.custom[obj] else self.field_key_missing(obj, name)
+
+    def field_key_missing(self, obj: str, name: str) -> dict[str, Any]:
+        raise ConnectorError(f'could not create the Pipedrive {obj.lower()} field "{name}": try again later')
 
     def field_key(self, obj: str, name: str) -> str:
         definition = self.custom.get(obj, {}).get(name)
