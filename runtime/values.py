@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
 def ref_key(ref: Mapping[str, Any]) -> str:
     """The flat key a reference is read and written under."""
     if ref.get("kind") == "custom":
@@ -45,6 +48,8 @@ def normalize_for_compare(value: Any) -> Any:
         return float(value)
     if isinstance(value, str):
         text = value.strip()
+        if EMAIL.fullmatch(text):
+            return text.casefold()  # both APIs treat addresses case-insensitively (R9)
         if re.fullmatch(r"-?\d+(\.\d+)?", text):
             return float(text)
         match = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:[T ]00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?)?", text)

@@ -16,6 +16,7 @@ from syncmap.runtime.cli.exits import EXIT_HELP
 COMMANDS: dict[str, str] = {
     "check": "syncmap.runtime.cli.check_cmd:check",
     "compile": "syncmap.runtime.cli.compile_cmd:compile",
+    "demo": "syncmap.runtime.cli.demo_cmd:demo",
     "explain": "syncmap.runtime.cli.explain_cmd:explain",
     "fmt": "syncmap.runtime.cli.fmt_cmd:fmt",
     "retry": "syncmap.runtime.cli.retry_cmd:retry",
