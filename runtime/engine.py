@@ -566,7 +566,11 @@ class PairRun:
             current = candidate.right.values if candidate.right else None
             if current is None and candidate.link is not None:
                 current = dict(candidate.link.right_values)
-            body = ap.body(changes, current)
+            try:
+                body = ap.body(changes, current)
+            except ValueError as error:
+                engine.dead_letter(self, "left", candidate.left.id, DeadLetter("value_does_not_fit", str(error)))
+                continue
             if is_empty(body.get("Email")):
                 engine.dead_letter(self, "left", candidate.left.id, DeadLetter(
                     "no_email", "Autopilot identifies contacts by email, and this record has none", field="Email"))
@@ -586,10 +590,15 @@ class PairRun:
             chunk, chunk_owners = bodies[start:start + 100], owners[start:start + 100]
             intent = self.state.add_intent(run_id=self.run_id, pair=self.id, system="autopilot", op="upsert",
                                            key=f"{self.id}:bulk", payload={"count": len(chunk)})
-            ids = await ap.upsert_many(chunk)
+            ids, refused = await self.upsert_isolating(chunk)
+            for body, (candidate, _) in zip(chunk, chunk_owners):
+                if id(body) in refused:
+                    engine.dead_letter(self, "left", candidate.left.id, DeadLetter("api_refused", refused[id(body)]))
             with self.state.transaction():
                 self.state.finish_intent(intent, status="done", result={"count": len(ids)})
                 for body, (candidate, changes) in zip(chunk, chunk_owners):
+                    if id(body) in refused:
+                        continue
                     email = str(body.get("Email", "")).strip().lower()
                     contact_id = ids.get(email) or (candidate.right.id if candidate.right else None)
                     if contact_id is None:
@@ -614,6 +623,23 @@ class PairRun:
                     if contact_id and candidate.right is not None and contact_id not in members.get(list_title, set()):
                         await ap.add_to_list(list_id, contact_id)
                         members.setdefault(list_title, set()).add(contact_id)
+
+    async def upsert_isolating(self, chunk: list[dict[str, Any]]) -> tuple[dict[str, str], dict[int, str]]:
+        """A bulk upsert is all or nothing: when Autopilot refuses one, halve the batch until the
+        refused contacts stand alone, so each becomes a dead letter with Autopilot's reason and
+        the rest are written (about 2·log2(100) extra requests per bad contact)."""
+        ap: Autopilot = self.engine.connectors["autopilot"]
+        try:
+            return await ap.upsert_many(chunk), {}
+        except self.engine.api_error as error:
+            if getattr(error, "status", None) != 400:
+                raise
+            if len(chunk) == 1:
+                return {}, {id(chunk[0]): str(error)}
+        half = len(chunk) // 2
+        ids_a, refused_a = await self.upsert_isolating(chunk[:half])
+        ids_b, refused_b = await self.upsert_isolating(chunk[half:])
+        return {**ids_a, **ids_b}, {**refused_a, **refused_b}
 
     async def write_link_fields(self, candidates: list[Candidate]) -> None:
         """R11: the partner's id goes into Pipedrive's link field once, after the partner exists."""

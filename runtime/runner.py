@@ -74,7 +74,10 @@ async def one_pass(plan: dict[str, Any], connections: Any, store: Any, *, dry_ru
         except ConnectorError as error:
             return fail(str(error))
         except (ApiError, UnknownOutcome) as error:
-            return fail(f"{error}\n  (check the base URL and the credentials the mapping's `connect` blocks name)")
+            hint = "check the base URL and the credentials the mapping's `connect` blocks name"
+            if getattr(error, "status", None) not in (None, 401, 403, 404):
+                hint = "the API refused a request syncmap did not expect it to refuse: please report it"
+            return fail(f"{error}\n  ({hint})")
         stats = api_stats(connectors)
     status = "stopped" if report.stopped else ("dead_letters" if report.totals()["dead_letters"] else "done")
     records = max((sum(c.values()) for c in report.flows.values()), default=0)

@@ -124,12 +124,14 @@ class Autopilot:
 
     @staticmethod
     def body(changes: Mapping[str, Any], current: Mapping[str, Any] | None) -> dict[str, Any]:
-        """An upsert body: identified by the contact's current Email, renamed with `_NewEmail`."""
+        """An upsert body: identified by the contact's current Email, renamed with `_NewEmail`.
+        ValueError when a value does not fit its custom field's type."""
         body: dict[str, Any] = {}
         custom: dict[str, Any] = {}
         for key, value in changes.items():
             if key.startswith("custom:"):
-                custom[key[len("custom:"):]] = value
+                wire = key[len("custom:"):]
+                custom[wire] = fit_custom(wire, value)
             elif key not in READ_ONLY:
                 body[key] = value
         old_email = (current or {}).get("Email")
@@ -141,3 +143,32 @@ class Autopilot:
         if custom:
             body["custom"] = custom
         return body
+
+
+def fit_custom(key: str, value: Any) -> Any:
+    """A value for the custom field `type--Name`, converted when nothing is lost."""
+    kind, _, name = key.partition("--")
+    label = name.replace("--", " ")
+    if value is None or kind in ("string",):
+        return value if value is None else str(value)
+    if kind == "integer":
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = None
+        if number is None or number != int(number):
+            raise ValueError(f"{value!r} is not a whole number, and the Autopilot field {label!r} is an integer field: "
+                             f"declare it custom({label!r}, float) in the mapping, or round the value in Pipedrive")
+        return int(number)
+    if kind == "float":
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{value!r} is not a number, and the Autopilot field {label!r} is a float field") from None
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        if str(value).strip().lower() in ("true", "false"):
+            return str(value).strip().lower() == "true"
+        raise ValueError(f"{value!r} is not true or false, and the Autopilot field {label!r} is a boolean field")
+    return value
