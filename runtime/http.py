@@ -119,7 +119,8 @@ class ApiClient:
             attempt += 1
             await self.governor.acquire(method, path)
             self.stats.requests += 1
-            self.stats.retries += attempt > 1
+            if attempt > 1:
+                self.stats.retries += 1
             try:
                 response = await self._http.request(method, path, params=params, json=json)
             except httpx.TransportError as exc:
