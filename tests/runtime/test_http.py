@@ -187,6 +187,19 @@ async def test_a_dropped_post_is_an_unknown_outcome_and_a_dropped_get_is_retried
 
 
 @async_test
+async def test_a_post_declared_idempotent_is_retried() -> None:
+    # an Autopilot upsert by Email may be resent: the caller says so
+    async with autopilot_sandbox("asgi") as sb:
+        await sb.faults(p500=0.5, seed=4)
+        contact = {"contacts": [{"Email": "ada@example.com", "FirstName": "Ada"}]}
+        for _ in range(5):
+            answer = await sb.api.request("POST", "/contacts", json=contact, idempotent=True)
+            assert answer.status == 200 and "ada@example.com" in answer.body["email_contact_map"]
+        log = await sb.log()
+        assert sb.api.stats.server_errors == statuses(log).count(500) > 0 and statuses(log).count(200) == 5
+
+
+@async_test
 async def test_a_post_meeting_429s_is_retried_then_given_up_clearly() -> None:
     async with pipedrive_sandbox("asgi", retry=RetryPolicy(max_attempts=3)) as sb:
         await sb.faults(p429=1.0)
