@@ -73,12 +73,15 @@ def _network_cause(exc: Exception) -> str:
 
 
 @dataclass(frozen=True)
-class _Last:
-    """The last failure met: a status and body, or (status 0) a network error's cause."""
+class _Retryable:
+    """A failed send that may be retried: the status and body met, or (status 0) a network
+    error's cause, and which backoff its wait counts as."""
 
     status: int
     body: Any
-    sent: bool  # a network error after the request may have left
+    headers: Mapping[str, str]
+    backoff: str
+    sent: bool = False  # a network error after the request may have left
 
 
 class ApiClient:
@@ -104,7 +107,7 @@ class ApiClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    def _give_up(self, method: str, path: str, last: _Last, note: str) -> Exception:
+    def _give_up(self, method: str, path: str, last: _Retryable, note: str) -> Exception:
         if last.status == 0 and last.sent:
             return UnknownOutcome(self.system, method, path, f"{last.body}; {note}")
         return ApiError(self.system, method, path, last.status, last.body, note)
@@ -121,44 +124,49 @@ class ApiClient:
             self.stats.requests += 1
             if attempt > 1:
                 self.stats.retries += 1
-            try:
-                response = await self._http.request(method, path, params=params, json=json)
-            except httpx.TransportError as exc:
-                self.governor.observe(method, path, 0, {})
-                self.stats.network_errors += 1
-                cause = _network_cause(exc)
-                sent = not isinstance(exc, NOT_SENT)
-                if sent and not safe:
-                    raise UnknownOutcome(self.system, method, path, cause) from exc
-                status, headers, backoff = None, {}, BACKOFF_NETWORK
-                last: _Last = _Last(0, cause, sent)
-            except BaseException:
-                self.governor.observe(method, path, 0, {})  # cancelled: give the slot back
-                raise
-            else:
-                status, headers, body = response.status_code, response.headers, _body(response)
-                if status == 429:
-                    self.stats.rate_limited += 1
-                elif status >= 500:
-                    self.stats.server_errors += 1
-                else:
-                    self.stats.tokens_spent += self.governor.cost(method, path)
-                self.governor.observe(method, path, status, headers, body=body)
-                if 200 <= status < 300 or status in ok:
-                    return Answer(status, body, headers)
-                if status >= 500 and not safe:
-                    raise UnknownOutcome(self.system, method, path, f"HTTP {status}: {describe_body(body)}")
-                if status != 429 and status < 500:
-                    raise ApiError(self.system, method, path, status, body)
-                backoff = BACKOFF_429 if status == 429 else BACKOFF_5XX
-                last = _Last(status, body, sent=False)
-
+            outcome = await self._send(method, path, params, json, safe, ok)
+            if isinstance(outcome, Answer):
+                return outcome
             elapsed = time.monotonic() - started
             if attempt >= self.retry.max_attempts:
-                raise self._give_up(method, path, last, f"gave up after {attempt} attempts in {elapsed:.1f} s")
-            delay = self.governor.retry_delay(attempt, status, headers, policy=self.retry)
+                raise self._give_up(method, path, outcome, f"gave up after {attempt} attempts in {elapsed:.1f} s")
+            delay = self.governor.retry_delay(attempt, outcome.status or None, outcome.headers, policy=self.retry)
             if elapsed + delay > self.retry.max_elapsed:
-                raise self._give_up(method, path, last, f"gave up after {attempt} attempts: the next would start after "
-                                    f"{self.retry.max_elapsed:g} s (RetryPolicy.max_elapsed)")
-            self.stats.waits[backoff] = self.stats.waits.get(backoff, 0.0) + delay
+                raise self._give_up(method, path, outcome, f"gave up after {attempt} attempts: the next would "
+                                    f"start after {self.retry.max_elapsed:g} s (RetryPolicy.max_elapsed)")
+            self.stats.waits[outcome.backoff] = self.stats.waits.get(outcome.backoff, 0.0) + delay
             await asyncio.sleep(delay)
+
+    async def _send(self, method: str, path: str, params: Mapping[str, Any] | None, json: Any, safe: bool,
+                    ok: Collection[int]) -> Answer | _Retryable:
+        """One send: the answer, what to retry, or the exception that ends the request."""
+        try:
+            response = await self._http.request(method, path, params=params, json=json)
+        except httpx.TransportError as exc:
+            self.governor.observe(method, path, 0, {})
+            self.stats.network_errors += 1
+            cause = _network_cause(exc)
+            sent = not isinstance(exc, NOT_SENT)
+            if sent and not safe:
+                raise UnknownOutcome(self.system, method, path, cause) from exc
+            return _Retryable(0, cause, {}, BACKOFF_NETWORK, sent)
+        except BaseException:
+            self.governor.observe(method, path, 0, {})  # cancelled: give the slot back
+            raise
+        status, body = response.status_code, _body(response)
+        if status == 429:
+            self.stats.rate_limited += 1
+        elif status >= 500:
+            self.stats.server_errors += 1
+        else:
+            self.stats.tokens_spent += self.governor.cost(method, path)
+        self.governor.observe(method, path, status, response.headers, body=body)  # may raise LimitReached
+        if 200 <= status < 300 or status in ok:
+            return Answer(status, body, response.headers)
+        if status == 429:
+            return _Retryable(status, body, response.headers, BACKOFF_429)
+        if status < 500:
+            raise ApiError(self.system, method, path, status, body)
+        if not safe:
+            raise UnknownOutcome(self.system, method, path, f"HTTP {status}: {describe_body(body)}")
+        return _Retryable(status, body, response.headers, BACKOFF_5XX)
