@@ -219,7 +219,7 @@ class PipedriveGovernor(_Waiting):
         if requests_left is not None:
             self.post_put_left = requests_left
         if status == 429 and (self._speaks_of_budget(body) or (tokens_left is not None and tokens_left < cost)):
-            self.budget.learn(min(tokens_left if tokens_left is not None else 0, cost - 1))
+            self.budget.learn(tokens_left if tokens_left is not None else 0)  # without a count: none left today
             raise self._limit_reached(PIPEDRIVE_BUDGET, f"the API refused {method} {path.split('?', 1)[0]}")
 
     def _speaks_of_budget(self, body: Any) -> bool:

@@ -68,7 +68,7 @@ class SlotWindow:
 
 class Pacer:
     """Requests spaced evenly at `rate` per second, with no burst: the server's bucket stays
-    full, so its own burst room absorbs our timing jitter. After a 429 the rate halves (down to
+    (nearly) full, so its own burst room absorbs our timing jitter. After a 429 the rate halves (down to
     1/16 of the nominal rate); each success wins back 1/20 of the nominal rate."""
 
     def __init__(self, rate: float) -> None:
@@ -81,7 +81,11 @@ class Pacer:
         return max(0.0, self._next - now)
 
     def take(self, now: float) -> None:
-        self._next = max(now, self._next) + 1.0 / self.rate
+        # A task that woke up to one step late keeps the schedule (the next turn is one step
+        # after the one it was given, not after it woke), so event-loop lag does not pile up
+        # into a slower pace; after a longer pause the schedule starts afresh from now.
+        step = 1.0 / self.rate
+        self._next = (self._next if now - self._next < step else now) + step
 
     def slow_down(self, now: float) -> None:
         """After a 429: the server's room is spent, so the next request waits a whole (slower) step."""

@@ -16,6 +16,7 @@ import pytest
 from syncmap.runtime.api_errors import LimitReached
 from syncmap.runtime.governor import AutopilotGovernor, PipedriveGovernor, is_search, next_midnight_utc
 from syncmap.runtime.retry import RetryPolicy, backoff, header_delay
+from syncmap.runtime.windows import Pacer
 from syncmap.sandbox.pipedrive.ratelimit import BurstLimiter
 
 LIST, ONE, CREATE, SEARCH = "/api/v2/persons", "/api/v2/persons/7", "/api/v2/persons", "/api/v2/persons/search"
@@ -375,3 +376,13 @@ def test_retry_delay_honours_what_the_server_asks() -> None:
     assert pd.retry_delay(1, 429, {"x-ratelimit-reset": "2"}, policy=RetryPolicy(jitter=0)) == 2.0
     date = datetime.fromtimestamp(WALL + 120, tz=timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
     assert header_delay({"retry-after": date}, wall=lambda: WALL) == 120.0
+
+
+def test_a_late_wake_up_keeps_the_pace_a_pause_starts_it_afresh() -> None:
+    pacer = Pacer(5.0)
+    pacer.take(0.0)
+    assert pacer.wait(0.0) == pytest.approx(0.2)
+    pacer.take(0.25)  # woke 0.05 late: the next turn stays at 0.4, not 0.45
+    assert pacer.wait(0.25) == pytest.approx(0.15)
+    pacer.take(1.0)  # after a pause: one step from now, no saved-up burst
+    assert pacer.wait(1.0) == pytest.approx(0.2)

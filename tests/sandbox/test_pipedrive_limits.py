@@ -8,7 +8,7 @@ import json
 
 import httpx
 import pytest
-from pipedrive_support import REF, async_test, client, seeded
+from pipedrive_support import async_test, client, seeded
 
 from syncmap.sandbox.pipedrive import PipedriveSettings, create_app
 from syncmap.sandbox.pipedrive.costs import COSTS_FILE
