@@ -54,10 +54,14 @@ _RUN_COLUMNS = "id, started_at, finished_at, mode, status, plan_digest, summary"
 _INBOX_COLUMNS = "id, source, delivery_key, body, received_at, status, attempts, error"
 
 
+# One encoder, built once: `json.dumps` with options builds a new one per call, which was a
+# sixth of `put_links`' time. NaN and infinities are not JSON: another database would refuse them.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def _dump(value: Any, what: str) -> str:
     try:
-        # NaN and infinities are not JSON: another database (or reader) would refuse them.
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
         raise StateError(f"{what} cannot be stored: it is not JSON-serialisable ({exc})") from None
 
