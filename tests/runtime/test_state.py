@@ -346,6 +346,15 @@ def test_a_record_that_syncs_clears_its_letters(store: StateStore) -> None:
     assert [x.id for x in store.dead_letters()] == [keep]
 
 
+def test_a_dead_letter_names_a_side(store: StateStore) -> None:
+    with pytest.raises(ValueError, match="a dead letter's side must be one of left, right; got 'pipedrive'"):
+        store.add_dead_letter(pair="p", side="pipedrive", record_id="1", reason="r", message="m", details={})
+    with pytest.raises(ValueError, match="a dead letter's side must be one of left, right"):
+        store.resolve_dead_letters_for("p", "autopilot", "1")
+    with pytest.raises(TypeError, match="record_id must be a str"):
+        store.add_dead_letter(pair="p", side="left", record_id=1, reason="r", message="m", details={})  # type: ignore[arg-type]
+
+
 # -- the run log -------------------------------------------------------------------------------
 
 
@@ -461,6 +470,13 @@ def test_files_that_are_not_state_files_are_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(StateError, match="other.db is not a syncmap state file"):
         open_state(other)
+    conn = sqlite3.connect(other)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # refused before any change
+    conn.close()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(StateError, match="cannot create or open the state file .*a-file/state.db"):
+        open_state(blocker / "state.db")
     garbage = tmp_path / "notes.txt"
     garbage.write_text("these are my notes, not a database\n" * 200)
     with pytest.raises(StateError, match="notes.txt is not a usable syncmap state file"):
