@@ -10,6 +10,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -237,6 +238,25 @@ def test_a_nested_transaction_rolls_back_alone(store: StateStore) -> None:
         with store.transaction():
             store.put_link(link("3", "c"))
     assert [x.left_id for x in store.iter_links("persons")] == ["1", "3"]
+
+
+def test_another_threads_write_waits_for_a_transaction_to_end(store: StateStore) -> None:
+    inside, written = threading.Event(), threading.Event()
+
+    def other_thread() -> None:
+        inside.wait()
+        store.put_link(link("2", "b"))  # must not join the transaction that is about to fail
+        written.set()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    with pytest.raises(RuntimeError), store.transaction():
+        store.put_link(link("1", "a"))
+        inside.set()
+        assert not written.wait(0.2), "a write from another thread ran inside this transaction"
+        raise RuntimeError
+    thread.join(5)
+    assert [x.left_id for x in store.iter_links("persons")] == ["2"]
 
 
 # -- cursors and metadata ----------------------------------------------------------------------
