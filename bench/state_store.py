@@ -5,7 +5,9 @@
 Each phase runs in a fresh process so its peak RSS is its own: `open` (open the store and
 count the links: the baseline), `put` (put_links of N new links in one call, one
 transaction; the N input records are built before timing and count in its RSS), `reput` (the same N links again with changed values: the update path a sync
-takes), `iter` (iter_links over all N). Prints seconds and peak RSS per phase; `iter`'s RSS
+takes), `iter` (iter_links over all N), and `put-gen` (put_links from a generator into a
+second file, generation included in the time: its RSS shows the input is consumed as it
+comes, not listed). Prints seconds and peak RSS per phase; `iter`'s RSS
 above `open`'s is what streaming costs. The file goes in a fresh folder under DIR (default:
 the system's temp folder), which is removed afterwards.
 """
@@ -47,6 +49,8 @@ def phase(name: str, path: str, count: int) -> dict:
     started = time.perf_counter()
     if batch:
         store.put_links(batch)
+    elif name == "put-gen":
+        store.put_links(links(count, 1))
     elif name == "iter":
         seen = sum(1 for _ in store.iter_links(PAIR))
         assert seen == count, (seen, count)
@@ -69,7 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--links", type=int, default=100_000)
     parser.add_argument("--dir", default=None)
-    parser.add_argument("--phase", choices=["open", "put", "reput", "iter"], help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=["open", "put", "reput", "iter", "put-gen"], help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
@@ -80,10 +84,11 @@ def main() -> None:
         path = folder / "state.db"
         print(f"{args.links:,} links in {path} (synchronous=FULL, WAL)")
         results = [run_phase(name, path, args.links) for name in ("put", "reput", "open", "iter")]
+        results.append(run_phase("put-gen", folder / "second.db", args.links))
         for result in results:
             rate = args.links / result["seconds"] if result["phase"] != "open" and result["seconds"] else None
             per_second = f"{rate:>10,.0f} links/s" if rate else " " * 17
-            print(f"  {result['phase']:<6} {result['seconds']:>7.3f} s {per_second}   peak RSS {result['peak_rss_mb']:>6.1f} MB")
+            print(f"  {result['phase']:<7} {result['seconds']:>7.3f} s {per_second}   peak RSS {result['peak_rss_mb']:>6.1f} MB")
         base = next(r for r in results if r["phase"] == "open")["peak_rss_mb"]
         streamed = next(r for r in results if r["phase"] == "iter")["peak_rss_mb"]
         print(f"  iter_links costs {streamed - base:.1f} MB above an open store ({base:.1f} MB)")
