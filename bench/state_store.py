@@ -2,14 +2,17 @@
 
     python bench/state_store.py [--links 100000] [--dir DIR]
 
-Each phase runs in a fresh process so its peak RSS is its own: `open` (open the store and
-count the links: the baseline), `put` (put_links of N new links in one call, one
-transaction; the N input records are built before timing and count in its RSS), `reput` (the same N links again with changed values: the update path a sync
-takes), `iter` (iter_links over all N), and `put-gen` (put_links from a generator into a
-second file, generation included in the time: its RSS shows the input is consumed as it
-comes, not listed). Prints seconds and peak RSS per phase; `iter`'s RSS
-above `open`'s is what streaming costs. The file goes in a fresh folder under DIR (default:
-the system's temp folder), which is removed afterwards.
+Each phase runs in a fresh process so its peak RSS is its own:
+- `put`: put_links of N new links in one call (one transaction); the N input records are
+  built before timing and count in its RSS;
+- `reput`: the same N links again with changed values, the update path a sync takes;
+- `open`: open the store and count the links, the baseline RSS;
+- `iter`: iter_links over all N; its RSS above `open`'s is what streaming costs;
+- `put-gen`: put_links from a generator into a second file, generation included in the
+  time; its RSS shows the input is consumed as it comes, never listed.
+Prints wall and CPU seconds (CPU is steadier on a busy machine; the gap is mostly fsync and
+waiting for a core) and peak RSS per phase. The files go in a fresh folder under DIR
+(default: the system's temp folder), removed afterwards.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def phase(name: str, path: str, count: int) -> dict:
     store = open_state(path)
     # The input is built before the clock starts: the figure is the store's, not the generator's.
     batch = list(links(count, 1 if name == "put" else 2)) if name in ("put", "reput") else []
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     if batch:
         store.put_links(batch)
     elif name == "put-gen":
@@ -56,9 +59,9 @@ def phase(name: str, path: str, count: int) -> dict:
         assert seen == count, (seen, count)
     elif name == "open":
         assert store.count_links(PAIR) == count
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     store.close()
-    return {"phase": name, "seconds": round(seconds, 3), "peak_rss_mb": round(peak_rss_mb(), 1)}
+    return {"phase": name, "seconds": round(seconds, 3), "cpu": round(cpu, 3), "peak_rss_mb": round(peak_rss_mb(), 1)}
 
 
 def run_phase(name: str, path: Path, count: int) -> dict:
@@ -88,7 +91,7 @@ def main() -> None:
         for result in results:
             rate = args.links / result["seconds"] if result["phase"] != "open" and result["seconds"] else None
             per_second = f"{rate:>10,.0f} links/s" if rate else " " * 17
-            print(f"  {result['phase']:<7} {result['seconds']:>7.3f} s {per_second}   peak RSS {result['peak_rss_mb']:>6.1f} MB")
+            print(f"  {result['phase']:<7} {result['seconds']:>7.3f} s (CPU {result['cpu']:.3f} s) {per_second}   peak RSS {result['peak_rss_mb']:>6.1f} MB")
         base = next(r for r in results if r["phase"] == "open")["peak_rss_mb"]
         streamed = next(r for r in results if r["phase"] == "iter")["peak_rss_mb"]
         print(f"  iter_links costs {streamed - base:.1f} MB above an open store ({base:.1f} MB)")
