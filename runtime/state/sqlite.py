@@ -157,7 +157,7 @@ def open_sqlite(path: str | os.PathLike, *, clock: Clock = time.time) -> SqliteS
         migrations.migrate(conn, str(path))
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise StateError(f"{path} is not a usable syncmap state file: {exc}") from None
+        raise StateError(f"cannot use the state file {path}: {exc}") from None
     except BaseException:
         conn.close()
         raise

@@ -499,7 +499,7 @@ def test_files_that_are_not_state_files_are_refused(tmp_path: Path) -> None:
         open_state(blocker / "state.db")
     garbage = tmp_path / "notes.txt"
     garbage.write_text("these are my notes, not a database\n" * 200)
-    with pytest.raises(StateError, match="notes.txt is not a usable syncmap state file"):
+    with pytest.raises(StateError, match="cannot use the state file .*notes.txt: file is not a database"):
         open_state(garbage)
 
 
