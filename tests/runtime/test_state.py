@@ -317,10 +317,16 @@ def test_finishing_an_intent_is_checked(store: StateStore) -> None:
 # -- dead letters ------------------------------------------------------------------------------
 
 
-def letter(store: StateStore, record_id: str = "7", reason: str = "missing_required", **kw: object) -> int:
+def letter(
+    store: StateStore,
+    record_id: str = "7",
+    reason: str = "missing_required",
+    message: str = "first_name is empty",
+    details: dict | None = None,
+) -> int:
     return store.add_dead_letter(
-        pair="persons", side="left", record_id=record_id, reason=reason,
-        message=str(kw.get("message", "first_name is empty")), details=dict(kw.get("details", {"field": "first_name"})),  # type: ignore[call-overload]
+        pair="persons", side="left", record_id=record_id, reason=reason, message=message,
+        details={"field": "first_name"} if details is None else details,
     )
 
 
