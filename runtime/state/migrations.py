@@ -113,7 +113,7 @@ def migrate(conn: sqlite3.Connection, where: str, *, steps: Sequence[Sequence[st
     # IMMEDIATE takes the write lock first, so two processes opening an old file migrate it once.
     conn.execute("BEGIN IMMEDIATE")
     try:
-        found = _check_file(conn, where, target)
+        found = check_file(conn, where, target)
         for statements in steps[found:]:
             for statement in statements:
                 conn.execute(statement)
@@ -127,7 +127,10 @@ def migrate(conn: sqlite3.Connection, where: str, *, steps: Sequence[Sequence[st
     return found
 
 
-def _check_file(conn: sqlite3.Connection, where: str, target: int) -> int:
+def check_file(conn: sqlite3.Connection, where: str, target: int = SCHEMA_VERSION) -> int:
+    """The file's schema version, or `StateError` when it is another program's database and
+    `StateVersionError` when it is newer than `target`. Reads only the header: safe to call
+    before changing anything in a file that may not be ours."""
     found = schema_version(conn)
     app = int(conn.execute("PRAGMA application_id").fetchone()[0])
     if app != APPLICATION_ID and (app != 0 or found != 0 or _has_tables(conn)):

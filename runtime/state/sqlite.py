@@ -26,6 +26,7 @@ from syncmap.runtime.state.base import (
     INBOX_STATUSES,
     INTENT_OPEN,
     INTENT_OUTCOMES,
+    SIDES,
     DeadLetter,
     InboxItem,
     Intent,
@@ -54,10 +55,14 @@ _RUN_COLUMNS = "id, started_at, finished_at, mode, status, plan_digest, summary"
 _INBOX_COLUMNS = "id, source, delivery_key, body, received_at, status, attempts, error"
 
 
+# One encoder, built once: `json.dumps` with options builds a new one per call, which was a
+# sixth of `put_links`' time. NaN and infinities are not JSON: another database would refuse them.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def _dump(value: Any, what: str) -> str:
     try:
-        # NaN and infinities are not JSON: another database (or reader) would refuse them.
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
         raise StateError(f"{what} cannot be stored: it is not JSON-serialisable ({exc})") from None
 
@@ -139,18 +144,20 @@ def _tighten_companions(path: Path) -> None:
 def open_sqlite(path: str | os.PathLike, *, clock: Clock = time.time) -> SqliteStateStore:
     """Open (creating and migrating as needed) the state file at `path`."""
     path = Path(path)
-    make_private_dirs(path.parent)
-    _create_private_file(path)
     try:
+        make_private_dirs(path.parent)
+        _create_private_file(path)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
-    except sqlite3.Error as exc:
-        raise StateError(f"cannot open the state file {path}: {exc}") from None
+    except (OSError, sqlite3.Error) as exc:
+        raise StateError(f"cannot create or open the state file {path}: {exc}") from None
     try:
+        # Checked before switching to WAL, which would change another program's database.
+        migrations.check_file(conn, str(path))
         _configure(conn, path)
         migrations.migrate(conn, str(path))
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise StateError(f"{path} is not a usable syncmap state file: {exc}") from None
+        raise StateError(f"cannot use the state file {path}: {exc}") from None
     except BaseException:
         conn.close()
         raise
@@ -360,6 +367,7 @@ class SqliteStateStore:
     ) -> int:
         if not isinstance(record_id, str):
             raise TypeError(f"a dead letter's record_id must be a str (ids are strings), got {record_id!r}")
+        _one_of(side, SIDES, "a dead letter's side")
         encoded = _dump(details, f"dead letter {pair}/{side}/{record_id} details")
         now = self._clock()
         with self.transaction():
@@ -406,6 +414,7 @@ class SqliteStateStore:
             )
 
     def resolve_dead_letters_for(self, pair: str, side: str, record_id: str) -> int:
+        _one_of(side, SIDES, "a dead letter's side")
         cursor = self._write(
             "UPDATE dead_letters SET resolved_at = ? "
             "WHERE pair = ? AND side = ? AND record_id = ? AND resolved_at IS NULL",

@@ -10,6 +10,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -239,6 +240,25 @@ def test_a_nested_transaction_rolls_back_alone(store: StateStore) -> None:
     assert [x.left_id for x in store.iter_links("persons")] == ["1", "3"]
 
 
+def test_another_threads_write_waits_for_a_transaction_to_end(store: StateStore) -> None:
+    inside, written = threading.Event(), threading.Event()
+
+    def other_thread() -> None:
+        inside.wait()
+        store.put_link(link("2", "b"))  # must not join the transaction that is about to fail
+        written.set()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    with pytest.raises(RuntimeError), store.transaction():
+        store.put_link(link("1", "a"))
+        inside.set()
+        assert not written.wait(0.2), "a write from another thread ran inside this transaction"
+        raise RuntimeError
+    thread.join(5)
+    assert [x.left_id for x in store.iter_links("persons")] == ["2"]
+
+
 # -- cursors and metadata ----------------------------------------------------------------------
 
 
@@ -297,10 +317,16 @@ def test_finishing_an_intent_is_checked(store: StateStore) -> None:
 # -- dead letters ------------------------------------------------------------------------------
 
 
-def letter(store: StateStore, record_id: str = "7", reason: str = "missing_required", **kw: object) -> int:
+def letter(
+    store: StateStore,
+    record_id: str = "7",
+    reason: str = "missing_required",
+    message: str = "first_name is empty",
+    details: dict | None = None,
+) -> int:
     return store.add_dead_letter(
-        pair="persons", side="left", record_id=record_id, reason=reason,
-        message=str(kw.get("message", "first_name is empty")), details=dict(kw.get("details", {"field": "first_name"})),  # type: ignore[call-overload]
+        pair="persons", side="left", record_id=record_id, reason=reason, message=message,
+        details={"field": "first_name"} if details is None else details,
     )
 
 
@@ -344,6 +370,15 @@ def test_a_record_that_syncs_clears_its_letters(store: StateStore) -> None:
     assert store.resolve_dead_letters_for("persons", "left", "7") == 0
     assert store.resolve_dead_letters_for("persons", "right", "8") == 0
     assert [x.id for x in store.dead_letters()] == [keep]
+
+
+def test_a_dead_letter_names_a_side(store: StateStore) -> None:
+    with pytest.raises(ValueError, match="a dead letter's side must be one of left, right; got 'pipedrive'"):
+        store.add_dead_letter(pair="p", side="pipedrive", record_id="1", reason="r", message="m", details={})
+    with pytest.raises(ValueError, match="a dead letter's side must be one of left, right"):
+        store.resolve_dead_letters_for("p", "autopilot", "1")
+    with pytest.raises(TypeError, match="record_id must be a str"):
+        store.add_dead_letter(pair="p", side="left", record_id=1, reason="r", message="m", details={})  # type: ignore[arg-type]
 
 
 # -- the run log -------------------------------------------------------------------------------
@@ -461,9 +496,16 @@ def test_files_that_are_not_state_files_are_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(StateError, match="other.db is not a syncmap state file"):
         open_state(other)
+    conn = sqlite3.connect(other)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # refused before any change
+    conn.close()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(StateError, match="cannot create or open the state file .*a-file/state.db"):
+        open_state(blocker / "state.db")
     garbage = tmp_path / "notes.txt"
     garbage.write_text("these are my notes, not a database\n" * 200)
-    with pytest.raises(StateError, match="notes.txt is not a usable syncmap state file"):
+    with pytest.raises(StateError, match="cannot use the state file .*notes.txt: file is not a database"):
         open_state(garbage)
 
 
