@@ -388,6 +388,9 @@ class PairRun:
             allowed = pair["creates"][side] if records[side] is None else pair["updates"][side]
             linked = candidate.left is not None and candidate.right is not None
             writable[side] = bool(allowed) and self.in_scope(side, candidate, records[source], members, linked)
+        for side in SIDES:
+            if candidate.link is not None and _gone(candidate.link, side):
+                writable[side] = False  # deleted there by a person: never resurrected
         if not any(writable.values()):
             return None
         snapshots = {
@@ -500,6 +503,12 @@ class PairRun:
                         f"its {op.target['path'][-1]} is not synced to {s.system} yet (related records sync first, R17)",
                         field=op.target_key))
                     return
+        for op in self.ops:
+            via = (op.target.get("field") or {}).get("write_via") or {}
+            if op.writes == "left" and via.get("how") == "implied" and op.target_key in changes:
+                # e.g. marked_as_done_time: Pipedrive stamps it when `done` becomes true.
+                changes.pop(op.target_key)
+                changes[via["field"]] = via.get("value", True)
         if candidate.left is not None and not candidate.left.raw and any(k.partition(".")[0] in ("email", "phone") for k in changes):
             raw = await pd.get(s.obj, candidate.left.id)  # keep the other emails and phones as they are
             if raw is not None:
@@ -689,9 +698,9 @@ class PairRun:
         """Linked records missing from a full read of their side."""
         found = []
         for link in self.state.iter_links(self.id):
-            if link.left_id not in left:
+            if link.left_id not in left and not _gone(link, "left"):
                 found.append(("left", link))
-            elif self.sides["right"].obj == "Contact" and link.right_id not in right:
+            elif self.sides["right"].obj == "Contact" and link.right_id not in right and not _gone(link, "right"):
                 found.append(("right", link))
         return found
 
@@ -700,20 +709,36 @@ class PairRun:
         `deletes` says (R6: never into Pipedrive); otherwise the pair is unlinked."""
         engine = self.engine
         deletes = self.pair.get("deletes")
+        from syncmap.runtime.state import Link
+
         for side, link in gone:
             deleted_system = self.pair[side]["system"]
             other = OTHER[side]
+            flows = deletes is not None and deletes["from"] == deleted_system
             engine.report.change(pair=self.id, direction=_direction(other), system=self.pair[other]["system"],
-                                 object=self.pair[other]["object"], action="delete" if deletes and deletes["from"] == deleted_system else "unlink",
+                                 object=self.pair[other]["object"], action="delete" if flows else "unlink",
                                  id=link.right_id if other == "right" else link.left_id, changes={})
             if engine.dry_run:
                 continue
-            if deletes and deletes["from"] == deleted_system and self.pair[other]["system"] == "autopilot":
+            if flows and self.pair[other]["system"] == "autopilot":
                 shared = [l for l in self.state.links_by_right(self.id, link.right_id) if l.left_id != link.left_id]
                 if not shared:
                     await engine.connectors["autopilot"].delete(link.right_id)
                     engine.report.count(self.id, _direction(other), "deleted")
-            self.state.remove_link(self.id, link.left_id)
+                self.state.remove_link(self.id, link.left_id)
+            else:
+                # Deleted by a person on one side, and the mapping does not delete the partner:
+                # keep the pair as a tombstone so the partner is never re-created there (R6).
+                values = {"left": dict(link.left_values), "right": dict(link.right_values)}
+                values[side] = {GONE: True}
+                self.state.put_link(Link(self.id, link.left_id, link.right_id, values["left"], values["right"], time.time()))
+
+
+GONE = "__deleted__"
+
+
+def _gone(link: Any, side: str) -> bool:
+    return bool((link.left_values if side == "left" else link.right_values).get(GONE))
 
 
 def _direction(toward: str) -> str:
