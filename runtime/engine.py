@@ -127,8 +127,33 @@ class PairRun:
                 records[record.id] = record
         return records
 
+    def needs_right_read(self) -> bool:
+        """Autopilot upserts by Email, so a one-way push into contacts paired by email alone
+        needs no read of Autopilot first: the upsert pairs (and says which contact it was)."""
+        right = self.sides["right"]
+        if self.writes("left") or right.system != "autopilot" or right.obj != "Contact" or not self.pair["match"]:
+            return True
+        for group in self.pair["match"]:
+            keys = group["keys"]
+            if len(keys) != 1 or not isinstance(keys[0].get("right"), Mapping) or keys[0]["right"].get("path") != ["Email"]:
+                return True
+        return False
+
+    def roster_only(self) -> bool:
+        """With `only autopilot.list(…) -> pipedrive`, contacts off the list never flow into
+        Pipedrive, and what flows out needs no read (the upsert pairs by email): reading the
+        list's roster is enough (R2), however many contacts the account has."""
+        right = self.sides["right"]
+        return right.system == "autopilot" and right.obj == "Contact" and bool(self.engine.scope_list_titles(self.pair))
+
     def contact_pages(self, side: str) -> Any:
-        return self.engine.connectors["autopilot"].pages()
+        ap: Autopilot = self.engine.connectors["autopilot"]
+        if self.roster_only():
+            title = self.engine.scope_list_titles(self.pair)[0]
+            if title not in ap.lists:
+                return _no_pages()
+            return ap.roster_pages(ap.lists[title])
+        return ap.pages()
 
     # -- the pass ---------------------------------------------------------------------------------
     async def run(self, only: Mapping[str, set[str]] | None = None) -> None:
@@ -141,7 +166,10 @@ class PairRun:
             right = await self.read_ids("right", only.get("right", set())) if only.get("right") else await self.read("right", full=True)
         else:
             left = await self.read("left", full=full)
-            right = await self.read("right", full=True)
+            right = await self.read("right", full=True) if self.needs_right_read() else {}
+        self.right_complete = not only and self.needs_right_read() and not self.roster_only()
+        if not only and self.roster_only() and self.needs_right_read():
+            engine.members.setdefault(engine.scope_list_titles(self.pair)[0], set(right))  # the roster just read
         members = await engine.scope_members(self.pair)
         # Records gone since the last pass: decided before this pass links anything new, since a
         # record created now is in neither read.
@@ -533,7 +561,7 @@ class PairRun:
         except engine.unknown_outcome as error:
             # The create may have happened: the next run reads it back (it carries the link
             # field and the match keys) before creating anything again.
-            self.state.finish_intent(intent, status="unknown", result={"error": str(error)})
+            # The intent stays open: its outcome is unknown until a read shows it.
             engine.report.notes.append(f"{self.id}: outcome unknown, checked on the next run: {error}")
             return
         except engine.api_error as error:
@@ -700,7 +728,7 @@ class PairRun:
         for link in self.state.iter_links(self.id):
             if link.left_id not in left and not _gone(link, "left"):
                 found.append(("left", link))
-            elif self.sides["right"].obj == "Contact" and link.right_id not in right and not _gone(link, "right"):
+            elif self.right_complete and link.right_id not in right and not _gone(link, "right"):
                 found.append(("right", link))
         return found
 
@@ -735,6 +763,11 @@ class PairRun:
 
 
 GONE = "__deleted__"
+
+
+async def _no_pages() -> Any:
+    return
+    yield
 
 
 def _gone(link: Any, side: str) -> bool:
