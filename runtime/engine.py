@@ -179,6 +179,11 @@ class PairRun:
         await self.deletions(gone)
         if not engine.dry_run and not only:
             with self.state.transaction():
+                # Writes of earlier runs whose outcome was unknown (a crash, a timeout): this
+                # pass read both sides back and paired what they made, so they are settled.
+                for intent in self.state.open_intents(self.id):
+                    if intent.run_id != self.run_id:
+                        self.state.finish_intent(intent.id, status="abandoned", result={"settled_by_run": self.run_id})
                 if getattr(self, "read_until", None):
                     self.state.set_cursor(f"{self.id}:left", repr(self.read_until))
                 if full:
