@@ -850,14 +850,17 @@ class Engine:
         if pd is not None:
             await pd.check()
             self.ctx.me["pipedrive"] = pd.me.get("id")
-            await pd.load_users()
-            self.ctx.users_by_name["pipedrive"] = {u.get("name"): u["id"] for u in pd.users.values()}
-            objects = {p[s]["object"] for p in self.plan["pairs"] for s in SIDES if p[s]["system"] == "pipedrive"}
-            if "Activity" in objects:
+            text = repr(self.plan["pairs"])
+            # Only what the plan needs: users for owner names, owner ids (R20) and user(…) values.
+            if "'owner'" in text or "'creator'" in text or "owner_id" in text or "'kind': 'user'" in text:
+                await pd.load_users()
+                self.ctx.users_by_name["pipedrive"] = {u.get("name"): u["id"] for u in pd.users.values()}
+            created = {p[s]["object"] for p in self.plan["pairs"] for s in SIDES if p[s]["system"] == "pipedrive" and p["creates"][s]}
+            if "Activity" in created:
                 await pd.load_activity_types()
-            for obj in sorted(objects):
-                if obj in ("Person", "Organization", "Deal", "Activity"):
-                    await pd.load_fields(obj)
+            custom = {ref["object"] for ref in _walk(self.plan["pairs"]) if ref.get("kind") == "custom" and ref.get("system") == "pipedrive"}
+            for obj in sorted(custom):
+                await pd.load_fields(obj)
             for pair in self.plan["pairs"]:
                 link = pair.get("link")
                 for side in SIDES:
