@@ -24,6 +24,7 @@ from syncmap.sandbox.pipedrive.costs import load_cost_table
 from syncmap.sandbox.pipedrive.errors import ApiError, json_response, method_not_allowed, unknown_route
 from syncmap.sandbox.pipedrive.gateway import Gateway
 from syncmap.sandbox.pipedrive.ratelimit import Limits
+from syncmap.sandbox.pipedrive.search_index import SearchIndex
 from syncmap.sandbox.pipedrive.settings import PLANS, PipedriveSettings
 from syncmap.sandbox.pipedrive.store import Store
 from syncmap.sandbox.pipedrive.webhooks import Sender, Webhooks
@@ -63,6 +64,7 @@ def create_app(
     store = Store(sandbox.clock, settings, company_domain)
     seed.baseline(store)
     webhooks = Webhooks(store, sandbox.clock, sandbox.faults, settings, webhook_sender)
+    search_index = SearchIndex(store)
     limits = Limits(
         sandbox.clock,
         window_seconds=settings.window_seconds,
@@ -74,6 +76,7 @@ def create_app(
         store.reset()
         seed.baseline(store)
         webhooks.reset()
+        search_index.reset()
         limits.reset()
 
     def do_seed(count: int, seed_value: object) -> dict:
@@ -109,6 +112,7 @@ def create_app(
     app.state.sandbox = sandbox
     app.state.store = store
     app.state.webhooks = webhooks
+    app.state.search_index = search_index
     app.state.limits = limits
     app.state.settings = settings
     app.state.token = token
