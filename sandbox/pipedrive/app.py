@@ -28,6 +28,7 @@ from syncmap.sandbox.pipedrive.search_index import SearchIndex
 from syncmap.sandbox.pipedrive.settings import PLANS, PipedriveSettings
 from syncmap.sandbox.pipedrive.store import Store
 from syncmap.sandbox.pipedrive.webhooks import Sender, Webhooks
+from syncmap.sandbox.profiles import pipedrive_settings
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -49,14 +50,16 @@ def create_app(
     company_domain: str = "sandbox",
     webhook_sender: Sender | None = None,
     settings: PipedriveSettings | None = None,
+    profile: str = "default",
 ) -> Starlette:
     """A Pipedrive stand-in serving `/api/v2/...` and `/v1/...` (and `/api/v1/...`) at its root.
 
     `app.state` carries `sandbox` (the shared `SandboxState`: clock, faults, log), `store`
     (the account's data), `webhooks` (subscriptions, deliveries, `await drain()`), `limits`
-    (burst windows, daily budget), `settings`, `token` and `plan`.
+    (burst windows, daily budget), `settings`, `token` and `plan`. `profile` ("default" or
+    "strict", see `syncmap.sandbox.profiles`) picks the settings; explicit `settings` win.
     """
-    settings = settings or PipedriveSettings()
+    settings = settings or pipedrive_settings(profile)
     plan = plan.lower()
     if plan not in PLANS:
         raise ValueError(f"unknown Pipedrive plan {plan!r}; expected one of {', '.join(PLANS)}")

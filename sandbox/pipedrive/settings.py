@@ -7,6 +7,7 @@ Defaults follow the documented behaviour; tests flip a setting to exercise the o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from syncmap.sandbox.pipedrive.times import TIMESTAMP_FORMATS
 
@@ -145,3 +146,40 @@ class PipedriveSettings:
             return self.daily_budget
         return self.budget_base_tokens * BUDGET_MULTIPLIERS[plan] * self.seats
 
+
+# The strict profile (syncmap.sandbox.profiles): for every choice above that is unverified or
+# silent, the plausible reading that is hardest for a sync client. The default stays the likeliest.
+STRICT: dict[str, Any] = {
+    # One guide says v2 refuses ?api_token=: a client must send the x-api-token header.
+    "accept_query_token": False,
+    # Search requests also spend the general burst window.
+    "search_counts_in_general_window": True,
+    # The budget headers "can be missing": a client must not need them to pace itself.
+    "daily_budget_headers": False,
+    # The 10,000 POST/PUT a day may still be enforced, and PATCH may count toward it.
+    "enforce_post_put_limit": True,
+    "daily_requests_count_patch": True,
+    # A deleted id answers 404 like one that never existed: deletions must come from webhooks
+    # or reconciliation, not from reading the record back.
+    "deleted_get": "404",
+    # The first email/phone is not made primary: a client must cope with no primary item.
+    "first_contact_primary": False,
+    # A PATCH that changes nothing still bumps update_time and sends a change webhook: echo
+    # suppression cannot rely on Pipedrive staying quiet.
+    "noop_update_emits_change": True,
+    # "Ada van der Berg" -> first "Ada van der", last "Berg": clients must not re-derive names.
+    "name_split": "last_word",
+    # Both time forms in one answer: string comparison or one-format parsing breaks.
+    "timestamp_format": "mixed",
+    # Every related id must exist: writes must follow the order organizations, persons, deals.
+    "checked_related_ids": RELATED_IDS,
+    # Search lags writes by half a minute: "search, then create" makes duplicates.
+    "search_index_delay_seconds": 30.0,
+    # The merge answer's `id` may be the merged person: clients must read merge_what_id.
+    "merge_response_id": "merged",
+    # Webhook meta as the captured example (int ids, epoch seconds), data minimal.
+    "webhook_meta_style": "captured",
+    "webhook_data_minimal": True,
+    # Not here: v1_definition_timestamps "legacy" (it breaks the published schema, and every
+    # answer must still conform under strict).
+}
