@@ -240,6 +240,10 @@ async def test_burst_429_carries_the_daily_budget_headers() -> None:
     assert refused.status_code == 429 and refused.headers["x-ratelimit-remaining"] == "0"
     assert refused.headers["x-daily-ratelimit-token-limit"] == "30000"
     assert refused.headers["x-daily-ratelimit-token-remaining"] == answers[-2].headers["x-daily-ratelimit-token-remaining"]
+    async with client(app) as c:
+        await c.put("/__sandbox__/faults", json={"p429": 1})
+        injected = await c.get("/v1/users/me")
+    assert injected.status_code == 429 and injected.headers["x-daily-ratelimit-token-limit"] == "30000"
 
 
 @async_test
