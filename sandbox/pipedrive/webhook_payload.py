@@ -8,7 +8,8 @@
   `webhook_custom_fields = "plain"` sends the REST values instead.
 - `data` "contains only crucial information about the entity" (webhooks v2 migration guide):
   with `webhook_data_minimal` on, the keys in OPTIONAL_KEYS are left out of `data` and
-  `previous`; a receiver must read them from the API.
+  `previous`, and so are the custom fields of `data` that hold no value (a v2 lead sample in
+  PipedreamHQ/pipedream shows `"custom_fields": {}`); a receiver must read them from the API.
 
 Pure functions over already rendered answers.
 """
@@ -54,8 +55,9 @@ def typed(field_type: str, value: Any) -> Any:
     return {"type": field_type, "value": value}
 
 
-def shape(kind: str, rendered: dict[str, Any] | None, store: Store) -> dict[str, Any] | None:
-    """A rendered record (or the changed keys of one) as the webhook settings want it."""
+def shape(kind: str, rendered: dict[str, Any] | None, store: Store, *, previous: bool = False) -> dict[str, Any] | None:
+    """A rendered record (`data`), or the changed keys of one (`previous`), as the webhook
+    settings want it. A null in `previous` says the field was empty, so only `data` drops them."""
     if rendered is None:
         return None
     settings = store.settings
@@ -64,6 +66,8 @@ def shape(kind: str, rendered: dict[str, Any] | None, store: Store) -> dict[str,
         for key in OPTIONAL_KEYS.get(kind, ()):
             out.pop(key, None)
     custom = out.get("custom_fields")
+    if settings.webhook_data_minimal and not previous and isinstance(custom, dict):
+        custom = out["custom_fields"] = {key: value for key, value in custom.items() if value is not None}
     if settings.webhook_custom_fields == "typed" and isinstance(custom, dict):
         types = {f["key"]: f["field_type"] for f in store.custom_fields(kind)}
         out["custom_fields"] = {key: typed(types.get(key, "text"), value) for key, value in custom.items()}

@@ -125,7 +125,7 @@ class Webhooks:
             previous = view.render_partial(event.previous or {}, event.entity_id)
         else:
             previous = None
-        data, previous = shape(event.kind, data, self.store), shape(event.kind, previous, self.store)
+        data, previous = shape(event.kind, data, self.store), shape(event.kind, previous, self.store, previous=True)
         correlation_id = str(uuid.uuid4())
         try:
             loop = asyncio.get_running_loop()

@@ -88,11 +88,16 @@ async def test_plain_webhook_custom_fields_and_minimal_data_are_settings() -> No
         keys = await make_fields(c)
         await c.post("/v1/webhooks", json=HOOK)
         made = (await c.post("/api/v2/persons", json={"name": "Ada King", "custom_fields": {keys["text"]: "x"}})).json()
-        await c.patch(f"/api/v2/persons/{made['data']['id']}", json={"name": "Ada Byron", "label_ids": [1]})
+        await c.patch(
+            f"/api/v2/persons/{made['data']['id']}",
+            json={"name": "Ada Byron", "label_ids": [1], "custom_fields": {keys["text"]: None}},
+        )
         await app.state.webhooks.drain()
     assert {"first_name", "label_ids", "visible_to"} <= set(made["data"])  # the REST answer is whole
+    assert made["data"]["custom_fields"][keys["double"]] is None
     create, change = receiver.bodies()
-    assert create["data"]["custom_fields"][keys["text"]] == "x"
+    assert create["data"]["custom_fields"] == {keys["text"]: "x"}  # fields without a value are left out
+    assert change["data"]["custom_fields"] == {} and change["previous"]["custom_fields"] == {keys["text"]: "x"}
     for body in (create["data"], change["data"], change["previous"]):
         assert not OPTIONAL_KEYS["person"] & set(body), body
     assert create["data"]["name"] == "Ada King" and create["data"]["emails"] == []
