@@ -76,16 +76,15 @@ STRICT: dict[str, Any] = {
     "email_case_sensitive": True,
     # A second list with a used name: "find or create by name" must cope with two.
     "duplicate_list_name": "create",
-    # Unknown custom fields are refused until someone creates them in the app.
-    "auto_create_custom_fields": False,
     # APD1's draft merge rule: an upsert keeps existing names, so name updates do not stick.
     "preserve_names_on_merge": True,
-    # `_autopilot_list` on an existing contact does nothing: membership needs the list route.
-    "autopilot_list_on_update": False,
     # APD1 also says 3 retries: fewer attempts, more lost hooks.
     "hook_max_retries": 3,
     # 5 r/s is the lowest documented rate (TAP's 20 r/s suggests more), and without burst.
     "rate_limit_burst": 1,
     # Not here because the default is already the hard reading: noop_write_is_update (True),
-    # retry_after_header (False), owner_name_alias (False).
+    # retry_after_header (False), owner_name_alias (False). Not here because public clients'
+    # recorded call sequences rely on the default, which makes the other reading implausible:
+    # auto_create_custom_fields (the Singer-like bulk write of new custom fields) and
+    # autopilot_list_on_update (the PHP-like manager adds existing contacts to lists that way).
 }
