@@ -22,6 +22,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from syncmap.sandbox.core import CONTROL_PREFIX
+from syncmap.sandbox.profiles import overrides
 
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
@@ -136,21 +137,26 @@ async def serve_sandboxes(
     time_scale: float = 1.0,
     autopilot_rate: float | None = 5.0,
     seed: int = 0,
+    profile: str = "default",
     pipedrive_app: ASGIApp | None = None,
     autopilot_app: ASGIApp | None = None,
 ) -> AsyncIterator[RunningSandboxes]:
-    """Both sandboxes on loopback, optionally seeded with `seed` records each.
+    """Both sandboxes on loopback, optionally seeded with `seed` records each, with the
+    settings of `profile` ("default" or "strict", see `syncmap.sandbox.profiles`).
 
     Pass ready-made apps to serve them instead (their token and key must match the ones given).
     """
+    overrides(profile, {})  # an unknown profile fails before anything is built
     if pipedrive_app is None:
         from syncmap.sandbox.pipedrive import create_app as create_pipedrive
 
-        pipedrive_app = create_pipedrive(token=pipedrive_token, plan=plan, time_scale=time_scale)
+        pipedrive_app = create_pipedrive(token=pipedrive_token, plan=plan, time_scale=time_scale, profile=profile)
     if autopilot_app is None:
         from syncmap.sandbox.autopilot import create_app as create_autopilot
 
-        autopilot_app = create_autopilot(api_key=autopilot_key, rate_per_second=autopilot_rate, time_scale=time_scale)
+        autopilot_app = create_autopilot(
+            api_key=autopilot_key, rate_per_second=autopilot_rate, time_scale=time_scale, profile=profile
+        )
     if seed:
         await seed_app(pipedrive_app, seed)
         await seed_app(autopilot_app, seed)

@@ -9,6 +9,7 @@ import sys
 import click
 
 from syncmap.runtime.cli.exits import EXIT_HELP, OK, PROBLEMS
+from syncmap.sandbox.profiles import PROFILES
 
 PLANS = ("essential", "advanced", "professional", "power", "enterprise")
 
@@ -18,7 +19,8 @@ PLANS = ("essential", "advanced", "professional", "power", "enterprise")
         "Examples:\n\n"
         "\b\n"
         "  syncmap sandbox --seed 200\n"
-        "  syncmap sandbox --pipedrive-port 0 --autopilot-port 0 --plan essential --time-scale 10\n\n"
+        "  syncmap sandbox --pipedrive-port 0 --autopilot-port 0 --plan essential --time-scale 10\n"
+        "  syncmap sandbox --profile strict --seed 50\n\n"
         + EXIT_HELP
     )
 )
@@ -35,6 +37,8 @@ PLANS = ("essential", "advanced", "professional", "power", "enterprise")
               help="How many times faster than real time the sandbox clocks run.")
 @click.option("--autopilot-rate", type=click.FloatRange(min=0), default=5.0, show_default=True,
               help="Autopilot requests per second before 429 (0 = no limit).")
+@click.option("--profile", type=click.Choice(PROFILES), default="default", show_default=True,
+              help="default: each API's likeliest behaviour; strict: every unverified choice at its hardest.")
 @click.option("--seed", "seed_count", type=click.IntRange(min=0), default=0, metavar="N",
               help="Seed both sandboxes with N realistic records.")
 def sandbox(
@@ -46,6 +50,7 @@ def sandbox(
     plan: str,
     time_scale: float,
     autopilot_rate: float,
+    profile: str,
     seed_count: int,
 ) -> None:
     """Run local Pipedrive and Autopilot sandboxes in the foreground until Ctrl+C.
@@ -58,7 +63,7 @@ def sandbox(
             _serve(
                 host=host, pipedrive_port=pipedrive_port, autopilot_port=autopilot_port,
                 pipedrive_token=pipedrive_token, autopilot_key=autopilot_key, plan=plan,
-                time_scale=time_scale, autopilot_rate=autopilot_rate or None, seed=seed_count,
+                time_scale=time_scale, autopilot_rate=autopilot_rate or None, seed=seed_count, profile=profile,
             )
         )  # fmt: skip
     except OSError as exc:
@@ -75,8 +80,9 @@ async def _serve(**options: object) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with serve_sandboxes(**options) as running:  # type: ignore[arg-type]
-        click.echo(f"# Pipedrive sandbox: {running.pipedrive_base_url} (plan {options['plan']})")
-        click.echo(f"# Autopilot sandbox: {running.autopilot_base_url}")
+        profile = options["profile"]
+        click.echo(f"# Pipedrive sandbox: {running.pipedrive_base_url} (plan {options['plan']}, profile {profile})")
+        click.echo(f"# Autopilot sandbox: {running.autopilot_base_url} (profile {profile})")
         click.echo(f"# control routes: {running.pipedrive_url}/__sandbox__/ and {running.autopilot_url}/__sandbox__/")
         click.echo(running.env_lines())
         sys.stdout.flush()

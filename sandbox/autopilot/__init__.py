@@ -33,6 +33,7 @@ from syncmap.sandbox.autopilot.settings import AutopilotSettings
 from syncmap.sandbox.autopilot.store import AutopilotStore
 from syncmap.sandbox.control import control_routes
 from syncmap.sandbox.core import Clock, SandboxState
+from syncmap.sandbox.profiles import autopilot_settings
 
 __all__ = ["AutopilotSettings", "create_app"]
 
@@ -54,12 +55,15 @@ def create_app(
     time_scale: float = 1.0,
     hook_sender: HookSender | None = None,
     settings: AutopilotSettings | None = None,
+    profile: str = "default",
 ) -> Starlette:
-    settings = settings or AutopilotSettings()
+    """`profile` ("default" or "strict", see `syncmap.sandbox.profiles`) picks the settings;
+    explicit `settings` win over it."""
+    settings = settings or autopilot_settings(profile)
     state = SandboxState(clock=Clock(time_scale))
     store = AutopilotStore(state.clock, settings)
     hooks = HookDispatcher(store, state, settings, hook_sender)
-    limiter = RateLimiter(state.clock, rate_per_second)
+    limiter = RateLimiter(state.clock, rate_per_second, settings.rate_limit_burst)
 
     def reset() -> None:
         hooks.cancel()

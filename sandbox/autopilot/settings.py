@@ -7,6 +7,7 @@ picked. Tests and benchmarks pass their own `AutopilotSettings` to `create_app`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 TIMESTAMP_FORMATS = ("iso", "rfc1123", "epoch_ms")
 DUPLICATE_LIST_POLICIES = ("conflict", "create")
@@ -48,6 +49,10 @@ class AutopilotSettings:
     retry_after_header: bool = False
     # What `GET /account` reports as `instanceId`.
     instance_id: str = "sandbox-instance"
+    # Requests the rate limiter lets through back to back: 0 = one second's worth (a burst of
+    # 5 at 5 r/s); 1 = none, each request 1/rate seconds after the previous (a limiter
+    # without burst, e.g. nginx's default). APD1 only says "5 requests/second".
+    rate_limit_burst: int = 0
 
     def __post_init__(self) -> None:
         if self.timestamp_format not in TIMESTAMP_FORMATS:
@@ -58,3 +63,28 @@ class AutopilotSettings:
             raise ValueError("page_size and bulk_limit must be positive")
         if self.hook_max_retries < 0 or self.hook_backoff_seconds < 0 or self.hook_timeout_seconds <= 0:
             raise ValueError("hook retry settings must not be negative")
+        if self.rate_limit_burst < 0:
+            raise ValueError("rate_limit_burst must not be negative")
+
+
+# The strict profile (syncmap.sandbox.profiles): for every unverified or silent choice above,
+# the plausible reading that is hardest for a sync client. The default stays the likeliest.
+STRICT: dict[str, Any] = {
+    # RFC 1123 has no milliseconds and is not ISO: parsers and second-precision bookmarks break.
+    "timestamp_format": "rfc1123",
+    # Case-sensitive matching: `Ann@x.com` and `ann@x.com` become two contacts.
+    "email_case_sensitive": True,
+    # A second list with a used name: "find or create by name" must cope with two.
+    "duplicate_list_name": "create",
+    # APD1's draft merge rule: an upsert keeps existing names, so name updates do not stick.
+    "preserve_names_on_merge": True,
+    # APD1 also says 3 retries: fewer attempts, more lost hooks.
+    "hook_max_retries": 3,
+    # 5 r/s is the lowest documented rate (TAP's 20 r/s suggests more), and without burst.
+    "rate_limit_burst": 1,
+    # Not here because the default is already the hard reading: noop_write_is_update (True),
+    # retry_after_header (False), owner_name_alias (False). Not here because public clients'
+    # recorded call sequences rely on the default, which makes the other reading implausible:
+    # auto_create_custom_fields (the Singer-like bulk write of new custom fields) and
+    # autopilot_list_on_update (the PHP-like manager adds existing contacts to lists that way).
+}

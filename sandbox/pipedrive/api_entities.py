@@ -81,8 +81,10 @@ def _check_params(request: Request, allowed: Iterable[str]) -> None:
 
 
 def _view(request: Request, kind: str, store: Store) -> models.View:
-    for flag in ("include_option_labels", "include_labels"):
-        q_bool(request, flag)  # not modelled, but a value that is not a boolean is still a 400
+    if q_bool(request, "include_labels"):
+        # v2.yaml names no key for the label objects it promises: refuse rather than guess.
+        raise bad_request('"include_labels" is not modelled by the sandbox; read label_ids and the field options')
+    option_labels = bool(q_bool(request, "include_option_labels"))
     include = tuple(q_list(request, "include_fields"))
     for name in include:
         if name not in INCLUDE_FIELDS[kind]:
@@ -90,7 +92,7 @@ def _view(request: Request, kind: str, store: Store) -> models.View:
     custom_keys = q_list(request, "custom_fields") if kind in models.HAS_CUSTOM_FIELDS else []
     if len(custom_keys) > 15:
         raise bad_request('"custom_fields" must contain at most 15 keys')
-    return models.View(kind, store, custom_keys=custom_keys or None, include=include)
+    return models.View(kind, store, custom_keys=custom_keys or None, include=include, option_labels=option_labels)
 
 
 def _time_param(request: Request, name: str) -> int | None:

@@ -35,7 +35,7 @@ def merge_persons(store: Store, merged_id: int, survivor_id: int, actor: Actor) 
             changes[key] = copy.deepcopy(merged[key])
     if not survivor.get("name") and merged.get("name"):
         changes["name"] = merged["name"]
-        changes["first_name"], changes["last_name"] = models.split_name(merged["name"])
+        changes["first_name"], changes["last_name"] = models.split_name(merged["name"], store.settings.name_split)
     if store.settings.merge_combines_contacts:
         for key in ("emails", "phones"):
             have = {item["value"].casefold() for item in survivor[key]}

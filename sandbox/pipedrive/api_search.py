@@ -2,8 +2,8 @@
 `GET /v1/persons/search` (offset paging), both with the search API's own rate limit.
 
 `exact_match` is a full, case-insensitive match of a field ("It is not case sensitive");
-otherwise a term matches any field containing it, case-insensitively. Deleted persons are
-never found.
+otherwise a term matches any field containing it, case-insensitively. Search reads the
+`SearchIndex`, which sees each write only after the indexing delay (deleted persons included).
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ def search_persons(request: Request) -> list[dict[str, Any]]:
     org_id = q_int(request, "organization_id")
     needle = term.casefold()
     items = []
-    for record in store.all("person"):
-        if record["is_deleted"] or (org_id is not None and record["org_id"] != org_id):
+    for record in request.app.state.search_index.searchable(store.all("person")):
+        if org_id is not None and record["org_id"] != org_id:
             continue
         best = 0.0
         matched_custom: list[str] = []

@@ -24,9 +24,11 @@ from syncmap.sandbox.pipedrive.costs import load_cost_table
 from syncmap.sandbox.pipedrive.errors import ApiError, json_response, method_not_allowed, unknown_route
 from syncmap.sandbox.pipedrive.gateway import Gateway
 from syncmap.sandbox.pipedrive.ratelimit import Limits
+from syncmap.sandbox.pipedrive.search_index import SearchIndex
 from syncmap.sandbox.pipedrive.settings import PLANS, PipedriveSettings
 from syncmap.sandbox.pipedrive.store import Store
 from syncmap.sandbox.pipedrive.webhooks import Sender, Webhooks
+from syncmap.sandbox.profiles import pipedrive_settings
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -48,14 +50,16 @@ def create_app(
     company_domain: str = "sandbox",
     webhook_sender: Sender | None = None,
     settings: PipedriveSettings | None = None,
+    profile: str = "default",
 ) -> Starlette:
     """A Pipedrive stand-in serving `/api/v2/...` and `/v1/...` (and `/api/v1/...`) at its root.
 
     `app.state` carries `sandbox` (the shared `SandboxState`: clock, faults, log), `store`
     (the account's data), `webhooks` (subscriptions, deliveries, `await drain()`), `limits`
-    (burst windows, daily budget), `settings`, `token` and `plan`.
+    (burst windows, daily budget), `settings`, `token` and `plan`. `profile` ("default" or
+    "strict", see `syncmap.sandbox.profiles`) picks the settings; explicit `settings` win.
     """
-    settings = settings or PipedriveSettings()
+    settings = settings or pipedrive_settings(profile)
     plan = plan.lower()
     if plan not in PLANS:
         raise ValueError(f"unknown Pipedrive plan {plan!r}; expected one of {', '.join(PLANS)}")
@@ -63,6 +67,7 @@ def create_app(
     store = Store(sandbox.clock, settings, company_domain)
     seed.baseline(store)
     webhooks = Webhooks(store, sandbox.clock, sandbox.faults, settings, webhook_sender)
+    search_index = SearchIndex(store)
     limits = Limits(
         sandbox.clock,
         window_seconds=settings.window_seconds,
@@ -74,6 +79,7 @@ def create_app(
         store.reset()
         seed.baseline(store)
         webhooks.reset()
+        search_index.reset()
         limits.reset()
 
     def do_seed(count: int, seed_value: object) -> dict:
@@ -109,6 +115,7 @@ def create_app(
     app.state.sandbox = sandbox
     app.state.store = store
     app.state.webhooks = webhooks
+    app.state.search_index = search_index
     app.state.limits = limits
     app.state.settings = settings
     app.state.token = token

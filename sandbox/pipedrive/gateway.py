@@ -106,6 +106,7 @@ class Gateway:
             log.record(method, path, status, 0, fault=fault)
             if status == 429:
                 window = self._limit_headers(BURST_LIMITS[self.plan][0], 0, self.settings.window_seconds)
+                window += self._budget_headers()
                 await self._answer(send, 429, rate_limited_body(self.settings.rate_limit_error), window)
             else:
                 await self._answer(send, status, server_error_body(status), [])
@@ -132,6 +133,7 @@ class Gateway:
             headers.append((b"x-daily-requests-left", str(self.post_put.left).encode()))
         if not verdict.allowed:
             log.record(method, path, 429, 0, limit="burst")
+            headers += self._budget_headers()  # every answer carries them, the burst 429 too
             await self._answer(send, 429, rate_limited_body(self.settings.rate_limit_error), headers)
             return
 
@@ -140,7 +142,7 @@ class Gateway:
             log.record(method, path, 429, 0, limit="budget")
             await self._answer(send, 429, rate_limited_body(self.settings.budget_error), headers + self._budget_headers())
             return
-        if kind == "api_token" and method in POST_PUT:
+        if kind == "api_token" and (method in POST_PUT or (method == "PATCH" and self.settings.daily_requests_count_patch)):
             if self.settings.enforce_post_put_limit and self.post_put.left == 0:
                 log.record(method, path, 429, cost, limit="daily requests")
                 await self._answer(send, 429, rate_limited_body(self.settings.rate_limit_error), headers)

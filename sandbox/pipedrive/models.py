@@ -251,11 +251,12 @@ TIME_KEYS = {
 HAS_CUSTOM_FIELDS = {"person", "organization", "deal"}
 
 
-def split_name(name: str | None) -> tuple[str | None, str | None]:
-    """first_name is the first word, last_name the rest (None for a one-word name)."""
+def split_name(name: str | None, style: str = "first_word") -> tuple[str | None, str | None]:
+    """("first_word") first_name is the first word, last_name the rest; ("last_word") last_name
+    is the last word, first_name the rest. A one-word name is all first_name either way."""
     if not name:
         return None, None
-    parts = name.strip().split(None, 1)
+    parts = name.strip().split(None, 1) if style == "first_word" else name.strip().rsplit(None, 1)
     if not parts:
         return None, None
     return parts[0], (parts[1] if len(parts) > 1 else None)
@@ -377,7 +378,24 @@ def check_body(kind: str, body: Any, store: Store, *, creating: bool) -> dict[st
     for key in ("emails", "phones", "im"):
         if key in out:
             out[key] = normalize_contacts(out[key], store)
+    check_related_ids(out, store)
     return out
+
+
+RELATED_KINDS = {"org_id": "organization", "person_id": "person", "deal_id": "deal"}
+
+
+def check_related_ids(body: dict[str, Any], store: Store) -> None:
+    """The ids `checked_related_ids` names must point at an existing user or live record."""
+    for key in store.settings.checked_related_ids:
+        value = body.get(key)
+        if value is None:
+            continue
+        if key == "owner_id":
+            if value not in store.users:
+                raise bad_request('"owner_id" must be the id of an existing user')
+        elif store.live(RELATED_KINDS[key], value) is None:
+            raise bad_request(f'"{key}" must be the id of an existing {RELATED_KINDS[key]}')
 
 
 def new_record(kind: str, body: dict[str, Any], store: Store, actor: Actor) -> dict[str, Any]:
@@ -422,7 +440,7 @@ def derive(kind: str, old: dict[str, Any], new: dict[str, Any], store: Store, *,
             out["name"] = " ".join(p for p in (first, last) if p)
             out["first_name"], out["last_name"] = first, last
         else:
-            out["first_name"], out["last_name"] = split_name(new.get("name"))
+            out["first_name"], out["last_name"] = split_name(new.get("name"), store.settings.name_split)
     elif kind == "deal":
         status = new.get("status", "open")
         if new.get("lost_reason") and status != "lost" and new.get("lost_reason") != old.get("lost_reason"):
@@ -581,12 +599,17 @@ class View:
         *,
         custom_keys: list[str] | None = None,
         include: tuple[str, ...] = (),
+        option_labels: bool = False,
+        time_style: str | None = None,
     ) -> None:
         self.kind = kind
         self.store = store
         self.time_keys = TIME_KEYS[kind]
+        self.time_style = time_style or store.settings.timestamp_format
         self.all_custom = [f["key"] for f in store.custom_fields(kind)] if kind in HAS_CUSTOM_FIELDS else []
         self.custom_keys = self.all_custom if custom_keys is None else [k for k in custom_keys if k in self.all_custom]
+        # include_option_labels: enum and set values become {id, label} (v2.yaml)
+        self.labels = option_labels_of(kind, store) if option_labels else {}
         self.include = include
         self.hidden = set()
         if kind == "person":
@@ -602,13 +625,17 @@ class View:
         """The answer shape; nested values are shared with the record, so serialise it at once."""
         out = {}
         time_keys, hidden = self.time_keys, self.hidden
+        seconds = self.time_style == "seconds"  # the common case stays one cached call per time
         for key, value in record.items():
             if key[0] == "_" or key in hidden:
                 continue
             if key in time_keys:
-                value = times.rfc3339(value)
+                value = times.rfc3339(value) if seconds else self.stamp(value, record["id"], key)
             elif key == "custom_fields":
-                value = {k: value.get(k) for k in self.custom_keys}
+                if self.labels:
+                    value = {k: self.labelled(k, value.get(k)) for k in self.custom_keys}
+                else:
+                    value = {k: value.get(k) for k in self.custom_keys}
             out[key] = value
         if self.kind == "deal":
             out["local_won_date"] = times.day(record["won_time"])
@@ -622,14 +649,36 @@ class View:
                 out[name] = extras.get(name, 0 if name.endswith("_count") else None)
         return out
 
-    def render_partial(self, values: dict[str, Any]) -> dict[str, Any]:
+    def render_partial(self, values: dict[str, Any], entity_id: int = 0) -> dict[str, Any]:
         """`previous` of a change: only the given keys, formatted like an answer."""
         out = {}
         for key, value in values.items():
             if key in self.time_keys:
-                value = times.rfc3339(value)
+                value = self.stamp(value, entity_id, key)
             out[key] = value
         return out
+
+    def stamp(self, value: float | None, entity_id: int, key: str) -> str | None:
+        return times.v2_time(value, self.time_style, entity_id + self.time_keys.index(key))
+
+    def labelled(self, key: str, value: Any) -> Any:
+        options = self.labels.get(key)
+        if options is None or value is None:
+            return value
+        if isinstance(value, list):
+            return [{"id": v, "label": options.get(v)} for v in value]
+        return {"id": value, "label": options.get(value)}
+
+
+def option_labels_of(kind: str, store: Store) -> dict[str, dict[int, str]]:
+    """Custom enum and set fields of `kind`: key -> {option id: label}."""
+    if kind not in HAS_CUSTOM_FIELDS:
+        return {}
+    return {
+        f["key"]: {o["id"]: o["label"] for o in f.get("options") or ()}
+        for f in store.custom_fields(kind)
+        if f["field_type"] in ("enum", "set")
+    }
 
 
 def related_counts(kind: str, store: Store, include: tuple[str, ...]) -> dict[int, dict[str, Any]]:

@@ -368,7 +368,7 @@ def _insert(store: Store, kind: str, body: dict[str, Any], actor: Actor) -> dict
     if kind in models.HAS_CUSTOM_FIELDS:
         record["custom_fields"] = {k: v for k, v in body.get("custom_fields", {}).items() if v is not None}
     if kind == "person":
-        record["first_name"], record["last_name"] = models.split_name(record["name"])
+        record["first_name"], record["last_name"] = models.split_name(record["name"], store.settings.name_split)
         record["emails"] = [dict(e) for e in record["emails"]]
     for key in ("label_ids", "participants", "attendees", "emails", "phones", "im"):
         if key in record:

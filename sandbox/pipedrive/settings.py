@@ -7,6 +7,9 @@ Defaults follow the documented behaviour; tests flip a setting to exercise the o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from syncmap.sandbox.pipedrive.times import TIMESTAMP_FORMATS
 
 # Burst limit per token and 2-second window: (api_token, OAuth access token). Old plan names are
 # the official table (pipedrive-api.md §5 B); the new names are third-party summaries (UNVERIFIED).
@@ -38,6 +41,11 @@ BUDGET_MULTIPLIERS: dict[str, int] = {
 }
 
 PLANS = tuple(BURST_LIMITS)
+NAME_SPLITS = ("first_word", "last_word")
+WEBHOOK_CUSTOM_FIELD_STYLES = ("typed", "plain")
+RELATED_IDS = ("owner_id", "org_id", "person_id", "deal_id")
+DELETED_GET = ("object", "404", "410")
+WEBHOOK_META_STYLES = ("doc", "captured")
 
 
 @dataclass
@@ -59,6 +67,8 @@ class PipedriveSettings:
     daily_budget_headers: bool = True  # x-daily-ratelimit-token-limit/-remaining (UNVERIFIED)
     daily_post_put_limit: int = 10_000  # x-daily-requests-left (2019 fair-use limit)
     enforce_post_put_limit: bool = False  # the token budget superseded it; header only by default
+    # The 2019 notice names POST/PUT only (v1 had no PATCH); whether v2's PATCH counts is unknown.
+    daily_requests_count_patch: bool = False
     rate_limit_error: str = "Request over limit"  # 429 body text (UNVERIFIED)
     budget_error: str = "Daily API token budget exceeded"  # 429 body text (UNVERIFIED)
 
@@ -75,6 +85,18 @@ class PipedriveSettings:
     default_contact_label: str = "work"
     first_contact_primary: bool = True  # the first email/phone becomes primary if none is
     noop_update_emits_change: bool = False  # a PATCH that changes nothing: no update_time bump, no webhook
+    # first_name/last_name from `name`: "first_word" (first word, then the rest) or "last_word"
+    # (everything but the last word, then the last word); Pipedrive documents neither.
+    name_split: str = "first_word"
+    # v2 answers write times as "…Z" ("seconds", the v2 examples), "….000Z" ("millis") or both
+    # ("mixed"); the migration guide allows both forms. Webhook payloads always carry milliseconds.
+    timestamp_format: str = "seconds"
+    # Related ids a write must point at an existing record: owner_id must be a user of the
+    # account (product docs); whether org_id/person_id/deal_id are checked is unverified.
+    checked_related_ids: tuple[str, ...] = ("owner_id",)
+    # Search is an index fed after the write: a change is searchable this many sandbox seconds
+    # later (until then, search sees the record as it was, and a new record not at all).
+    search_index_delay_seconds: float = 2.0
     default_currency: str = "USD"
     default_activity_type: str = "call"
 
@@ -91,13 +113,73 @@ class PipedriveSettings:
     webhook_auto_delete_days: float = 3.0
     max_webhooks_per_user: int = 40
     webhook_meta_style: str = "doc"  # "doc": string ids + ISO timestamp; "captured": ints + epoch
+    # Custom fields in webhook `data`/`previous`: "typed" objects ({"type": "enum", "id": 12}),
+    # as public v2 consumers read them, or "plain" REST values (the REST v2 shape).
+    webhook_custom_fields: str = "typed"
+    # `data` "contains only crucial information": with this on, the keys in
+    # webhook_payload.OPTIONAL_KEYS are left out of `data` and `previous`.
+    webhook_data_minimal: bool = False
 
     # -- v1 formats ----------------------------------------------------------------------------
     # v1 field and activity-type definitions declare `format: date-time` but the examples show
     # "YYYY-MM-DD HH:MM:SS"; "rfc3339" follows the schema, "legacy" follows the examples.
     v1_definition_timestamps: str = "rfc3339"
 
+    def __post_init__(self) -> None:
+        for name, allowed in (
+            ("timestamp_format", TIMESTAMP_FORMATS),
+            ("name_split", NAME_SPLITS),
+            ("webhook_custom_fields", WEBHOOK_CUSTOM_FIELD_STYLES),
+            ("deleted_get", DELETED_GET),
+            ("webhook_meta_style", WEBHOOK_META_STYLES),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
+        unknown = set(self.checked_related_ids) - set(RELATED_IDS)
+        if unknown:
+            raise ValueError(f"checked_related_ids may only name {', '.join(RELATED_IDS)}, not {sorted(unknown)}")
+        if self.search_index_delay_seconds < 0:
+            raise ValueError("search_index_delay_seconds must not be negative")
+
     def daily_budget_for(self, plan: str) -> int:
         if self.daily_budget is not None:
             return self.daily_budget
         return self.budget_base_tokens * BUDGET_MULTIPLIERS[plan] * self.seats
+
+
+# The strict profile (syncmap.sandbox.profiles): for every choice above that is unverified or
+# silent, the plausible reading that is hardest for a sync client. The default stays the likeliest.
+STRICT: dict[str, Any] = {
+    # One guide says v2 refuses ?api_token=: a client must send the x-api-token header.
+    "accept_query_token": False,
+    # Search requests also spend the general burst window.
+    "search_counts_in_general_window": True,
+    # The budget headers "can be missing": a client must not need them to pace itself.
+    "daily_budget_headers": False,
+    # The 10,000 POST/PUT a day may still be enforced, and PATCH may count toward it.
+    "enforce_post_put_limit": True,
+    "daily_requests_count_patch": True,
+    # A deleted id answers 404 like one that never existed: deletions must come from webhooks
+    # or reconciliation, not from reading the record back.
+    "deleted_get": "404",
+    # The first email/phone is not made primary: a client must cope with no primary item.
+    "first_contact_primary": False,
+    # A PATCH that changes nothing still bumps update_time and sends a change webhook: echo
+    # suppression cannot rely on Pipedrive staying quiet.
+    "noop_update_emits_change": True,
+    # "Ada van der Berg" -> first "Ada van der", last "Berg": clients must not re-derive names.
+    "name_split": "last_word",
+    # Both time forms in one answer: string comparison or one-format parsing breaks.
+    "timestamp_format": "mixed",
+    # Every related id must exist: writes must follow the order organizations, persons, deals.
+    "checked_related_ids": RELATED_IDS,
+    # Search lags writes by half a minute: "search, then create" makes duplicates.
+    "search_index_delay_seconds": 30.0,
+    # The merge answer's `id` may be the merged person: clients must read merge_what_id.
+    "merge_response_id": "merged",
+    # Webhook meta as the captured example (int ids, epoch seconds), data minimal.
+    "webhook_meta_style": "captured",
+    "webhook_data_minimal": True,
+    # Not here: v1_definition_timestamps "legacy" (it breaks the published schema, and every
+    # answer must still conform under strict).
+}

@@ -1,7 +1,7 @@
 """The sandbox's account data: records of the four v2 entities, users, activity types and
 field definitions, all in memory.
 
-Records are kept in their v2 shape with whole epoch seconds for timestamps and private `_`
+Records are kept in their v2 shape with epoch seconds (to the millisecond) for timestamps and private `_`
 keys; `models.py` turns them into answers. Every create, change and delete made through the
 store becomes an `Event` handed to the listeners (the webhook dispatcher), unless the caller
 says `emit=False` (seeding).
@@ -64,8 +64,8 @@ class Store:
         self.app_user_id = 0
 
     # -- ids and time ------------------------------------------------------------------------
-    def now(self) -> int:
-        return int(self.clock.now())
+    def now(self) -> float:
+        return round(self.clock.now(), 3)  # milliseconds, as Pipedrive keeps them
 
     def next_id(self, kind: str) -> int:
         value = self._next_id.get(kind, 1)

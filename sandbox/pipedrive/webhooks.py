@@ -24,6 +24,7 @@ from syncmap.sandbox.pipedrive.errors import dumps
 from syncmap.sandbox.pipedrive.models import View
 from syncmap.sandbox.pipedrive.settings import PipedriveSettings
 from syncmap.sandbox.pipedrive.store import Event, Store
+from syncmap.sandbox.pipedrive.webhook_payload import shape
 
 Sender = Callable[[str, dict[str, str], bytes], Awaitable[int]]
 DAY = 86_400
@@ -116,14 +117,15 @@ class Webhooks:
         ]
         if not targets:
             return
-        view = View(event.kind, self.store)
+        view = View(event.kind, self.store, time_style="millis")  # webhook samples show milliseconds
         data = view.render(event.data) if event.data is not None else None
         if event.action == "delete":
             previous = view.render(event.previous) if event.previous is not None else None
         elif event.action == "change":
-            previous = view.render_partial(event.previous or {})
+            previous = view.render_partial(event.previous or {}, event.entity_id)
         else:
             previous = None
+        data, previous = shape(event.kind, data, self.store), shape(event.kind, previous, self.store, previous=True)
         correlation_id = str(uuid.uuid4())
         try:
             loop = asyncio.get_running_loop()
@@ -158,7 +160,7 @@ class Webhooks:
             "is_bulk_edit": False,
             "timestamp": times.iso_millis(event.timestamp)
             if self.settings.webhook_meta_style == "doc"
-            else event.timestamp,
+            else int(event.timestamp),
             "type": sub["type"],
             "user_id": as_id(event.actor.user_id),
             "version": "2.0",

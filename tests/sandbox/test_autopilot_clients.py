@@ -5,17 +5,21 @@ documented shapes (§1.2-§1.8) rather than against what syncmap happens to need
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+import pytest
 from autopilot_support import CONTROL, Receiver, async_test, client
 
 from syncmap.sandbox.autopilot import AutopilotSettings, create_app
+from syncmap.sandbox.profiles import PROFILES
 
 CONTACT_ID = re.compile(r"^person_[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$")
 LIST_ID = re.compile(r"^contactlist_[0-9A-Za-z_-]+$")
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+RFC_1123 = re.compile(r"^[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$")
 STANDARD = {
     "Email", "FirstName", "LastName", "Salutation", "Company", "NumberOfEmployees", "Title", "Industry", "Phone",
     "MobilePhone", "Fax", "Website", "MailingStreet", "MailingCity", "MailingState", "MailingPostalCode",
@@ -31,12 +35,22 @@ def n8n_custom_key(field_type: str, name: str) -> str:
     return field_type + "--" + re.sub(r"\s", "--", name)
 
 
+def parse_time(value: Any) -> datetime:
+    """ref §1.3: ISO-8601 with milliseconds, RFC 1123 or epoch milliseconds; "parse all three"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, timezone.utc)
+    if isinstance(value, str) and ISO_MS.match(value):
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    assert isinstance(value, str) and RFC_1123.match(value), value
+    return parsedate_to_datetime(value)
+
+
 def check_contact(contact: dict[str, Any], *, hook: bool = False) -> None:
     """A contact as §1.3/§1.4 describe it: PascalCase standard keys, read-only extras, custom
     values as `custom_fields` [{kind, value, fieldType, deleted}] on reads and as a
     type-prefixed `custom` map in hooks."""
     assert CONTACT_ID.match(contact["contact_id"]), contact
-    assert ISO_MS.match(contact["created_at"]) and ISO_MS.match(contact["updated_at"]), contact
+    assert parse_time(contact["created_at"]) <= parse_time(contact["updated_at"]), contact
     assert isinstance(contact["unsubscribed"], bool)
     allowed = STANDARD | READ_ONLY | ({"custom"} if hook else {"custom_fields"})
     assert set(contact) <= allowed, set(contact) - allowed
@@ -144,9 +158,10 @@ async def test_n8n_like_flow() -> None:
         assert (await api.get("/hooks")).json() == {"hooks": []}
 
 
+@pytest.mark.parametrize("profile", PROFILES)
 @async_test
-async def test_tap_like_full_scan_with_bookmarks() -> None:
-    app = create_app(rate_per_second=None)
+async def test_tap_like_full_scan_with_bookmarks(profile: str) -> None:
+    app = create_app(rate_per_second=None, profile=profile)
     async with client(app) as api:
         await api.post(f"{CONTROL}/seed", json={"n": 230, "seed": 11})
         # bulk upsert 100, mapped back through email_contact_map (contacts without Email cannot be)
@@ -170,7 +185,6 @@ async def test_tap_like_full_scan_with_bookmarks() -> None:
             assert 0 < len(page["contacts"]) <= 100
             for contact in page["contacts"]:
                 check_contact(contact)
-                datetime.fromisoformat(contact["updated_at"].replace("Z", "+00:00"))  # the tap parses it
             seen += [c["contact_id"] for c in page["contacts"]]
             if "bookmark" not in page:
                 break
@@ -181,9 +195,10 @@ async def test_tap_like_full_scan_with_bookmarks() -> None:
         check_error(await api.get("/contacts/person_NOT-A-BOOKMARK"), 400)
 
 
+@pytest.mark.parametrize("profile", PROFILES)
 @async_test
-async def test_php_like_subscription_and_membership_calls() -> None:
-    app = create_app(rate_per_second=None)
+async def test_php_like_subscription_and_membership_calls(profile: str) -> None:
+    app = create_app(rate_per_second=None, profile=profile)
     async with client(app) as api:
         cid = (await api.post("/contact", json={"contact": {"Email": "ada@example.test"}})).json()["contact_id"]
         assert (await api.post(f"/contact/{cid}/unsubscribe")).json() == {}
@@ -206,14 +221,16 @@ async def test_php_like_subscription_and_membership_calls() -> None:
         assert (await api.delete(f"/list/{list_id}/contact/{cid}")).json() == {"not_modified": True}
 
 
+@pytest.mark.parametrize("profile", PROFILES)
 @async_test
-async def test_documented_auth_and_rate_limit_errors() -> None:
-    app = create_app(rate_per_second=5)
+async def test_documented_auth_and_rate_limit_errors(profile: str) -> None:
+    app = create_app(rate_per_second=5, profile=profile)
+    burst = app.state.settings.rate_limit_burst or 5  # strict: no burst at all
     async with client(app, key=None) as anonymous:
         check_error(await anonymous.get("/contacts"), 400, "No autopilotapikey header provided.")
     async with client(app, key="wrong") as wrong:
         check_error(await wrong.get("/contacts"), 401, "Provided autopilotapikey not valid.")
     async with client(app) as api:
         answers = [await api.get("/account") for _ in range(6)]
-        assert [a.status_code for a in answers] == [200] * 5 + [429]
+        assert [a.status_code for a in answers] == [200] * burst + [429] * (6 - burst)
         check_error(answers[-1], 429, "You have exceeded your request rate of 5 r/s.")

@@ -1,6 +1,7 @@
 """Pipedrive sandbox: every answer shape the tests exercise validates against Pipedrive's
 published OpenAPI description (v2.yaml for /api/v2, v1.yaml for /v1, the January 2026 v1 for
-paths only it still has), through openapi-core, and carries no key the description lacks."""
+paths only it still has), through openapi-core, and carries no key the description lacks,
+under both profiles (the strict one must stay within the published description too)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import pytest
 from pipedrive_support import assert_declared, async_test, client, conform, requires_specs, seeded
 
 from syncmap.sandbox.pipedrive import PipedriveSettings, create_app
+from syncmap.sandbox.profiles import PROFILES
 
 pytestmark = requires_specs
+each_profile = pytest.mark.parametrize("profile", PROFILES)
 
 ENTITY_BODIES = {
     "persons": ({"name": "Ada Lovelace", "emails": [{"value": "ada@example.com"}]}, {"name": "Ada King"}),
@@ -28,10 +31,11 @@ def check(response: httpx.Response, status: int = 200, *, strict: bool = True) -
     return body
 
 
+@each_profile
 @pytest.mark.parametrize("entity", sorted(ENTITY_BODIES))
 @async_test
-async def test_v2_entity_answers_conform(entity: str) -> None:
-    app = await seeded(20)
+async def test_v2_entity_answers_conform(entity: str, profile: str) -> None:
+    app = await seeded(20, profile=profile)
     create, patch = ENTITY_BODIES[entity]
     async with client(app) as c:
         listed = check(await c.get(f"/api/v2/{entity}", params={"limit": 3}))
@@ -42,7 +46,8 @@ async def test_v2_entity_answers_conform(entity: str) -> None:
         changed = check(await c.patch(f"/api/v2/{entity}/{made['id']}", json=patch))["data"]
         assert all(changed[k] == v for k, v in patch.items() if k != "status") and changed["update_time"]
         assert check(await c.delete(f"/api/v2/{entity}/{made['id']}"))["data"] == {"id": made["id"]}
-        check(await c.get(f"/api/v2/{entity}/{made['id']}"))  # soft-deleted: still answered
+        deleted_status = 200 if app.state.settings.deleted_get == "object" else int(app.state.settings.deleted_get)
+        check(await c.get(f"/api/v2/{entity}/{made['id']}"), deleted_status)  # soft-deleted: answered or not
         check(await c.get(f"/api/v2/{entity}/999999"), 404)
         check(await c.get(f"/api/v2/{entity}", params={"limit": 501}), 400)
         check(await c.patch(f"/api/v2/{entity}/{first}", json={"owner_id": "me"}), 400)
@@ -50,9 +55,10 @@ async def test_v2_entity_answers_conform(entity: str) -> None:
         assert last["additional_data"]["next_cursor"] is None
 
 
+@each_profile
 @async_test
-async def test_v2_extras_and_searches_conform() -> None:
-    app = await seeded(20)
+async def test_v2_extras_and_searches_conform(profile: str) -> None:
+    app = await seeded(20, profile=profile)
     async with client(app) as c:
         check(await c.get("/api/v2/deals", params={"status": "open,won,lost,deleted"}))
         check(await c.get("/api/v2/deals/archived"))
@@ -68,9 +74,10 @@ async def test_v2_extras_and_searches_conform() -> None:
         check(await c.get("/api/v2/persons/search", params={"term": "x"}), 400)
 
 
+@each_profile
 @async_test
-async def test_field_definitions_conform() -> None:
-    app = await seeded(5)
+async def test_field_definitions_conform(profile: str) -> None:
+    app = await seeded(5, profile=profile)
     async with client(app) as c:
         for path in ("personFields", "organizationFields", "dealFields", "activityFields"):
             v1 = check(await c.get(f"/v1/{path}"))
@@ -95,9 +102,10 @@ async def test_field_definitions_conform() -> None:
         check(await c.post("/v1/personFields", json={"name": "Bad", "field_type": "int"}), 400)
 
 
+@each_profile
 @async_test
-async def test_v1_only_endpoints_conform() -> None:
-    app = await seeded(10)
+async def test_v1_only_endpoints_conform(profile: str) -> None:
+    app = await seeded(10, profile=profile)
     async with client(app) as c:
         me = check(await c.get("/v1/users/me"))["data"]
         assert me["is_you"] and me["company_domain"] == "sandbox"
@@ -110,12 +118,14 @@ async def test_v1_only_endpoints_conform() -> None:
         made = check(await c.post("/v1/activityTypes", json={"name": "Site visit", "icon_key": "car"}))["data"]
         assert made["key_string"] == "site_visit" and made["is_custom_flag"]
         merged = check(await c.put("/v1/persons/3/merge", json={"merge_with_id": 4}))["data"]
-        assert merged["merge_what_id"] == 3 and merged["id"] == 4
+        survivor_first = app.state.settings.merge_response_id == "survivor"
+        assert (merged["id"], merged["merge_what_id"]) == ((4, 3) if survivor_first else (3, 4))
 
 
+@each_profile
 @async_test
-async def test_webhook_management_conforms() -> None:
-    app = create_app()
+async def test_webhook_management_conforms(profile: str) -> None:
+    app = create_app(profile=profile)
     async with client(app) as c:
         body = {
             "subscription_url": "https://hooks.example/pd",

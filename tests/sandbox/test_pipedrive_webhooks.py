@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import base64
 
+import pytest
 from openapi_schema_validator import OAS30Validator
 from pipedrive_support import REF, Receiver, async_test, client, raw_spec, requires_specs, resolve, seeded
 
 from syncmap.sandbox.pipedrive import PipedriveSettings, create_app
+from syncmap.sandbox.profiles import PROFILES
 
 HOOK = {
     "subscription_url": "https://receiver.example/pipedrive",
@@ -58,10 +60,11 @@ async def test_api_changes_arrive_as_v2_payloads_with_basic_auth() -> None:
 
 
 @requires_specs
+@pytest.mark.parametrize("profile", PROFILES)
 @async_test
-async def test_webhook_data_has_the_v2_entity_shape() -> None:
+async def test_webhook_data_has_the_v2_entity_shape(profile: str) -> None:
     receiver = Receiver()
-    app = await seeded(5, webhook_sender=receiver.send)
+    app = await seeded(5, webhook_sender=receiver.send, profile=profile)
     async with client(app) as c:
         await subscribe(c)
         await c.post("/api/v2/deals", json={"title": "Big one", "person_id": 1})

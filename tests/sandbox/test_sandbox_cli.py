@@ -64,7 +64,7 @@ def _lines(proc: subprocess.Popen[str]) -> queue.Queue[str]:
 
 
 def test_syncmap_sandbox_serves_both_until_interrupted() -> None:
-    options = ["--pipedrive-port", "0", "--autopilot-port", "0", "--seed", "30",
+    options = ["--pipedrive-port", "0", "--autopilot-port", "0", "--seed", "30", "--profile", "strict",
                "--pipedrive-token", "pd-token", "--autopilot-key", "ap-key", "--plan", "essential"]
     proc = subprocess.Popen(CLI + options, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -80,12 +80,15 @@ def test_syncmap_sandbox_serves_both_until_interrupted() -> None:
         assert env["PIPEDRIVE_API_TOKEN"] == "pd-token" and env["AUTOPILOT_API_KEY"] == "ap-key"
         assert env["AUTOPILOT_BASE_URL"].startswith("http://127.0.0.1:") and env["AUTOPILOT_BASE_URL"].endswith("/v1")
         assert any(env["PIPEDRIVE_BASE_URL"] in c for c in comments)
+        assert "(plan essential, profile strict)" in comments[0] and comments[1].endswith("(profile strict)")
 
         autopilot = httpx.get(f"{env['AUTOPILOT_BASE_URL']}/contacts", headers={"autopilotapikey": "ap-key"})
         assert autopilot.status_code == 200 and autopilot.json()["total_contacts"] == 30
         persons = httpx.get(f"{env['PIPEDRIVE_BASE_URL']}/api/v2/persons", headers={"x-api-token": "pd-token"})
         assert persons.status_code == 200 and persons.json()["data"]
         assert httpx.get(f"{env['PIPEDRIVE_BASE_URL']}/api/v2/persons", headers={"x-api-token": "nope"}).status_code == 401
+        query_token = httpx.get(f"{env['PIPEDRIVE_BASE_URL']}/api/v2/persons", params={"api_token": "pd-token"})
+        assert query_token.status_code == 401  # the strict profile refuses ?api_token=
 
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=15) == 0
@@ -111,3 +114,8 @@ def test_syncmap_sandbox_reports_a_busy_port() -> None:
 def test_syncmap_sandbox_rejects_an_unknown_plan() -> None:
     done = subprocess.run(CLI + ["--plan", "gold"], capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and "gold" in done.stderr
+
+
+def test_syncmap_sandbox_rejects_an_unknown_profile() -> None:
+    done = subprocess.run(CLI + ["--profile", "harsh"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "harsh" in done.stderr and "strict" in done.stderr
