@@ -16,6 +16,7 @@ from typing import Any
 
 from syncmap.sandbox.autopilot import shapes
 from syncmap.sandbox.autopilot.errors import CONTACT_NOT_FOUND, ApiError
+from syncmap.sandbox.autopilot.paging import SortedIds
 from syncmap.sandbox.autopilot.settings import AutopilotSettings
 from syncmap.sandbox.core import Clock
 
@@ -34,56 +35,6 @@ HOOK_EVENTS = (
 )  # fmt: skip
 HOOK_EVENT_ALIASES = {"contact_unsubscribes": "contact_unsubscribed"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-
-
-class OrderedIds:
-    """Ids in the order they were added, with bookmark paging that survives removals.
-
-    A removed id keeps its position, so a bookmark naming a contact deleted between two page
-    requests still continues where the previous page ended. Re-adding moves an id to the end.
-    """
-
-    def __init__(self) -> None:
-        self._slots: list[str | None] = []
-        self._live: dict[str, int] = {}
-        self._last_position: dict[str, int] = {}
-
-    def __contains__(self, item: str) -> bool:
-        return item in self._live
-
-    def __len__(self) -> int:
-        return len(self._live)
-
-    def add(self, item: str) -> bool:
-        if item in self._live:
-            return False
-        self._live[item] = self._last_position[item] = len(self._slots)
-        self._slots.append(item)
-        return True
-
-    def remove(self, item: str) -> bool:
-        position = self._live.pop(item, None)
-        if position is None:
-            return False
-        self._slots[position] = None
-        return True
-
-    def page_after(self, bookmark: str | None, size: int) -> tuple[list[str], bool]:
-        """Up to `size` ids after `bookmark` (from the start if None), and whether more follow."""
-        if bookmark is None:
-            start = 0
-        elif bookmark in self._last_position:
-            start = self._last_position[bookmark] + 1
-        else:
-            raise ApiError(400, "Bookmark is not valid.")
-        page: list[str] = []
-        for item in self._slots[start:]:
-            if item is None:
-                continue
-            if len(page) == size:
-                return page, True
-            page.append(item)
-        return page, False
 
 
 @dataclass
@@ -108,7 +59,7 @@ class Contact:
 class ContactList:
     list_id: str
     title: str
-    members: OrderedIds = field(default_factory=OrderedIds)
+    members: SortedIds = field(default_factory=SortedIds)
 
 
 @dataclass
@@ -209,7 +160,7 @@ class AutopilotStore:
     # ---------------------------------------------------------------- state
     def reset(self, id_seed: int | str | None = None) -> None:
         self.contacts: dict[str, Contact] = {}
-        self.order = OrderedIds()
+        self.order = SortedIds()
         self._by_email: dict[str, list[str]] = {}
         self.custom_fields: dict[tuple[str, str], bool] = {}  # (fieldType, name) -> deleted
         self.lists: dict[str, ContactList] = {}
@@ -257,7 +208,7 @@ class AutopilotStore:
     def render(self, contact: Contact) -> dict[str, Any]:
         return shapes.contact_for_read(contact, self.lists_of(contact.contact_id), self.settings)
 
-    def page(self, members: OrderedIds, bookmark: str | None) -> dict[str, Any]:
+    def page(self, members: SortedIds, bookmark: str | None) -> dict[str, Any]:
         ids, more = members.page_after(bookmark, self.settings.page_size)
         answer: dict[str, Any] = {"contacts": [self.render(self.contacts[i]) for i in ids], "total_contacts": len(members)}
         if more:
