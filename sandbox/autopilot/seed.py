@@ -103,14 +103,17 @@ def seed(store: AutopilotStore, count: int, seed_value: Any = None) -> dict[str,
             if rng.random() < 0.45
         }
         created = start + i * step + rng.uniform(0, step / 2)
+        api_originated = rng.random() < 0.3
+        unsubscribed = rng.random() < 0.06
         contact = Contact(
             store.new_contact_id(),
             created_at=created,
-            updated_at=min(now, created + rng.uniform(0, 30 * 86400)),
+            # some contacts created through the API were never changed: no updated_at (recorded)
+            updated_at=None if api_originated and rng.random() < 0.4 else min(now, created + rng.uniform(0, 30 * 86400)),
             fields={k: v for k, v in fields.items() if v is not None},
             custom=custom,
-            unsubscribed=rng.random() < 0.06,
-            api_originated=rng.random() < 0.3,
+            unsubscribed=True if unsubscribed else None,
+            api_originated=api_originated,
         )
         store.insert_seeded(contact)
         for lst, share in lists:

@@ -7,17 +7,30 @@ picked. Tests and benchmarks pass their own `AutopilotSettings` to `create_app`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-TIMESTAMP_FORMATS = ("iso", "rfc1123", "epoch_ms")
+TIMESTAMP_FORMATS = ("iso", "rfc1123", "epoch_ms", "mixed")
 DUPLICATE_LIST_POLICIES = ("conflict", "create")
+UNSUBSCRIBED_KEY_POLICIES = ("when_set", "always")
+EMPTY_STRING_POLICIES = ("keep", "clear")
 
 
 @dataclass(frozen=True)
 class AutopilotSettings:
     # How `created_at` / `updated_at` are written in answers and hook payloads: ISO-8601 with
     # milliseconds (`2017-01-14T03:16:19.000Z`), RFC-1123 (`Tue, 12 May 2015 21:41:31 GMT`) or
-    # unix milliseconds. All three were seen from the real API.
+    # unix milliseconds. All three were seen from the real API. "mixed" picks one of the three
+    # per contact and field (deterministically), so one page carries all three.
     timestamp_format: str = "iso"
+    # Whether a contact created through the API carries `updated_at` before anything changes it
+    # (recorded answers show API-created contacts without one, and with one once changed).
+    api_create_sets_updated_at: bool = False
+    # When reads show `unsubscribed`: "when_set" (only once a write or an unsubscribe set it,
+    # as no recorded contact carries the key) or "always" (true/false on every contact).
+    unsubscribed_key: str = "when_set"
+    # What `""` written to a standard field does: "keep" stores and reads back `""`, as recorded
+    # answers show (`"MailingCity": ""`), "clear" removes the field like `null`.
+    empty_strings: str = "keep"
     # Whether `Email` matching (upsert, GET/DELETE by email) tells `Ann@x.com` from `ann@x.com`.
     email_case_sensitive: bool = False
     page_size: int = 100  # contacts per bookmark page
@@ -52,9 +65,27 @@ class AutopilotSettings:
     def __post_init__(self) -> None:
         if self.timestamp_format not in TIMESTAMP_FORMATS:
             raise ValueError(f"timestamp_format must be one of {', '.join(TIMESTAMP_FORMATS)}")
+        if self.unsubscribed_key not in UNSUBSCRIBED_KEY_POLICIES:
+            raise ValueError(f"unsubscribed_key must be one of {', '.join(UNSUBSCRIBED_KEY_POLICIES)}")
+        if self.empty_strings not in EMPTY_STRING_POLICIES:
+            raise ValueError(f"empty_strings must be one of {', '.join(EMPTY_STRING_POLICIES)}")
         if self.duplicate_list_name not in DUPLICATE_LIST_POLICIES:
             raise ValueError(f"duplicate_list_name must be one of {', '.join(DUPLICATE_LIST_POLICIES)}")
         if self.page_size < 1 or self.bulk_limit < 1:
             raise ValueError("page_size and bulk_limit must be positive")
         if self.hook_max_retries < 0 or self.hook_backoff_seconds < 0 or self.hook_timeout_seconds <= 0:
             raise ValueError("hook retry settings must not be negative")
+
+
+# The strict profile's values for the settings above: the plausible alternative hardest for a
+# client, one line of why each (merged with the other sandbox settings' entries).
+STRICT: dict[str, Any] = {
+    # a client must parse all three forms, even within one page, and never compare them as strings
+    "timestamp_format": "mixed",
+    # a client that scans by `updated_at` must fall back to `created_at`
+    "api_create_sets_updated_at": False,
+    # a client must read a missing `unsubscribed` as "not unsubscribed"
+    "unsubscribed_key": "when_set",
+    # a client must treat `""` as empty, and tell it from a missing field
+    "empty_strings": "keep",
+}

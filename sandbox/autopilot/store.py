@@ -41,10 +41,10 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 class Contact:
     contact_id: str
     created_at: float
-    updated_at: float
+    updated_at: float | None  # None: created through the API and not changed since
     fields: dict[str, Any] = field(default_factory=dict)  # standard fields with a value
     custom: dict[tuple[str, str], Any] = field(default_factory=dict)  # (fieldType, name) -> value
-    unsubscribed: bool = False
+    unsubscribed: bool | None = None  # None: never set by a write or an unsubscribe
     api_originated: bool = True
 
     @property
@@ -228,7 +228,7 @@ class AutopilotStore:
                 continue  # read-only, engagement or unknown keys are ignored
             if isinstance(value, (dict, list, bool)):
                 raise ApiError(400, f"Field {name} must be a string or a number.")
-            fields[name] = None if _is_empty(value) else value
+            fields[name] = self._stored_value(value)
         email = fields.pop("Email", None)
         new_email = None if _is_empty(raw.get("_NewEmail")) else raw["_NewEmail"]
         for address in (email, new_email):
@@ -254,6 +254,12 @@ class AutopilotStore:
         if not isinstance(notify, bool):
             raise ApiError(400, "notify must be true or false.")
         return Write(email, new_email, fields, custom, unsubscribed, list_id, notify)
+
+    def _stored_value(self, value: Any) -> Any:
+        """What a standard field write stores (None clears the field)."""
+        if value == "" and self.settings.empty_strings == "keep":
+            return ""
+        return None if _is_empty(value) else value
 
     def apply(self, write: Write, *, via_api: bool = True, target: Contact | None = None) -> tuple[Contact, list[Event]]:
         """Upsert by Email (the oldest match wins); return the contact and the hook events.
@@ -283,7 +289,9 @@ class AutopilotStore:
                 events.append(self._unsubscribed_event(contact))
             add_to_list = self.settings.autopilot_list_on_update
         else:
-            contact = Contact(self.new_contact_id(), created_at=now, updated_at=now, api_originated=via_api)
+            # recorded answers: a contact created through the API has no `updated_at` yet
+            contact = Contact(self.new_contact_id(), created_at=now, updated_at=None if via_api else now,
+                              api_originated=via_api)
             self._assign(contact, write, merging=False)
             self._insert(contact, write.new_email or write.email)
             if write.notify:
@@ -417,8 +425,8 @@ class AutopilotStore:
             "trigger_id": trigger.trigger_id,
             "journey": trigger.journey,
             "contact_id": contact.contact_id,
-            "created_at": shapes.timestamp(self.clock.now(), self.settings),
         }
+        entry["created_at"] = shapes.timestamp(self.clock.now(), self.settings, f"{entry['task_id']}:created_at")
         self.journey_entries.append(entry)
         return entry
 
