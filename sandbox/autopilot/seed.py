@@ -2,9 +2,10 @@
 
 Contacts with names, some empty fields, custom fields of every type, a few unsubscribed, a
 few sharing an email exactly or differing only by case (as CSV imports leave them), a few
-without any email; three lists and three journeys with API triggers. No "Pipedrive
-Contacts" list: the sync tool creates that one. Seeding adds to what is there and fires no
-hooks (it stands for data that was in the account before anyone subscribed).
+without any email; three lists and three journeys with API triggers; a year of batch mail
+sends and each contact's engagement with them. No "Pipedrive Contacts" list: the sync tool
+creates that one. Seeding adds to what is there and fires no hooks (it stands for data that
+was in the account before anyone subscribed).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ LEAD_SOURCES = ["Web Form", "Webinar", "Referral", "Trade Show", "Import"]
 STATUSES = ["New", "Contacted", "Qualified", "Customer"]
 LISTS = [("Newsletter", 0.35), ("Webinar Attendees", 0.12), ("Customers", 0.15)]
 JOURNEYS = ["Welcome Series", "Re-engagement", "Trial Nurture"]
+BATCH_SENDS = 12  # newsletters and campaigns over the seeded year: one delivery id each
 CUSTOM = [("Lead Score", "integer"), ("Lifetime Value", "float"), ("Newsletter Opt In", "boolean"),
           ("Signup Date", "date"), ("Favourite Colour", "string")]  # fmt: skip
 
@@ -53,6 +55,43 @@ def _case_variant(email: str) -> str:
     return f"{local[:1].upper()}{local[1:]}@{domain.upper()}"
 
 
+def _ms(epoch: float) -> int:
+    return int(epoch * 1000)
+
+
+def _engagement(
+    rng: random.Random, contact: Contact, batches: list[tuple[str, float]], unsubscribes: bool, now: float
+) -> dict[str, dict[str, int]]:
+    """One contact's history with the batch sends after its creation: most arrive, about a
+    third are opened and a quarter of those clicked; a few bounce, a hard bounce ends the
+    sends, and a contact that unsubscribes does so from the last mail it received."""
+    mail: dict[str, dict[str, int]] = {}
+    later = [(delivery, sent) for delivery, sent in batches if sent > contact.created_at]
+    if unsubscribes and later:
+        later = later[: rng.randrange(len(later)) + 1]
+    for n, (delivery, sent) in enumerate(later):
+        roll = rng.random()
+        if roll < 0.01:
+            mail.setdefault("mail_hardbounced", {})[delivery] = _ms(sent)
+            break
+        if roll < 0.04:
+            mail.setdefault("mail_bounced", {})[delivery] = _ms(sent)
+            continue
+        received = sent + rng.uniform(5, 600)
+        mail.setdefault("mail_received", {})[delivery] = _ms(received)
+        leaving = unsubscribes and n == len(later) - 1
+        if leaving or rng.random() < 0.35:
+            opened = min(now, received + rng.uniform(60, 2 * 86400))
+            mail.setdefault("mail_opened", {})[delivery] = _ms(opened)
+            if leaving:
+                mail.setdefault("mail_unsubscribed", {})[delivery] = _ms(opened)
+            elif rng.random() < 0.25:
+                mail.setdefault("mail_clicked", {})[delivery] = _ms(min(now, opened + rng.uniform(5, 600)))
+            elif rng.random() < 0.004:
+                mail.setdefault("mail_complained", {})[delivery] = _ms(opened)
+    return mail
+
+
 def seed(store: AutopilotStore, count: int, seed_value: Any = None) -> dict[str, Any]:
     rng = random.Random(seed_value)
     if seed_value is not None:  # ids follow the seed too, without repeating earlier seedings
@@ -69,6 +108,8 @@ def seed(store: AutopilotStore, count: int, seed_value: Any = None) -> dict[str,
     now = store.clock.now()
     start = now - 365 * 86400
     step = 365 * 86400 / max(count, 1)
+    batch_times = [start + (k + 0.5) * (now - start) / BATCH_SENDS for k in range(BATCH_SENDS)]
+    batches = [(store.mint_delivery_id(sent), sent) for sent in batch_times]
     emails: list[str] = []
     for i in range(count):
         first, last = rng.choice(FIRST), rng.choice(LAST)
@@ -115,6 +156,11 @@ def seed(store: AutopilotStore, count: int, seed_value: Any = None) -> dict[str,
             unsubscribed=True if unsubscribed else None,
             api_originated=api_originated,
         )
+        if email is not None:
+            contact.engagement = _engagement(rng, contact, batches, unsubscribed, now)
+            last_event = max((ms for kind in contact.engagement.values() for ms in kind.values()), default=None)
+            if last_event is not None and store.settings.engagement_bumps_updated_at:
+                contact.updated_at = max(contact.updated_at or created, last_event / 1000)
         store.insert_seeded(contact)
         for lst, share in lists:
             if rng.random() < share:

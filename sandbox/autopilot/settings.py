@@ -31,6 +31,11 @@ class AutopilotSettings:
     # What `""` written to a standard field does: "keep" stores and reads back `""`, as recorded
     # answers show (`"MailingCity": ""`), "clear" removes the field like `null`.
     empty_strings: str = "keep"
+    # Whether an engagement event (a mail received, opened, clicked, ...) moves `updated_at`
+    # (recorded contacts have `updated_at` just after their last mail event) and whether it
+    # fires `contact_updated` (no source shows it either way).
+    engagement_bumps_updated_at: bool = True
+    engagement_fires_contact_updated: bool = False
     # Whether `Email` matching (upsert, GET/DELETE by email) tells `Ann@x.com` from `ann@x.com`.
     email_case_sensitive: bool = False
     page_size: int = 100  # contacts per bookmark page
@@ -88,4 +93,8 @@ STRICT: dict[str, Any] = {
     "unsubscribed_key": "when_set",
     # a client must treat `""` as empty, and tell it from a missing field
     "empty_strings": "keep",
+    # `updated_at` moves without any field changing: change detection must compare values
+    "engagement_bumps_updated_at": True,
+    # hooks fire without any field changing: a receiver must not treat each as a change
+    "engagement_fires_contact_updated": True,
 }

@@ -4,7 +4,8 @@ Custom values read back as a list `custom_fields: [{kind, value, fieldType, dele
 travel in hooks as a `custom` map keyed `type--Field--Name`, the same keys clients write.
 Both shapes follow recorded real answers (RUBY cassettes): a contact created in the app
 carries `"type": "Contact"`, one created through the API `"api_originated": true` instead;
-`updated_at` and `unsubscribed` may be missing (settings say when).
+`updated_at` and `unsubscribed` may be missing (settings say when); reads also carry the
+engagement maps `mail_*` (delivery id -> epoch ms), hooks do not (no source shows them there).
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ def contact_for_read(contact: Contact, lists: list[str], settings: AutopilotSett
             {"kind": name, "value": value, "fieldType": field_type, "deleted": False}
             for (field_type, name), value in contact.custom.items()
         ]
+    for key, deliveries in contact.engagement.items():
+        if deliveries:
+            body[key] = dict(deliveries)
     return body
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from syncmap.sandbox.autopilot import shapes
+from syncmap.sandbox.autopilot import engagement, shapes
 from syncmap.sandbox.autopilot.errors import CONTACT_NOT_FOUND, ApiError
 from syncmap.sandbox.autopilot.paging import SortedIds
 from syncmap.sandbox.autopilot.settings import AutopilotSettings
@@ -46,6 +46,8 @@ class Contact:
     custom: dict[tuple[str, str], Any] = field(default_factory=dict)  # (fieldType, name) -> value
     unsubscribed: bool | None = None  # None: never set by a write or an unsubscribe
     api_originated: bool = True
+    # `mail_received`, `mail_opened`, ... -> {delivery id: epoch ms}
+    engagement: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def email(self) -> str | None:
@@ -373,6 +375,35 @@ class AutopilotStore:
             for lst in self.lists.values():
                 lst.members.remove(contact.contact_id)
         return len(found)
+
+    # ---------------------------------------------------------------- engagement
+    def mint_delivery_id(self, sent_at: float) -> str:
+        return engagement.delivery_id(self._uuid(), sent_at, self._uuid())
+
+    def record_engagement(
+        self, id_or_email: str, kind: Any, at: Any = None, delivery: Any = None
+    ) -> tuple[Contact, str, list[Event]]:
+        """Record what Autopilot records when it mails `id_or_email` (send, bounce, hardbounce)
+        or the contact reacts to a received mail (open, click, complain, unsubscribe).
+        Returns the contact, the delivery id and the hook events."""
+        kind, moment, delivery = engagement.parse_event(kind, at, delivery)
+        contact = self.get(id_or_email)
+        moment = self.clock.now() if moment is None else moment
+        if kind in engagement.DELIVERIES:
+            delivery = delivery or self.mint_delivery_id(moment)
+        else:
+            delivery = engagement.reaction_target(contact.engagement, kind, delivery)
+        contact.engagement.setdefault(engagement.KINDS[kind], {})[delivery] = int(moment * 1000)
+        events: list[Event] = []
+        if self.settings.engagement_bumps_updated_at:
+            contact.updated_at = max(contact.updated_at or contact.created_at, moment)
+        if kind == "unsubscribe" and not contact.unsubscribed:  # the mail's unsubscribe link opts out
+            contact.unsubscribed = True
+            contact.updated_at = max(contact.updated_at or contact.created_at, moment)
+            events.append(self._unsubscribed_event(contact))
+        if self.settings.engagement_fires_contact_updated:
+            events.insert(0, Event("contact_updated", {"contact": self._hook_contact(contact)}))
+        return contact, delivery, events
 
     # ---------------------------------------------------------------- custom fields
     def define_custom_field(self, name: str, field_type: str) -> None:

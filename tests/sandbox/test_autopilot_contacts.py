@@ -257,7 +257,11 @@ async def test_seed_is_deterministic_and_realistic() -> None:
             lists = (await api.get("/lists")).json()["lists"]
             triggers = (await api.get("/triggers")).json()["triggers"]
         # identical but for timestamps, which are placed in the year before the sandbox clock's now
-        timeless = [{k: v for k, v in c.items() if k not in ("created_at", "updated_at")} for c in contacts]
+        # (delivery ids embed their send time: engagement is compared by count per kind)
+        timeless = [
+            {k: len(v) if k.startswith("mail_") else v for k, v in c.items() if k not in ("created_at", "updated_at")}
+            for c in contacts
+        ]
         listings.append((timeless, lists))
     assert listings[0] == listings[1]
     emails = [c["Email"] for c in contacts if "Email" in c]

@@ -102,7 +102,7 @@ async def test_mixed_timestamps_vary_per_contact_and_field_but_are_stable() -> N
 
 def test_strict_values_are_valid_settings_and_the_harder_choices() -> None:
     strict = AutopilotSettings(**STRICT)
-    assert strict.timestamp_format == "mixed"
+    assert strict.timestamp_format == "mixed" and strict.engagement_fires_contact_updated is True
     assert (strict.api_create_sets_updated_at, strict.unsubscribed_key, strict.empty_strings) == (False, "when_set", "keep")
     for name, bad in (("timestamp_format", "unix"), ("unsubscribed_key", "never"), ("empty_strings", "drop")):
         try:
