@@ -232,6 +232,8 @@ class AutopilotStore:
                 raise ApiError(400, f"Field {name} must be a string or a number.")
             fields[name] = self._stored_value(value)
         email = fields.pop("Email", None)
+        if email == "":  # an empty Email is no email, whatever `empty_strings` says
+            email = None
         new_email = None if _is_empty(raw.get("_NewEmail")) else raw["_NewEmail"]
         for address in (email, new_email):
             if address is not None and not (isinstance(address, str) and _EMAIL.match(address)):

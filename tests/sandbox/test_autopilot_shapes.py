@@ -59,6 +59,9 @@ async def test_empty_strings_are_kept_as_empty_strings() -> None:
         await api.post("/contact", json={"contact": write})
         body = (await api.get("/contact/e@x.test")).json()
         assert body["MailingCity"] == "" and body["MailingCountry"] == "Singapore" and "Phone" not in body
+        # an empty Email is still no email: a contact without one, not a 400
+        made = await api.post("/contact", json={"contact": {"Email": "", "FirstName": "N"}})
+        assert made.status_code == 200 and "Email" not in (await api.get(f"/contact/{made.json()['contact_id']}")).json()
 
 
 @async_test
