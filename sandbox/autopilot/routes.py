@@ -68,7 +68,10 @@ def api_routes(store: AutopilotStore, hooks: HookDispatcher, settings: Autopilot
             sent_email = write.email or write.new_email
             if sent_email:
                 email_contact_map[sent_email] = contact.contact_id
-        return JSONResponse({"contact_ids": contact_ids, "email_contact_map": email_contact_map})
+        # the recorded real answer carries this internal key too (RUBY cassette, 2017)
+        return JSONResponse(
+            {"contact_ids": contact_ids, "email_contact_map": email_contact_map, "_removeResultKeys": ["proposedContacts"]}
+        )
 
     async def get_contact(request: Request) -> Response:
         return JSONResponse(store.render(store.get(request.path_params["id_or_email"])))
@@ -175,8 +178,9 @@ def api_routes(store: AutopilotStore, hooks: HookDispatcher, settings: Autopilot
 def app_control_routes(
     store: AutopilotStore, hooks: HookDispatcher, limiter: RateLimiter
 ) -> list[Route]:
-    """Autopilot-only control routes: act as a marketer in the Autopilot app, read what the
-    sandbox sent out, change the rate limit. Marketer edits fire hooks as real edits do."""
+    """Autopilot-only control routes: act as a marketer in the Autopilot app (or as Autopilot
+    mailing a contact), read what the sandbox sent out, change the rate limit. Marketer edits
+    fire hooks as real edits do."""
 
     async def edit_contact(request: Request) -> Response:
         body = await json_object(request)
@@ -206,6 +210,16 @@ def app_control_routes(
             raise ApiError(400, "journey must be a non-empty string.")
         return JSONResponse({"trigger_id": store.add_trigger(body["journey"]).trigger_id})
 
+    async def record_engagement(request: Request) -> Response:
+        body = await json_object(request)
+        if not isinstance(body.get("contact_id"), str):
+            raise ApiError(400, "contact_id must be a contact id or email.")
+        contact, delivery, events = store.record_engagement(
+            body["contact_id"], body.get("kind"), body.get("at"), body.get("delivery_id")
+        )
+        hooks.emit(events)
+        return JSONResponse({"delivery_id": delivery, "contact": store.render(contact)})
+
     async def deliveries(request: Request) -> Response:
         return JSONResponse({"deliveries": hooks.deliveries})
 
@@ -227,6 +241,7 @@ def app_control_routes(
         Route(f"{p}/app/list/{{list_id}}/contact/{{id_or_email}}", edit_membership, methods=["POST", "DELETE"]),
         Route(f"{p}/app/custom_field", create_custom_field, methods=["POST"]),
         Route(f"{p}/app/trigger", create_trigger, methods=["POST"]),
+        Route(f"{p}/app/engagement", record_engagement, methods=["POST"]),
         Route(f"{p}/hook-deliveries", deliveries, methods=["GET"]),
         Route(f"{p}/journey-entries", journey_entries, methods=["GET"]),
         Route(f"{p}/rate-limit", rate_limit, methods=["GET", "PUT"]),

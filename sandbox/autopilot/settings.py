@@ -9,16 +9,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-TIMESTAMP_FORMATS = ("iso", "rfc1123", "epoch_ms")
+TIMESTAMP_FORMATS = ("iso", "rfc1123", "epoch_ms", "mixed")
 DUPLICATE_LIST_POLICIES = ("conflict", "create")
+UNSUBSCRIBED_KEY_POLICIES = ("when_set", "always")
+EMPTY_STRING_POLICIES = ("keep", "clear")
 
 
 @dataclass(frozen=True)
 class AutopilotSettings:
     # How `created_at` / `updated_at` are written in answers and hook payloads: ISO-8601 with
     # milliseconds (`2017-01-14T03:16:19.000Z`), RFC-1123 (`Tue, 12 May 2015 21:41:31 GMT`) or
-    # unix milliseconds. All three were seen from the real API.
+    # unix milliseconds. All three were seen from the real API. "mixed" picks one of the three
+    # per contact and field (deterministically), so one page carries all three.
     timestamp_format: str = "iso"
+    # Whether a contact created through the API carries `updated_at` before anything changes it
+    # (recorded answers show API-created contacts without one, and with one once changed).
+    api_create_sets_updated_at: bool = False
+    # When reads show `unsubscribed`: "when_set" (only once a write or an unsubscribe set it,
+    # as no recorded contact carries the key) or "always" (true/false on every contact).
+    unsubscribed_key: str = "when_set"
+    # What `""` written to a standard field does: "keep" stores and reads back `""`, as recorded
+    # answers show (`"MailingCity": ""`), "clear" removes the field like `null`.
+    empty_strings: str = "keep"
+    # Whether an engagement event (a mail received, opened, clicked, ...) moves `updated_at`
+    # (recorded contacts have `updated_at` just after their last mail event) and whether it
+    # fires `contact_updated` (no source shows it either way).
+    engagement_bumps_updated_at: bool = True
+    engagement_fires_contact_updated: bool = False
     # Whether `Email` matching (upsert, GET/DELETE by email) tells `Ann@x.com` from `ann@x.com`.
     email_case_sensitive: bool = False
     page_size: int = 100  # contacts per bookmark page
@@ -57,6 +74,10 @@ class AutopilotSettings:
     def __post_init__(self) -> None:
         if self.timestamp_format not in TIMESTAMP_FORMATS:
             raise ValueError(f"timestamp_format must be one of {', '.join(TIMESTAMP_FORMATS)}")
+        if self.unsubscribed_key not in UNSUBSCRIBED_KEY_POLICIES:
+            raise ValueError(f"unsubscribed_key must be one of {', '.join(UNSUBSCRIBED_KEY_POLICIES)}")
+        if self.empty_strings not in EMPTY_STRING_POLICIES:
+            raise ValueError(f"empty_strings must be one of {', '.join(EMPTY_STRING_POLICIES)}")
         if self.duplicate_list_name not in DUPLICATE_LIST_POLICIES:
             raise ValueError(f"duplicate_list_name must be one of {', '.join(DUPLICATE_LIST_POLICIES)}")
         if self.page_size < 1 or self.bulk_limit < 1:
@@ -70,8 +91,9 @@ class AutopilotSettings:
 # The strict profile (syncmap.sandbox.profiles): for every unverified or silent choice above,
 # the plausible reading that is hardest for a sync client. The default stays the likeliest.
 STRICT: dict[str, Any] = {
-    # RFC 1123 has no milliseconds and is not ISO: parsers and second-precision bookmarks break.
-    "timestamp_format": "rfc1123",
+    # All three recorded forms, even within one page: a client must parse each and never compare
+    # them as strings (RFC 1123 alone has no milliseconds and is not ISO).
+    "timestamp_format": "mixed",
     # Case-sensitive matching: `Ann@x.com` and `ann@x.com` become two contacts.
     "email_case_sensitive": True,
     # A second list with a used name: "find or create by name" must cope with two.
@@ -87,4 +109,9 @@ STRICT: dict[str, Any] = {
     # recorded call sequences rely on the default, which makes the other reading implausible:
     # auto_create_custom_fields (the Singer-like bulk write of new custom fields) and
     # autopilot_list_on_update (the PHP-like manager adds existing contacts to lists that way).
+    # Also not here, the default being the hard reading already (recorded answers show it):
+    # api_create_sets_updated_at (False), unsubscribed_key ("when_set"), empty_strings ("keep"),
+    # engagement_bumps_updated_at (True).
+    # hooks fire without any field changing: a receiver must not treat each as a change
+    "engagement_fires_contact_updated": True,
 }

@@ -2,10 +2,15 @@
 
 Custom values read back as a list `custom_fields: [{kind, value, fieldType, deleted}]`, but
 travel in hooks as a `custom` map keyed `type--Field--Name`, the same keys clients write.
+Both shapes follow recorded real answers (RUBY cassettes): a contact created in the app
+carries `"type": "Contact"`, one created through the API `"api_originated": true` instead;
+`updated_at` and `unsubscribed` may be missing (settings say when); reads also carry the
+engagement maps `mail_*` (delivery id -> epoch ms), hooks do not (no source shows them there).
 """
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime, timezone
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
@@ -26,24 +31,39 @@ def iso_ms(epoch: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def timestamp(epoch: float, settings: AutopilotSettings) -> str | int:
-    if settings.timestamp_format == "rfc1123":
+_FORMS = ("iso", "rfc1123", "epoch_ms")
+
+
+def timestamp(epoch: float, settings: AutopilotSettings, salt: str = "") -> str | int:
+    """`epoch` in the configured form; "mixed" picks the form from `salt` (e.g. `<contact_id>:created_at`),
+    so the same contact and field always read back alike."""
+    form = settings.timestamp_format
+    if form == "mixed":
+        form = _FORMS[zlib.crc32(salt.encode()) % len(_FORMS)]
+    if form == "rfc1123":
         return formatdate(epoch, usegmt=True)
-    if settings.timestamp_format == "epoch_ms":
+    if form == "epoch_ms":
         return int(epoch * 1000)
     return iso_ms(epoch)
 
 
 def _common(contact: Contact, lists: list[str], settings: AutopilotSettings) -> dict[str, Any]:
-    body: dict[str, Any] = dict(contact.fields)
+    body: dict[str, Any] = {} if contact.api_originated else {"type": "Contact"}
+    body.update(contact.fields)
     name = " ".join(v for v in (contact.fields.get("FirstName"), contact.fields.get("LastName")) if v)
     if name:
         body["Name"] = name
-    body["unsubscribed"] = contact.unsubscribed
+    if contact.unsubscribed is not None or settings.unsubscribed_key == "always":
+        body["unsubscribed"] = bool(contact.unsubscribed)
     body["contact_id"] = contact.contact_id
-    body["created_at"] = timestamp(contact.created_at, settings)
-    body["updated_at"] = timestamp(contact.updated_at, settings)
-    body["api_originated"] = contact.api_originated
+    body["created_at"] = timestamp(contact.created_at, settings, f"{contact.contact_id}:created_at")
+    updated_at = contact.updated_at
+    if updated_at is None and settings.api_create_sets_updated_at:
+        updated_at = contact.created_at
+    if updated_at is not None:
+        body["updated_at"] = timestamp(updated_at, settings, f"{contact.contact_id}:updated_at")
+    if contact.api_originated:
+        body["api_originated"] = True
     if lists:
         body["lists"] = lists
     return body
@@ -56,6 +76,9 @@ def contact_for_read(contact: Contact, lists: list[str], settings: AutopilotSett
             {"kind": name, "value": value, "fieldType": field_type, "deleted": False}
             for (field_type, name), value in contact.custom.items()
         ]
+    for key, deliveries in contact.engagement.items():
+        if deliveries:
+            body[key] = dict(deliveries)
     return body
 
 

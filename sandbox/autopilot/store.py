@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from syncmap.sandbox.autopilot import shapes
+from syncmap.sandbox.autopilot import engagement, shapes
 from syncmap.sandbox.autopilot.errors import CONTACT_NOT_FOUND, ApiError
+from syncmap.sandbox.autopilot.paging import SortedIds
 from syncmap.sandbox.autopilot.settings import AutopilotSettings
 from syncmap.sandbox.core import Clock
 
@@ -36,65 +37,17 @@ HOOK_EVENT_ALIASES = {"contact_unsubscribes": "contact_unsubscribed"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
-class OrderedIds:
-    """Ids in the order they were added, with bookmark paging that survives removals.
-
-    A removed id keeps its position, so a bookmark naming a contact deleted between two page
-    requests still continues where the previous page ended. Re-adding moves an id to the end.
-    """
-
-    def __init__(self) -> None:
-        self._slots: list[str | None] = []
-        self._live: dict[str, int] = {}
-        self._last_position: dict[str, int] = {}
-
-    def __contains__(self, item: str) -> bool:
-        return item in self._live
-
-    def __len__(self) -> int:
-        return len(self._live)
-
-    def add(self, item: str) -> bool:
-        if item in self._live:
-            return False
-        self._live[item] = self._last_position[item] = len(self._slots)
-        self._slots.append(item)
-        return True
-
-    def remove(self, item: str) -> bool:
-        position = self._live.pop(item, None)
-        if position is None:
-            return False
-        self._slots[position] = None
-        return True
-
-    def page_after(self, bookmark: str | None, size: int) -> tuple[list[str], bool]:
-        """Up to `size` ids after `bookmark` (from the start if None), and whether more follow."""
-        if bookmark is None:
-            start = 0
-        elif bookmark in self._last_position:
-            start = self._last_position[bookmark] + 1
-        else:
-            raise ApiError(400, "Bookmark is not valid.")
-        page: list[str] = []
-        for item in self._slots[start:]:
-            if item is None:
-                continue
-            if len(page) == size:
-                return page, True
-            page.append(item)
-        return page, False
-
-
 @dataclass
 class Contact:
     contact_id: str
     created_at: float
-    updated_at: float
+    updated_at: float | None  # None: created through the API and not changed since
     fields: dict[str, Any] = field(default_factory=dict)  # standard fields with a value
     custom: dict[tuple[str, str], Any] = field(default_factory=dict)  # (fieldType, name) -> value
-    unsubscribed: bool = False
+    unsubscribed: bool | None = None  # None: never set by a write or an unsubscribe
     api_originated: bool = True
+    # `mail_received`, `mail_opened`, ... -> {delivery id: epoch ms}
+    engagement: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def email(self) -> str | None:
@@ -108,7 +61,7 @@ class Contact:
 class ContactList:
     list_id: str
     title: str
-    members: OrderedIds = field(default_factory=OrderedIds)
+    members: SortedIds = field(default_factory=SortedIds)
 
 
 @dataclass
@@ -209,7 +162,7 @@ class AutopilotStore:
     # ---------------------------------------------------------------- state
     def reset(self, id_seed: int | str | None = None) -> None:
         self.contacts: dict[str, Contact] = {}
-        self.order = OrderedIds()
+        self.order = SortedIds()
         self._by_email: dict[str, list[str]] = {}
         self.custom_fields: dict[tuple[str, str], bool] = {}  # (fieldType, name) -> deleted
         self.lists: dict[str, ContactList] = {}
@@ -257,7 +210,7 @@ class AutopilotStore:
     def render(self, contact: Contact) -> dict[str, Any]:
         return shapes.contact_for_read(contact, self.lists_of(contact.contact_id), self.settings)
 
-    def page(self, members: OrderedIds, bookmark: str | None) -> dict[str, Any]:
+    def page(self, members: SortedIds, bookmark: str | None) -> dict[str, Any]:
         ids, more = members.page_after(bookmark, self.settings.page_size)
         answer: dict[str, Any] = {"contacts": [self.render(self.contacts[i]) for i in ids], "total_contacts": len(members)}
         if more:
@@ -277,8 +230,10 @@ class AutopilotStore:
                 continue  # read-only, engagement or unknown keys are ignored
             if isinstance(value, (dict, list, bool)):
                 raise ApiError(400, f"Field {name} must be a string or a number.")
-            fields[name] = None if _is_empty(value) else value
+            fields[name] = self._stored_value(value)
         email = fields.pop("Email", None)
+        if email == "":  # an empty Email is no email, whatever `empty_strings` says
+            email = None
         new_email = None if _is_empty(raw.get("_NewEmail")) else raw["_NewEmail"]
         for address in (email, new_email):
             if address is not None and not (isinstance(address, str) and _EMAIL.match(address)):
@@ -303,6 +258,12 @@ class AutopilotStore:
         if not isinstance(notify, bool):
             raise ApiError(400, "notify must be true or false.")
         return Write(email, new_email, fields, custom, unsubscribed, list_id, notify)
+
+    def _stored_value(self, value: Any) -> Any:
+        """What a standard field write stores (None clears the field)."""
+        if value == "" and self.settings.empty_strings == "keep":
+            return ""
+        return None if _is_empty(value) else value
 
     def apply(self, write: Write, *, via_api: bool = True, target: Contact | None = None) -> tuple[Contact, list[Event]]:
         """Upsert by Email (the oldest match wins); return the contact and the hook events.
@@ -332,7 +293,9 @@ class AutopilotStore:
                 events.append(self._unsubscribed_event(contact))
             add_to_list = self.settings.autopilot_list_on_update
         else:
-            contact = Contact(self.new_contact_id(), created_at=now, updated_at=now, api_originated=via_api)
+            # recorded answers: a contact created through the API has no `updated_at` yet
+            contact = Contact(self.new_contact_id(), created_at=now, updated_at=None if via_api else now,
+                              api_originated=via_api)
             self._assign(contact, write, merging=False)
             self._insert(contact, write.new_email or write.email)
             if write.notify:
@@ -415,6 +378,35 @@ class AutopilotStore:
                 lst.members.remove(contact.contact_id)
         return len(found)
 
+    # ---------------------------------------------------------------- engagement
+    def mint_delivery_id(self, sent_at: float) -> str:
+        return engagement.delivery_id(self._uuid(), sent_at, self._uuid())
+
+    def record_engagement(
+        self, id_or_email: str, kind: Any, at: Any = None, delivery: Any = None
+    ) -> tuple[Contact, str, list[Event]]:
+        """Record what Autopilot records when it mails `id_or_email` (send, bounce, hardbounce)
+        or the contact reacts to a received mail (open, click, complain, unsubscribe).
+        Returns the contact, the delivery id and the hook events."""
+        kind, moment, delivery = engagement.parse_event(kind, at, delivery)
+        contact = self.get(id_or_email)
+        moment = self.clock.now() if moment is None else moment
+        if kind in engagement.DELIVERIES:
+            delivery = delivery or self.mint_delivery_id(moment)
+        else:
+            delivery = engagement.reaction_target(contact.engagement, kind, delivery)
+        contact.engagement.setdefault(engagement.KINDS[kind], {})[delivery] = int(moment * 1000)
+        events: list[Event] = []
+        if self.settings.engagement_bumps_updated_at:
+            contact.updated_at = max(contact.updated_at or contact.created_at, moment)
+        if kind == "unsubscribe" and not contact.unsubscribed:  # the mail's unsubscribe link opts out
+            contact.unsubscribed = True
+            contact.updated_at = max(contact.updated_at or contact.created_at, moment)
+            events.append(self._unsubscribed_event(contact))
+        if self.settings.engagement_fires_contact_updated:
+            events.insert(0, Event("contact_updated", {"contact": self._hook_contact(contact)}))
+        return contact, delivery, events
+
     # ---------------------------------------------------------------- custom fields
     def define_custom_field(self, name: str, field_type: str) -> None:
         if field_type not in CUSTOM_TYPES:
@@ -466,8 +458,8 @@ class AutopilotStore:
             "trigger_id": trigger.trigger_id,
             "journey": trigger.journey,
             "contact_id": contact.contact_id,
-            "created_at": shapes.timestamp(self.clock.now(), self.settings),
         }
+        entry["created_at"] = shapes.timestamp(self.clock.now(), self.settings, f"{entry['task_id']}:created_at")
         self.journey_entries.append(entry)
         return entry
 

@@ -25,7 +25,9 @@ STANDARD = {
     "MobilePhone", "Fax", "Website", "MailingStreet", "MailingCity", "MailingState", "MailingPostalCode",
     "MailingCountry", "owner_name", "LeadSource", "Status", "LinkedIn", "Twitter", "unsubscribed",
 }  # fmt: skip
-READ_ONLY = {"contact_id", "created_at", "updated_at", "Name", "lists", "api_originated"}
+READ_ONLY = {"contact_id", "created_at", "updated_at", "Name", "type", "lists", "api_originated"}
+ENGAGEMENT = {"mail_received", "mail_opened", "mail_clicked", "mail_bounced", "mail_hardbounced",
+              "mail_complained", "mail_unsubscribed"}  # fmt: skip
 CUSTOM_TYPES = {"string", "integer", "float", "boolean", "date"}
 NOT_FOUND = {"error": "Not Found", "message": "Contact could not be found."}
 
@@ -46,14 +48,20 @@ def parse_time(value: Any) -> datetime:
 
 
 def check_contact(contact: dict[str, Any], *, hook: bool = False) -> None:
-    """A contact as §1.3/§1.4 describe it: PascalCase standard keys, read-only extras, custom
-    values as `custom_fields` [{kind, value, fieldType, deleted}] on reads and as a
+    """A contact as §1.3/§1.4 and the recorded answers show it: PascalCase standard keys,
+    read-only extras (`updated_at` and `unsubscribed` may be missing; `type` is "Contact",
+    `api_originated` only ever true), engagement maps of delivery id -> epoch ms on reads,
+    custom values as `custom_fields` [{kind, value, fieldType, deleted}] on reads and as a
     type-prefixed `custom` map in hooks."""
     assert CONTACT_ID.match(contact["contact_id"]), contact
-    assert parse_time(contact["created_at"]) <= parse_time(contact["updated_at"]), contact
-    assert isinstance(contact["unsubscribed"], bool)
-    allowed = STANDARD | READ_ONLY | ({"custom"} if hook else {"custom_fields"})
+    assert "updated_at" not in contact or parse_time(contact["created_at"]) <= parse_time(contact["updated_at"]), contact
+    parse_time(contact["created_at"])
+    assert isinstance(contact.get("unsubscribed", False), bool)
+    assert contact.get("type", "Contact") == "Contact" and contact.get("api_originated", True) is True
+    allowed = STANDARD | READ_ONLY | ({"custom"} if hook else {"custom_fields"} | ENGAGEMENT)
     assert set(contact) <= allowed, set(contact) - allowed
+    for key in ENGAGEMENT & set(contact):
+        assert contact[key] and all(isinstance(ms, int) and ms > 10**12 for ms in contact[key].values()), contact[key]
     for list_id in contact.get("lists", []):
         assert LIST_ID.match(list_id)
     if hook:
@@ -167,7 +175,7 @@ async def test_tap_like_full_scan_with_bookmarks(profile: str) -> None:
         # bulk upsert 100, mapped back through email_contact_map (contacts without Email cannot be)
         batch = [{"Email": f"bulk{i}@example.test", "FirstName": f"B{i}", "custom": {"float--Score": i / 2}} for i in range(100)]
         bulk = await api.post("/contacts", json={"contacts": batch})
-        assert bulk.status_code == 200 and set(bulk.json()) == {"contact_ids", "email_contact_map"}
+        assert bulk.status_code == 200 and set(bulk.json()) == {"contact_ids", "email_contact_map", "_removeResultKeys"}
         ids, mapping = bulk.json()["contact_ids"], bulk.json()["email_contact_map"]
         assert len(ids) == len(set(ids)) == 100 and all(CONTACT_ID.match(i) for i in ids)
         assert list(mapping) == [c["Email"] for c in batch] and list(mapping.values()) == ids
@@ -185,6 +193,8 @@ async def test_tap_like_full_scan_with_bookmarks(profile: str) -> None:
             assert 0 < len(page["contacts"]) <= 100
             for contact in page["contacts"]:
                 check_contact(contact)
+                if "updated_at" in contact:  # the tap parses every time it gets, in any of the three forms
+                    parse_time(contact["updated_at"])
             seen += [c["contact_id"] for c in page["contacts"]]
             if "bookmark" not in page:
                 break
