@@ -26,7 +26,7 @@ from syncmap.runtime.connectors.base import ConnectorError, Record
 from syncmap.runtime.connectors.pipedrive import Pipedrive
 from syncmap.runtime.diff import Op, diff, digest_ops, keys_of, snapshot_after
 from syncmap.runtime.report import Report
-from syncmap.runtime.values import Context, is_empty, normalize_key, ref_key, refs_in, truth
+from syncmap.runtime.values import Context, is_empty, normalize_key, ref_key, refs_in, same, truth
 
 SIDES = ("left", "right")
 OTHER = {"left": "right", "right": "left"}
@@ -67,6 +67,7 @@ class PairRun:
         for s in SIDES:
             self.sides[s].keys = self._keys(s)
         self.flows = {"left_to_right": "right", "right_to_left": "left", "both": None}[pair["direction"]]
+        self.lettered: set[tuple[str, str]] = set()  # (side, record id) given a dead letter this pass
 
     # -- what each side must carry ----------------------------------------------------------
     def _keys(self, side: str) -> list[str]:
@@ -430,6 +431,8 @@ class PairRun:
             "left": dict(candidate.link.left_values) if candidate.link else None,
             "right": dict(candidate.link.right_values) if candidate.link else None,
         }
+        if snapshots["right"] is not None and candidate.right is not None:
+            records["right"] = self.unapplied(candidate, dict(records["right"]), snapshots["right"])
         newest = _newest(candidate)
         result = diff(
             self.ops, records, snapshots, engine.ctx,
@@ -441,6 +444,20 @@ class PairRun:
             if records[side] is None and writable[side]:
                 self.complete_create(side, candidate, result.changes[side])
         return result, writable
+
+    def unapplied(self, candidate: Candidate, right: dict[str, Any], snapshot: dict[str, Any]) -> dict[str, Any]:
+        """A field that shows again the value it had before our last write was not changed by
+        a person: Autopilot did not apply that write. Report it, and do not carry the old value
+        back into Pipedrive as if it were news."""
+        for key, old in (snapshot.get(BEFORE) or {}).items():
+            if key in right and same(right[key], old) and not same(right[key], snapshot.get(key)):
+                self.engine.dead_letter(self, "right", candidate.right.id, DeadLetter(
+                    "write_not_applied",
+                    f"Autopilot kept {key} = {old!r} after syncmap wrote {snapshot.get(key)!r} (an upsert may keep "
+                    "existing names): change it in Autopilot, or in Pipedrive to try again",
+                    field=key, kept=old, written=snapshot.get(key)))
+                right[key] = snapshot.get(key)
+        return right
 
     def passes_filters(self, side: str, record: Mapping[str, Any]) -> bool:
         system, obj = self.pair[side]["system"], self.pair[side]["object"]
@@ -645,9 +662,13 @@ class PairRun:
                     contact_id = ids.get(email) or (candidate.right.id if candidate.right else None)
                     if contact_id is None:
                         continue
-                    values = dict(candidate.right.values if candidate.right else (candidate.link.right_values if candidate.link else {}))
-                    values.update(changes)
+                    before = dict(candidate.right.values if candidate.right else (candidate.link.right_values if candidate.link else {}))
+                    values = {**before, **changes}
                     right = Record(contact_id, values, None)
+                    if candidate.right is not None:
+                        # What the fields held before this write: if a later read shows them
+                        # again, Autopilot did not apply the write (an upsert may keep names).
+                        values[BEFORE] = {k: before.get(k) for k in changes if not is_empty(before.get(k))}
                     others = [l for l in self.state.links_by_right(self.id, contact_id) if candidate.left and l.left_id != candidate.left.id]
                     if others and self.sides["left"].obj == "Person":
                         engine.dead_letter(self, "left", candidate.left.id, DeadLetter(
@@ -717,14 +738,20 @@ class PairRun:
         if fresh is not None:
             written = {op.target_key for op in self.ops if op.writes == fresh}
             values[fresh] = {k: (v if k in written else None) for k, v in values[fresh].items()}
+        if BEFORE in candidate.right.values:
+            values["right"][BEFORE] = candidate.right.values[BEFORE]
         left_values, right_values = values["left"], values["right"]
         if previous and previous.right_id == candidate.right.id:
             # Keep what we know of a side that was not read this pass.
             left_values = {**previous.left_values, **{k: v for k, v in left_values.items() if k in candidate.left.values}}
-            right_values = {**previous.right_values, **{k: v for k, v in right_values.items() if k in candidate.right.values}}
+            right_values = {**{k: v for k, v in previous.right_values.items() if k != BEFORE},
+                            **{k: v for k, v in right_values.items() if k in candidate.right.values}}
         self.state.put_link(Link(self.id, candidate.left.id, candidate.right.id, left_values, right_values, time.time()))
-        self.state.resolve_dead_letters_for(self.id, "left", candidate.left.id)
-        self.state.resolve_dead_letters_for(self.id, "right", candidate.right.id)
+        # A record that syncs now has its letters resolved, unless this pass just wrote one.
+        if ("left", candidate.left.id) not in self.lettered:
+            self.state.resolve_dead_letters_for(self.id, "left", candidate.left.id)
+        if ("right", candidate.right.id) not in self.lettered:
+            self.state.resolve_dead_letters_for(self.id, "right", candidate.right.id)
 
     # -- deletions ----------------------------------------------------------------------------
     def gone(self, left: dict[str, Record], right: dict[str, Record]) -> list[tuple[str, Any]]:
@@ -768,6 +795,7 @@ class PairRun:
 
 
 GONE = "__deleted__"
+BEFORE = "__before__"  # in a right snapshot: the values a write replaced
 
 
 async def _no_pages() -> Any:
@@ -973,6 +1001,7 @@ class Engine:
                 raise result
 
     def dead_letter(self, run: PairRun, side: str, record_id: str, letter: DeadLetter) -> None:
+        run.lettered.add((side, record_id))
         self.report.count(run.id, run.main_direction(), "dead_letters")
         self.report.change(pair=run.id, direction=run.main_direction(), system=run.pair[side]["system"],
                            object=run.pair[side]["object"], action="dead_letter", id=record_id,

@@ -281,7 +281,7 @@ class AutopilotStore:
             contact = matches[0]
             before = contact.values()
             was_unsubscribed = contact.unsubscribed
-            self._assign(contact, write, merging=True)
+            self._assign(contact, write, merging=via_api)  # a marketer's edit in the app always applies
             new_email = write.new_email or (write.email if target is not None else None)
             if new_email and new_email != contact.email:
                 self._set_email(contact, new_email)

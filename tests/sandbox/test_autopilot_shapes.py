@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+
+import httpx
+import pytest
 from email.utils import parsedate_to_datetime
 
 from autopilot_support import CONTROL, Receiver, async_test, client
@@ -114,3 +117,20 @@ def test_strict_values_are_valid_settings_and_the_harder_choices() -> None:
             assert name in str(exc)
         else:
             raise AssertionError(f"{name}={bad!r} was accepted")
+
+
+@pytest.mark.parametrize("preserve", [False, True])
+@async_test
+async def test_a_marketer_renames_a_contact_in_the_app_whatever_upserts_do(preserve: bool) -> None:
+    """APD1's draft rule (an upsert keeps existing names) is about API writes; an edit in the
+    Autopilot app is the marketer's own and always applies."""
+    app = create_app(settings=AutopilotSettings(preserve_names_on_merge=preserve), rate_per_second=None)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://ap") as http:
+        headers = {"autopilotapikey": "sandbox-key"}
+        made = (await http.post("/v1/contact", headers=headers, json={"contact": {"Email": "a@x.com", "LastName": "Old"}})).json()
+        await http.post("/v1/contact", headers=headers, json={"contact": {"Email": "a@x.com", "LastName": "Api"}})
+        after_api = (await http.get(f"/v1/contact/{made['contact_id']}", headers=headers)).json()["LastName"]
+        await http.post("/__sandbox__/app/contact", json={"contact_id": made["contact_id"], "contact": {"Email": "a@x.com", "LastName": "App"}})
+        after_app = (await http.get(f"/v1/contact/{made['contact_id']}", headers=headers)).json()["LastName"]
+    assert after_api == ("Old" if preserve else "Api")
+    assert after_app == "App"
