@@ -152,7 +152,7 @@ async def demo(echo: Callable[[str], None] = print) -> int:
                 echo("2. edits in both apps")
                 for line in await edit(env, seeded, running.pipedrive_url, running.autopilot_url):
                     echo(f"  {line}")
-                report = await sync("3. sync again: the edits cross over, the conflict follows `conflict newest`")
+                await sync("3. sync again: the edits cross over, the conflict follows `conflict newest`")
                 for event in store.events(store.runs(limit=1)[0].id, "conflict"):
                     details = event.get("details", event)
                     echo(f"  conflict on {details['field']}: kept {details['kept']!r}, lost {details['lost']!r} "

@@ -26,6 +26,7 @@ from syncmap.runtime.connectors.base import ConnectorError, Record
 from syncmap.runtime.connectors.pipedrive import Pipedrive
 from syncmap.runtime.diff import Op, diff, digest_ops, keys_of, snapshot_after
 from syncmap.runtime.report import Report
+from syncmap.runtime.state import Link
 from syncmap.runtime.values import Context, is_empty, normalize_key, ref_key, refs_in, same, truth
 
 SIDES = ("left", "right")
@@ -277,8 +278,42 @@ class PairRun:
             unpaired_left = still
             unpaired_right = [r for r in unpaired_right if r.id not in taken_right]
         candidates.extend(Candidate(record, None) for record in unpaired_left)
-        candidates.extend(Candidate(None, record) for record in unpaired_right)
+        candidates.extend(Candidate(None, record) for record in self.distinct_right(unpaired_right, left))
         return candidates
+
+    def distinct_right(self, unpaired: list[Record], left: Mapping[str, Record]) -> list[Record]:
+        """Unpaired records of the right side that may create on the left: one per match key.
+        A key that a left record has already, or that an older right record has, would make a
+        second record there: reported instead (R9, duplicates stay separate)."""
+        keep: list[Record] = []
+        groups = [g["keys"] for g in self.pair["match"] if all(k["kind"] == "field" for k in g["keys"])]
+        seen: dict[tuple, str] = {}
+        for keys in groups:
+            for record in left.values():
+                key = self.match_key(record, keys, "left")
+                if key is not None:
+                    seen.setdefault((id(keys), *key), f"{self.pair['left']['system']} {self.pair['left']['object'].lower()} {record.id}")
+        # Oldest first: of the contacts sharing an email, the oldest is the one Autopilot's
+        # upsert by email reaches, so it is the one that can pair.
+        for record in sorted(unpaired, key=_age):
+            holder = None
+            for keys in groups:
+                key = self.match_key(record, keys, "right")
+                if key is not None and (id(keys), *key) in seen:
+                    holder = seen[(id(keys), *key)]
+                    break
+            if holder is not None:
+                self.engine.dead_letter(self, "right", record.id, DeadLetter(
+                    "duplicate_match_key",
+                    f"{self.pair['right']['object']} {record.id} has the match key of {holder}, which is paired with "
+                    "another record: it is not synced (merge the duplicates, R9)", holder=holder))
+                continue
+            for keys in groups:
+                key = self.match_key(record, keys, "right")
+                if key is not None:
+                    seen[(id(keys), *key)] = f"{self.pair['right']['system']} {self.pair['right']['object'].lower()} {record.id}"
+            keep.append(record)
+        return keep
 
     def match_key(self, record: Record, keys: Sequence[Mapping[str, Any]], side: str) -> tuple | None:
         parts = []
@@ -326,7 +361,7 @@ class PairRun:
         right_writes: list[tuple[Candidate, dict[str, Any], Any]] = []
         left_tasks = []
         unchanged: list[Candidate] = []
-        candidates = [await self.look_up_left(c) for c in candidates]
+        candidates = [c for c in [await self.look_up_left(c) for c in candidates] if c.left or c.right]
         for candidate in candidates:
             try:
                 plan = self.plan_candidate(candidate, members)
@@ -400,6 +435,13 @@ class PairRun:
                         linked = self.state.link_by_left(self.id, record.id)
                         if linked is None:
                             return Candidate(record, candidate.right)
+                        if linked.right_id != candidate.right.id:
+                            self.engine.dead_letter(self, "right", candidate.right.id, DeadLetter(
+                                "duplicate_match_key",
+                                f"Contact {candidate.right.id} has the email of Pipedrive person {record.id}, which is "
+                                f"paired with contact {linked.right_id}: it is not synced (merge the duplicates, R9)",
+                                holder=record.id))
+                            return Candidate(None, None)
         return candidate
 
     def main_direction(self) -> str:
@@ -425,6 +467,9 @@ class PairRun:
         for side in SIDES:
             if candidate.link is not None and _gone(candidate.link, side):
                 writable[side] = False  # deleted there by a person: never resurrected
+        if candidate.link is not None and candidate.link.right_values.get(SHARED) and writable["right"] and candidate.right:
+            self.shared_email(candidate, candidate.link.right_values[SHARED])
+            writable["right"] = False
         if not any(writable.values()):
             return None
         snapshots = {
@@ -444,6 +489,12 @@ class PairRun:
             if records[side] is None and writable[side]:
                 self.complete_create(side, candidate, result.changes[side])
         return result, writable
+
+    def shared_email(self, candidate: Candidate, reached: str) -> None:
+        self.engine.dead_letter(self, "right", candidate.right.id, DeadLetter(
+            "email_shared_in_autopilot",
+            f"Autopilot has several contacts with the email {candidate.right.values.get('Email')!r}: updates by email "
+            f"reach {reached}, not {candidate.right.id} (merge them in Autopilot, then `syncmap retry`)", reached=reached))
 
     def unapplied(self, candidate: Candidate, right: dict[str, Any], snapshot: dict[str, Any]) -> dict[str, Any]:
         """A field that shows again the value it had before our last write was not changed by
@@ -662,6 +713,16 @@ class PairRun:
                     contact_id = ids.get(email) or (candidate.right.id if candidate.right else None)
                     if contact_id is None:
                         continue
+                    if candidate.right is not None and contact_id != candidate.right.id:
+                        # Several contacts share this email and an upsert by email reaches the
+                        # oldest: this pair cannot be written in Autopilot. Remember that, so
+                        # later runs report it without writing again.
+                        self.shared_email(candidate, contact_id)
+                        if candidate.link is not None or self.state.link_by_left(self.id, candidate.left.id):
+                            link = self.state.link_by_left(self.id, candidate.left.id)
+                            self.state.put_link(Link(self.id, link.left_id, link.right_id, dict(link.left_values),
+                                                     {**link.right_values, SHARED: contact_id}, time.time()))
+                        continue
                     before = dict(candidate.right.values if candidate.right else (candidate.link.right_values if candidate.link else {}))
                     values = {**before, **changes}
                     right = Record(contact_id, values, None)
@@ -730,13 +791,14 @@ class PairRun:
         not reached the partner yet, so they are left out and count as changes."""
         if self.engine.dry_run or candidate.left is None or candidate.right is None:
             return
-        from syncmap.runtime.state import Link
-
         previous = self.state.link_by_left(self.id, candidate.left.id)
         values = {"left": snapshot_after(candidate.left.values, {}, self.sides["left"].keys),
                   "right": snapshot_after(candidate.right.values, {}, self.sides["right"].keys)}
         if fresh is not None:
             written = {op.target_key for op in self.ops if op.writes == fresh}
+            link = self.pair.get("link")
+            if link and link[fresh]["kind"] == "custom":
+                written.add(ref_key(link[fresh]))  # written at creation (R11)
             values[fresh] = {k: (v if k in written else None) for k, v in values[fresh].items()}
         if BEFORE in candidate.right.values:
             values["right"][BEFORE] = candidate.right.values[BEFORE]
@@ -769,8 +831,6 @@ class PairRun:
         `deletes` says (R6: never into Pipedrive); otherwise the pair is unlinked."""
         engine = self.engine
         deletes = self.pair.get("deletes")
-        from syncmap.runtime.state import Link
-
         for side, link in gone:
             deleted_system = self.pair[side]["system"]
             other = OTHER[side]
@@ -796,6 +856,7 @@ class PairRun:
 
 GONE = "__deleted__"
 BEFORE = "__before__"  # in a right snapshot: the values a write replaced
+SHARED = "__email_shared_with__"  # in a right snapshot: the contact an upsert by this email reaches
 
 
 async def _no_pages() -> Any:
@@ -813,6 +874,12 @@ def _direction(toward: str) -> str:
 
 def _id_order(record_id: str) -> tuple:
     return (0, int(record_id), "") if record_id.isdigit() else (1, 0, record_id)
+
+
+def _age(record: Record) -> tuple:
+    from syncmap.runtime.times import to_epoch
+
+    return (to_epoch(record.raw.get("created_at")) or record.updated or 0.0, record.id)
 
 
 def _time_key(value: Any) -> str | None:
