@@ -33,6 +33,8 @@ SIDES = ("left", "right")
 OTHER = {"left": "right", "right": "left"}
 # Pipedrive's updated_since has whole seconds; re-reading a little makes an equal-second change safe.
 CURSOR_OVERLAP_SECONDS = 2.0
+# Pipedrive writes per batch: intents and results commit once per batch (fsync is the cost).
+WRITE_BATCH = 50
 
 
 class DeadLetter(Exception):
@@ -47,6 +49,21 @@ class Side:
     system: str
     obj: str
     keys: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LeftWrite:
+    """One Pipedrive write on its way: prepared, recorded as an intent, sent, recorded."""
+
+    candidate: Candidate
+    body: dict[str, Any]
+    what: str  # the summary column it counts in
+    blamed: tuple[str, str]  # (side, record id) that a refusal is a dead letter of
+    intent: int = 0
+    raw: dict[str, Any] | None = None
+    outcome: str = ""
+    error: str = ""
+    status: int | None = None
 
 
 @dataclass
@@ -167,8 +184,10 @@ class PairRun:
             left = await self.read_ids("left", only.get("left", set()))
             right = await self.read_ids("right", only.get("right", set())) if only.get("right") else await self.read("right", full=True)
         else:
-            left = await self.read("left", full=full)
-            right = await self.read("right", full=True) if self.needs_right_read() else {}
+            left, right = await asyncio.gather(
+                self.read("left", full=full),
+                self.read("right", full=True) if self.needs_right_read() else _empty(),
+            )
         self.right_complete = not only and self.needs_right_read() and not self.roster_only()
         if not only and self.roster_only() and self.needs_right_read():
             engine.members.setdefault(engine.scope_list_titles(self.pair)[0], set(right))  # the roster just read
@@ -385,7 +404,7 @@ class PairRun:
             if result.changes["right"] or (candidate.right is None and writable.get("right")):
                 right_writes.append((candidate, result.changes["right"], result))
             if result.changes["left"] or (candidate.left is None and writable.get("left")):
-                left_tasks.append(self.write_left(candidate, result.changes["left"]))
+                left_tasks.append(self.prepare_left(candidate, result.changes["left"]))
             if not result.any() and candidate.left is not None and candidate.right is not None:
                 engine.report.count(self.id, self.main_direction(), "unchanged")
                 unchanged.append(candidate)
@@ -393,10 +412,9 @@ class PairRun:
             with self.state.transaction():
                 for candidate in unchanged:
                     self.remember(candidate)
-        if right_writes:
-            await self.write_right(right_writes, members)
         self.created_left: list[Candidate] = []
-        await engine.gather(left_tasks)
+        # The two APIs have separate limits: write both at once.
+        await asyncio.gather(self.write_right(right_writes, members) if right_writes else _nothing(), self.write_lefts(left_tasks))
         if self.created_left:
             # A record just created in Pipedrive carries values of its own (the default owner,
             # its organization): they flow back in the same run.
@@ -582,28 +600,30 @@ class PairRun:
                 )
             changes["type"] = key
 
-    async def write_left(self, candidate: Candidate, changes: dict[str, Any], what: str | None = None) -> None:
+    async def prepare_left(self, candidate: Candidate, changes: dict[str, Any], what: str | None = None) -> LeftWrite | None:
+        """A Pipedrive write made ready: values checked against the account (R18, R20),
+        relations translated to Pipedrive ids, implied fields written through their field."""
         engine = self.engine
         s = self.sides["left"]
         pd: Pipedrive = engine.connectors[s.system]
         creating = candidate.left is None
-        direction = "right_to_left"
+        blamed = ("right" if creating else "left", (candidate.right or candidate.left).id)
         try:
             self.check_pipedrive_values(s.obj, changes)
         except DeadLetter as letter:
-            engine.dead_letter(self, "right" if creating else "left", (candidate.right or candidate.left).id, letter)
-            return
+            engine.dead_letter(self, *blamed, letter)
+            return None
         if not changes and not creating:
-            return
+            return None
         for op in self.ops:
             if op.writes == "left" and op.target.get("kind") == "relation" and op.target_key in changes:
                 changes[op.target_key] = self.left_partner(op.target, changes[op.target_key])
                 if changes[op.target_key] is None:
-                    engine.dead_letter(self, "right" if creating else "left", (candidate.right or candidate.left).id, DeadLetter(
+                    engine.dead_letter(self, *blamed, DeadLetter(
                         "related_not_synced",
                         f"its {op.target['path'][-1]} is not synced to {s.system} yet (related records sync first, R17)",
                         field=op.target_key))
-                    return
+                    return None
         for op in self.ops:
             via = (op.target.get("field") or {}).get("write_via") or {}
             if op.writes == "left" and via.get("how") == "implied" and op.target_key in changes:
@@ -616,43 +636,71 @@ class PairRun:
                 candidate = Candidate(pd.flatten(s.obj, raw, s.keys), candidate.right, candidate.link)
         current = candidate.left.raw if candidate.left else None
         body = pd.body(s.obj, changes, current if current else (candidate.left.values if candidate.left else None))
-        engine.report.change(pair=self.id, direction=direction, system=s.system, object=s.obj,
+        engine.report.change(pair=self.id, direction="right_to_left", system=s.system, object=s.obj,
                              action="create" if creating else "update",
                              id=None if creating else candidate.left.id, changes=changes)
-        what = what or ("created" if creating else "updated")
+        return LeftWrite(candidate, body, what or ("created" if creating else "updated"), blamed)
+
+    async def write_lefts(self, jobs: Sequence[Any]) -> None:
+        """Pipedrive writes, in batches: each batch's intents commit in one transaction before
+        any request is sent, the requests go concurrently (the governor paces them), and their
+        results commit in one transaction. One write = one request; two commits per batch."""
+        engine = self.engine
+        ready = [w for w in [await job for job in jobs] if w is not None]
         if engine.dry_run:
-            engine.report.count(self.id, direction, what)
+            for write in ready:
+                engine.report.count(self.id, "right_to_left", write.what)
             return
-        key = f"{self.id}:{candidate.right.id if candidate.right else ''}"
-        intent = self.state.add_intent(run_id=self.run_id, pair=self.id, system=s.system,
-                                       op="create" if creating else "update", key=key, payload=body)
+        for start in range(0, len(ready), WRITE_BATCH):
+            batch = ready[start:start + WRITE_BATCH]
+            with self.state.transaction():
+                for write in batch:
+                    creating = write.candidate.left is None
+                    write.intent = self.state.add_intent(
+                        run_id=self.run_id, pair=self.id, system="pipedrive", op="create" if creating else "update",
+                        key=f"{self.id}:{write.candidate.right.id if write.candidate.right else ''}", payload=write.body)
+            await engine.gather([self.send_left(write) for write in batch])
+            with self.state.transaction():
+                for write in batch:
+                    self.record_left(write)
+
+    async def send_left(self, write: LeftWrite) -> None:
+        s = self.sides["left"]
+        pd: Pipedrive = self.engine.connectors[s.system]
         try:
-            if creating:
-                raw = await pd.create(s.obj, body)
+            if write.candidate.left is None:
+                write.raw = await pd.create(s.obj, write.body)
             else:
-                raw = await pd.update(s.obj, candidate.left.id, body)
-        except engine.unknown_outcome as error:
-            # The create may have happened: the next run reads it back (it carries the link
-            # field and the match keys) before creating anything again.
-            # The intent stays open: its outcome is unknown until a read shows it.
-            engine.report.notes.append(f"{self.id}: outcome unknown, checked on the next run: {error}")
+                write.raw = await pd.update(s.obj, write.candidate.left.id, write.body)
+            write.outcome = "done" if write.raw is not None else "gone"
+        except self.engine.unknown_outcome as error:
+            write.outcome, write.error = "unknown", str(error)
+        except self.engine.api_error as error:
+            write.outcome, write.error, write.status = "failed", str(error), getattr(error, "status", None)
+
+    def record_left(self, write: LeftWrite) -> None:
+        engine, s = self.engine, self.sides["left"]
+        creating = write.candidate.left is None
+        if write.outcome == "unknown":
+            # The create may have happened: the intent stays open, and the next run reads the
+            # record back (it carries the link field and the match keys) before creating again.
+            engine.report.notes.append(f"{self.id}: outcome unknown, checked on the next run: {write.error}")
             return
-        except engine.api_error as error:
-            self.state.finish_intent(intent, status="failed", result={"error": str(error)})
-            engine.dead_letter(self, "right" if creating else "left", (candidate.right or candidate.left).id,
-                               DeadLetter("api_refused", str(error), status=getattr(error, "status", None)))
+        if write.outcome == "failed":
+            self.state.finish_intent(write.intent, status="failed", result={"error": write.error})
+            engine.dead_letter(self, *write.blamed, DeadLetter("api_refused", write.error, status=write.status))
             return
-        if raw is None:  # deleted meanwhile: the next full pass unlinks it
-            self.state.finish_intent(intent, status="failed", result={"error": "record gone"})
+        if write.outcome == "gone":  # deleted meanwhile: the next full pass sees it
+            self.state.finish_intent(write.intent, status="failed", result={"error": "record gone"})
             return
-        written = pd.flatten(s.obj, raw, s.keys)
-        with self.state.transaction():
-            self.state.finish_intent(intent, status="done", result={"id": written.id})
-            left = Record(written.id, written.values, written.updated, raw=dict(raw))
-            self.remember(Candidate(left, candidate.right, candidate.link), fresh="left" if creating else None)
-        if creating and candidate.right is not None:
-            self.created_left.append(Candidate(left, candidate.right, self.state.link_by_left(self.id, left.id)))
-        engine.report.count(self.id, direction, what)
+        pd: Pipedrive = engine.connectors[s.system]
+        written = pd.flatten(s.obj, write.raw, s.keys)
+        self.state.finish_intent(write.intent, status="done", result={"id": written.id})
+        left = Record(written.id, written.values, written.updated, raw=dict(write.raw))
+        self.remember(Candidate(left, write.candidate.right, write.candidate.link), fresh="left" if creating else None)
+        if creating and write.candidate.right is not None:
+            self.created_left.append(Candidate(left, write.candidate.right, self.state.link_by_left(self.id, left.id)))
+        engine.report.count(self.id, "right_to_left", write.what)
 
     def left_partner(self, relation: Mapping[str, Any], right_id: Any) -> str | None:
         """Writing a relation (`person <- contact`): the left record paired with that right record."""
@@ -778,9 +826,9 @@ class PairRun:
             stored = self.state.link_by_left(self.id, candidate.left.id)
             if stored is None or stored.left_values.get(key) == stored.right_id:
                 continue
-            tasks.append(self.write_left(Candidate(candidate.left, Record(stored.right_id, dict(stored.right_values)), stored),
-                                         {key: stored.right_id}, "linked"))
-        await self.engine.gather(tasks)
+            tasks.append(self.prepare_left(Candidate(candidate.left, Record(stored.right_id, dict(stored.right_values)), stored),
+                                           {key: stored.right_id}, "linked"))
+        await self.write_lefts(tasks)
 
     def writes_link(self) -> bool:
         return self.pair["updates"]["left"] or self.pair["creates"]["left"] or True
@@ -857,6 +905,14 @@ class PairRun:
 GONE = "__deleted__"
 BEFORE = "__before__"  # in a right snapshot: the values a write replaced
 SHARED = "__email_shared_with__"  # in a right snapshot: the contact an upsert by this email reaches
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def _empty() -> dict[str, Record]:
+    return {}
 
 
 async def _no_pages() -> Any:
