@@ -420,6 +420,17 @@ ACTIVITY_IDENTITY = _code(
     them that matches on anything else would duplicate or mix up activities.""",
     """Write `match person = contact, marked_as_done_time = occurred_at`.""",
 )
+RELATION_NOT_PAIRED = _code(
+    "SM324", "relation leads to records nothing pairs", ERROR,
+    """A `match` key, `link` or rule that goes through a relation (`match person`, `match person =
+    contact`, `person <- contact`) finds the partner through the related records' own pairing:
+    a deal's contact is the contact paired with the deal's person. "Pairing by Person ID" (R9)
+    and "Contact Relationship configured … from source system to destination system" (R17) need
+    a sync of the related objects in the same mapping (its includes count); without one nothing
+    can ever pair.""",
+    """Add the sync the message names (e.g. `sync pipedrive.Person <-> autopilot.Contact { … }`),
+    or include the file that has it.""",
+)
 
 def explain(code: str) -> str | None:
     info = REGISTRY.get(code.upper())

@@ -7,6 +7,8 @@ DESIGN.md that applies at compile time is one function below, named after what i
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 
 from syncmap.compiler import ast
@@ -30,6 +32,7 @@ from syncmap.compiler.codes import (
     NOT_CONNECTED,
     ONE_TO_MANY,
     READ_ONLY_FIELD,
+    RELATION_NOT_PAIRED,
     REQUIRED_NOT_MAPPED,
     SPLIT_FULL_NAME,
     SYNC_PERMISSION,
@@ -104,6 +107,7 @@ class PairModel:
     matches: list[MatchModel] = field(default_factory=list)
     link: tuple[FieldRef, FieldRef] | None = None
     link_node: ast.Link | None = None
+    link_keeper: FieldRef | None = None  # the field the link writes: no rule, default or action may write it too
     empty_node: ast.Empty | None = None
     conflict_node: ast.Conflict | None = None
     scopes: list[tuple[ast.Only, Side]] = field(default_factory=list)  # (statement, side it filters)
@@ -179,6 +183,7 @@ class _Analyser:
         self.catalogs: dict[str, Catalog] = {}
         self.known = set(available_systems(search_path))
         self.refs: dict[int, FieldRef] = {}
+        self.resolved: list[FieldRef] = []  # every path that resolved, once per use: rules over all paths read them
 
     # ------------------------------------------------------------ names
 
@@ -211,6 +216,8 @@ class _Analyser:
     def value(self, v: ast.Value, scope: Scope) -> Val | None:
         val, diags = resolve_value(v, scope, systems=self.systems)
         self.out.extend(diags)
+        if val is not None:
+            self.resolved.extend(val.reads)
         if val is not None and isinstance(v, ast.Path) and val.reads:
             self.refs[id(v)] = val.reads[0]  # conditions are lowered from the AST: remember what each path named
         return val
@@ -220,6 +227,7 @@ class _Analyser:
         self.out.extend(diags)
         if ref is not None:
             self.refs[id(path)] = ref
+            self.resolved.append(ref)
         return ref
 
     def condition(self, cond: ast.Condition, scope: Scope) -> None:
@@ -270,6 +278,9 @@ class _Analyser:
             key = frozenset({str(pair.left), str(pair.right)})
             self.pair_rules(pair, pairs, whole=key not in paired)
             paired.add(key)
+        self.link_owned(pairs, actions)
+        self.related_pairing(pairs)
+        self.one_to_many()
         stages = self.stages(pairs)
         return Model(self.catalogs, connects, pairs, actions, stages, self.refs)
 
@@ -454,6 +465,7 @@ class _Analyser:
             if lref is not None and lref.is_relation:
                 pair.matches.append(MatchModel(Val("field", "id", (lref,), key.left), None, "relation", key))
                 self.refs[id(key.left)] = lref
+                self.resolved.append(lref)
                 pair.relation_edges.append((pair.left.system, pair.left.object, lref.end_object))
                 return
             rref, _ = resolve_field(key.left, rscope, systems=self.systems)
@@ -463,6 +475,7 @@ class _Analyser:
                     self.value(key.left, rscope)
                 return
             pair.matches.append(MatchModel(Val("field", lref.type, (lref,), key.left), Val("field", rref.type, (rref,), key.left), "field", key))
+            self.resolved.extend((lref, rref))
             return
         lval = self.value(key.left, lscope)
         rval = self.value(key.right, rscope) if key.right is not None else None
@@ -490,6 +503,7 @@ class _Analyser:
             return
         pair.link = (left, right)
         pair.link_node = st
+        pair.link_keeper = keepers[0]
 
     def only(self, pair: PairModel, st: ast.Only, scopes: "_Scopes") -> None:
         target = pair.side(st.toward)
@@ -558,8 +572,7 @@ class _Analyser:
             self.required(pair)
             self.activity_relation(pair, pairs)
             self.time_identity(pair)
-        self.one_to_many(pair)
-        self.unsplittable(pair)
+        self.unsplittable(pair.writes)
 
     def written_twice(self, writes: list[Write]) -> None:
         seen: dict[tuple, Write] = {}
@@ -573,6 +586,31 @@ class _Analyser:
                                       extra=(Label(first.rule.span, "first written here"),)))
             else:
                 seen[key] = w
+
+    def link_owned(self, pairs: list[PairModel], actions: list[ActionModel]) -> None:
+        """R11: the field a `link` keeps the partner's id in is written by the link alone, so
+        every other writer of it (a rule in either direction, a default, an action) is a second
+        writer, whatever its direction or whether it only writes on creation."""
+        owners = {p.link_keeper.target_key: p.link_node for p in pairs if p.link_keeper is not None and p.link_node is not None}
+        writes = [w for p in pairs for w in p.writes] + [w for a in actions for s in a.steps for w in s.writes]
+        for w in writes:
+            link = owners.get(w.target.target_key)
+            if link is not None:
+                self.out.append(_diag(WRITTEN_TWICE, f"`{w.target.describe()}` is kept by `link`, which is its only writer", w.rule.span, "written again here",
+                                      "remove this rule: the link writes the partner's id there", extra=(Label(link.span, "written by the link here"),)))
+
+    def related_pairing(self, pairs: list[PairModel]) -> None:
+        """R9, R17: a key or rule through a relation translates a related record into its
+        partner, which only a sync of the two related objects can provide."""
+        paired = {frozenset({str(p.left), str(p.right)}) for p in pairs}
+        for pair in pairs:
+            for node, (ref, far) in _through_relations(pair):
+                if frozenset({f"{ref.side.system}.{ref.end_object}", far}) in paired:
+                    continue
+                cat = ref.side.catalog
+                near = f"{ref.side.system}.{ref.end_object}"
+                self.out.append(_diag(RELATION_NOT_PAIRED, f"`{ref.describe()}` leads to {cat.display_name} {cat.object(ref.end_object).display_name} records, but no sync pairs {near} with {far}",
+                                      node.span, "nothing pairs these", f"add `sync {near} <-> {far} {{ … }}` to this mapping or a file it includes"))
 
     def pairing(self, pair: PairModel) -> None:
         if not pair.matches and pair.link is None:
@@ -674,25 +712,28 @@ class _Analyser:
                               where.span if where is not None else pair.sync.span, "pairs by something else",
                               f"write `match {l_rel} = {r_rel}, {want[0]} = {want[1]}`" + (" on every `match` line" if len(groups) > 1 else "")))
 
-    def one_to_many(self, pair: PairModel) -> None:
-        for w in pair.writes:
-            for ref in w.source.reads + (w.target,):
-                if ref.resolved is not None and ref.resolved.ok and ref.resolved.to_many_hops:
-                    hop = ref.resolved.to_many_hops[0]
-                    self.out.append(_diag(ONE_TO_MANY, f"`{ref.describe()}` goes through `{hop.name}`, which has many {hop.target} records", ref.span or w.rule.span,
-                                          "one-to-many", "map from the other object's side instead", WARNING))
+    def one_to_many(self) -> None:
+        """R22, wherever a path is used: every path resolved anywhere in the mapping (rules,
+        format strings, match keys, conditions, defaults, actions) passed through `resolved`."""
+        for ref in self.resolved:
+            if ref.resolved is not None and ref.resolved.ok and ref.resolved.to_many_hops:
+                hop = ref.resolved.to_many_hops[0]
+                self.out.append(_diag(ONE_TO_MANY, f"`{ref.describe()}` goes through `{hop.name}`, which has many {hop.target} records", ref.span,
+                                      "one-to-many", "map from the other object's side instead", WARNING))
 
-    def unsplittable(self, pair: PairModel) -> None:
+    def unsplittable(self, writes: list[Write]) -> None:
+        """R21 on every object: a field the catalog marks unsplittable (a user's full name,
+        reached through any owner or creator relation; Autopilot's `owner_name`) goes whole to
+        one field, never through a format string or a transform, nor into a name part."""
         by_source: dict[tuple, list[Write]] = {}
-        for w in pair.writes:
+        for w in writes:
             for ref in w.source.reads:
-                for rule in ref.side.catalog.rules_of("unsplittable", object=ref.side.object):
-                    if tuple(rule.get("path", ())) == tuple(ref.segments):
-                        by_source.setdefault((str(ref.side), ref.segments), []).append(w)
-        for (_, segments), writes in by_source.items():
-            parts = [w for w in writes if _looks_like_name_part(w.target)]
-            if len(writes) > 1 or parts or any(w.source.kind == "format" for w in writes) or any(w.transforms for w in writes):
-                w = (parts or writes[1:] or writes)[0]
+                if ref.spec is not None and ref.spec.unsplittable:
+                    by_source.setdefault((str(ref.side), ref.segments), []).append(w)
+        for (_, segments), group in by_source.items():
+            parts = [w for w in group if _looks_like_name_part(w.target)]
+            if len(group) > 1 or parts or any(w.source.kind == "format" for w in group) or any(w.transforms for w in group):
+                w = (parts or group[1:] or group)[0]
                 self.out.append(_diag(SPLIT_FULL_NAME, f"`{'.'.join(segments)}` is one full name and cannot be split", w.rule.span, "splits the owner's name",
                                       "map it whole to one field such as `owner_name`"))
 
@@ -750,6 +791,7 @@ class _Analyser:
                 self.check_write(None, w, a.target)
                 writes.append(w)
             self.written_twice(writes)
+            self.unsplittable(writes)
             spec = self.step_action(act, step, target, writes)
             creates = step.verb in ("create", "upsert")
             steps.append(StepModel(step, target, writes, creates, spec))
@@ -829,9 +871,35 @@ def _mentions_list(cond: ast.Condition, systems: set[str]) -> bool:
     return False
 
 
+def _through_relations(pair: PairModel):
+    """Every place `pair` finds a partner through a relation, as (node, (relation, far object)):
+    the relation's records must be paired with the far object's. `match person` (the far
+    object is the other side itself), `match person = contact`, and rules copying one relation
+    into another (`person <- contact`)."""
+    for m in pair.matches:
+        if m.kind != "relation":
+            continue
+        ref = m.left.reads[0]
+        if m.right is None:
+            yield m.node, (ref, str(pair.right))
+        elif m.right.kind == "field" and m.right.reads[0].is_relation:
+            far = m.right.reads[0]
+            yield m.node, (ref, f"{far.side.system}.{far.end_object}")
+    for w in pair.writes:
+        if w.target.is_relation and w.source.kind == "field" and w.source.reads[0].is_relation:
+            far = w.source.reads[0]
+            yield w.rule, (w.target, f"{far.side.system}.{far.end_object}")
+
+
+_NAME_PART_WORDS = {"first", "last", "given", "family", "middle", "surname"}
+
+
 def _looks_like_name_part(ref: FieldRef) -> bool:
-    name = (ref.custom_name or (ref.spec.name if ref.spec else "")).lower().replace("_", "")
-    return name.startswith("first") or name.startswith("last")
+    """A field for one part of a name (`first_name`, `FirstName`, "Owner Last Name"), told by
+    its words, so that "Last Activity Owner" is not taken for one."""
+    raw = ref.custom_name or (ref.spec.name if ref.spec else "")
+    words = {w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", raw)}
+    return "surname" in words or ("name" in words and bool(words & _NAME_PART_WORDS))
 
 
 def analyse(mappings: list[ast.Mapping], search_path=None) -> tuple[Model, list[Diagnostic]]:
