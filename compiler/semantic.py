@@ -117,7 +117,8 @@ class PairModel:
     empty: str = "skip"
     conflict: tuple[str, ...] = ("newest",)
     relation_edges: list[tuple[str, str, str]] = field(default_factory=list)  # (system, object, depends on)
-    mentioned: list[FieldRef] = field(default_factory=list)  # every field a rule names, even a broken rule
+    creating: set[str] = field(default_factory=set)  # the sides ("system.Object") the pair may create records on
+    mentioned: list[FieldRef] = field(default_factory=list)  # the fields a broken rule names: no follow-up error about them
 
     @property
     def id(self) -> str:
@@ -361,8 +362,8 @@ class _Analyser:
         default = self.value(rule.default, rscope if rule.arrow == "<-" else lscope) if rule.default is not None else None
         if rule.conflict is not None:
             self.conflict_words(pair, rule.conflict)
-        pair.mentioned.extend(ref for val in (lval, rval) if val is not None for ref in val.reads)
         if lval is None or rval is None:
+            pair.mentioned.extend(ref for val in (lval, rval) if val is not None for ref in val.reads)
             return
         halves = []
         if rule.arrow in ("->", "<->"):
@@ -565,6 +566,7 @@ class _Analyser:
         fragment of the pair: what the pair as a whole needs (pairing, scope, permissions,
         required fields) is checked on the first block, not reported again for the fragment."""
         self.written_twice(pair.writes)
+        pair.creating = {str(side) for side in (pair.left, pair.right) if self.creates_on(pair, side)}
         if whole:
             self.pairing(pair)
             self.permissions(pair)
@@ -652,23 +654,45 @@ class _Analyser:
                                           "no list scope", f'add `only {side.system}.list("{rule.get("list")}") -> {other.system}`'))
 
     def required(self, pair: PairModel) -> None:
-        mapped: dict[str, set[str]] = {str(pair.left): set(), str(pair.right): set()}
+        """R23. A side the pair can create records on needs every required field written into
+        it, in that direction (defaults count: they are written on creation); a side it never
+        creates on needs the field named somewhere in the block, as the seed's table asks."""
+        named: dict[str, set[str]] = {str(pair.left): set(), str(pair.right): set()}
+        written: dict[str, set[str]] = {str(pair.left): set(), str(pair.right): set()}
         for w in pair.writes:
-            if w.target.spec is not None:
-                mapped[str(w.target.side)].add(w.target.spec.name)
-        for ref in pair.mentioned:
+            if w.target.spec is not None and not w.target.through_relation:
+                written[str(w.target.side)].add(w.target.spec.name)
+        refs = [ref for w in pair.writes for ref in (w.target, *w.source.reads)]
+        refs += [ref for m in pair.matches for val in (m.left, m.right) if val is not None for ref in val.reads]
+        for ref in refs:
             if ref.spec is not None and not ref.hops:
-                mapped[str(ref.side)].add(ref.spec.name)
-        for m in pair.matches:
-            for val in (m.left, m.right):
-                for ref in (val.reads if val else ()):
-                    if ref.spec is not None and not ref.hops:
-                        mapped[str(ref.side)].add(ref.spec.name)
+                named[str(ref.side)].add(ref.spec.name)
+        for ref in pair.mentioned:  # a rule that failed to resolve: its own error says enough
+            if ref.spec is not None and not ref.hops:
+                named[str(ref.side)].add(ref.spec.name)
+                written[str(ref.side)].add(ref.spec.name)
         for side in (pair.left, pair.right):
+            other = pair.right if side is pair.left else pair.left
+            creates = str(side) in pair.creating
+            have = written[str(side)] if creates else named[str(side)]
             for req in side.spec.required:
-                if req.field not in mapped[str(side)]:
-                    self.out.append(_diag(REQUIRED_NOT_MAPPED, f"{side.catalog.display_name} {side.spec.display_name} requires `{req.field}` ({req.seed}), but it is not mapped",
+                if req.field in have:
+                    continue
+                what = f"{side.catalog.display_name} {side.spec.display_name} requires `{req.field}` ({req.seed})"
+                if creates:
+                    arrow = "<-" if side is pair.left else "->"
+                    self.out.append(_diag(REQUIRED_NOT_MAPPED, f"{what}, but this sync can create one from {_article(other.spec.display_name)} {other.catalog.display_name} {other.spec.display_name} and nothing writes it {other.system} -> {side.system}",
+                                          pair.sync.span, f"creates {side.spec.plural or side.object} without `{req.field}`",
+                                          f"write `{req.field}` toward {side.system} ({arrow} or <->) in this block, or give it a `default`"))
+                else:
+                    self.out.append(_diag(REQUIRED_NOT_MAPPED, f"{what}, but it is not mapped",
                                           pair.sync.span, "required field missing", f"map `{req.field}` in this block, or give it a default"))
+
+    def creates_on(self, pair: PairModel, side: Side) -> bool:
+        """Whether the pair may create records on `side`: it flows there, the object may be
+        created, and neither `only linked` nor the related record's pairing rules it out."""
+        return (pair.flows_into(side) and side.spec.permissions.create and not self.scoped(pair, side, "linked")
+                and side is not pair.partner_side)
 
     def activity_relation(self, pair: PairModel, pairs: list[PairModel]) -> None:
         for side in (pair.left, pair.right):
