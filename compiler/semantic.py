@@ -681,7 +681,7 @@ class _Analyser:
                 what = f"{side.catalog.display_name} {side.spec.display_name} requires `{req.field}` ({req.seed})"
                 if creates:
                     arrow = "<-" if side is pair.left else "->"
-                    self.out.append(_diag(REQUIRED_NOT_MAPPED, f"{what}, but this sync can create one from {_article(other.spec.display_name)} {other.catalog.display_name} {other.spec.display_name} and nothing writes it {other.system} -> {side.system}",
+                    self.out.append(_diag(REQUIRED_NOT_MAPPED, f"{what}, but this sync can create one from {_article(other.catalog.display_name.lower())} {other.catalog.display_name} {other.spec.display_name} and nothing writes it {other.system} -> {side.system}",
                                           pair.sync.span, f"creates {side.spec.plural or side.object} without `{req.field}`",
                                           f"write `{req.field}` toward {side.system} ({arrow} or <->) in this block, or give it a `default`"))
                 else:
