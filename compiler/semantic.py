@@ -253,8 +253,23 @@ class _Analyser:
                     self.check_value_allowed(val.reads[0], item)
 
     def check_value_allowed(self, ref: FieldRef, lit: ast.Literal) -> None:
+        """A constant that reaches or is compared with a constrained field: an enum of either
+        catalog (SM317), or a field an `allowed_values` rule limits, such as the activity type
+        (SM308, R18)."""
         spec = ref.spec
-        if spec is None or not spec.values or lit.kind == "null":
+        if spec is None:
+            return
+        for rule in ref.side.catalog.rules_of("allowed_values", object=ref.end_object):
+            if rule.get("field") != spec.name:
+                continue
+            text = "" if lit.value is None else str(lit.value)
+            names = [str(v["value"]) for v in rule["values"]]
+            words = {w.lower() for v in rule["values"] for w in (str(v["value"]), str(v.get("label") or v["value"]))}
+            if not ((text == "" and rule.get("allow_blank")) or text.lower() in words):
+                self.out.append(_diag(BAD_ACTIVITY_TYPE, f"activity type {lit.raw} is neither blank nor one of the available types", lit.span,
+                                      "not an activity type", "use one of: " + ", ".join(names) + ", or \"\""))
+            return
+        if not spec.values or lit.kind == "null":
             return
         allowed = [str(v) for v in spec.value_names()]
         if str(lit.value) not in allowed:
@@ -417,9 +432,12 @@ class _Analyser:
             self.out.append(_diag(READ_ONLY_FIELD, f"{target.side.catalog.display_name} {target.side.spec.display_name} `{target.describe()}` is read-only",
                                   span, "cannot be written", "read it only: point the arrow away from it"))
         self.check_types(write, span)
-        if spec is not None and isinstance(source.node, ast.Literal):
-            self.check_value_allowed(target, source.node)
-        self.check_activity_type(write, span)
+        reaching, read = _literals(write)
+        for lit in reaching:
+            self.check_value_allowed(target, lit)
+        if source.kind == "field":
+            for lit in read:
+                self.check_value_allowed(source.reads[0], lit)
 
     def check_types(self, write: Write, span: Span) -> None:
         src, dst = write.source, write.target
@@ -440,24 +458,6 @@ class _Analyser:
                 return
             self.out.append(_diag(TYPE_MISMATCH, f"{_article(source_type)} {source_type} value cannot be written into `{dst.describe()}`, which holds {dst.type}", span,
                                   f"{dst.type} field", "add `with map { … }`, or map a field of the same type"))
-
-    def check_activity_type(self, write: Write, span: Span) -> None:
-        spec = write.target.spec
-        if spec is None:
-            return
-        for rule in write.target.side.catalog.rules_of("allowed_values", object=write.target.side.object):
-            if rule.get("field") != spec.name:
-                continue
-            values = [(v["value"], v.get("label")) for v in rule["values"]]
-            candidates = [write.source.node] if isinstance(write.source.node, ast.Literal) else []
-            if write.default is not None and isinstance(write.default.node, ast.Literal):
-                candidates.append(write.default.node)
-            for lit in candidates:
-                text = "" if lit.value is None else str(lit.value)
-                ok = (text == "" and rule.get("allow_blank")) or any(text.lower() in (str(v).lower(), str(lbl or "").lower()) for v, lbl in values)
-                if not ok:
-                    self.out.append(_diag(BAD_ACTIVITY_TYPE, f"activity type {lit.raw} is neither blank nor one of the available types", lit.span,
-                                          "not an activity type", "use one of: " + ", ".join(str(v) for v, _ in values) + ", or \"\""))
 
     def match_key(self, pair: PairModel, key: ast.MatchKey, lscope: Scope, rscope: Scope) -> None:
         if key.right is None and isinstance(key.left, ast.Path):
@@ -893,6 +893,27 @@ def _mentions_list(cond: ast.Condition, systems: set[str]) -> bool:
     if isinstance(cond, ast.BoolOp):
         return any(_mentions_list(o, systems) for o in cond.operands) if cond.op == "and" else all(_mentions_list(o, systems) for o in cond.operands)
     return False
+
+
+def _literals(write: Write) -> tuple[list[ast.Literal], list[ast.Literal]]:
+    """The constants a write can put into its target (a constant source, the outputs of a value
+    map, the default) and the constants a value map expects to read from its source. A map on
+    the way back of a two-way rule is read backwards (SM116 made sure it can be)."""
+    maps = [t for t in write.transforms if isinstance(t, ast.MapTransform)]
+    backwards = isinstance(write.rule, ast.FieldRule) and write.rule.arrow == "<->" and write.direction == "right_to_left"
+    reaching: list = []
+    read: list = []
+    for m in maps:
+        for p in m.pairs:
+            key, out = (p.value, p.key) if backwards else (p.key, p.value)
+            reaching.append(out)
+            read.append(key)
+    if isinstance(write.source.node, ast.Literal) and not maps:
+        reaching.append(write.source.node)
+    if write.default is not None:
+        reaching.append(write.default.node)
+    # A name instead of a constant in a map is SM116 already.
+    return [v for v in reaching if isinstance(v, ast.Literal)], [v for v in read if isinstance(v, ast.Literal)]
 
 
 def _through_relations(pair: PairModel):
