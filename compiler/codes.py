@@ -431,6 +431,18 @@ RELATION_NOT_PAIRED = _code(
     """Add the sync the message names (e.g. `sync pipedrive.Person <-> autopilot.Contact { … }`),
     or include the file that has it.""",
 )
+UNSATISFIABLE_FILTER = _code(
+    "SM325", "filter can never be true", ERROR,
+    """A `where` or `only` condition can never hold: on its own (`done and not done`), together
+    with an earlier `where` or `only` of the same block, or together with a filter the product
+    applies whatever the mapping says: "Only Closed Activities will sync out to another system"
+    (R16) and "Must have close dated ASSIGNED in order for the Deal to be paired up" (R19). A
+    sync with such a filter never moves a record. The conditions are evaluated together, not
+    compared as text, so `where not done`, `where done = false` and `where done != true` are all
+    found.""",
+    """Remove the condition, or write the one you meant (`where done`, `where expected_close_date
+    != null` are what the product does anyway).""",
+)
 
 def explain(code: str) -> str | None:
     info = REGISTRY.get(code.upper())

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass, field
 
 from syncmap.compiler import ast
-from syncmap.compiler.catalog import Catalog, DependencyCycleError, available_systems, dependency_order, load_catalog, suggest
+from syncmap.compiler import satisfiable as sat
+from syncmap.compiler.catalog import Catalog, DependencyCycleError, available_systems, dependency_order, load_catalog, resolve_path, suggest
 from syncmap.compiler.codes import (
     ACTIVITY_IDENTITY,
     BAD_ACTION,
@@ -40,9 +41,12 @@ from syncmap.compiler.codes import (
     UNKNOWN_OBJECT,
     UNKNOWN_SYSTEM,
     UNKNOWN_VALUE,
+    UNSATISFIABLE_FILTER,
     WRITE_THROUGH_RELATION,
     WRITTEN_TWICE,
 )
+from syncmap.compiler.fmt import condition as render_condition
+from syncmap.compiler.fmt import value as render_value
 from syncmap.compiler.diagnostics import ERROR, WARNING, Diagnostic, Label, Span
 from syncmap.compiler.resolve import FieldRef, Scope, Side, Val, builtin_of, builtin_problem, resolve_field, resolve_value
 from syncmap.compiler.structure import SECRET_WORDS, env_call, env_name
@@ -574,6 +578,7 @@ class _Analyser:
             self.required(pair)
             self.activity_relation(pair, pairs)
             self.time_identity(pair)
+            self.contradictions(pair)
         self.unsplittable(pair.writes)
 
     def written_twice(self, writes: list[Write]) -> None:
@@ -613,6 +618,70 @@ class _Analyser:
                 near = f"{ref.side.system}.{ref.end_object}"
                 self.out.append(_diag(RELATION_NOT_PAIRED, f"`{ref.describe()}` leads to {cat.display_name} {cat.object(ref.end_object).display_name} records, but no sync pairs {near} with {far}",
                                       node.span, "nothing pairs these", f"add `sync {near} <-> {far} {{ … }}` to this mapping or a file it includes"))
+
+    def contradictions(self, pair: PairModel) -> None:
+        """R16, R19 and plain logic: for each way records flow, the `where` lines, the `only`
+        lines toward that side and the catalogs' own filters must be able to hold together.
+        Each statement is added in order; the first one that makes them contradictory is
+        reported, with what it contradicts."""
+        for target in (pair.left, pair.right):
+            if not pair.flows_into(target):
+                continue
+            source = pair.right if target is pair.left else pair.left
+            implicit = self.implicit_filters(pair, source)
+            fixed = [f for f, _ in implicit]
+            statements = [(cond, st, f"where {render_condition(cond)}") for cond, _, st in pair.filters]
+            statements += [(st.scope, st, f"only {render_condition(st.scope)} -> {st.toward}") for st, side in pair.scopes if side is target]
+            kept: list[tuple[sat.Formula, ast.Where | ast.Only, str]] = []
+            for cond, st, text in statements:
+                f = sat.formula(cond, self.term)
+                if sat.satisfiable(fixed + [g for g, _, _ in kept] + [f]):
+                    kept.append((f, st, text))
+                    continue
+                self.out.append(self.contradiction(f, st, text, implicit, kept))
+
+    def contradiction(self, f, st, text: str, implicit: list, kept: list) -> Diagnostic:
+        if not sat.satisfiable([f]):
+            return _diag(UNSATISFIABLE_FILTER, f"`{text}` can never be true", st.span, "never true", "remove it, or write the condition you meant")
+        for g, rule in implicit:
+            if not sat.satisfiable([g, f]):
+                return _diag(UNSATISFIABLE_FILTER, f"`{text}` contradicts a filter the product always applies: \"{rule.seed}\" ({', '.join(rule.r)})",
+                             st.span, "never true with the product's filter", "remove it: the product already filters these records")
+        fixed = [g for g, _ in implicit]
+        for g, earlier, earlier_text in kept:
+            if not sat.satisfiable(fixed + [g, f]):
+                return _diag(UNSATISFIABLE_FILTER, f"`{text}` contradicts `{earlier_text}`", st.span, "never true with the other condition",
+                             "keep the condition you meant", extra=(Label(earlier.span, "contradicted condition"),))
+        return _diag(UNSATISFIABLE_FILTER, f"`{text}` contradicts the conditions before it", st.span, "never true with the others",
+                     "keep the conditions you meant")
+
+    def implicit_filters(self, pair: PairModel, source: Side) -> list:
+        """The catalogs' filters on a flow out of `source`: (formula, rule)."""
+        out = []
+        for rule in source.catalog.rules_of("sync_out_filter", object=source.object):
+            out.append((sat.equals(_var_of(_catalog_ref(source, rule["where"]["field"])), rule["where"]["equals"]), rule))
+        for side in (pair.left, pair.right):
+            for rule in side.catalog.rules_of("pairing_requires", object=side.object):
+                out.append((sat.present(_var_of(_catalog_ref(side, rule["field"]))), rule))
+        return out
+
+    def term(self, value: ast.Value) -> sat.Term:
+        """What a value in a condition is, for the satisfiability check."""
+        if isinstance(value, ast.Literal):
+            return sat.Const(value.value)
+        if not isinstance(value, ast.Path):
+            return None
+        builtin = builtin_of(value, self.systems)
+        if builtin == "linked":
+            return sat.Flag("linked")
+        if builtin == "new":
+            return sat.Negated(sat.Flag("linked"))
+        if builtin == "list":
+            return sat.Flag(("list", render_value(value)))
+        if builtin is not None:
+            return None
+        ref = self.refs.get(id(value))
+        return _var_of(ref) if ref is not None else None
 
     def pairing(self, pair: PairModel) -> None:
         if not pair.matches and pair.link is None:
@@ -893,6 +962,16 @@ def _mentions_list(cond: ast.Condition, systems: set[str]) -> bool:
     if isinstance(cond, ast.BoolOp):
         return any(_mentions_list(o, systems) for o in cond.operands) if cond.op == "and" else all(_mentions_list(o, systems) for o in cond.operands)
     return False
+
+
+def _var_of(ref: FieldRef) -> sat.Var:
+    name = ref.custom_name or (ref.spec.name if ref.spec is not None else ref.describe())
+    values = tuple(ref.spec.value_names()) if ref.spec is not None and ref.spec.values else ()
+    return sat.Var((str(ref.side), tuple(h.name for h in ref.hops), name, ref.selector), ref.type, values)
+
+
+def _catalog_ref(side: Side, field_name: str) -> FieldRef:
+    return FieldRef(side, (field_name,), resolve_path(side.catalog, side.object, [field_name]))
 
 
 def _literals(write: Write) -> tuple[list[ast.Literal], list[ast.Literal]]:
