@@ -189,6 +189,14 @@ SAME_SYSTEM_SYNC = _code(
     `sync pipedrive.Person <-> autopilot.Contact`.""",
 )
 
+EMPTY_MAPPING = _code(
+    "SM119", "mapping declares nothing", WARNING,
+    """The root mapping has no `include`, `connect`, `sync` or `action`: it is empty, or holds
+    only comments and the `syncmap 1` line. It checks and compiles to a plan that syncs
+    nothing, which is how a file truncated by a bad merge would otherwise pass CI unnoticed.""",
+    """Restore the mapping's contents, or delete the file.""",
+)
+
 # ---------------------------------------------------------------- SM2xx names (catalogs)
 
 UNKNOWN_SYSTEM = _code(

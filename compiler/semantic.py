@@ -905,14 +905,14 @@ class _Analyser:
                 problems.append(f"\"{act.name}\" is a{'n' if named.operation[0] in 'aeiou' else ''} {named.operation} action: use `{verb}`")
             elif wants_create != named.creates_person_if_missing:
                 problems.append(f"\"{act.name}\" {'creates' if named.creates_person_if_missing else 'never creates'} the person if missing, so use `{'upsert' if named.creates_person_if_missing and op == 'update' else 'create' if named.creates_person_if_missing else 'update'}`")
-            if named.fields:
-                allowed = set(named.fields)
-                for w in writes:
-                    if w.target.spec is not None and w.target.spec.name not in allowed:
-                        problems.append(f"\"{act.name}\" may only write {', '.join(sorted(allowed))}")
-                        break
             for p in problems:
                 self.out.append(_diag(BAD_ACTION, p, step.span, "contradicts the catalog's action", "see the action in docs/catalogs.md"))
+            if named.fields:
+                allowed = sorted(named.fields)
+                for w in writes:  # each on its own line: the step itself is fine
+                    if w.target.spec is not None and w.target.spec.name not in allowed:
+                        self.out.append(_diag(BAD_ACTION, f"\"{act.name}\" may only write {', '.join(allowed)}", w.rule.span, "not a field this action writes",
+                                              "see the action in docs/catalogs.md"))
             return named.name
         offered = [a for a in cat.actions_on(target.object) if a.operation == op]
         if not offered:
