@@ -197,6 +197,16 @@ EMPTY_MAPPING = _code(
     """Restore the mapping's contents, or delete the file.""",
 )
 
+INCLUDE_OUTSIDE = _code(
+    "SM120", "include outside the mapping's folder", ERROR,
+    """`include` reads only files inside the root mapping's folder (after following symbolic
+    links). An absolute path or a `../` that climbs out of it could make `syncmap check` read
+    any file on the machine, such as `/etc/shadow` or a `.env`, and print its first line into a
+    CI log through a syntax error. Nothing of such a file is read or shown.""",
+    """Move the shared file into the mapping's folder (or a subfolder) and include it by a
+    relative path.""",
+)
+
 # ---------------------------------------------------------------- SM2xx names (catalogs)
 
 UNKNOWN_SYSTEM = _code(

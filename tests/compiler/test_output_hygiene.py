@@ -36,3 +36,37 @@ def test_a_long_line_near_its_start_keeps_its_beginning() -> None:
     shown, caret = render_human([diag], {"m.syncmap": line}).splitlines()[3:5]
     assert shown.startswith("1 | @") and shown.endswith("…")
     assert shown[caret.index("^")] == "@"
+
+
+def test_an_include_outside_the_folder_is_never_read_nor_printed(tmp_path) -> None:
+    from syncmap.compiler.api import check
+    from syncmap.compiler.diagnostics import RENDERERS
+
+    secret = tmp_path / "secret.env"
+    secret.write_text("TOKEN=hunter2-leaked\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "link.syncmap").symlink_to(secret)
+    root = project / "m.syncmap"
+    root.write_text(f'include "{secret}"\ninclude "../secret.env"\ninclude "link.syncmap"\n')
+    read: list[str] = []
+
+    def reader(path: str) -> str:
+        read.append(path)
+        return open(path, encoding="utf-8").read()
+
+    result = check(str(root), reader)
+    assert [d.code for d in result.diagnostics] == ["SM120", "SM120", "SM120"]
+    assert read == [str(root)]
+    for render in RENDERERS.values():
+        assert "hunter2" not in render(result.diagnostics, result.sources.texts)
+
+
+def test_a_non_utf8_include_gets_a_plain_reason(tmp_path) -> None:
+    from syncmap.compiler.api import check
+
+    (tmp_path / "bad.syncmap").write_bytes(b"# caf\xe9\n")
+    root = tmp_path / "m.syncmap"
+    root.write_text('include "bad.syncmap"\n')
+    (diag,) = [d for d in check(str(root)).diagnostics if d.code == "SM101"]
+    assert [label.message for label in diag.labels] == ["not UTF-8 text"]
