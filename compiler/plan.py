@@ -36,10 +36,26 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
+@lru_cache(maxsize=1)
+def _fast_validator() -> Any:
+    """jsonschema-rs's validator when it is installed, else None.
+
+    The Python validator takes seconds per megabyte of plan (7.5 s for the 16.6 MB plan of a
+    10,000-line mapping); the Rust one decides the same schema a hundred times faster. It
+    only answers valid or not: the messages of an invalid plan still come from jsonschema.
+    """
+    try:
+        import jsonschema_rs
+    except ImportError:
+        return None
+    return jsonschema_rs.validator_for(plan_schema())
+
+
 def validate_plan(plan: dict[str, Any]) -> None:
     """Raise PlanError naming every place the plan breaks its schema."""
     _check_version(plan)
-    errors = sorted(_validator().iter_errors(plan), key=lambda e: list(e.absolute_path))
+    fast = _fast_validator()
+    errors = [] if fast is not None and fast.is_valid(plan) else sorted(_validator().iter_errors(plan), key=lambda e: list(e.absolute_path))
     if errors:
         lines = [f"  /{'/'.join(str(p) for p in e.absolute_path)}: {e.message}" for e in errors[:10]]
         raise PlanError("the plan does not match plan.schema.json:\n" + "\n".join(lines))
@@ -116,8 +132,11 @@ def dump_yaml(plan: dict[str, Any]) -> str:
     return out.getvalue()
 
 
-def dumps(plan: dict[str, Any], fmt: str) -> str:
-    validate_plan(plan)
+def dumps(plan: dict[str, Any], fmt: str, *, validate: bool = True) -> str:
+    """The plan as text. `validate=False` for a plan `compile_plan` has just validated, so a
+    compile validates once."""
+    if validate:
+        validate_plan(plan)
     return dump_yaml(plan) if fmt == "yaml" else dump_json(plan)
 
 

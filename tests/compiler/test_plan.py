@@ -255,3 +255,40 @@ def test_compile_refuses_an_output_file_of_unknown_kind(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["compile", str(ROOT / "mappings" / "autopilot.syncmap"), "-o", str(tmp_path / "plan.txt")])
     assert result.exit_code == 2 and ".yaml, .yml or .json" in result.stderr
     assert not (tmp_path / "plan.txt").exists()
+
+
+def test_the_fast_validator_agrees_with_jsonschema() -> None:
+    # validate_plan trusts jsonschema-rs's yes; this pins that its yes and no are jsonschema's.
+    import jsonschema
+    import jsonschema_rs
+
+    from syncmap.compiler.plan import plan_schema
+
+    fast = jsonschema_rs.validator_for(plan_schema())
+    slow = jsonschema.Draft202012Validator(plan_schema())
+    plan = compile_plan(str(ROOT / "mappings" / "five-objects.syncmap")).plan
+    tampers = [
+        lambda p: None,
+        lambda p: p["pairs"][0].__setitem__("direction", "sideways"),
+        lambda p: p.pop("stages"),
+        lambda p: p["pairs"][0]["fields"][0].__setitem__("on", "sometimes"),
+        lambda p: p["pairs"][0].__setitem__("extra", 1),
+        lambda p: p["actions"][0]["steps"][0].__setitem__("verb", 7),
+        lambda p: p["source"].__setitem__("digest", None),
+    ]
+    verdicts = []
+    for tamper in tampers:
+        copy = json.loads(json.dumps(plan))
+        tamper(copy)
+        verdicts.append((fast.is_valid(copy), slow.is_valid(copy)))
+    assert verdicts[0] == (True, True)
+    assert all(f == s for f, s in verdicts), verdicts
+    assert sum(not s for _, s in verdicts) >= 4
+
+
+def test_dumps_can_skip_a_validation_compile_plan_already_did() -> None:
+    plan = compile_plan(str(ROOT / "mappings" / "autopilot.syncmap")).plan
+    broken = dict(plan, pairs="not a list")
+    with pytest.raises(PlanError):
+        dumps(broken, "json")
+    assert dumps(plan, "json", validate=False) == dumps(plan, "json")
