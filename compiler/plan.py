@@ -120,16 +120,14 @@ def dump_json(plan: dict[str, Any]) -> str:
 
 
 def dump_yaml(plan: dict[str, Any]) -> str:
-    from ruamel.yaml import YAML
+    from syncmap.compiler import plan_yaml
 
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False
-    yaml.width = 4096
-    out = io.StringIO()
-    out.write(f"# {header(plan)}\n")
-    yaml.dump(plan, out)
-    return out.getvalue()
+    text = plan_yaml.dump(plan)
+    if text is None:  # something plan_yaml does not mirror exactly: ruamel writes it all
+        out = io.StringIO()
+        plan_yaml.ruamel_yaml().dump(plan, out)
+        text = out.getvalue()
+    return f"# {header(plan)}\n{text}"
 
 
 def dumps(plan: dict[str, Any], fmt: str, *, validate: bool = True) -> str:
