@@ -189,6 +189,24 @@ SAME_SYSTEM_SYNC = _code(
     `sync pipedrive.Person <-> autopilot.Contact`.""",
 )
 
+EMPTY_MAPPING = _code(
+    "SM119", "mapping declares nothing", WARNING,
+    """The root mapping has no `include`, `connect`, `sync` or `action`: it is empty, or holds
+    only comments and the `syncmap 1` line. It checks and compiles to a plan that syncs
+    nothing, which is how a file truncated by a bad merge would otherwise pass CI unnoticed.""",
+    """Restore the mapping's contents, or delete the file.""",
+)
+
+INCLUDE_OUTSIDE = _code(
+    "SM120", "include outside the mapping's folder", ERROR,
+    """`include` reads only files inside the root mapping's folder (after following symbolic
+    links). An absolute path or a `../` that climbs out of it could make `syncmap check` read
+    any file on the machine, such as `/etc/shadow` or a `.env`, and print its first line into a
+    CI log through a syntax error. Nothing of such a file is read or shown.""",
+    """Move the shared file into the mapping's folder (or a subfolder) and include it by a
+    relative path.""",
+)
+
 # ---------------------------------------------------------------- SM2xx names (catalogs)
 
 UNKNOWN_SYSTEM = _code(
@@ -419,6 +437,29 @@ ACTIVITY_IDENTITY = _code(
     for Activities." Two activity objects pair by their person and that time; a sync between
     them that matches on anything else would duplicate or mix up activities.""",
     """Write `match person = contact, marked_as_done_time = occurred_at`.""",
+)
+RELATION_NOT_PAIRED = _code(
+    "SM324", "relation leads to records nothing pairs", ERROR,
+    """A `match` key, `link` or rule that goes through a relation (`match person`, `match person =
+    contact`, `person <- contact`) finds the partner through the related records' own pairing:
+    a deal's contact is the contact paired with the deal's person. "Pairing by Person ID" (R9)
+    and "Contact Relationship configured … from source system to destination system" (R17) need
+    a sync of the related objects in the same mapping (its includes count); without one nothing
+    can ever pair.""",
+    """Add the sync the message names (e.g. `sync pipedrive.Person <-> autopilot.Contact { … }`),
+    or include the file that has it.""",
+)
+UNSATISFIABLE_FILTER = _code(
+    "SM325", "filter can never be true", ERROR,
+    """A `where` or `only` condition can never hold: on its own (`done and not done`), together
+    with an earlier `where` or `only` of the same block, or together with a filter the product
+    applies whatever the mapping says: "Only Closed Activities will sync out to another system"
+    (R16) and "Must have close dated ASSIGNED in order for the Deal to be paired up" (R19). A
+    sync with such a filter never moves a record. The conditions are evaluated together, not
+    compared as text, so `where not done`, `where done = false` and `where done != true` are all
+    found.""",
+    """Remove the condition, or write the one you meant (`where done`, `where expected_close_date
+    != null` are what the product does anyway).""",
 )
 
 def explain(code: str) -> str | None:

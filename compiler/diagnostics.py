@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 ERROR = "error"
 WARNING = "warning"
+EXCERPT_WIDTH = 160  # characters of a source line shown around a caret
 
 
 class Span(NamedTuple):
@@ -86,8 +87,18 @@ def _excerpt(span: Span, source: str | None, note: str) -> list[str]:
     text = lines[span.line - 1].replace("\t", " ")
     width = (span.end_col - span.col) if span.end_line == span.line else len(text) - span.col + 1
     width = max(1, width)
+    col = span.col
+    if len(text) > EXCERPT_WIDTH:
+        # A very long line (minified, generated, or not a mapping at all) is shown as a window
+        # around the caret, so one diagnostic never prints megabytes.
+        start = max(0, min(col - 1 - EXCERPT_WIDTH // 3, len(text) - EXCERPT_WIDTH))
+        end = start + EXCERPT_WIDTH
+        head, tail = ("…" if start > 0 else ""), ("…" if end < len(text) else "")
+        text = head + text[start:end] + tail
+        col = col - start + len(head)
+        width = max(1, min(width, end - (span.col - 1)))
     gutter = " " * len(str(span.line))
-    caret = " " * (span.col - 1) + "^" * width
+    caret = " " * (col - 1) + "^" * width
     return [f"{gutter} |", f"{span.line} | {text}", f"{gutter} | {caret}" + (f" {note}" if note else "")]
 
 

@@ -204,8 +204,7 @@ class _Lowerer:
         creates, updates = {}, {}
         for key, side in (("left", pair.left), ("right", pair.right)):
             flows = pair.flows_into(side)
-            creates[key] = (flows and side.spec.permissions.create and (side.system, "linked") not in only_words
-                            and side is not pair.partner_side)
+            creates[key] = str(side) in pair.creating
             updates[key] = flows and side.spec.permissions.update and (side.system, "new") not in only_words
         deletes = None
         if pair.deletes is not None and pair.deletes.arrow is not None:

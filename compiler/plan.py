@@ -36,10 +36,26 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
+@lru_cache(maxsize=1)
+def _fast_validator() -> Any:
+    """jsonschema-rs's validator when it is installed, else None.
+
+    The Python validator takes seconds per megabyte of plan (7.5 s for the 16.6 MB plan of a
+    10,000-line mapping); the Rust one decides the same schema a hundred times faster. It
+    only answers valid or not: the messages of an invalid plan still come from jsonschema.
+    """
+    try:
+        import jsonschema_rs
+    except ImportError:
+        return None
+    return jsonschema_rs.validator_for(plan_schema())
+
+
 def validate_plan(plan: dict[str, Any]) -> None:
     """Raise PlanError naming every place the plan breaks its schema."""
     _check_version(plan)
-    errors = sorted(_validator().iter_errors(plan), key=lambda e: list(e.absolute_path))
+    fast = _fast_validator()
+    errors = [] if fast is not None and fast.is_valid(plan) else sorted(_validator().iter_errors(plan), key=lambda e: list(e.absolute_path))
     if errors:
         lines = [f"  /{'/'.join(str(p) for p in e.absolute_path)}: {e.message}" for e in errors[:10]]
         raise PlanError("the plan does not match plan.schema.json:\n" + "\n".join(lines))
@@ -104,20 +120,21 @@ def dump_json(plan: dict[str, Any]) -> str:
 
 
 def dump_yaml(plan: dict[str, Any]) -> str:
-    from ruamel.yaml import YAML
+    from syncmap.compiler import plan_yaml
 
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False
-    yaml.width = 4096
-    out = io.StringIO()
-    out.write(f"# {header(plan)}\n")
-    yaml.dump(plan, out)
-    return out.getvalue()
+    text = plan_yaml.dump(plan)
+    if text is None:  # something plan_yaml does not mirror exactly: ruamel writes it all
+        out = io.StringIO()
+        plan_yaml.ruamel_yaml().dump(plan, out)
+        text = out.getvalue()
+    return f"# {header(plan)}\n{text}"
 
 
-def dumps(plan: dict[str, Any], fmt: str) -> str:
-    validate_plan(plan)
+def dumps(plan: dict[str, Any], fmt: str, *, validate: bool = True) -> str:
+    """The plan as text. `validate=False` for a plan `compile_plan` has just validated, so a
+    compile validates once."""
+    if validate:
+        validate_plan(plan)
     return dump_yaml(plan) if fmt == "yaml" else dump_json(plan)
 
 

@@ -7,10 +7,13 @@ DESIGN.md that applies at compile time is one function below, named after what i
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 
 from syncmap.compiler import ast
-from syncmap.compiler.catalog import Catalog, DependencyCycleError, available_systems, dependency_order, load_catalog, suggest
+from syncmap.compiler import satisfiable as sat
+from syncmap.compiler.catalog import Catalog, DependencyCycleError, available_systems, dependency_order, load_catalog, resolve_path, suggest
 from syncmap.compiler.codes import (
     ACTIVITY_IDENTITY,
     BAD_ACTION,
@@ -30,6 +33,7 @@ from syncmap.compiler.codes import (
     NOT_CONNECTED,
     ONE_TO_MANY,
     READ_ONLY_FIELD,
+    RELATION_NOT_PAIRED,
     REQUIRED_NOT_MAPPED,
     SPLIT_FULL_NAME,
     SYNC_PERMISSION,
@@ -37,9 +41,12 @@ from syncmap.compiler.codes import (
     UNKNOWN_OBJECT,
     UNKNOWN_SYSTEM,
     UNKNOWN_VALUE,
+    UNSATISFIABLE_FILTER,
     WRITE_THROUGH_RELATION,
     WRITTEN_TWICE,
 )
+from syncmap.compiler.fmt import condition as render_condition
+from syncmap.compiler.fmt import value as render_value
 from syncmap.compiler.diagnostics import ERROR, WARNING, Diagnostic, Label, Span
 from syncmap.compiler.resolve import FieldRef, Scope, Side, Val, builtin_of, builtin_problem, resolve_field, resolve_value
 from syncmap.compiler.structure import SECRET_WORDS, env_call, env_name
@@ -104,6 +111,7 @@ class PairModel:
     matches: list[MatchModel] = field(default_factory=list)
     link: tuple[FieldRef, FieldRef] | None = None
     link_node: ast.Link | None = None
+    link_keeper: FieldRef | None = None  # the field the link writes: no rule, default or action may write it too
     empty_node: ast.Empty | None = None
     conflict_node: ast.Conflict | None = None
     scopes: list[tuple[ast.Only, Side]] = field(default_factory=list)  # (statement, side it filters)
@@ -113,7 +121,8 @@ class PairModel:
     empty: str = "skip"
     conflict: tuple[str, ...] = ("newest",)
     relation_edges: list[tuple[str, str, str]] = field(default_factory=list)  # (system, object, depends on)
-    mentioned: list[FieldRef] = field(default_factory=list)  # every field a rule names, even a broken rule
+    creating: set[str] = field(default_factory=set)  # the sides ("system.Object") the pair may create records on
+    mentioned: list[FieldRef] = field(default_factory=list)  # the fields a broken rule names: no follow-up error about them
 
     @property
     def id(self) -> str:
@@ -179,6 +188,7 @@ class _Analyser:
         self.catalogs: dict[str, Catalog] = {}
         self.known = set(available_systems(search_path))
         self.refs: dict[int, FieldRef] = {}
+        self.resolved: list[FieldRef] = []  # every path that resolved, once per use: rules over all paths read them
 
     # ------------------------------------------------------------ names
 
@@ -211,6 +221,8 @@ class _Analyser:
     def value(self, v: ast.Value, scope: Scope) -> Val | None:
         val, diags = resolve_value(v, scope, systems=self.systems)
         self.out.extend(diags)
+        if val is not None:
+            self.resolved.extend(val.reads)
         if val is not None and isinstance(v, ast.Path) and val.reads:
             self.refs[id(v)] = val.reads[0]  # conditions are lowered from the AST: remember what each path named
         return val
@@ -220,6 +232,7 @@ class _Analyser:
         self.out.extend(diags)
         if ref is not None:
             self.refs[id(path)] = ref
+            self.resolved.append(ref)
         return ref
 
     def condition(self, cond: ast.Condition, scope: Scope) -> None:
@@ -244,8 +257,23 @@ class _Analyser:
                     self.check_value_allowed(val.reads[0], item)
 
     def check_value_allowed(self, ref: FieldRef, lit: ast.Literal) -> None:
+        """A constant that reaches or is compared with a constrained field: an enum of either
+        catalog (SM317), or a field an `allowed_values` rule limits, such as the activity type
+        (SM308, R18)."""
         spec = ref.spec
-        if spec is None or not spec.values or lit.kind == "null":
+        if spec is None:
+            return
+        for rule in ref.side.catalog.rules_of("allowed_values", object=ref.end_object):
+            if rule.get("field") != spec.name:
+                continue
+            text = "" if lit.value is None else str(lit.value)
+            names = [str(v["value"]) for v in rule["values"]]
+            words = {w.lower() for v in rule["values"] for w in (str(v["value"]), str(v.get("label") or v["value"]))}
+            if not ((text == "" and rule.get("allow_blank")) or text.lower() in words):
+                self.out.append(_diag(BAD_ACTIVITY_TYPE, f"activity type {lit.raw} is neither blank nor one of the available types", lit.span,
+                                      "not an activity type", "use one of: " + ", ".join(names) + ", or \"\""))
+            return
+        if not spec.values or lit.kind == "null":
             return
         allowed = [str(v) for v in spec.value_names()]
         if str(lit.value) not in allowed:
@@ -270,6 +298,9 @@ class _Analyser:
             key = frozenset({str(pair.left), str(pair.right)})
             self.pair_rules(pair, pairs, whole=key not in paired)
             paired.add(key)
+        self.link_owned(pairs, actions)
+        self.related_pairing(pairs)
+        self.one_to_many()
         stages = self.stages(pairs)
         return Model(self.catalogs, connects, pairs, actions, stages, self.refs)
 
@@ -350,8 +381,8 @@ class _Analyser:
         default = self.value(rule.default, rscope if rule.arrow == "<-" else lscope) if rule.default is not None else None
         if rule.conflict is not None:
             self.conflict_words(pair, rule.conflict)
-        pair.mentioned.extend(ref for val in (lval, rval) if val is not None for ref in val.reads)
         if lval is None or rval is None:
+            pair.mentioned.extend(ref for val in (lval, rval) if val is not None for ref in val.reads)
             return
         halves = []
         if rule.arrow in ("->", "<->"):
@@ -405,9 +436,12 @@ class _Analyser:
             self.out.append(_diag(READ_ONLY_FIELD, f"{target.side.catalog.display_name} {target.side.spec.display_name} `{target.describe()}` is read-only",
                                   span, "cannot be written", "read it only: point the arrow away from it"))
         self.check_types(write, span)
-        if spec is not None and isinstance(source.node, ast.Literal):
-            self.check_value_allowed(target, source.node)
-        self.check_activity_type(write, span)
+        reaching, read = _literals(write)
+        for lit in reaching:
+            self.check_value_allowed(target, lit)
+        if source.kind == "field":
+            for lit in read:
+                self.check_value_allowed(source.reads[0], lit)
 
     def check_types(self, write: Write, span: Span) -> None:
         src, dst = write.source, write.target
@@ -429,24 +463,6 @@ class _Analyser:
             self.out.append(_diag(TYPE_MISMATCH, f"{_article(source_type)} {source_type} value cannot be written into `{dst.describe()}`, which holds {dst.type}", span,
                                   f"{dst.type} field", "add `with map { … }`, or map a field of the same type"))
 
-    def check_activity_type(self, write: Write, span: Span) -> None:
-        spec = write.target.spec
-        if spec is None:
-            return
-        for rule in write.target.side.catalog.rules_of("allowed_values", object=write.target.side.object):
-            if rule.get("field") != spec.name:
-                continue
-            values = [(v["value"], v.get("label")) for v in rule["values"]]
-            candidates = [write.source.node] if isinstance(write.source.node, ast.Literal) else []
-            if write.default is not None and isinstance(write.default.node, ast.Literal):
-                candidates.append(write.default.node)
-            for lit in candidates:
-                text = "" if lit.value is None else str(lit.value)
-                ok = (text == "" and rule.get("allow_blank")) or any(text.lower() in (str(v).lower(), str(lbl or "").lower()) for v, lbl in values)
-                if not ok:
-                    self.out.append(_diag(BAD_ACTIVITY_TYPE, f"activity type {lit.raw} is neither blank nor one of the available types", lit.span,
-                                          "not an activity type", "use one of: " + ", ".join(str(v) for v, _ in values) + ", or \"\""))
-
     def match_key(self, pair: PairModel, key: ast.MatchKey, lscope: Scope, rscope: Scope) -> None:
         if key.right is None and isinstance(key.left, ast.Path):
             # Shorthand: a relation whose target is paired with the other side, or a field both sides have.
@@ -454,6 +470,7 @@ class _Analyser:
             if lref is not None and lref.is_relation:
                 pair.matches.append(MatchModel(Val("field", "id", (lref,), key.left), None, "relation", key))
                 self.refs[id(key.left)] = lref
+                self.resolved.append(lref)
                 pair.relation_edges.append((pair.left.system, pair.left.object, lref.end_object))
                 return
             rref, _ = resolve_field(key.left, rscope, systems=self.systems)
@@ -463,6 +480,7 @@ class _Analyser:
                     self.value(key.left, rscope)
                 return
             pair.matches.append(MatchModel(Val("field", lref.type, (lref,), key.left), Val("field", rref.type, (rref,), key.left), "field", key))
+            self.resolved.extend((lref, rref))
             return
         lval = self.value(key.left, lscope)
         rval = self.value(key.right, rscope) if key.right is not None else None
@@ -490,6 +508,7 @@ class _Analyser:
             return
         pair.link = (left, right)
         pair.link_node = st
+        pair.link_keeper = keepers[0]
 
     def only(self, pair: PairModel, st: ast.Only, scopes: "_Scopes") -> None:
         target = pair.side(st.toward)
@@ -551,6 +570,7 @@ class _Analyser:
         fragment of the pair: what the pair as a whole needs (pairing, scope, permissions,
         required fields) is checked on the first block, not reported again for the fragment."""
         self.written_twice(pair.writes)
+        pair.creating = {str(side) for side in (pair.left, pair.right) if self.creates_on(pair, side)}
         if whole:
             self.pairing(pair)
             self.permissions(pair)
@@ -558,8 +578,8 @@ class _Analyser:
             self.required(pair)
             self.activity_relation(pair, pairs)
             self.time_identity(pair)
-        self.one_to_many(pair)
-        self.unsplittable(pair)
+            self.contradictions(pair)
+        self.unsplittable(pair.writes)
 
     def written_twice(self, writes: list[Write]) -> None:
         seen: dict[tuple, Write] = {}
@@ -573,6 +593,95 @@ class _Analyser:
                                       extra=(Label(first.rule.span, "first written here"),)))
             else:
                 seen[key] = w
+
+    def link_owned(self, pairs: list[PairModel], actions: list[ActionModel]) -> None:
+        """R11: the field a `link` keeps the partner's id in is written by the link alone, so
+        every other writer of it (a rule in either direction, a default, an action) is a second
+        writer, whatever its direction or whether it only writes on creation."""
+        owners = {p.link_keeper.target_key: p.link_node for p in pairs if p.link_keeper is not None and p.link_node is not None}
+        writes = [w for p in pairs for w in p.writes] + [w for a in actions for s in a.steps for w in s.writes]
+        for w in writes:
+            link = owners.get(w.target.target_key)
+            if link is not None:
+                self.out.append(_diag(WRITTEN_TWICE, f"`{w.target.describe()}` is kept by `link`, which is its only writer", w.rule.span, "written again here",
+                                      "remove this rule: the link writes the partner's id there", extra=(Label(link.span, "written by the link here"),)))
+
+    def related_pairing(self, pairs: list[PairModel]) -> None:
+        """R9, R17: a key or rule through a relation translates a related record into its
+        partner, which only a sync of the two related objects can provide."""
+        paired = {frozenset({str(p.left), str(p.right)}) for p in pairs}
+        for pair in pairs:
+            for node, (ref, far) in _through_relations(pair):
+                if frozenset({f"{ref.side.system}.{ref.end_object}", far}) in paired:
+                    continue
+                cat = ref.side.catalog
+                near = f"{ref.side.system}.{ref.end_object}"
+                self.out.append(_diag(RELATION_NOT_PAIRED, f"`{ref.describe()}` leads to {cat.display_name} {cat.object(ref.end_object).display_name} records, but no sync pairs {near} with {far}",
+                                      node.span, "nothing pairs these", f"add `sync {near} <-> {far} {{ … }}` to this mapping or a file it includes"))
+
+    def contradictions(self, pair: PairModel) -> None:
+        """R16, R19 and plain logic: for each way records flow, the `where` lines, the `only`
+        lines toward that side and the catalogs' own filters must be able to hold together.
+        Each statement is added in order; the first one that makes them contradictory is
+        reported, with what it contradicts."""
+        for target in (pair.left, pair.right):
+            if not pair.flows_into(target):
+                continue
+            source = pair.right if target is pair.left else pair.left
+            implicit = self.implicit_filters(pair, source)
+            fixed = [f for f, _ in implicit]
+            statements = [(cond, st, f"where {render_condition(cond)}") for cond, _, st in pair.filters]
+            statements += [(st.scope, st, f"only {render_condition(st.scope)} -> {st.toward}") for st, side in pair.scopes if side is target]
+            kept: list[tuple[sat.Formula, ast.Where | ast.Only, str]] = []
+            for cond, st, text in statements:
+                f = sat.formula(cond, self.term)
+                if sat.satisfiable(fixed + [g for g, _, _ in kept] + [f]):
+                    kept.append((f, st, text))
+                    continue
+                self.out.append(self.contradiction(f, st, text, implicit, kept))
+
+    def contradiction(self, f, st, text: str, implicit: list, kept: list) -> Diagnostic:
+        if not sat.satisfiable([f]):
+            return _diag(UNSATISFIABLE_FILTER, f"`{text}` can never be true", st.span, "never true", "remove it, or write the condition you meant")
+        for g, rule in implicit:
+            if not sat.satisfiable([g, f]):
+                return _diag(UNSATISFIABLE_FILTER, f"`{text}` contradicts a filter the product always applies: \"{rule.seed}\" ({', '.join(rule.r)})",
+                             st.span, "never true with the product's filter", "remove it: the product already filters these records")
+        fixed = [g for g, _ in implicit]
+        for g, earlier, earlier_text in kept:
+            if not sat.satisfiable(fixed + [g, f]):
+                return _diag(UNSATISFIABLE_FILTER, f"`{text}` contradicts `{earlier_text}`", st.span, "never true with the other condition",
+                             "keep the condition you meant", extra=(Label(earlier.span, "contradicted condition"),))
+        return _diag(UNSATISFIABLE_FILTER, f"`{text}` contradicts the conditions before it", st.span, "never true with the others",
+                     "keep the conditions you meant")
+
+    def implicit_filters(self, pair: PairModel, source: Side) -> list:
+        """The catalogs' filters on a flow out of `source`: (formula, rule)."""
+        out = []
+        for rule in source.catalog.rules_of("sync_out_filter", object=source.object):
+            out.append((sat.equals(_var_of(_catalog_ref(source, rule["where"]["field"])), rule["where"]["equals"]), rule))
+        for side in (pair.left, pair.right):
+            for rule in side.catalog.rules_of("pairing_requires", object=side.object):
+                out.append((sat.present(_var_of(_catalog_ref(side, rule["field"]))), rule))
+        return out
+
+    def term(self, value: ast.Value) -> sat.Term:
+        """What a value in a condition is, for the satisfiability check."""
+        if isinstance(value, ast.Literal):
+            return sat.Const(value.value)
+        if not isinstance(value, ast.Path):
+            return None
+        builtin = builtin_of(value, self.systems)
+        if builtin == "linked":
+            return sat.Flag("linked")
+        if builtin == "new":
+            return sat.Negated(sat.Flag("linked"))
+        if builtin == "list":
+            return sat.Flag(("list", render_value(value)))
+        if builtin is not None:
+            return None
+        ref = self.refs.get(id(value))
+        return _var_of(ref) if ref is not None else None
 
     def pairing(self, pair: PairModel) -> None:
         if not pair.matches and pair.link is None:
@@ -614,23 +723,45 @@ class _Analyser:
                                           "no list scope", f'add `only {side.system}.list("{rule.get("list")}") -> {other.system}`'))
 
     def required(self, pair: PairModel) -> None:
-        mapped: dict[str, set[str]] = {str(pair.left): set(), str(pair.right): set()}
+        """R23. A side the pair can create records on needs every required field written into
+        it, in that direction (defaults count: they are written on creation); a side it never
+        creates on needs the field named somewhere in the block, as the seed's table asks."""
+        named: dict[str, set[str]] = {str(pair.left): set(), str(pair.right): set()}
+        written: dict[str, set[str]] = {str(pair.left): set(), str(pair.right): set()}
         for w in pair.writes:
-            if w.target.spec is not None:
-                mapped[str(w.target.side)].add(w.target.spec.name)
-        for ref in pair.mentioned:
+            if w.target.spec is not None and not w.target.through_relation:
+                written[str(w.target.side)].add(w.target.spec.name)
+        refs = [ref for w in pair.writes for ref in (w.target, *w.source.reads)]
+        refs += [ref for m in pair.matches for val in (m.left, m.right) if val is not None for ref in val.reads]
+        for ref in refs:
             if ref.spec is not None and not ref.hops:
-                mapped[str(ref.side)].add(ref.spec.name)
-        for m in pair.matches:
-            for val in (m.left, m.right):
-                for ref in (val.reads if val else ()):
-                    if ref.spec is not None and not ref.hops:
-                        mapped[str(ref.side)].add(ref.spec.name)
+                named[str(ref.side)].add(ref.spec.name)
+        for ref in pair.mentioned:  # a rule that failed to resolve: its own error says enough
+            if ref.spec is not None and not ref.hops:
+                named[str(ref.side)].add(ref.spec.name)
+                written[str(ref.side)].add(ref.spec.name)
         for side in (pair.left, pair.right):
+            other = pair.right if side is pair.left else pair.left
+            creates = str(side) in pair.creating
+            have = written[str(side)] if creates else named[str(side)]
             for req in side.spec.required:
-                if req.field not in mapped[str(side)]:
-                    self.out.append(_diag(REQUIRED_NOT_MAPPED, f"{side.catalog.display_name} {side.spec.display_name} requires `{req.field}` ({req.seed}), but it is not mapped",
+                if req.field in have:
+                    continue
+                what = f"{side.catalog.display_name} {side.spec.display_name} requires `{req.field}` ({req.seed})"
+                if creates:
+                    arrow = "<-" if side is pair.left else "->"
+                    self.out.append(_diag(REQUIRED_NOT_MAPPED, f"{what}, but this sync can create one from {_article(other.catalog.display_name.lower())} {other.catalog.display_name} {other.spec.display_name} and nothing writes it {other.system} -> {side.system}",
+                                          pair.sync.span, f"creates {side.spec.plural or side.object} without `{req.field}`",
+                                          f"write `{req.field}` toward {side.system} ({arrow} or <->) in this block, or give it a `default`"))
+                else:
+                    self.out.append(_diag(REQUIRED_NOT_MAPPED, f"{what}, but it is not mapped",
                                           pair.sync.span, "required field missing", f"map `{req.field}` in this block, or give it a default"))
+
+    def creates_on(self, pair: PairModel, side: Side) -> bool:
+        """Whether the pair may create records on `side`: it flows there, the object may be
+        created, and neither `only linked` nor the related record's pairing rules it out."""
+        return (pair.flows_into(side) and side.spec.permissions.create and not self.scoped(pair, side, "linked")
+                and side is not pair.partner_side)
 
     def activity_relation(self, pair: PairModel, pairs: list[PairModel]) -> None:
         for side in (pair.left, pair.right):
@@ -674,25 +805,28 @@ class _Analyser:
                               where.span if where is not None else pair.sync.span, "pairs by something else",
                               f"write `match {l_rel} = {r_rel}, {want[0]} = {want[1]}`" + (" on every `match` line" if len(groups) > 1 else "")))
 
-    def one_to_many(self, pair: PairModel) -> None:
-        for w in pair.writes:
-            for ref in w.source.reads + (w.target,):
-                if ref.resolved is not None and ref.resolved.ok and ref.resolved.to_many_hops:
-                    hop = ref.resolved.to_many_hops[0]
-                    self.out.append(_diag(ONE_TO_MANY, f"`{ref.describe()}` goes through `{hop.name}`, which has many {hop.target} records", ref.span or w.rule.span,
-                                          "one-to-many", "map from the other object's side instead", WARNING))
+    def one_to_many(self) -> None:
+        """R22, wherever a path is used: every path resolved anywhere in the mapping (rules,
+        format strings, match keys, conditions, defaults, actions) passed through `resolved`."""
+        for ref in self.resolved:
+            if ref.resolved is not None and ref.resolved.ok and ref.resolved.to_many_hops:
+                hop = ref.resolved.to_many_hops[0]
+                self.out.append(_diag(ONE_TO_MANY, f"`{ref.describe()}` goes through `{hop.name}`, which has many {hop.target} records", ref.span,
+                                      "one-to-many", "map from the other object's side instead", WARNING))
 
-    def unsplittable(self, pair: PairModel) -> None:
+    def unsplittable(self, writes: list[Write]) -> None:
+        """R21 on every object: a field the catalog marks unsplittable (a user's full name,
+        reached through any owner or creator relation; Autopilot's `owner_name`) goes whole to
+        one field, never through a format string or a transform, nor into a name part."""
         by_source: dict[tuple, list[Write]] = {}
-        for w in pair.writes:
+        for w in writes:
             for ref in w.source.reads:
-                for rule in ref.side.catalog.rules_of("unsplittable", object=ref.side.object):
-                    if tuple(rule.get("path", ())) == tuple(ref.segments):
-                        by_source.setdefault((str(ref.side), ref.segments), []).append(w)
-        for (_, segments), writes in by_source.items():
-            parts = [w for w in writes if _looks_like_name_part(w.target)]
-            if len(writes) > 1 or parts or any(w.source.kind == "format" for w in writes) or any(w.transforms for w in writes):
-                w = (parts or writes[1:] or writes)[0]
+                if ref.spec is not None and ref.spec.unsplittable:
+                    by_source.setdefault((str(ref.side), ref.segments), []).append(w)
+        for (_, segments), group in by_source.items():
+            parts = [w for w in group if _looks_like_name_part(w.target)]
+            if len(group) > 1 or parts or any(w.source.kind == "format" for w in group) or any(w.transforms for w in group):
+                w = (parts or group[1:] or group)[0]
                 self.out.append(_diag(SPLIT_FULL_NAME, f"`{'.'.join(segments)}` is one full name and cannot be split", w.rule.span, "splits the owner's name",
                                       "map it whole to one field such as `owner_name`"))
 
@@ -750,6 +884,7 @@ class _Analyser:
                 self.check_write(None, w, a.target)
                 writes.append(w)
             self.written_twice(writes)
+            self.unsplittable(writes)
             spec = self.step_action(act, step, target, writes)
             creates = step.verb in ("create", "upsert")
             steps.append(StepModel(step, target, writes, creates, spec))
@@ -770,14 +905,14 @@ class _Analyser:
                 problems.append(f"\"{act.name}\" is a{'n' if named.operation[0] in 'aeiou' else ''} {named.operation} action: use `{verb}`")
             elif wants_create != named.creates_person_if_missing:
                 problems.append(f"\"{act.name}\" {'creates' if named.creates_person_if_missing else 'never creates'} the person if missing, so use `{'upsert' if named.creates_person_if_missing and op == 'update' else 'create' if named.creates_person_if_missing else 'update'}`")
-            if named.fields:
-                allowed = set(named.fields)
-                for w in writes:
-                    if w.target.spec is not None and w.target.spec.name not in allowed:
-                        problems.append(f"\"{act.name}\" may only write {', '.join(sorted(allowed))}")
-                        break
             for p in problems:
                 self.out.append(_diag(BAD_ACTION, p, step.span, "contradicts the catalog's action", "see the action in docs/catalogs.md"))
+            if named.fields:
+                allowed = sorted(named.fields)
+                for w in writes:  # each on its own line: the step itself is fine
+                    if w.target.spec is not None and w.target.spec.name not in allowed:
+                        self.out.append(_diag(BAD_ACTION, f"\"{act.name}\" may only write {', '.join(allowed)}", w.rule.span, "not a field this action writes",
+                                              "see the action in docs/catalogs.md"))
             return named.name
         offered = [a for a in cat.actions_on(target.object) if a.operation == op]
         if not offered:
@@ -829,9 +964,66 @@ def _mentions_list(cond: ast.Condition, systems: set[str]) -> bool:
     return False
 
 
+def _var_of(ref: FieldRef) -> sat.Var:
+    name = ref.custom_name or (ref.spec.name if ref.spec is not None else ref.describe())
+    values = tuple(ref.spec.value_names()) if ref.spec is not None and ref.spec.values else ()
+    return sat.Var((str(ref.side), tuple(h.name for h in ref.hops), name, ref.selector), ref.type, values)
+
+
+def _catalog_ref(side: Side, field_name: str) -> FieldRef:
+    return FieldRef(side, (field_name,), resolve_path(side.catalog, side.object, [field_name]))
+
+
+def _literals(write: Write) -> tuple[list[ast.Literal], list[ast.Literal]]:
+    """The constants a write can put into its target (a constant source, the outputs of a value
+    map, the default) and the constants a value map expects to read from its source. A map on
+    the way back of a two-way rule is read backwards (SM116 made sure it can be)."""
+    maps = [t for t in write.transforms if isinstance(t, ast.MapTransform)]
+    backwards = isinstance(write.rule, ast.FieldRule) and write.rule.arrow == "<->" and write.direction == "right_to_left"
+    reaching: list = []
+    read: list = []
+    for m in maps:
+        for p in m.pairs:
+            key, out = (p.value, p.key) if backwards else (p.key, p.value)
+            reaching.append(out)
+            read.append(key)
+    if isinstance(write.source.node, ast.Literal) and not maps:
+        reaching.append(write.source.node)
+    if write.default is not None:
+        reaching.append(write.default.node)
+    # A name instead of a constant in a map is SM116 already.
+    return [v for v in reaching if isinstance(v, ast.Literal)], [v for v in read if isinstance(v, ast.Literal)]
+
+
+def _through_relations(pair: PairModel):
+    """Every place `pair` finds a partner through a relation, as (node, (relation, far object)):
+    the relation's records must be paired with the far object's. `match person` (the far
+    object is the other side itself), `match person = contact`, and rules copying one relation
+    into another (`person <- contact`)."""
+    for m in pair.matches:
+        if m.kind != "relation":
+            continue
+        ref = m.left.reads[0]
+        if m.right is None:
+            yield m.node, (ref, str(pair.right))
+        elif m.right.kind == "field" and m.right.reads[0].is_relation:
+            far = m.right.reads[0]
+            yield m.node, (ref, f"{far.side.system}.{far.end_object}")
+    for w in pair.writes:
+        if w.target.is_relation and w.source.kind == "field" and w.source.reads[0].is_relation:
+            far = w.source.reads[0]
+            yield w.rule, (w.target, f"{far.side.system}.{far.end_object}")
+
+
+_NAME_PART_WORDS = {"first", "last", "given", "family", "middle", "surname"}
+
+
 def _looks_like_name_part(ref: FieldRef) -> bool:
-    name = (ref.custom_name or (ref.spec.name if ref.spec else "")).lower().replace("_", "")
-    return name.startswith("first") or name.startswith("last")
+    """A field for one part of a name (`first_name`, `FirstName`, "Owner Last Name"), told by
+    its words, so that "Last Activity Owner" is not taken for one."""
+    raw = ref.custom_name or (ref.spec.name if ref.spec else "")
+    words = {w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", raw)}
+    return "surname" in words or ("name" in words and bool(words & _NAME_PART_WORDS))
 
 
 def analyse(mappings: list[ast.Mapping], search_path=None) -> tuple[Model, list[Diagnostic]]:

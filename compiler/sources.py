@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from syncmap.compiler import ast
-from syncmap.compiler.codes import INCLUDE_CYCLE, INCLUDE_NOT_FOUND
+from syncmap.compiler.codes import INCLUDE_CYCLE, INCLUDE_NOT_FOUND, INCLUDE_OUTSIDE
 from syncmap.compiler.diagnostics import ERROR, Diagnostic, Label
 from syncmap.compiler.parser import parse
 
@@ -61,10 +61,26 @@ def _cycle(files: list[str], includes: list[ast.Include | None]) -> Diagnostic:
     )
 
 
+def inside(folder: str, path: str) -> bool:
+    """Whether `path`, with symbolic links followed, lies in `folder` (itself resolved)."""
+    real = os.path.realpath(path)
+    return os.path.commonpath([real, folder]) == folder
+
+
+def _unreadable(include: ast.Include, exc: Exception) -> Diagnostic:
+    # The codec's own text (byte offsets, "invalid start byte") says nothing to a mapping's
+    # author; a non-UTF-8 include gets the message a non-UTF-8 root gets.
+    reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else getattr(exc, "strerror", None) or str(exc)
+    return Diagnostic(INCLUDE_NOT_FOUND, ERROR, f"cannot read included file `{include.path}`", include.span,
+                      (Label(include.span, reason),), help="paths are relative to the including file")
+
+
 def load(root: str, reader: Reader = read_file) -> SourceSet:
-    """Read `root` and, depth first, every file it includes (each once)."""
+    """Read `root` and, depth first, every file it includes (each once). Includes stay inside
+    the root's folder: anything else is SM120 and is never read."""
     result = SourceSet(root=_display(root))
     seen: set[str] = set()
+    folder = os.path.realpath(os.path.dirname(os.path.abspath(root)))
 
     def visit(path: str, chain: list[tuple[str, ast.Include | None]]) -> None:
         name = _display(path)
@@ -77,16 +93,7 @@ def load(root: str, reader: Reader = read_file) -> SourceSet:
             include = chain[-1][1] if chain else None
             if include is None:
                 raise
-            result.diagnostics.append(
-                Diagnostic(
-                    INCLUDE_NOT_FOUND,
-                    ERROR,
-                    f"cannot read included file `{include.path}`",
-                    include.span,
-                    (Label(include.span, getattr(exc, "strerror", None) or str(exc)),),
-                    help="paths are relative to the including file",
-                )
-            )
+            result.diagnostics.append(_unreadable(include, exc))
             return
         result.texts[name] = text
         parsed = parse(text, name)
@@ -98,6 +105,12 @@ def load(root: str, reader: Reader = read_file) -> SourceSet:
         for include in parsed.mapping.of_type(ast.Include):
             target = os.path.normpath(os.path.join(os.path.dirname(path), include.path))
             target_name = _display(target)
+            if not inside(folder, target):
+                result.diagnostics.append(Diagnostic(
+                    INCLUDE_OUTSIDE, ERROR, f"`include \"{include.path}\"` leaves the mapping's folder", include.span,
+                    (Label(include.span, "outside the mapping's folder: not read"),),
+                    help="move the file into the mapping's folder and include it by a relative path"))
+                continue
             if target_name in here:
                 start = here.index(target_name)
                 result.diagnostics.append(_cycle(here[start:], [inc for _, inc in chain[start:]] + [include]))

@@ -19,6 +19,7 @@ from syncmap.compiler.codes import (
     DUPLICATE_RULE,
     DUPLICATE_SYNC,
     EMPTY_BLOCK,
+    EMPTY_MAPPING,
     LITERAL_SECRET,
     REPEATED_SETTING,
     SAME_SYSTEM_SYNC,
@@ -54,6 +55,14 @@ def _duplicate(code: str, what: str, first: Span, again: Span, help: str) -> Dia
     return _diag(code, ERROR, what, again, "repeated here", help, (Label(first, "first given here"),))
 
 
+def _empty_root(root: ast.Mapping) -> list[Diagnostic]:
+    if any(isinstance(item, (ast.Include, ast.Connect, ast.Sync, ast.Action)) for item in root.items):
+        return []
+    start = Span(root.file, 1, 1, 1, 1)
+    return [_diag(EMPTY_MAPPING, WARNING, "this mapping declares nothing: no include, connect, sync or action", start, "empty mapping",
+                  "restore its contents (a bad merge can truncate a file), or delete it")]
+
+
 def _seen(first_of: dict, key: object, item: object):
     """The item first registered under `key`, or None after registering `item` as the first."""
     if key in first_of:
@@ -63,7 +72,8 @@ def _seen(first_of: dict, key: object, item: object):
 
 
 def check_structure(mappings: list[ast.Mapping]) -> list[Diagnostic]:
-    out: list[Diagnostic] = []
+    """`mappings[0]` is the root; the others are its includes."""
+    out: list[Diagnostic] = _empty_root(mappings[0]) if mappings else []
     connects: dict[str, ast.Connect] = {}
     syncs: dict[frozenset, ast.Sync] = {}
     actions: dict[str, ast.Action] = {}

@@ -110,8 +110,29 @@ def _open_braces(text: str) -> list[int]:
     return stack
 
 
+def _code_part(line: str) -> str:
+    """`line` without its comment: a `#` outside double quotes starts one."""
+    quoted = escaped = False
+    for i, ch in enumerate(line):
+        if escaped:
+            escaped = False
+        elif ch == "\\" and quoted:
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == "#" and not quoted:
+            return line[:i]
+    return line
+
+
 def _previous_word(text: str, pos: int) -> str:
-    before = text[:pos].rstrip()
+    """The last word of code before `pos`, never one from a comment."""
+    lines = text[:pos].split("\n")
+    before = ""
+    for i in range(len(lines) - 1, -1, -1):
+        before = _code_part(lines[i]).rstrip()
+        if before:
+            break
     for arrow in ("<->", "->", "<-"):
         if before.endswith(arrow):
             return arrow

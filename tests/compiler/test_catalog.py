@@ -506,3 +506,29 @@ def test_dependency_order_does_not_depend_on_declaration_order(tmp_path):
     reversed_pd = load_catalog("pipedrive", search_path=tmp_path)
     assert reversed_pd.object_names()[0] == "Activity"
     assert dependency_order(reversed_pd) == ["User", "Organization", "Person", "Deal", "Activity"]
+
+
+@pytest.mark.parametrize("system", sorted(cat.shipped_catalog_texts()))
+def test_shipped_catalog_follows_the_schema(system: str) -> None:
+    # The run time skips the schema for the shipped catalogs: this test is their validation.
+    assert cat.schema_problems(json.loads(cat.shipped_catalog_texts()[system])) == []
+
+
+def test_a_user_catalog_breaking_the_schema_is_refused_on_every_load(tmp_path: Path) -> None:
+    data = json.loads(cat.shipped_catalog_texts()["pipedrive"])
+    data["objects"]["Person"]["permissions"] = "everything"
+    (tmp_path / "pipedrive.json").write_text(json.dumps(data))
+    for _ in range(2):
+        cat.clear_cache()
+        with pytest.raises(CatalogError):
+            load_catalog("pipedrive", search_path=tmp_path)
+
+
+def test_loading_the_shipped_catalogs_never_imports_jsonschema() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from syncmap.compiler.catalog import load_catalog; "
+            "load_catalog('pipedrive'); load_catalog('autopilot'); print('jsonschema' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from syncmap.compiler.api import compile_plan
 from syncmap.compiler.plan import PlanError, dump_json, dump_yaml, dumps, load_plan, loads, validate_plan
@@ -255,3 +257,73 @@ def test_compile_refuses_an_output_file_of_unknown_kind(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["compile", str(ROOT / "mappings" / "autopilot.syncmap"), "-o", str(tmp_path / "plan.txt")])
     assert result.exit_code == 2 and ".yaml, .yml or .json" in result.stderr
     assert not (tmp_path / "plan.txt").exists()
+
+
+def test_the_fast_validator_agrees_with_jsonschema() -> None:
+    # validate_plan trusts jsonschema-rs's yes; this pins that its yes and no are jsonschema's.
+    import jsonschema
+    import jsonschema_rs
+
+    from syncmap.compiler.plan import plan_schema
+
+    fast = jsonschema_rs.validator_for(plan_schema())
+    slow = jsonschema.Draft202012Validator(plan_schema())
+    plan = compile_plan(str(ROOT / "mappings" / "five-objects.syncmap")).plan
+    tampers = [
+        lambda p: None,
+        lambda p: p["pairs"][0].__setitem__("direction", "sideways"),
+        lambda p: p.pop("stages"),
+        lambda p: p["pairs"][0]["fields"][0].__setitem__("on", "sometimes"),
+        lambda p: p["pairs"][0].__setitem__("extra", 1),
+        lambda p: p["actions"][0]["steps"][0].__setitem__("verb", 7),
+        lambda p: p["source"].__setitem__("digest", None),
+    ]
+    verdicts = []
+    for tamper in tampers:
+        copy = json.loads(json.dumps(plan))
+        tamper(copy)
+        verdicts.append((fast.is_valid(copy), slow.is_valid(copy)))
+    assert verdicts[0] == (True, True)
+    assert all(f == s for f, s in verdicts), verdicts
+    assert sum(not s for _, s in verdicts) >= 4
+
+
+def test_dumps_can_skip_a_validation_compile_plan_already_did() -> None:
+    plan = compile_plan(str(ROOT / "mappings" / "autopilot.syncmap")).plan
+    broken = dict(plan, pairs="not a list")
+    with pytest.raises(PlanError):
+        dumps(broken, "json")
+    assert dumps(plan, "json", validate=False) == dumps(plan, "json")
+
+
+_TRICKY = ["on", "off", "yes", "no", "y", "n", "~", "null", "Null", "true", "1_000", "0o17", "0x1F", "1:20", ".inf", "-.inf",
+           ".nan", "2001-12-14", "2001-12-14t21:59:43.10-05:00", "<<", "=", "- x", "a: b", "#x", "x #y", "'", '"', "'q'",
+           "@x", "`x", "!x", "&a", "*a", "%x", "|", "> x", "? x", "", " lead", "trail ", "tab\tx", "line\nbreak", "é",
+           "\u2028", "\x85", "\r", "𐀀", "a" * 300, "word " * 700, "{Name} <{Email}>", "custom(\"apId\")", "1.0", "-"]
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=40),
+                     st.sampled_from(_TRICKY))
+_DATA = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                       st.dictionaries(st.text(max_size=10) | st.sampled_from(_TRICKY), inner, max_size=4)),
+                     max_leaves=25)
+
+
+@settings(max_examples=int(os.environ.get("PLAN_YAML_EXAMPLES", "300")), deadline=None)
+@given(st.dictionaries(st.text(max_size=10) | st.sampled_from(_TRICKY), _DATA, min_size=1, max_size=5))
+def test_plan_yaml_writes_what_ruamel_writes(data: dict) -> None:
+    import io
+
+    from syncmap.compiler import plan_yaml
+
+    expected = io.StringIO()
+    plan_yaml.ruamel_yaml().dump(data, expected)
+    fast = plan_yaml.dump(data)
+    assert fast is None or fast == expected.getvalue()
+
+
+def test_plan_yaml_handles_every_golden_plan_itself() -> None:
+    from syncmap.compiler import plan_yaml
+
+    plan = compile_plan(str(ROOT / "mappings" / "five-objects.syncmap")).plan
+    assert plan_yaml.dump(plan) is not None  # not the fallback: the fast path is what runs
+    shared = {"a": 1}
+    assert plan_yaml.dump({"x": shared, "y": shared}) is None  # ruamel would write an alias
