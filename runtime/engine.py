@@ -86,6 +86,8 @@ class PairRun:
             self.sides[s].keys = self._keys(s)
         self.flows = {"left_to_right": "right", "right_to_left": "left", "both": None}[pair["direction"]]
         self.lettered: set[tuple[str, str]] = set()  # (side, record id) given a dead letter this pass
+        self.waiting = 0  # records whose related record is not synced yet (R17)
+        self._letters: dict[tuple[str, str], list[Any]] | None = None
 
     # -- what each side must carry ----------------------------------------------------------
     def _keys(self, side: str) -> list[str]:
@@ -184,8 +186,11 @@ class PairRun:
             left = await self.read_ids("left", only.get("left", set()))
             right = await self.read_ids("right", only.get("right", set())) if only.get("right") else await self.read("right", full=True)
         else:
+            # Many records matched to one by a field (the contacts of a company, one
+            # organization) have no link each: every pass reads that side whole to match.
+            whole_left = full or (not self.one_to_one() and bool(self.pair["creates"]["left"]))
             left, right = await asyncio.gather(
-                self.read("left", full=full),
+                self.read("left", full=whole_left),
                 self.read("right", full=True) if self.needs_right_read() else _empty(),
             )
         self.right_complete = not only and self.needs_right_read() and not self.roster_only()
@@ -279,8 +284,15 @@ class PairRun:
                     # R9: duplicates inside Pipedrive stay separate: the first pairs, this one is reported.
                     self.engine.duplicate(self, record, owners[key], key)
                     continue
-                partners = [r for r in index.get(key, ()) if by_relation or r.id not in taken_right]
-                if not by_relation and partners:
+                one_to_one = not by_relation and self.one_to_one()
+                partners = [r for r in index.get(key, ()) if not one_to_one or r.id not in taken_right]
+                if not one_to_one and partners and not by_relation:
+                    for partner in partners:  # e.g. every contact of this company, one organization
+                        taken_right.setdefault(partner.id, record.id)
+                        candidates.append(Candidate(record, partner))
+                    owners[key] = record
+                    continue
+                if one_to_one and partners:
                     holder = next((l.left_id for l in self.state.links_by_right(self.id, partners[0].id) if l.left_id != record.id), None)
                     if holder is not None:
                         # The contact is paired with another Pipedrive record already (R9).
@@ -297,42 +309,53 @@ class PairRun:
             unpaired_left = still
             unpaired_right = [r for r in unpaired_right if r.id not in taken_right]
         candidates.extend(Candidate(record, None) for record in unpaired_left)
-        candidates.extend(Candidate(None, record) for record in self.distinct_right(unpaired_right, left))
+        candidates.extend(self.distinct_right(unpaired_right, left))
         return candidates
 
-    def distinct_right(self, unpaired: list[Record], left: Mapping[str, Record]) -> list[Record]:
-        """Unpaired records of the right side that may create on the left: one per match key.
-        A key that a left record has already, or that an older right record has, would make a
-        second record there: reported instead (R9, duplicates stay separate)."""
-        keep: list[Record] = []
+    def one_to_one(self) -> bool:
+        """Whether a record pairs with at most one partner: persons and contacts (and any pair
+        kept by a link field). Otherwise many right records may share one left record (the
+        contacts of one company and its organization)."""
+        return bool(self.pair.get("link")) or (self.pair["left"]["object"], self.pair["right"]["object"]) == ("Person", "Contact")
+
+    def distinct_right(self, unpaired: list[Record], left: Mapping[str, Record]) -> list[Candidate]:
+        """Candidates for the right side's unpaired records, one per match key.
+
+        One-to-one: a key that a left record has already, or that an older right record has,
+        would make a second record on the left: reported instead (R9, duplicates stay separate).
+        Many-to-one: a record whose key a left record has pairs with it; of several with a new
+        key, the oldest creates the left record and the others pair with it on the next pass."""
+        one_to_one = self.one_to_one()
+        out: list[Candidate] = []
         groups = [g["keys"] for g in self.pair["match"] if all(k["kind"] == "field" for k in g["keys"])]
-        seen: dict[tuple, str] = {}
+        seen: dict[tuple, Record] = {}
         for keys in groups:
             for record in left.values():
                 key = self.match_key(record, keys, "left")
                 if key is not None:
-                    seen.setdefault((id(keys), *key), f"{self.pair['left']['system']} {self.pair['left']['object'].lower()} {record.id}")
+                    seen.setdefault((id(keys), *key), record)
+        made: set[tuple] = set()
         # Oldest first: of the contacts sharing an email, the oldest is the one Autopilot's
         # upsert by email reaches, so it is the one that can pair.
         for record in sorted(unpaired, key=_age):
-            holder = None
-            for keys in groups:
-                key = self.match_key(record, keys, "right")
-                if key is not None and (id(keys), *key) in seen:
-                    holder = seen[(id(keys), *key)]
-                    break
-            if holder is not None:
-                self.engine.dead_letter(self, "right", record.id, DeadLetter(
-                    "duplicate_match_key",
-                    f"{self.pair['right']['object']} {record.id} has the match key of {holder}, which is paired with "
-                    "another record: it is not synced (merge the duplicates, R9)", holder=holder))
+            keys_of_record = [(id(keys), *key) for keys in groups if (key := self.match_key(record, keys, "right")) is not None]
+            holder = next((seen[k] for k in keys_of_record if k in seen), None)
+            if holder is not None and not one_to_one:
+                out.append(Candidate(holder, record))
                 continue
-            for keys in groups:
-                key = self.match_key(record, keys, "right")
-                if key is not None:
-                    seen[(id(keys), *key)] = f"{self.pair['right']['system']} {self.pair['right']['object'].lower()} {record.id}"
-            keep.append(record)
-        return keep
+            if holder is not None or any(k in made for k in keys_of_record):
+                if one_to_one:
+                    what = (f"{self.pair['left']['object'].lower()} {holder.id}" if holder is not None
+                            else "an older record of the same key")
+                    self.engine.dead_letter(self, "right", record.id, DeadLetter(
+                        "duplicate_match_key",
+                        f"{self.pair['right']['object']} {record.id} has the match key of {what}, which is paired "
+                        "with another record: it is not synced (merge the duplicates, R9)",
+                        holder=holder.id if holder is not None else None))
+                continue
+            made.update(keys_of_record)
+            out.append(Candidate(None, record))
+        return out
 
     def match_key(self, record: Record, keys: Sequence[Mapping[str, Any]], side: str) -> tuple | None:
         parts = []
@@ -426,6 +449,9 @@ class PairRun:
             if followups:
                 await self.write_right(followups, members)
         await self.write_link_fields([c for c in candidates if c.left is not None])
+        if self.waiting:
+            engine.report.notes.append(f"{self.id}: {self.waiting} {self.pair['right']['object'].lower()} records wait for "
+                                       f"their {self.pair['left']['object'].lower()}'s relation to be synced first (R17)")
 
     async def look_up_left(self, candidate: Candidate) -> Candidate:
         """An unpaired record that would create a Pipedrive person: on an incremental pass the
@@ -496,6 +522,10 @@ class PairRun:
         }
         if snapshots["right"] is not None and candidate.right is not None:
             records["right"] = self.unapplied(candidate, dict(records["right"]), snapshots["right"])
+        for op in self.ops:
+            if op.target_key in engine.retry_fields.get(self.id, ()) and snapshots[op.reads] is not None:
+                for key in op.source_keys:
+                    snapshots[op.reads].pop(key, None)  # looks changed: written (or reported) again
         newest = _newest(candidate)
         result = diff(
             self.ops, records, snapshots, engine.ctx,
@@ -507,6 +537,16 @@ class PairRun:
             if records[side] is None and writable[side]:
                 self.complete_create(side, candidate, result.changes[side])
         return result, writable
+
+    def open_letters(self, side: str, record_id: str) -> list[Any]:
+        """Open dead letters of this pair, by record; read once per pass (the state has no
+        per-record query, and most records have none)."""
+        if self._letters is None:
+            self._letters = {}
+            for letter in self.state.dead_letters():
+                if letter.pair == self.id:
+                    self._letters.setdefault((letter.side, letter.record_id), []).append(letter)
+        return self._letters.get((side, record_id), [])
 
     def shared_email(self, candidate: Candidate, reached: str) -> None:
         self.engine.dead_letter(self, "right", candidate.right.id, DeadLetter(
@@ -619,10 +659,9 @@ class PairRun:
             if op.writes == "left" and op.target.get("kind") == "relation" and op.target_key in changes:
                 changes[op.target_key] = self.left_partner(op.target, changes[op.target_key])
                 if changes[op.target_key] is None:
-                    engine.dead_letter(self, *blamed, DeadLetter(
-                        "related_not_synced",
-                        f"its {op.target['path'][-1]} is not synced to {s.system} yet (related records sync first, R17)",
-                        field=op.target_key))
+                    # R17: the related record syncs first; until it is in Pipedrive (it may never
+                    # be: a contact off the list), this record waits. Not an error.
+                    self.waiting += 1
                     return None
         for op in self.ops:
             via = (op.target.get("field") or {}).get("write_via") or {}
@@ -724,11 +763,17 @@ class PairRun:
             current = candidate.right.values if candidate.right else None
             if current is None and candidate.link is not None:
                 current = dict(candidate.link.right_values)
-            try:
-                body = ap.body(changes, current)
-            except ValueError as error:
-                engine.dead_letter(self, "left", candidate.left.id, DeadLetter("value_does_not_fit", str(error)))
+            # A value that does not fit its field is reported and left out; the record's other
+            # fields still sync. Left out of the snapshot too, the field is tried (and reported)
+            # again until the data or the mapping is fixed.
+            for key in list(changes):
+                problem = ap.misfit(key, changes[key])
+                if problem:
+                    engine.dead_letter(self, "left", candidate.left.id, DeadLetter("value_does_not_fit", problem, field=key))
+                    del changes[key]
+            if candidate.right is not None and not changes:
                 continue
+            body = ap.body(changes, current)
             if is_empty(body.get("Email")):
                 engine.dead_letter(self, "left", candidate.left.id, DeadLetter(
                     "no_email", "Autopilot identifies contacts by email, and this record has none", field="Email"))
@@ -857,11 +902,14 @@ class PairRun:
             right_values = {**{k: v for k, v in previous.right_values.items() if k != BEFORE},
                             **{k: v for k, v in right_values.items() if k in candidate.right.values}}
         self.state.put_link(Link(self.id, candidate.left.id, candidate.right.id, left_values, right_values, time.time()))
-        # A record that syncs now has its letters resolved, unless this pass just wrote one.
-        if ("left", candidate.left.id) not in self.lettered:
-            self.state.resolve_dead_letters_for(self.id, "left", candidate.left.id)
-        if ("right", candidate.right.id) not in self.lettered:
-            self.state.resolve_dead_letters_for(self.id, "right", candidate.right.id)
+        # A record that pairs and syncs now has its record-level letters resolved (unless this
+        # pass just wrote one); a field-level letter stays open until a retry writes the field.
+        for side, record_id in (("left", candidate.left.id), ("right", candidate.right.id)):
+            if (side, record_id) in self.lettered:
+                continue
+            for letter in self.open_letters(side, record_id):
+                if letter.reason not in FIELD_LEVEL:
+                    self.state.resolve_dead_letter(letter.id)
 
     # -- deletions ----------------------------------------------------------------------------
     def gone(self, left: dict[str, Record], right: dict[str, Record]) -> list[tuple[str, Any]]:
@@ -904,7 +952,10 @@ class PairRun:
 
 GONE = "__deleted__"
 BEFORE = "__before__"  # in a right snapshot: the values a write replaced
-SHARED = "__email_shared_with__"  # in a right snapshot: the contact an upsert by this email reaches
+SHARED = "__email_shared_with__"
+# Letters about one field of a record that otherwise syncs: they stay open when the record
+# syncs, until a retry writes the field (or reports it again).
+FIELD_LEVEL = frozenset({"value_does_not_fit", "write_not_applied", "email_shared_in_autopilot"})  # in a right snapshot: the contact an upsert by this email reaches
 
 
 async def _nothing() -> None:
@@ -993,6 +1044,7 @@ class Engine:
         self.api_error, self.unknown_outcome = errors or (ApiError, UnknownOutcome)
         self.members: dict[str, set[str]] = {}
         self.full_pass_now: dict[str, bool] = {}
+        self.retry_fields: dict[str, set[str]] = {}  # pair -> target keys a retry writes again
 
     # -- set-up -----------------------------------------------------------------------------
     async def setup(self) -> None:
@@ -1022,10 +1074,12 @@ class Engine:
                     for ref in [op["target"], *refs_in(op["source"])]:
                         if ref["system"] == "pipedrive" and ref["kind"] == "custom":
                             pd.field_key(ref["object"], ref["custom"]["name"])
-            for stage in self.plan["stages"]:
-                system, _, obj = stage["object"].partition(".")
-                if system == "pipedrive" and not stage["pairs"] and obj in ("Organization", "Person", "Deal"):
-                    await pd.load_related(obj)
+            # Records read through a relation (`organization.name`): loaded once per run, so a
+            # value read through a path is there when a pair needs it.
+            hops = {hop["target"] for ref in _walk(self.plan["pairs"]) if ref.get("system") == "pipedrive"
+                    for hop in ref.get("via") or () if isinstance(hop, Mapping)}
+            for obj in sorted(hops & {"Organization", "Person", "Deal"}):
+                await pd.load_related(obj)
         if ap is not None:
             await ap.check()
             await ap.load_lists()
@@ -1084,6 +1138,12 @@ class Engine:
         only: dict[str, dict[str, set[str]]] = {}
         for letter in letters:
             only.setdefault(letter.pair, {}).setdefault(letter.side, set()).add(letter.record_id)
+            # Replayed from scratch: a letter that still applies is written again, and a field
+            # that failed is tried again even though its source has not changed since.
+            if not self.dry_run:
+                self.state.resolve_dead_letter(letter.id)
+            if letter.details.get("field"):
+                self.retry_fields.setdefault(letter.pair, set()).add(letter.details["field"])
         return await self._run("retry", only)
 
     async def _run(self, mode: str, only: Mapping[str, Mapping[str, set[str]]] | None) -> Report:

@@ -115,7 +115,8 @@ async def retry_letters(state: str | None, ids: tuple[int, ...], output_format: 
             return fail(str(error))
         code = await one_pass(plan, connections, store, dry_run=False, full_scan_every=float("inf"),
                               output_format=output_format, scale=scale, letters=letters)
-        still = {letter.id for letter in store.dead_letters(ids=[letter.id for letter in letters])}
+        replayed = {(letter.pair, letter.side, letter.record_id, letter.reason) for letter in letters}
+        still = {(d.pair, d.side, d.record_id, d.reason) for d in store.dead_letters()} & replayed
         print(f"retried {len(letters)} dead letters: {len(letters) - len(still)} resolved, {len(still)} still failing")
         return DEAD_LETTERS if still else code
     finally:

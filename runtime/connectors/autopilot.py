@@ -123,9 +123,20 @@ class Autopilot:
         )
 
     @staticmethod
+    def misfit(key: str, value: Any) -> str | None:
+        """Why a value cannot be written to this flat key (None when it can)."""
+        if not key.startswith("custom:"):
+            return None
+        try:
+            fit_custom(key[len("custom:"):], value)
+        except ValueError as error:
+            return str(error)
+        return None
+
+    @staticmethod
     def body(changes: Mapping[str, Any], current: Mapping[str, Any] | None) -> dict[str, Any]:
         """An upsert body: identified by the contact's current Email, renamed with `_NewEmail`.
-        ValueError when a value does not fit its custom field's type."""
+        ValueError when a value does not fit its custom field's type (see `misfit`)."""
         body: dict[str, Any] = {}
         custom: dict[str, Any] = {}
         for key, value in changes.items():

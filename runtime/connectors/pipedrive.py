@@ -109,7 +109,9 @@ class Pipedrive:
 
     # -- records ----------------------------------------------------------------------------
     async def pages(self, obj: str, *, updated_since: float | None = None) -> AsyncIterator[list[dict[str, Any]]]:
-        params: dict[str, Any] = {"limit": self.page_size}
+        # Sorted by update time: a record changed while the scan runs moves behind it and is read
+        # again later in the scan or after the cursor, never lost between two pages.
+        params: dict[str, Any] = {"limit": self.page_size, "sort_by": "update_time", "sort_direction": "asc"}
         if updated_since is not None:
             params["updated_since"] = iso_seconds(updated_since)
         cursor = None
