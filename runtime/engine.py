@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,6 +134,7 @@ class PairRun:
                     if not record.deleted:
                         records[record.id] = record
                     newest = max(newest or 0.0, record.updated or 0.0)
+                self.engine.progress(f"{self.id}: read {len(records):,} {s.system} {s.obj} records")
             self.read_until = max(newest or 0.0, since or 0.0) or None
             return records
         if s.obj == "Activity":
@@ -146,6 +147,7 @@ class PairRun:
             for raw in page:
                 record = connector.flatten(raw, s.keys)
                 records[record.id] = record
+            self.engine.progress(f"{self.id}: read {len(records):,} {s.system} {s.obj} records")
         return records
 
     def needs_right_read(self) -> bool:
@@ -449,6 +451,7 @@ class PairRun:
             if followups:
                 await self.write_right(followups, members)
         await self.write_link_fields([c for c in candidates if c.left is not None])
+        await self.mirror_list(candidates, members)
         if self.waiting:
             engine.report.notes.append(f"{self.id}: {self.waiting} {self.pair['right']['object'].lower()} records wait for "
                                        f"their {self.pair['left']['object'].lower()}'s relation to be synced first (R17)")
@@ -702,6 +705,7 @@ class PairRun:
             with self.state.transaction():
                 for write in batch:
                     self.record_left(write)
+            engine.progress(f"{self.id}: wrote {min(start + WRITE_BATCH, len(ready)):,} of {len(ready):,} Pipedrive records")
 
     async def send_left(self, write: LeftWrite) -> None:
         s = self.sides["left"]
@@ -857,6 +861,28 @@ class PairRun:
         ids_a, refused_a = await self.upsert_isolating(chunk[:half])
         ids_b, refused_b = await self.upsert_isolating(chunk[half:])
         return {**ids_a, **ids_b}, {**refused_a, **refused_b}
+
+    async def mirror_list(self, candidates: list[Candidate], members: Mapping[str, set[str]]) -> None:
+        """R7: every contact paired with a Pipedrive person is on the list that mirrors them.
+        A contact created by an upsert joined it through `_autopilot_list`; the roster read each
+        pass shows any that did not (an account where that key does nothing for an existing
+        contact, a marketer who took one off), and those are added."""
+        engine = self.engine
+        titles = engine.mirror_list_titles(self.pair)
+        if not titles or engine.dry_run:
+            return
+        ap: Autopilot = engine.connectors["autopilot"]
+        for title, list_id in zip(titles, engine.mirror_lists(self.pair)):
+            if title not in members:
+                continue
+            for candidate in candidates:
+                if candidate.left is None or candidate.right is None or candidate.right.id in members[title]:
+                    continue
+                link = self.state.link_by_left(self.id, candidate.left.id)
+                if link is None or link.right_id != candidate.right.id or _gone(link, "right") or link.right_values.get(SHARED):
+                    continue
+                await ap.add_to_list(list_id, candidate.right.id)
+                members[title].add(candidate.right.id)
 
     async def write_link_fields(self, candidates: list[Candidate]) -> None:
         """R11: the partner's id goes into Pipedrive's link field once, after the partner exists."""
@@ -1032,7 +1058,8 @@ def engagement_records(contact: Mapping[str, Any]) -> list[Record]:
 class Engine:
     def __init__(self, plan: Mapping[str, Any], connectors: Mapping[str, Any], state: Any, *, dry_run: bool = False,
                  full_scan_every: float = 3600.0, concurrency: int = 8, ctx: Context | None = None,
-                 errors: tuple[type[BaseException], type[BaseException]] | None = None) -> None:
+                 errors: tuple[type[BaseException], type[BaseException]] | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
         self.plan, self.connectors, self.state = plan, connectors, state
         self.dry_run, self.full_scan_every = dry_run, full_scan_every
         self.ctx = ctx or Context()
@@ -1043,6 +1070,7 @@ class Engine:
 
         self.api_error, self.unknown_outcome = errors or (ApiError, UnknownOutcome)
         self.members: dict[str, set[str]] = {}
+        self.progress = progress or (lambda line: None)
         self.full_pass_now: dict[str, bool] = {}
         self.retry_fields: dict[str, set[str]] = {}  # pair -> target keys a retry writes again
 

@@ -57,6 +57,22 @@ async def run_passes(source: str, *, interval: float | None, dry_run: bool, stat
         store.close()
 
 
+def progress_line() -> Any:
+    """Long work shows where it is, on one rewritten stderr line; nothing when stderr is not a
+    terminal (CI logs, pipes)."""
+    if not sys.stderr.isatty():
+        return None
+    width = 0
+
+    def show(text: str) -> None:
+        nonlocal width
+        sys.stderr.write("\r" + text.ljust(width)[:200])
+        sys.stderr.flush()
+        width = len(text)
+
+    return show
+
+
 async def one_pass(plan: dict[str, Any], connections: Any, store: Any, *, dry_run: bool, full_scan_every: float,
                    output_format: str, scale: float = 1.0, letters: Any = None) -> int:
     """One pass of the engine (or, given dead `letters`, a replay of those records)."""
@@ -65,7 +81,7 @@ async def one_pass(plan: dict[str, Any], connections: Any, store: Any, *, dry_ru
     from syncmap.runtime.http import ApiError, UnknownOutcome
 
     async with open_connectors(connections, scale=scale) as connectors:
-        engine = Engine(plan, connectors, store, dry_run=dry_run, full_scan_every=full_scan_every)
+        engine = Engine(plan, connectors, store, dry_run=dry_run, full_scan_every=full_scan_every, progress=progress_line())
         try:
             if letters is not None:
                 report = await engine.retry(letters)
@@ -79,6 +95,8 @@ async def one_pass(plan: dict[str, Any], connections: Any, store: Any, *, dry_ru
                 hint = "the API refused a request syncmap did not expect it to refuse: please report it"
             return fail(f"{error}\n  ({hint})")
         stats = api_stats(connectors)
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
     status = "stopped" if report.stopped else ("dead_letters" if report.totals()["dead_letters"] else "done")
     records = max((sum(c.values()) for c in report.flows.values()), default=0)
     predicted = summary.prediction(plan, records)
