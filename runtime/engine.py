@@ -202,7 +202,8 @@ class PairRun:
         # Records gone since the last pass: decided before this pass links anything new, since a
         # record created now is in neither read.
         gone = self.gone(left, right) if full else []
-        candidates = self.pair_up(left, right)
+        with self.state.transaction():  # pairing writes dead letters: one commit for all of them
+            candidates = self.pair_up(left, right)
         await self.apply(candidates, members)
         await self.deletions(gone)
         if not engine.dry_run and not only:
@@ -406,35 +407,30 @@ class PairRun:
         left_tasks = []
         unchanged: list[Candidate] = []
         candidates = [c for c in [await self.look_up_left(c) for c in candidates] if c.left or c.right]
-        for candidate in candidates:
-            try:
-                plan = self.plan_candidate(candidate, members)
-            except DeadLetter as letter:
-                side = "left" if candidate.left is not None else "right"
-                record = candidate.left or candidate.right
-                engine.dead_letter(self, side, record.id, letter)
-                continue
-            if plan is None:
-                continue
-            result, writable = plan
-            if result.conflicts:
-                for conflict in result.conflicts:
-                    engine.report.count(self.id, _direction(OTHER[conflict.winner]), "conflicts")
-                    engine.log("conflict", self.id, {
-                        "left_id": candidate.left.id if candidate.left else None,
-                        "right_id": candidate.right.id if candidate.right else None,
-                        "field": conflict.field, "winner": conflict.winner, "kept": conflict.kept,
-                        "lost": conflict.lost, "policy": conflict.policy,
-                    })
-            if result.changes["right"] or (candidate.right is None and writable.get("right")):
-                right_writes.append((candidate, result.changes["right"], result))
-            if result.changes["left"] or (candidate.left is None and writable.get("left")):
-                left_tasks.append(self.prepare_left(candidate, result.changes["left"]))
-            if not result.any() and candidate.left is not None and candidate.right is not None:
-                engine.report.count(self.id, self.main_direction(), "unchanged")
-                unchanged.append(candidate)
-        if not engine.dry_run:
-            with self.state.transaction():
+        with self.state.transaction():  # the diff's dead letters and conflicts commit together
+            planned = [(candidate, self.plan_or_letter(candidate, members)) for candidate in candidates]
+        with self.state.transaction():  # conflicts logged and unchanged pairs remembered: one commit
+            for candidate, plan in planned:
+                if plan is None:
+                    continue
+                result, writable = plan
+                if result.conflicts:
+                    for conflict in result.conflicts:
+                        engine.report.count(self.id, _direction(OTHER[conflict.winner]), "conflicts")
+                        engine.log("conflict", self.id, {
+                            "left_id": candidate.left.id if candidate.left else None,
+                            "right_id": candidate.right.id if candidate.right else None,
+                            "field": conflict.field, "winner": conflict.winner, "kept": conflict.kept,
+                            "lost": conflict.lost, "policy": conflict.policy,
+                        })
+                if result.changes["right"] or (candidate.right is None and writable.get("right")):
+                    right_writes.append((candidate, result.changes["right"], result))
+                if result.changes["left"] or (candidate.left is None and writable.get("left")):
+                    left_tasks.append(self.prepare_left(candidate, result.changes["left"]))
+                if not result.any() and candidate.left is not None and candidate.right is not None:
+                    engine.report.count(self.id, self.main_direction(), "unchanged")
+                    unchanged.append(candidate)
+            if not engine.dry_run:
                 for candidate in unchanged:
                     self.remember(candidate)
         self.created_left: list[Candidate] = []
@@ -455,6 +451,14 @@ class PairRun:
         if self.waiting:
             engine.report.notes.append(f"{self.id}: {self.waiting} {self.pair['right']['object'].lower()} records wait for "
                                        f"their {self.pair['left']['object'].lower()}'s relation to be synced first (R17)")
+
+    def plan_or_letter(self, candidate: Candidate, members: Mapping[str, set[str]]) -> tuple[Any, dict[str, bool]] | None:
+        try:
+            return self.plan_candidate(candidate, members)
+        except DeadLetter as letter:
+            side = "left" if candidate.left is not None else "right"
+            self.engine.dead_letter(self, side, (candidate.left or candidate.right).id, letter)
+            return None
 
     async def look_up_left(self, candidate: Candidate) -> Candidate:
         """An unpaired record that would create a Pipedrive person: on an incremental pass the

@@ -255,10 +255,13 @@ class SqliteStateStore:
         return None if row is None else _link(row)
 
     def links_by_right(self, pair: str, right_id: str) -> list[Link]:
+        # INDEXED BY: without statistics SQLite prefers walking the primary key (pair, left_id),
+        # which scans every link of the pair (about 1,000x slower at 100,000 links). The few
+        # rows found are sorted here rather than by an ORDER BY that would tempt it again.
         rows = self._all(
-            f"SELECT {_LINK_COLUMNS} FROM links WHERE pair = ? AND right_id = ? ORDER BY left_id", (pair, right_id)
+            f"SELECT {_LINK_COLUMNS} FROM links INDEXED BY links_by_right WHERE pair = ? AND right_id = ?", (pair, right_id)
         )
-        return [_link(row) for row in rows]
+        return sorted((_link(row) for row in rows), key=lambda link: link.left_id)
 
     def put_link(self, link: Link) -> None:
         self._write(_UPSERT_LINK, _link_row(link))

@@ -562,3 +562,24 @@ def test_committed_units_survive_sigkill_and_half_units_do_not(path: Path) -> No
         assert units == {unit: 200 for unit in range(last + 1)}
         assert sorted(int(i.key) for i in store.open_intents()) == list(range(last + 1))
         store.close()
+
+
+def test_links_by_right_does_not_grow_with_the_number_of_links(tmp_path) -> None:
+    """links_by_right is called once per written record: it must be an index lookup, not a
+    scan of the pair's links (which SQLite picks by itself without statistics)."""
+    import time as _time
+
+    from syncmap.runtime.state import Link, open_state
+
+    def per_call(count: int) -> float:
+        store = open_state(tmp_path / f"links-{count}.db")
+        store.put_links(Link("p", f"{i:06d}", f"r{i}", {"a": 1}, {"b": 2}, 0.0) for i in range(count))
+        started = _time.perf_counter()
+        for i in range(0, count, count // 300):
+            assert [link.left_id for link in store.links_by_right("p", f"r{i}")] == [f"{i:06d}"]
+        store.close()
+        return (_time.perf_counter() - started) / 300
+
+    small, large = per_call(2_000), per_call(60_000)
+    # 30 times the links, one match each: a lookup costs about the same, a scan 30 times more.
+    assert large / small < 6, f"{small * 1000:.3f} ms at 2,000 links, {large * 1000:.3f} ms at 60,000"
