@@ -680,8 +680,10 @@ class PairRun:
             raw = await pd.get(s.obj, candidate.left.id)  # keep the other emails and phones as they are
             if raw is not None:
                 candidate = Candidate(pd.flatten(s.obj, raw, s.keys), candidate.right, candidate.link)
-        current = candidate.left.raw if candidate.left else None
-        body = pd.body(s.obj, changes, current if current else (candidate.left.values if candidate.left else None))
+        # What the record holds now: its flat values (first and last name compose `name`) and
+        # the lists a changed email or phone is merged into.
+        current = {**candidate.left.values, **candidate.left.raw} if candidate.left else None
+        body = pd.body(s.obj, changes, current)
         engine.report.change(pair=self.id, direction="right_to_left", system=s.system, object=s.obj,
                              action="create" if creating else "update",
                              id=None if creating else candidate.left.id, changes=changes)
@@ -743,7 +745,7 @@ class PairRun:
         pd: Pipedrive = engine.connectors[s.system]
         written = pd.flatten(s.obj, write.raw, s.keys)
         self.state.finish_intent(write.intent, status="done", result={"id": written.id})
-        left = Record(written.id, written.values, written.updated, raw=dict(write.raw))
+        left = Record(written.id, written.values, written.updated, raw=written.raw)
         self.remember(Candidate(left, write.candidate.right, write.candidate.link), fresh="left" if creating else None)
         if creating and write.candidate.right is not None:
             self.created_left.append(Candidate(left, write.candidate.right, self.state.link_by_left(self.id, left.id)))

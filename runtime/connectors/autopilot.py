@@ -119,7 +119,7 @@ class Autopilot:
             id=str(raw["contact_id"]),
             values=values,
             updated=to_epoch(raw.get("updated_at")) or to_epoch(raw.get("created_at")),
-            raw=dict(raw),
+            raw={"created_at": raw.get("created_at")},  # which of several same-email contacts is oldest
         )
 
     @staticmethod

@@ -156,7 +156,9 @@ class Pipedrive:
             values=values,
             updated=to_epoch(raw.get("update_time")) or to_epoch(raw.get("add_time")),
             deleted=bool(raw.get("is_deleted")),
-            raw=dict(raw),
+            # Only what a later write needs (the other emails and phones to keep): 100,000
+            # whole records would be most of a run's memory.
+            raw={key: raw[key] for key in ("emails", "phones") if key in raw},
         )
 
     def _read(self, obj: str, raw: Mapping[str, Any], key: str) -> Any:
