@@ -1,0 +1,62 @@
+"""The estimate at its rounding edges: record counts that do not divide by the page or bulk
+size, and token totals exactly at one day's budget. The counts are derived by hand from
+mappings/autopilot.syncmap (Pipedrive pages of 500, Autopilot pages and bulk writes of 100)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from syncmap.compiler.api import compile_plan
+from syncmap.compiler.cost import BUDGET, DAY, estimate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def autopilot_plan() -> dict:
+    result = compile_plan(str(ROOT / "mappings" / "autopilot.syncmap"))
+    assert result.plan is not None, result.diagnostics
+    return result.plan
+
+
+def requests_of(plan: dict, records: int, system: str, kind: str, method: str, path: str) -> int:
+    est = estimate(plan, records)
+    return sum(c.requests for c in est.calls if (c.system, c.kind, c.method, c.path) == (system, kind, method, path))
+
+
+@pytest.mark.parametrize(("records", "bulk_posts"), [(0, 0), (1, 1), (99, 1), (100, 1), (101, 2), (199, 2), (200, 2), (201, 3)])
+def test_bulk_writes_round_up_to_whole_requests(autopilot_plan: dict, records: int, bulk_posts: int) -> None:
+    # every person becomes a contact: ceil(records / 100) bulk POSTs
+    assert requests_of(autopilot_plan, records, "autopilot", "write", "POST", "/contacts") == bulk_posts
+
+
+@pytest.mark.parametrize(("records", "pages"), [(0, 1), (1, 1), (500, 1), (501, 2), (1000, 2), (1001, 3)])
+def test_pipedrive_reads_round_up_to_whole_pages(autopilot_plan: dict, records: int, pages: int) -> None:
+    assert requests_of(autopilot_plan, records, "pipedrive", "read", "GET", "/api/v2/persons") == pages
+
+
+@pytest.mark.parametrize(("records", "pages"), [(0, 1), (100, 1), (101, 2)])
+def test_autopilot_reads_round_up_to_whole_pages(autopilot_plan: dict, records: int, pages: int) -> None:
+    assert requests_of(autopilot_plan, records, "autopilot", "read", "GET", "/contacts/{bookmark}") == pages
+
+
+def test_tokens_exactly_one_budget_take_one_day(autopilot_plan: dict) -> None:
+    tokens = estimate(autopilot_plan, 1000).tokens()
+    exact = estimate(autopilot_plan, 1000, daily_budget=tokens)
+    assert exact.budget_days == 1
+    assert next(t for t in exact.limits if t.limit == BUDGET).seconds == 0
+    over = estimate(autopilot_plan, 1000, daily_budget=tokens - 1)
+    assert over.budget_days == 2
+    assert next(t for t in over.limits if t.limit == BUDGET).seconds == DAY
+
+
+def test_budget_exceeded_from_is_the_first_count_over_the_budget(autopilot_plan: dict) -> None:
+    # tokens(N) = 37 of one-off calls + 2 x 10 per page of 500 (persons, organizations)
+    # + 2 x 5 per record (create, write the link back). At 2,984 records: 37 + 6 x 20 + 29,840 =
+    # 29,997, within 30,000; at 2,985: 30,007, over.
+    est = estimate(autopilot_plan, 10, daily_budget=30_000)
+    assert est.budget_exceeded_from == 2_985
+    assert estimate(autopilot_plan, 2_984).tokens() == 37 + 120 + 29_840
+    assert estimate(autopilot_plan, 2_985).tokens() == 37 + 120 + 29_850
