@@ -36,19 +36,29 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     set_hypothesis_home_dir(session.config._tmp_path_factory.mktemp("hypothesis"))
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:  # skip, skipif, importorskip and xfail all end here
+        _SKIPPED.append(report.nodeid)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The run fails when a test was skipped (a missing dependency or ../shared is a broken
+    set-up, not a reason to pass) or when it wrote into the checkout."""
+    problems = []
+    if _SKIPPED:
+        problems.append("skipped (tests fail instead of skipping): " + ", ".join(_SKIPPED))
     before = session.config.stash.get(_BEFORE, None)
-    if before is None:
-        return
-    added = sorted(_checkout_files() - before)
+    added = sorted(_checkout_files() - before) if before is not None else []
     if added:
-        session.config.get_terminal_writer().line(
-            "the test run wrote into the checkout (tests must write only under tmp_path): " + ", ".join(added), red=True
-        )
+        problems.append("the test run wrote into the checkout (tests must write only under tmp_path): " + ", ".join(added))
+    for problem in problems:
+        session.config.get_terminal_writer().line(problem, red=True)
+    if problems and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 _BEFORE = pytest.StashKey[set[str]]()
+_SKIPPED: list[str] = []
 
 
 @pytest.fixture
