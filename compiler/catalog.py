@@ -205,10 +205,6 @@ class FieldSpec:
         """Writable directly or through ``write_via``: may be a mapping's target."""
         return self.writable or self.write_via is not None
 
-    @property
-    def is_multi(self) -> bool:
-        return self.multi is not None
-
     def value_names(self) -> tuple[str | int, ...]:
         return tuple(v.value for v in self.values)
 
@@ -326,21 +322,12 @@ class ObjectSpec:
     def relation(self, name: str) -> RelationSpec | None:
         return self._relations.get(name)
 
-    def field_names(self) -> list[str]:
-        return [f.name for f in self.fields]
-
     def relation_names(self) -> list[str]:
         return [r.name for r in self.relations]
 
     def names(self) -> list[str]:
         """Every name valid as a path segment here: fields, aliases, relations."""
         return list(self._by_name) + self.relation_names()
-
-    def writable_fields(self) -> list[FieldSpec]:
-        return [f for f in self.fields if f.writable]
-
-    def required_field(self, name: str) -> RequiredField | None:
-        return next((r for r in self.required if r.field == name), None)
 
 
 @dataclass(frozen=True)
@@ -358,11 +345,6 @@ class ActionSpec:
     seed: str | None = None
     note: str | None = None
     unverified: str | None = None
-
-    @property
-    def any_field(self) -> bool:
-        """True when the action may write any writable field of its target."""
-        return not self.fields
 
 
 @dataclass(frozen=True)
@@ -546,11 +528,6 @@ def _validator() -> jsonschema.Draft202012Validator:
     schema = json.loads(_schema_text())
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
-
-
-def catalog_schema() -> Mapping[str, Any]:
-    """The catalog JSON Schema (read-only)."""
-    return _frozen(_validator().schema)
 
 
 def _pointer(parts: Iterable[Any]) -> str:
