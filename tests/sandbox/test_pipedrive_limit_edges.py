@@ -9,7 +9,7 @@ from pipedrive_support import async_test, client, seeded
 
 from syncmap.sandbox.pipedrive import PipedriveSettings
 from syncmap.sandbox.pipedrive.pagination import offset_page
-from syncmap.sandbox.pipedrive.ratelimit import DAY, BurstLimiter, DailyBudget
+from syncmap.sandbox.pipedrive.ratelimit import DAY, BurstLimiter, DailyBudget, DailyCounter, Limits
 
 
 class StoppedClock:
@@ -95,11 +95,50 @@ def test_reset_counts_whole_seconds_left_in_the_window() -> None:
     assert limiter.hit("t", limit=5).reset == 1
 
 
+def test_the_window_is_two_seconds_unless_told_otherwise() -> None:
+    clock = StoppedClock(0.0)
+    limiter = BurstLimiter(clock)
+    assert limiter.hit("t", limit=1).allowed
+    clock.t = 1.999
+    assert not limiter.hit("t", limit=1).allowed
+    clock.t = 2.0
+    assert limiter.hit("t", limit=1).allowed
+
+
 def test_each_token_has_its_own_window() -> None:
     limiter = BurstLimiter(StoppedClock(), seconds=2.0)
     assert limiter.hit("a", limit=1).allowed
     assert not limiter.hit("a", limit=1).allowed
     assert limiter.hit("b", limit=1).allowed
+
+
+# ------------------------------------------------------------------ POST/PUT counter and reset
+
+
+def test_daily_post_put_counter_stops_at_zero_and_resets_at_midnight() -> None:
+    clock = StoppedClock(DAY + 10)
+    counter = DailyCounter(clock, limit=2)
+    assert counter.left == 2
+    counter.spend()
+    counter.spend()
+    counter.spend()  # nothing left: stays at zero, never negative
+    assert (counter.left, counter.used) == (0, 2)
+    clock.t = 2 * DAY
+    assert counter.left == 2
+
+
+def test_reset_restores_every_limit() -> None:
+    clock = StoppedClock(5.0)
+    limits = Limits(clock, window_seconds=2.0, daily_budget=10, daily_post_put=3)
+    limits.burst.hit("t", limit=1)
+    limits.search.hit("t", limit=1)
+    assert limits.budget.charge(10)
+    limits.post_put.spend()
+    limits.reset()
+    assert limits.burst.hit("t", limit=1).allowed and limits.search.hit("t", limit=1).allowed
+    assert (limits.budget.remaining, limits.budget.used) == (10, 0)
+    assert (limits.post_put.left, limits.post_put.used) == (3, 0)
+    assert limits.budget.charge(10)  # the whole budget again, the same day
 
 
 # ------------------------------------------------------------------ v1 offset paging
