@@ -87,14 +87,14 @@ def counts(repo: Path, module: str) -> dict[str, int]:
     return {status: n for status, n in rows}
 
 
-def run_module(repo: Path, module: str) -> dict[str, int]:
+def run_module(repo: Path, module: str, extra: list[str]) -> dict[str, int]:
     python = repo / ".venv" / "bin" / "python"
     runner = f"{python} -m pytest -x -q -p no:cacheprovider " + " ".join(TESTS.get(module, ["tests"]))
     cache = repo / f".mutmut-cache-{module.replace('/', '_')}"
     if cache.exists():
         os.replace(cache, repo / ".mutmut-cache")
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    subprocess.run([str(repo / ".venv" / "bin" / "mutmut"), "run", "--paths-to-mutate", module, "--runner", runner],
+    subprocess.run([str(repo / ".venv" / "bin" / "mutmut"), "run", "--paths-to-mutate", module, "--runner", runner, *extra],
                    cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     result = counts(repo, module)
     os.replace(repo / ".mutmut-cache", cache)
@@ -105,6 +105,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", default=modules(), help="modules to mutate (default: all of them)")
     parser.add_argument("--workdir", type=Path, help="where the copy lives (default: a new temporary directory)")
+    parser.add_argument("--disable-mutation-types", metavar="TYPES",
+                        help="mutmut mutation types to skip, e.g. string,fstring (message texts: faster, fewer equivalent mutants)")
     args = parser.parse_args()
     unknown = [m for m in args.modules if m not in modules()]
     if unknown:
@@ -114,7 +116,8 @@ def main() -> int:
     print(f"copy: {repo}   (mutmut results / mutmut show ID there, with its .mutmut-cache-<module> renamed .mutmut-cache)")
     print(f"{'module':36} {'mutants':>8} {'killed':>7} {'survived':>9} {'timeout':>8} {'suspicious':>11} {'score':>7}")
     for module in args.modules:
-        c = run_module(repo, module)
+        extra = [f"--disable-mutation-types={args.disable_mutation_types}"] if args.disable_mutation_types else []
+        c = run_module(repo, module, extra)
         total = sum(c.values())
         killed = c.get("ok_killed", 0) + c.get("ok_suspicious", 0)  # suspicious: killed, but slowly
         score = killed / total if total else 0.0
