@@ -43,7 +43,7 @@ TESTS: dict[str, list[str]] = {
         "tests/sandbox/test_pipedrive_paging.py", "tests/sandbox/test_pipedrive_entities.py",
         "tests/sandbox/test_pipedrive_robustness.py",
     ],
-    "compiler/cost.py": ["tests/compiler/test_cost.py", "tests/compiler/test_cost_edges.py", "tests/cli/test_explain_cli.py"],
+    "compiler/cost.py": ["tests/compiler/test_cost.py", "tests/compiler/test_cost_edges.py"],
     "compiler/lower.py": ["tests/compiler/test_cases.py", "tests/compiler/test_plan.py", "tests/compiler/test_rule_edges.py",
                           "tests/compiler/test_golden_contents.py"],
     "compiler/semantic.py": ["tests/compiler/test_cases.py", "tests/compiler/test_plan.py", "tests/compiler/test_rule_edges.py"],
@@ -87,6 +87,17 @@ def counts(repo: Path, module: str) -> dict[str, int]:
     return {status: n for status, n in rows}
 
 
+def stale(repo: Path) -> list[int]:
+    """Mutants not killed whose verdict was reached against other tests than the current ones."""
+    db = sqlite3.connect(repo / ".mutmut-cache")
+    try:
+        (current,) = db.execute("SELECT value FROM MiscData WHERE key = 'hash_of_tests'").fetchone()
+        rows = db.execute("SELECT id FROM Mutant WHERE status != 'ok_killed' AND tested_against_hash != ?", (current,)).fetchall()
+    finally:
+        db.close()
+    return [mutant for (mutant,) in rows]
+
+
 def run_module(repo: Path, module: str, extra: list[str]) -> dict[str, int]:
     python = repo / ".venv" / "bin" / "python"
     runner = f"{python} -m pytest -x -q -p no:cacheprovider " + " ".join(TESTS.get(module, ["tests"]))
@@ -94,8 +105,13 @@ def run_module(repo: Path, module: str, extra: list[str]) -> dict[str, int]:
     if cache.exists():
         os.replace(cache, repo / ".mutmut-cache")
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    subprocess.run([str(repo / ".venv" / "bin" / "mutmut"), "run", "--paths-to-mutate", module, "--runner", runner, *extra],
-                   cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    mutmut = [str(repo / ".venv" / "bin" / "mutmut"), "run"]
+    options = ["--paths-to-mutate", module, "--runner", runner, *extra]
+    subprocess.run([*mutmut, *options], cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # mutmut 2 is meant to retest, after the tests changed, every mutant they had not killed,
+    # but leaves some with their old verdict: retest those one by one.
+    for mutant in stale(repo):
+        subprocess.run([*mutmut, str(mutant), *options], cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     result = counts(repo, module)
     os.replace(repo / ".mutmut-cache", cache)
     return result
