@@ -176,3 +176,23 @@ async def test_v1_list_says_no_more_items_when_the_page_ends_with_the_collection
         last = (await c.get("/v1/personFields", params={"start": n - 1, "limit": 1})).json()
         assert [f["key"] for f in last["data"]] == [everything["data"][-1]["key"]]
         assert last["additional_data"]["pagination"]["more_items_in_collection"] is False
+
+
+@async_test
+async def test_an_empty_limit_is_the_default_page_size() -> None:
+    app = await seeded(120)
+    async with client(app) as c:
+        r = await c.get("/api/v2/persons", params={"limit": ""})
+        assert r.status_code == 200, r.text
+        assert len(r.json()["data"]) == 100
+        v1 = (await c.get("/v1/personFields", params={"limit": ""})).json()
+        assert v1["additional_data"]["pagination"]["limit"] == 100
+
+
+@async_test
+async def test_a_cursor_that_does_not_decode_says_so() -> None:
+    app = await seeded(5)
+    async with client(app) as c:
+        for cursor in ("%%%", "W10", "bm90IGpzb24"):  # not base64; a JSON list; not JSON
+            r = await c.get("/api/v2/persons", params={"cursor": cursor})
+            assert (r.status_code, r.json()["error"]) == (400, '"cursor" is invalid'), cursor
