@@ -196,3 +196,27 @@ async def test_a_cursor_that_does_not_decode_says_so() -> None:
         for cursor in ("%%%", "W10", "bm90IGpzb24"):  # not base64; a JSON list; not JSON
             r = await c.get("/api/v2/persons", params={"cursor": cursor})
             assert (r.status_code, r.json()["error"]) == (400, '"cursor" is invalid'), cursor
+
+
+@async_test
+async def test_limit_and_cursor_errors_say_what_is_wrong() -> None:
+    app = await seeded(5)
+    async with client(app) as c:
+        r = await c.get("/api/v2/persons", params={"limit": 501})
+        assert (r.status_code, r.json()["error"]) == (400, '"limit" must be less than or equal to 500')
+        cursor = (await c.get("/api/v2/persons", params={"limit": 2})).json()["additional_data"]["next_cursor"]
+        r = await c.get("/api/v2/persons", params={"cursor": cursor, "sort_by": "update_time"})
+        assert (r.status_code, r.json()["error"]) == (400, '"cursor" does not match the sort parameters')
+
+
+@async_test
+async def test_a_cursor_past_the_last_record_gives_an_empty_last_page() -> None:
+    app = await seeded(3)
+    async with client(app) as c:
+        first = (await c.get("/api/v2/persons", params={"limit": 2})).json()
+        cursor = first["additional_data"]["next_cursor"]
+        last = first["data"][-1]["id"] + 1  # the cursor names the first record of the next page
+        assert (await c.delete(f"/api/v2/persons/{last}")).status_code == 200
+        r = await c.get("/api/v2/persons", params={"limit": 2, "cursor": cursor})
+        assert r.status_code == 200, r.text
+        assert r.json()["data"] == [] and r.json()["additional_data"]["next_cursor"] is None
