@@ -220,3 +220,40 @@ async def test_a_cursor_past_the_last_record_gives_an_empty_last_page() -> None:
         r = await c.get("/api/v2/persons", params={"limit": 2, "cursor": cursor})
         assert r.status_code == 200, r.text
         assert r.json()["data"] == [] and r.json()["additional_data"]["next_cursor"] is None
+
+
+@async_test
+async def test_v1_paging_limits_and_their_errors() -> None:
+    app = await seeded(3)
+    async with client(app) as c:
+        plain = (await c.get("/v1/personFields")).json()["additional_data"]["pagination"]
+        assert (plain["start"], plain["limit"]) == (0, 100)
+        for params, error in (
+            ({"limit": 501}, '"limit" must be less than or equal to 500'),
+            ({"limit": 0}, '"limit" must be greater than or equal to 1'),
+            ({"start": "x"}, '"start" must be a number'),
+            ({"start": -1}, '"start" must be greater than or equal to 0'),
+        ):
+            r = await c.get("/v1/personFields", params=params)
+            assert (r.status_code, r.json()["error"]) == (400, error), params
+        assert (await c.get("/v1/personFields", params={"limit": 500})).status_code == 200
+
+
+@async_test
+async def test_records_without_the_sort_value_come_first_ascending_and_last_descending() -> None:
+    app = await seeded(5)
+    async with client(app) as c:
+        made = (await c.post("/api/v2/activities", json={"subject": "No date yet"})).json()["data"]
+        assert made["due_date"] is None
+        for direction, index in (("asc", 0), ("desc", -1)):
+            seen, cursor = [], None
+            while True:  # two at a time, so cursors carry a missing (null) sort value too
+                params = {"sort_by": "due_date", "sort_direction": direction, "limit": 2, **({"cursor": cursor} if cursor else {})}
+                r = await c.get("/api/v2/activities", params=params)
+                assert r.status_code == 200, r.text
+                seen += r.json()["data"]
+                cursor = r.json()["additional_data"]["next_cursor"]
+                if cursor is None:
+                    break
+            assert seen[index]["id"] == made["id"]
+            assert len({a["id"] for a in seen}) == len(seen)
