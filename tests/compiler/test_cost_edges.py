@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from syncmap.compiler.api import compile_plan
-from syncmap.compiler.cost import BUDGET, DAY, estimate
+from syncmap.compiler.cost import BUDGET, DAY, RATE, estimate, load_limits, plan_names
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,3 +60,39 @@ def test_budget_exceeded_from_is_the_first_count_over_the_budget(autopilot_plan:
     assert est.budget_exceeded_from == 2_985
     assert estimate(autopilot_plan, 2_984).tokens() == 37 + 120 + 29_840
     assert estimate(autopilot_plan, 2_985).tokens() == 37 + 120 + 29_850
+
+
+def compiled(relative: str) -> dict:
+    result = compile_plan(str(ROOT / relative))
+    assert result.plan is not None, result.diagnostics
+    return result.plan
+
+
+def test_a_plan_that_syncs_nothing_needs_no_time_and_no_limit_binds() -> None:
+    # actions only: no pair, so no read, write or setup call in an initial sync
+    est = estimate(compiled("tests/cases/valid/action-with-this.syncmap"), 1000)
+    assert est.calls == () and [t.seconds for t in est.limits] == [0.0, 0.0, 0.0]
+    assert est.binding is None and est.min_seconds == 0.0
+    assert est.as_json()["binding"] is None and "bound by" not in est.r3
+
+
+def test_a_limit_that_takes_under_a_second_still_binds() -> None:
+    # one person: /users/me, one page of persons (Pipedrive: 2 requests x 2 s / 40 = 0.1 s);
+    # one page of contacts and one bulk POST (Autopilot: 2 requests / 5 per s = 0.4 s)
+    est = estimate(compiled("tests/cases/valid/include-connections.syncmap"), 1)
+    assert [t.seconds for t in est.limits] == pytest.approx([0.1, 0.0, 0.4])
+    assert est.binding is not None and est.binding.limit == RATE and est.min_seconds == pytest.approx(0.4)
+
+
+def test_only_writes_name_the_pair_they_serve() -> None:
+    est = estimate(compiled("tests/cases/valid/include-connections.syncmap"), 1)
+    assert [(c.kind, c.pair) for c in est.calls] == [
+        ("setup", None), ("read", None), ("read", None), ("write", "pipedrive.Person->autopilot.Contact"),
+    ]
+    assert [c["pair"] for c in est.as_json()["calls"]] == [None, None, None, "pipedrive.Person->autopilot.Contact"]
+
+
+def test_plan_names_come_from_the_limits_given_else_the_shipped_file() -> None:
+    assert plan_names() == list(load_limits()["pipedrive"]["plans"])
+    assert plan_names()[:5] == ["essential", "advanced", "professional", "power", "enterprise"]
+    assert plan_names({"pipedrive": {"plans": {"gold": {}, "silver": {}}}}) == ["gold", "silver"]
