@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from syncmap.compiler.api import compile_plan
-from syncmap.compiler.cost import BUDGET, DAY, RATE, estimate, load_limits, plan_names
+from syncmap.compiler.cost import BUDGET, DAY, RATE, estimate, format_duration, load_limits, plan_names
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,3 +96,61 @@ def test_plan_names_come_from_the_limits_given_else_the_shipped_file() -> None:
     assert plan_names() == list(load_limits()["pipedrive"]["plans"])
     assert plan_names()[:5] == ["essential", "advanced", "professional", "power", "enterprise"]
     assert plan_names({"pipedrive": {"plans": {"gold": {}, "silver": {}}}}) == ["gold", "silver"]
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (59, "59 s"), (60, "1 min 0 s"), (3599, "59 min 59 s"),
+    (2 * 3600 + 61, "2 h 2 min"),  # minutes round up: 121.02 -> 122
+    (DAY - 1, "24 h 0 min"), (DAY, "1 day 0 h"),
+    (DAY + 3601, "1 day 2 h"),     # hours round up: 25.0003 -> 26
+    (2 * DAY, "2 days 0 h"),
+])  # fmt: skip
+def test_format_duration_rounds_up_to_the_unit_shown(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+def test_totals_add_up_requests_and_tokens_per_system_and_kind(autopilot_plan: dict) -> None:
+    # mappings/autopilot.syncmap at 1,000 records (see test_cost.py for the derivation at 10,000):
+    # Pipedrive: 4 setup, 2 + 2 pages, 2,000 writes; Autopilot: 2 setup, 10 pages,
+    # 10 bulk POSTs, 10 list pages + 1,000 list adds
+    totals = estimate(autopilot_plan, 1000).totals()
+    assert totals == {
+        "pipedrive": {"requests": 2008, "tokens": 37 + 40 + 10_000, "setup_requests": 4, "read_requests": 4, "write_requests": 2000},
+        "autopilot": {"requests": 1032, "tokens": 0, "setup_requests": 2, "read_requests": 10, "write_requests": 10,
+                      "list_requests": 1010},
+    }
+
+
+def test_r3_names_the_binding_limit(autopilot_plan: dict) -> None:
+    est = estimate(autopilot_plan, 10_000, pipedrive_plan="essential")
+    assert est.binding is not None and est.binding.limit == BUDGET
+    assert est.r3.endswith(f", bound by the {BUDGET}; on this plan one day's Pipedrive budget (30,000 tokens) runs out "
+                           f"from about {est.budget_exceeded_from:,} records per object")
+
+
+SOURCE_ONLY_CUSTOM = """syncmap 1
+connect pipedrive {
+  token = env("PIPEDRIVE_API_TOKEN")
+}
+connect autopilot {
+  key = env("AUTOPILOT_API_KEY")
+}
+sync pipedrive.Person -> autopilot.Contact {
+  match %s
+  first_name -> FirstName
+  last_name -> LastName
+  %s
+}
+"""
+
+
+@pytest.mark.parametrize(("match", "rule"), [
+    ("email.primary = Email", 'custom("Tier") -> Company'),  # a custom field only read
+    ('custom("Backup email") = Email', "phone.primary -> Phone"),  # a custom field only matched on
+])  # fmt: skip
+def test_custom_fields_only_read_or_matched_still_need_their_definitions(match: str, rule: str) -> None:
+    texts = {"m.syncmap": SOURCE_ONLY_CUSTOM % (match, rule)}
+    result = compile_plan("m.syncmap", texts.__getitem__)
+    assert result.plan is not None, [d.message for d in result.diagnostics]
+    setup = [(c.method, c.path) for c in estimate(result.plan, 10).calls if c.kind == "setup"]
+    assert ("GET", "/api/v2/personFields") in setup
