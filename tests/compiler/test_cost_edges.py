@@ -1,9 +1,11 @@
-"""The estimate at its rounding edges: record counts that do not divide by the page or bulk
-size, and token totals exactly at one day's budget. The counts are derived by hand from
-mappings/autopilot.syncmap (Pipedrive pages of 500, Autopilot pages and bulk writes of 100)."""
+"""The estimate at its edges: record counts that do not divide by the page or bulk size, token
+totals exactly at one day's budget, plans that need no time, reads through paths, objects
+without cost data. The counts are derived by hand from mappings/autopilot.syncmap (Pipedrive
+pages of 500, Autopilot pages and bulk writes of 100) unless a test says otherwise."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -154,3 +156,43 @@ def test_custom_fields_only_read_or_matched_still_need_their_definitions(match: 
     assert result.plan is not None, [d.message for d in result.diagnostics]
     setup = [(c.method, c.path) for c in estimate(result.plan, 10).calls if c.kind == "setup"]
     assert ("GET", "/api/v2/personFields") in setup
+
+
+def reads(est) -> list[tuple]:
+    return [(c.system, c.object, c.direction, c.what, c.requests, c.per_request) for c in est.calls if c.kind == "read"]
+
+
+def test_every_read_says_which_flow_it_serves(autopilot_plan: dict) -> None:
+    assert reads(estimate(autopilot_plan, 1000)) == [
+        # organization.name -> Company: read through a path, toward the other system
+        ("pipedrive", "Organization", "pipedrive → autopilot", "every Organization (read through a path)", 2, 500),
+        ("pipedrive", "Person", "pipedrive → autopilot", "every Person", 2, 500),
+        ("autopilot", "Contact", "autopilot → pipedrive", "every Contact", 10, 100),
+    ]
+    five = reads(estimate(compiled("mappings/five-objects.syncmap"), 1000))
+    assert five == [
+        # Organization <- Contact: read as the target of its pair
+        ("pipedrive", "Organization", "autopilot → pipedrive", "every Organization", 2, 500),
+        ("pipedrive", "Person", "pipedrive → autopilot", "every Person", 2, 500),
+        ("pipedrive", "Deal", "pipedrive → autopilot", "every Deal", 2, 500),
+        ("pipedrive", "Activity", "pipedrive → autopilot", "every Activity", 2, 500),
+        ("autopilot", "Contact", "autopilot → pipedrive", "every Contact", 10, 100),
+        # Autopilot activities come with the contacts: no request of their own
+        ("autopilot", "Activity", "autopilot → pipedrive", "every Activity, from the Contact records already read", 0, None),
+    ]
+
+
+def test_an_object_without_cost_data_is_listed_as_unknown_not_priced(autopilot_plan: dict) -> None:
+    limits = copy.deepcopy(dict(load_limits()))
+    del limits["pipedrive"]["objects"]["Organization"]
+    est = estimate(autopilot_plan, 1000, limits=limits)
+    assert est.unknown == ("pipedrive.Organization",)
+    assert [r[1] for r in reads(est)] == ["Person", "Contact"]
+
+
+def test_a_list_that_does_not_page_is_one_request_whatever_the_count() -> None:
+    limits = copy.deepcopy(dict(load_limits()))
+    limits["pipedrive"]["objects"]["Deal"]["list"]["paged"] = False
+    est = estimate(compiled("mappings/five-objects.syncmap"), 100_000, limits=limits)
+    (deals,) = [r for r in reads(est) if r[1] == "Deal"]
+    assert deals[4:] == (1, None)
