@@ -196,3 +196,25 @@ def test_a_list_that_does_not_page_is_one_request_whatever_the_count() -> None:
     est = estimate(compiled("mappings/five-objects.syncmap"), 100_000, limits=limits)
     (deals,) = [r for r in reads(est) if r[1] == "Deal"]
     assert deals[4:] == (1, None)
+
+
+def test_every_write_says_what_it_writes_and_why(autopilot_plan: dict) -> None:
+    writes = [(c.system, c.method, c.path, c.direction, c.what, c.records, c.per_request, c.requests)
+              for c in estimate(autopilot_plan, 1000).calls if c.kind in ("write", "list")]
+    assert writes == [
+        # the apId link lives in Pipedrive: written back once the contact exists (R11)
+        ("pipedrive", "PATCH", "/api/v2/persons/{id}", "pipedrive → autopilot",
+         'write the new partner id into custom("apId") of every Person (R11)', 1000, 1, 1000),
+        ("pipedrive", "POST", "/api/v2/persons", "autopilot → pipedrive",
+         "create the Person of every Contact (worst case: none exists yet)", 1000, 1, 1000),
+        ("autopilot", "POST", "/contacts", "pipedrive → autopilot",
+         "create the Contact of every Person (worst case: none exists yet)", 1000, 100, 10),
+        ("autopilot", "GET", "/list/{list_id}/contacts/{bookmark}", "autopilot → pipedrive",
+         'members of "Pipedrive Contacts" (worst case: all 1,000 contacts; R2)', 1000, 100, 10),
+        ("autopilot", "POST", "/list/{list_id}/contact/{contact_id}", "pipedrive → autopilot",
+         'add each contact created from pipedrive to "Pipedrive Contacts" (R7)', 1000, 1, 1000),
+    ]  # fmt: skip
+    five = estimate(compiled("mappings/five-objects.syncmap"), 1000)
+    assert sorted(c.what for c in five.calls if c.kind == "write" and c.what.startswith("update")) == [
+        "update the paired Contact of every Activity", "update the paired Contact of every Deal", "update the paired Deal of every Contact",
+    ]
