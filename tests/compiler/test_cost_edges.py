@@ -218,3 +218,17 @@ def test_every_write_says_what_it_writes_and_why(autopilot_plan: dict) -> None:
     assert sorted(c.what for c in five.calls if c.kind == "write" and c.what.startswith("update")) == [
         "update the paired Contact of every Activity", "update the paired Contact of every Deal", "update the paired Deal of every Contact",
     ]
+
+
+@pytest.mark.parametrize(("budget", "first_over"), [
+    (56, 0),  # the one-off calls and first pages (57 tokens) already exceed it
+    (57, 1),  # 0 records use it exactly: the first record is one too many
+    (60, 1),
+    (66, 1),
+    (67, 2),  # 1 record uses it exactly (57 + 10)
+    (68, 2),
+])  # fmt: skip
+def test_budget_exceeded_from_at_small_budgets(autopilot_plan: dict, budget: int, first_over: int) -> None:
+    # tokens(N) = 57 + 10 N for N <= 500 (see test_budget_exceeded_from_is_the_first_count_over_the_budget)
+    assert estimate(autopilot_plan, 0).tokens() == 57 and estimate(autopilot_plan, 1).tokens() == 67
+    assert estimate(autopilot_plan, 10, daily_budget=budget).budget_exceeded_from == first_over
