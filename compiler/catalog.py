@@ -204,10 +204,6 @@ class FieldSpec:
         """Writable directly or through ``write_via``: may be a mapping's target."""
         return self.writable or self.write_via is not None
 
-    @property
-    def is_multi(self) -> bool:
-        return self.multi is not None
-
     def value_names(self) -> tuple[str | int, ...]:
         return tuple(v.value for v in self.values)
 
@@ -325,21 +321,12 @@ class ObjectSpec:
     def relation(self, name: str) -> RelationSpec | None:
         return self._relations.get(name)
 
-    def field_names(self) -> list[str]:
-        return [f.name for f in self.fields]
-
     def relation_names(self) -> list[str]:
         return [r.name for r in self.relations]
 
     def names(self) -> list[str]:
         """Every name valid as a path segment here: fields, aliases, relations."""
         return list(self._by_name) + self.relation_names()
-
-    def writable_fields(self) -> list[FieldSpec]:
-        return [f for f in self.fields if f.writable]
-
-    def required_field(self, name: str) -> RequiredField | None:
-        return next((r for r in self.required if r.field == name), None)
 
 
 @dataclass(frozen=True)
@@ -357,11 +344,6 @@ class ActionSpec:
     seed: str | None = None
     note: str | None = None
     unverified: str | None = None
-
-    @property
-    def any_field(self) -> bool:
-        """True when the action may write any writable field of its target."""
-        return not self.fields
 
 
 @dataclass(frozen=True)
@@ -556,11 +538,6 @@ def schema_problems(data: Any) -> list[tuple[str, str]]:
 def shipped_catalog_texts() -> dict[str, str]:
     """The catalogs shipped with syncmap, by system: what the test suite validates."""
     return {system: entry.read_text(encoding="utf-8") for system, entry in _catalog_files((_package_dir(),)).items()}
-
-
-def catalog_schema() -> Mapping[str, Any]:
-    """The catalog JSON Schema (read-only)."""
-    return _frozen(_validator().schema)
 
 
 def _pointer(parts: Iterable[Any]) -> str:

@@ -3,21 +3,25 @@
   * tests/golden/*.plan.yaml: the plan of every shipped mapping and every valid case;
   * docs/errors.md: every diagnostic code, with its failing example from tests/cases/invalid.
 
-    python tests/regen.py          # rewrite
+    python tests/regen.py          # rewrite, printing the diff of every file it changes
     python tests/regen.py --check  # exit 1 if anything is out of date (the tests do this too)
+
+Regenerating approves whatever the compiler now says: read the printed diff before committing.
+The hand-written checks in tests/compiler/test_golden_contents.py say what each plan must hold.
 """
 
 from __future__ import annotations
 
+import difflib
+import os
 import sys
 from pathlib import Path
-
-import os
 
 from syncmap.compiler.api import check, compile_plan
 from syncmap.compiler.codes import REGISTRY
 from syncmap.compiler.diagnostics import render_human
 from syncmap.compiler.plan import dump_yaml
+from syncmap.compiler.sources import read_file
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden"
@@ -62,7 +66,8 @@ def errors_doc() -> str:
         if cases:
             case = cases[0]
             lines += [f"Example (`tests/cases/invalid/{case.name}`):", "", "```", case.read_text().rstrip("\n"), "```", ""]
-            result = check(os.path.relpath(case, ROOT))
+            # names relative to the repository, read from it, whatever the working directory
+            result = check(os.path.relpath(case, ROOT), lambda name: read_file(str(ROOT / name)))
             shown = [d for d in result.diagnostics if d.code == code][:1]
             lines += ["syncmap says:", "", "```", render_human(shown, result.sources.texts).rstrip("\n"), "```", ""]
         lines += [f"**Why.** {info.why}", "", f"**Fix.** {info.fix}", ""]
@@ -70,10 +75,17 @@ def errors_doc() -> str:
 
 
 def outputs() -> dict[Path, str]:
-    os.chdir(ROOT)  # file names in the rendered examples are relative to the repository
     out = golden_plans()
     out[ROOT / "docs" / "errors.md"] = errors_doc()
     return out
+
+
+def diff(path: Path, old: str | None, new: str | None) -> str:
+    """The unified diff from `old` to `new` (None: the file does not exist)."""
+    name = str(path.relative_to(ROOT))
+    lines = difflib.unified_diff((old or "").splitlines(keepends=True), (new or "").splitlines(keepends=True),
+                                 "/dev/null" if old is None else f"a/{name}", "/dev/null" if new is None else f"b/{name}")
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
 def main() -> int:
@@ -83,6 +95,7 @@ def main() -> int:
         current = path.read_text(encoding="utf-8") if path.exists() else None
         if current != text:
             stale.append(path)
+            print(diff(path, current, text), end="")
             if not check:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")
@@ -90,6 +103,7 @@ def main() -> int:
     orphans = [p for p in GOLDEN.glob("*.plan.yaml") if p.name not in known]
     for p in orphans:
         stale.append(p)
+        print(diff(p, p.read_text(encoding="utf-8"), None), end="")
         if not check:
             p.unlink()
     for p in stale:

@@ -9,7 +9,7 @@ import click
 
 from syncmap.compiler.api import compile_plan
 from syncmap.compiler.diagnostics import RENDERERS
-from syncmap.compiler.plan import PlanError, dumps, format_for
+from syncmap.compiler.plan import dumps, format_for
 from syncmap.runtime.cli import exits
 from syncmap.runtime.cli.options import format_option, readable
 
@@ -54,4 +54,4 @@ def compile(mapping: str, output: str | None, check_only: bool, output_format: s
     sys.exit(exits.OK)
 
 
-__all__ = ["compile", "PlanError"]
+__all__ = ["compile"]

@@ -102,7 +102,9 @@ def test_check_needs_no_environment_and_imports_no_http_client() -> None:
         "bad = [m for m in sys.modules if m.split('.')[0] in ('httpx', 'starlette', 'uvicorn', 'sqlite3')]\n"
         "assert not bad, bad\n"
     )
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    # PYTHONDONTWRITEBYTECODE: the bare environment must not let the child write __pycache__/
+    # into the source folders
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.environ.get("PYTHONPATH", ""), "PYTHONDONTWRITEBYTECODE": "1"}
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
 

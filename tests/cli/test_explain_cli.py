@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from syncmap.compiler.codes import REGISTRY
@@ -72,7 +73,10 @@ def test_json_has_the_same_content() -> None:
     assert data["cost"]["records"] == 1000 and data["cost"]["pipedrive_plan"] == "essential"
     # 1,000 records: 5 setup + 4 objects x 2 pages + 5 writes x 1,000
     assert data["cost"]["totals"]["pipedrive"]["requests"] == 5 + 8 + 5_000
-    assert data["cost"]["binding"] in {"pipedrive burst window", "pipedrive daily token budget", "autopilot request rate"}
+    # the burst window binds: 5,013 requests x 2 s / 20 (essential) = 501.3 s, against 1,053
+    # Autopilot requests / 5 per s = 210.6 s; 25,137 tokens fit in one day's 30,000
+    assert data["cost"]["binding"] == "pipedrive burst window"
+    assert data["cost"]["min_seconds"] == pytest.approx(501.3)
     human = run("explain", FIVE, "--pipedrive-plan", "essential", "--records", "1000").stdout
     for flow in data["pairs"][0]["flows"]:
         for op in flow["fields"]:

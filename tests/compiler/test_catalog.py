@@ -27,7 +27,17 @@ SEED_TABLE = SHARED / "seeds" / "004_f96e50ffa30612e5.txt"
 SEED_FAQ = SHARED / "seeds" / "000_1954d7bc35d7ba93.txt"
 PACKAGE_DIR = Path(load_catalog("pipedrive").file).parent
 
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared reference material not present")
+
+
+@pytest.fixture(scope="module")
+def shared_seeds() -> None:
+    """The seed texts the catalogs quote; a checkout without ../shared beside it is broken, so
+    these tests fail loudly rather than skip."""
+    for seed in (SEED_TABLE, SEED_FAQ):
+        assert seed.is_file(), f"{seed} is missing: these tests need ../shared beside the checkout"
+
+
+needs_shared = pytest.mark.usefixtures("shared_seeds")
 
 
 @pytest.fixture(scope="module")

@@ -155,7 +155,6 @@ def test_small_counts_and_bad_arguments(autopilot_plan) -> None:
     assert by_path(empty, "pipedrive")[("read", "GET", "/api/v2/persons")] == 1
     assert ("write", "POST", "/api/v2/persons") in by_path(empty, "pipedrive")
     assert empty.requests("pipedrive") == 4 + 2
-    assert estimate(autopilot_plan, 501).calls  # 2 pages of 500
     assert by_path(estimate(autopilot_plan, 501), "pipedrive")[("read", "GET", "/api/v2/persons")] == 2
     with pytest.raises(CostError, match="unknown Pipedrive plan"):
         estimate(autopilot_plan, N, pipedrive_plan="gold")

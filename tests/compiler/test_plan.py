@@ -24,13 +24,22 @@ import regen  # noqa: E402
 SOURCES = regen.golden_sources()
 
 
-def test_golden_plans_and_error_index_are_current() -> None:
-    cwd = os.getcwd()
-    try:
-        stale = [str(p.relative_to(ROOT)) for p, text in regen.outputs().items() if not p.exists() or p.read_text() != text]
-    finally:
-        os.chdir(cwd)
-    assert stale == [], "run `python tests/regen.py` and review the diff"
+def test_golden_plans_and_error_index_are_current(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # what regen writes does not depend on the working directory
+    outputs = regen.outputs()
+    assert os.getcwd() == str(tmp_path)  # and regen leaves it alone
+    stale = {str(p.relative_to(ROOT)): regen.diff(p, p.read_text() if p.exists() else None, text)
+             for p, text in outputs.items() if not p.exists() or p.read_text() != text}
+    assert stale == {}, "run `python tests/regen.py`, read the diff it prints, and check tests/compiler/test_golden_contents.py"
+
+
+def test_regen_prints_the_diff_it_approves() -> None:
+    path = ROOT / "tests" / "golden" / "x.plan.yaml"
+    assert regen.diff(path, "a: 1\nb: 2\n", "a: 1\nb: 3\n").splitlines() == [
+        "--- a/tests/golden/x.plan.yaml", "+++ b/tests/golden/x.plan.yaml", "@@ -1,2 +1,2 @@", " a: 1", "-b: 2", "+b: 3",
+    ]
+    assert regen.diff(path, None, "a: 1").splitlines() == ["--- /dev/null", "+++ b/tests/golden/x.plan.yaml", "@@ -0,0 +1 @@", "+a: 1"]
+    assert regen.diff(path, "a: 1\n", "a: 1\n") == ""
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)

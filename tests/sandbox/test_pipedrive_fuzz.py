@@ -18,15 +18,14 @@ from typing import Any
 
 import httpx
 import pytest
+import schemathesis
 import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from pipedrive_support import SPEC_FILES, TOKEN, conform, requires_specs
+from schemathesis.generation.modes import GenerationMode
 
 from syncmap.sandbox.pipedrive import PipedriveSettings, create_app
-
-schemathesis = pytest.importorskip("schemathesis")
-from schemathesis.generation.modes import GenerationMode  # noqa: E402
 
 pytestmark = requires_specs
 

@@ -1,0 +1,146 @@
+"""Mutation testing of the core modules with mutmut: how many small planted bugs the tests catch.
+
+    python bench/mutation.py                       # every module below, one after the other
+    python bench/mutation.py compiler/cost.py      # one module
+    python bench/mutation.py --workdir /tmp/mut …  # reuse a copy (and its cache) from a previous run
+
+Slow (minutes per module, about 1,000 mutants in compiler/semantic.py): never part of the
+normal test run or `.ci/run`. See docs/testing.md.
+
+mutmut 2 applies each mutant to the file in place, so this script never runs it in the
+checkout: it copies the committed tree (`git archive HEAD`) into a work directory beside a
+link to ../shared, installs that copy editable into its own virtual environment (the
+`syncmap.*` mapping must point at the copy, not at the checkout), and runs mutmut there, one
+module at a time, each with the tests that exercise it. It prints, per module, the mutants
+killed, survived, timed out and suspicious (killed, but much slower than the clean run; counted
+as killed), and the score (killed / all; a timeout counts as not killed). A second run with the
+same --workdir after adding tests retests only the mutants that were not killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# module (pyproject's [tool.mutmut] paths_to_mutate) -> the tests that exercise it; running
+# all of tests/ per mutant would give the same verdicts, much more slowly
+TESTS: dict[str, list[str]] = {
+    "sandbox/pipedrive/ratelimit.py": [
+        "tests/sandbox/test_pipedrive_limits.py", "tests/sandbox/test_pipedrive_limit_edges.py",
+        "tests/sandbox/test_pipedrive_paging.py", "tests/sandbox/test_pipedrive_entities.py",
+        "tests/sandbox/test_pipedrive_robustness.py",
+    ],
+    "sandbox/pipedrive/pagination.py": [
+        "tests/sandbox/test_pipedrive_limit_edges.py", "tests/sandbox/test_pipedrive_limits.py",
+        "tests/sandbox/test_pipedrive_paging.py", "tests/sandbox/test_pipedrive_entities.py",
+        "tests/sandbox/test_pipedrive_robustness.py",
+    ],
+    "compiler/cost.py": ["tests/compiler/test_cost.py", "tests/compiler/test_cost_edges.py"],
+    "compiler/lower.py": ["tests/compiler/test_cases.py", "tests/compiler/test_plan.py", "tests/compiler/test_rule_edges.py",
+                          "tests/compiler/test_golden_contents.py"],
+    "compiler/semantic.py": ["tests/compiler/test_cases.py", "tests/compiler/test_plan.py", "tests/compiler/test_rule_edges.py"],
+}  # fmt: skip
+
+
+
+def modules() -> list[str]:
+    """The modules pyproject.toml names for mutation, in its order."""
+    with open(ROOT / "pyproject.toml", "rb") as fh:
+        return tomllib.load(fh)["tool"]["mutmut"]["paths_to_mutate"].split(",")
+
+
+def copy_tree(workdir: Path) -> Path:
+    """The committed tree in workdir/repo, ../shared linked beside it, installed in its own venv."""
+    repo = workdir / "repo"
+    if not repo.exists():
+        repo.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(repo)], input=archive, check=True)
+        shared = ROOT.parent / "shared"
+        if shared.exists() and not (workdir / "shared").exists():
+            (workdir / "shared").symlink_to(shared)
+        subprocess.run([sys.executable, "-m", "venv", str(repo / ".venv")], check=True)
+        subprocess.run([str(repo / ".venv" / "bin" / "pip"), "install", "-q", "-e", ".[test,mutation]"], cwd=repo, check=True)
+    else:  # a later run: bring the copy's tests up to date, keep its mutmut cache
+        archive = subprocess.run(["git", "archive", "HEAD", "tests"], cwd=ROOT, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(repo)], input=archive, check=True)
+    return repo
+
+
+def counts(repo: Path, module: str) -> dict[str, int]:
+    db = sqlite3.connect(repo / ".mutmut-cache")
+    try:
+        rows = db.execute(
+            "SELECT m.status, COUNT(*) FROM Mutant m JOIN Line l ON m.line = l.id JOIN SourceFile f ON l.sourcefile = f.id "
+            "WHERE f.filename = ? GROUP BY m.status", (module,)
+        ).fetchall()
+    finally:
+        db.close()
+    return {status: n for status, n in rows}
+
+
+def stale(repo: Path) -> list[int]:
+    """Mutants not killed whose verdict was reached against other tests than the current ones."""
+    db = sqlite3.connect(repo / ".mutmut-cache")
+    try:
+        (current,) = db.execute("SELECT value FROM MiscData WHERE key = 'hash_of_tests'").fetchone()
+        rows = db.execute("SELECT id FROM Mutant WHERE status != 'ok_killed' AND tested_against_hash != ?", (current,)).fetchall()
+    finally:
+        db.close()
+    return [mutant for (mutant,) in rows]
+
+
+def run_module(repo: Path, module: str, extra: list[str]) -> dict[str, int]:
+    python = repo / ".venv" / "bin" / "python"
+    runner = f"{python} -m pytest -x -q -p no:cacheprovider " + " ".join(TESTS.get(module, ["tests"]))
+    cache = repo / f".mutmut-cache-{module.replace('/', '_')}"
+    if cache.exists():
+        os.replace(cache, repo / ".mutmut-cache")
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    mutmut = [str(repo / ".venv" / "bin" / "mutmut"), "run"]
+    options = ["--paths-to-mutate", module, "--runner", runner, *extra]
+    subprocess.run([*mutmut, *options], cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # mutmut 2 is meant to retest, after the tests changed, every mutant they had not killed,
+    # but leaves some with their old verdict: retest those one by one.
+    for mutant in stale(repo):
+        subprocess.run([*mutmut, str(mutant), *options], cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    result = counts(repo, module)
+    os.replace(repo / ".mutmut-cache", cache)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", default=modules(), help="modules to mutate (default: all of them)")
+    parser.add_argument("--workdir", type=Path, help="where the copy lives (default: a new temporary directory)")
+    parser.add_argument("--disable-mutation-types", metavar="TYPES",
+                        help="mutmut mutation types to skip, e.g. string,fstring (message texts: faster, fewer equivalent mutants)")
+    args = parser.parse_args()
+    unknown = [m for m in args.modules if m not in modules()]
+    if unknown:
+        parser.error(f"unknown module(s) {', '.join(unknown)}; known: {', '.join(modules())}")
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="syncmap-mutation-"))
+    repo = copy_tree(workdir)
+    print(f"copy: {repo}   (mutmut results / mutmut show ID there, with its .mutmut-cache-<module> renamed .mutmut-cache)")
+    print(f"{'module':36} {'mutants':>8} {'killed':>7} {'survived':>9} {'timeout':>8} {'suspicious':>11} {'score':>7}")
+    for module in args.modules:
+        extra = [f"--disable-mutation-types={args.disable_mutation_types}"] if args.disable_mutation_types else []
+        c = run_module(repo, module, extra)
+        total = sum(c.values())
+        killed = c.get("ok_killed", 0) + c.get("ok_suspicious", 0)  # suspicious: killed, but slowly
+        score = killed / total if total else 0.0
+        print(f"{module:36} {total:>8} {killed:>7} {c.get('bad_survived', 0):>9} {c.get('bad_timeout', 0):>8} "
+              f"{c.get('ok_suspicious', 0):>11} {score:>7.1%}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

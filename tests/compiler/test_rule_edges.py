@@ -1,0 +1,142 @@
+"""Compiler behaviours the shipped cases never reach: the right-hand side of a pair, a negative
+date shift, and a secret that only the catalog knows is one. Each mapping is written here, so
+the test says exactly which case it covers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from syncmap.compiler.api import check, compile_plan, parse
+from syncmap.compiler.catalog import clear_cache
+from syncmap.compiler.semantic import analyse
+from syncmap.compiler.structure import check_structure
+
+CATALOGS = Path(__file__).resolve().parents[2] / "compiler" / "catalogs"
+
+CONNECT = """syncmap 1
+
+connect pipedrive {
+  token = env("PIPEDRIVE_API_TOKEN")
+}
+
+connect autopilot {
+  key = env("AUTOPILOT_API_KEY")
+}
+"""
+
+
+def _from_memory(text: str) -> dict[str, str]:
+    return {"m.syncmap": text}
+
+
+def _codes(text: str) -> list[tuple[str, str]]:
+    result = check("m.syncmap", _from_memory(text).__getitem__)
+    return [(d.code, d.message) for d in result.diagnostics]
+
+
+# ------------------------------------------------------------------ required fields, both sides
+
+
+def test_required_field_of_the_right_hand_object_must_be_mapped() -> None:
+    # Persons are usually created from contacts: Person on the right, without last_name.
+    text = CONNECT + """
+sync autopilot.Contact -> pipedrive.Person {
+  match Email = email.primary
+  only autopilot.list("Pipedrive Contacts") -> pipedrive
+  FirstName -> first_name
+}
+"""
+    assert _codes(text) == [
+        ("SM307", "Pipedrive Person requires `last_name` (Last Name), but this sync can create one from an "
+                  "Autopilot Contact and nothing writes it autopilot -> pipedrive"),
+    ]
+
+
+def test_required_fields_of_the_right_hand_object_are_satisfied_when_mapped() -> None:
+    text = CONNECT + """
+sync autopilot.Contact -> pipedrive.Person {
+  match Email = email.primary
+  only autopilot.list("Pipedrive Contacts") -> pipedrive
+  FirstName -> first_name
+  LastName -> last_name
+}
+"""
+    assert _codes(text) == []
+
+
+def test_required_fields_are_reported_for_each_side_that_misses_them() -> None:
+    text = CONNECT + """
+sync autopilot.Contact -> pipedrive.Person {
+  match Email = email.primary
+  only autopilot.list("Pipedrive Contacts") -> pipedrive
+  Company -> job_title
+}
+"""
+    assert [code for code, _ in _codes(text)] == ["SM307", "SM307"]
+    assert {message.split("`")[1] for _, message in _codes(text)} == {"first_name", "last_name"}
+
+
+# ------------------------------------------------------------------ date shifts
+
+
+@pytest.mark.parametrize(("written", "sign", "amount", "unit"), [
+    ("today - 3 days", "-", 3, "days"),
+    ("today + 3 days", "+", 3, "days"),
+    ("now - 1 hour", "-", 1, "hours"),
+])  # fmt: skip
+def test_a_date_shift_keeps_its_sign_in_the_plan(written: str, sign: str, amount: int, unit: str) -> None:
+    base = written.split()[0]
+    text = CONNECT + f"""
+action "Schedule Activity" on autopilot.Contact {{
+  create pipedrive.Activity {{
+    subject = "Call"
+    type = "call"
+    due_date = {written}
+    person = this
+  }}
+}}
+"""
+    result = compile_plan("m.syncmap", _from_memory(text).__getitem__)
+    assert result.plan is not None, [d.message for d in result.diagnostics]
+    (step,) = result.plan["actions"][0]["steps"]
+    (due,) = [s["value"] for s in step["set"] if s["target"]["path"] == ["due_date"]]
+    assert due == {"kind": "clock", "base": base, "shift": {"sign": sign, "amount": amount, "unit": unit}}
+
+
+# ------------------------------------------------------------------ SM108 from the catalog
+
+
+@pytest.fixture
+def catalog_with_passphrase(tmp_path: Path):
+    """The shipped catalogs, with an Autopilot setting whose name does not look like a secret
+    but which the catalog marks as one (no shipped setting is like that)."""
+    for name in ("pipedrive.json", "autopilot.json"):
+        data = json.loads((CATALOGS / name).read_text(encoding="utf-8"))
+        if name == "autopilot.json":
+            data["connection"]["settings"]["passphrase"] = {"secret": True, "required": False, "description": "made for the test"}
+        (tmp_path / name).write_text(json.dumps(data), encoding="utf-8")
+    clear_cache()
+    yield tmp_path
+    clear_cache()
+
+
+def _analysed(text: str, search_path: Path) -> list[tuple[str, str, int, int]]:
+    mapping = parse(text, "m.syncmap").mapping
+    assert mapping is not None
+    diagnostics = list(check_structure([mapping])) + analyse([mapping], search_path=[search_path])[1]
+    return [(d.code, d.message, d.span.line, d.span.col) for d in diagnostics]
+
+
+def test_a_catalog_secret_written_in_the_mapping_is_sm108(catalog_with_passphrase: Path) -> None:
+    text = 'connect autopilot {\n  key = env("AUTOPILOT_API_KEY")\n  passphrase = "open sesame"\n}\n'
+    assert _analysed(text, catalog_with_passphrase) == [
+        ("SM108", "`passphrase` is a secret and must come from the environment", 3, 16),
+    ]
+
+
+def test_a_catalog_secret_from_the_environment_is_accepted(catalog_with_passphrase: Path) -> None:
+    text = 'connect autopilot {\n  key = env("AUTOPILOT_API_KEY")\n  passphrase = env("AUTOPILOT_PASSPHRASE")\n}\n'
+    assert _analysed(text, catalog_with_passphrase) == []
