@@ -136,6 +136,7 @@ class PairRun:
                     newest = max(newest or 0.0, record.updated or 0.0)
                 self.engine.progress(f"{self.id}: read {len(records):,} {s.system} {s.obj} records")
             self.read_until = max(newest or 0.0, since or 0.0) or None
+            self.engine.report.read(s.system, s.obj, len(records))
             return records
         if s.obj == "Activity":
             async for page in connector.pages():
@@ -148,6 +149,7 @@ class PairRun:
                 record = connector.flatten(raw, s.keys)
                 records[record.id] = record
             self.engine.progress(f"{self.id}: read {len(records):,} {s.system} {s.obj} records")
+        self.engine.report.read(s.system, s.obj, len(records))
         return records
 
     def needs_right_read(self) -> bool:
@@ -296,7 +298,7 @@ class PairRun:
                     owners[key] = record
                     continue
                 if one_to_one and partners:
-                    holder = next((l.left_id for l in self.state.links_by_right(self.id, partners[0].id) if l.left_id != record.id), None)
+                    holder = next((link.left_id for link in self.state.links_by_right(self.id, partners[0].id) if link.left_id != record.id), None)
                     if holder is not None:
                         # The contact is paired with another Pipedrive record already (R9).
                         self.engine.duplicate(self, record, Record(holder, {}), key)
@@ -631,7 +633,9 @@ class PairRun:
     def check_pipedrive_values(self, obj: str, changes: dict[str, Any]) -> None:
         pd: Pipedrive = self.engine.connectors["pipedrive"]
         if "owner_id" in changes and not is_empty(changes["owner_id"]):
-            if not pd.active_user(changes["owner_id"]):
+            # The connecting user (the owner default, R13) is one by definition; any other id is
+            # checked against the account's users, loaded whenever the plan can write one.
+            if str(changes["owner_id"]) != str(pd.me.get("id")) and not pd.active_user(changes["owner_id"]):
                 raise DeadLetter(
                     "owner_not_a_user",
                     f"owner id {changes['owner_id']} is not an active user of this Pipedrive account (R20)",
@@ -833,7 +837,7 @@ class PairRun:
                         # What the fields held before this write: if a later read shows them
                         # again, Autopilot did not apply the write (an upsert may keep names).
                         values[BEFORE] = {k: before.get(k) for k in changes if not is_empty(before.get(k))}
-                    others = [l for l in self.state.links_by_right(self.id, contact_id) if candidate.left and l.left_id != candidate.left.id]
+                    others = [other for other in self.state.links_by_right(self.id, contact_id) if candidate.left and other.left_id != candidate.left.id]
                     if others and self.sides["left"].obj == "Person":
                         engine.dead_letter(self, "left", candidate.left.id, DeadLetter(
                             "duplicate_email",
@@ -847,6 +851,8 @@ class PairRun:
             for list_title, list_id in zip(engine.mirror_list_titles(self.pair), list_ids):
                 for body, (candidate, _) in zip(chunk, chunk_owners):
                     contact_id = ids.get(str(body.get("Email", "")).strip().lower())
+                    if candidate.right is not None and contact_id != candidate.right.id:
+                        continue  # the upsert reached another contact with this email: not this pair's
                     if contact_id and candidate.right is not None and contact_id not in members.get(list_title, set()):
                         await ap.add_to_list(list_id, contact_id)
                         members.setdefault(list_title, set()).add(contact_id)
@@ -969,7 +975,7 @@ class PairRun:
             if engine.dry_run:
                 continue
             if flows and self.pair[other]["system"] == "autopilot":
-                shared = [l for l in self.state.links_by_right(self.id, link.right_id) if l.left_id != link.left_id]
+                shared = [other for other in self.state.links_by_right(self.id, link.right_id) if other.left_id != link.left_id]
                 if not shared:
                     await engine.connectors["autopilot"].delete(link.right_id)
                     engine.report.count(self.id, _direction(other), "deleted")
@@ -1087,9 +1093,11 @@ class Engine:
         if pd is not None:
             await pd.check()
             self.ctx.me["pipedrive"] = pd.me.get("id")
-            text = repr(self.plan["pairs"])
-            # Only what the plan needs: users for owner names, owner ids (R20) and user(…) values.
-            if "'owner'" in text or "'creator'" in text or "owner_id" in text or "'kind': 'user'" in text:
+            # Only what the plan needs: users for owner names (`owner.name`), owner ids (R20) and
+            # user(…) values.
+            nodes = _walk(self.plan["pairs"])
+            if any(node.get("kind") == "user" or node.get("relation") in ("owner", "creator") or node.get("api") == "owner_id"
+                   for node in nodes):
                 await pd.load_users()
                 self.ctx.users_by_name["pipedrive"] = {u.get("name"): u["id"] for u in pd.users.values()}
             created = {p[s]["object"] for p in self.plan["pairs"] for s in SIDES if p[s]["system"] == "pipedrive" and p["creates"][s]}
@@ -1116,7 +1124,8 @@ class Engine:
                 await pd.load_related(obj)
         if ap is not None:
             await ap.check()
-            await ap.load_lists()
+            if any(self.scope_list_titles(pair) for pair in self.plan["pairs"]):
+                await ap.load_lists()
             for pair in self.plan["pairs"]:
                 for title in self.mirror_list_titles(pair) + self.scope_list_titles(pair):
                     if not self.dry_run:

@@ -15,6 +15,11 @@ class Report:
     changes: list[dict[str, Any]] = field(default_factory=list)  # each write (or, in a dry run, each intended one)
     notes: list[str] = field(default_factory=list)
     stopped: str | None = None  # why the run stopped early (a limit), resumable
+    reads: dict[str, int] = field(default_factory=dict)  # "system.Object" -> most records one read returned
+
+    def read(self, system: str, obj: str, count: int) -> None:
+        key = f"{system}.{obj}"
+        self.reads[key] = max(self.reads.get(key, 0), count)
 
     def count(self, pair: str, direction: str, what: str, n: int = 1) -> None:
         self.flows.setdefault((pair, direction), Counter())[what] += n
@@ -29,6 +34,7 @@ class Report:
                 for (pair, direction), counter in self.flows.items()
             ],
             "notes": list(self.notes),
+            "records_read": dict(self.reads),
             "stopped": self.stopped,
         }
 

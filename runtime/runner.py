@@ -98,7 +98,8 @@ async def one_pass(plan: dict[str, Any], connections: Any, store: Any, *, dry_ru
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
     status = "stopped" if report.stopped else ("dead_letters" if report.totals()["dead_letters"] else "done")
-    records = max((sum(c.values()) for c in report.flows.values()), default=0)
+    # explain's estimate takes one N, records per object: the most any read returned.
+    records = max(report.reads.values(), default=0)
     predicted = summary.prediction(plan, records)
     render = summary.as_json if output_format == "json" else summary.as_text
     sys.stdout.write(render(report, stats, predicted, status, dry_run))

@@ -121,7 +121,7 @@ class Sandbox:
             path = f"/contacts/{body['bookmark']}"
 
     def list_id(self, title: str) -> str | None:
-        return next((l["list_id"] for l in self.ap("GET", "/lists")["lists"] if l["title"] == title), None)
+        return next((lst["list_id"] for lst in self.ap("GET", "/lists")["lists"] if lst["title"] == title), None)
 
     def roster(self, title: str) -> set[str]:
         list_id = self.list_id(title)

@@ -90,7 +90,7 @@ def test_list_members_flow_into_pipedrive_with_owner_link_and_required_fields(sb
     sbx.reset()
     run(sbx)  # creates the "Pipedrive Contacts" list and the apId field
     list_id = sbx.list_id(LIST)
-    outside = sbx.ap("POST", "/contact", json={"contact": {"Email": "outside@example.com", "FirstName": "Out", "LastName": "Side"}})
+    sbx.ap("POST", "/contact", json={"contact": {"Email": "outside@example.com", "FirstName": "Out", "LastName": "Side"}})
     member = sbx.ap("POST", "/contact", json={"contact": {"Email": "member@example.com", "FirstName": "Mem", "LastName": "Ber"}})
     no_last = sbx.ap("POST", "/contact", json={"contact": {"Email": "nolast@example.com", "FirstName": "Solo"}})
     for contact in (member, no_last):

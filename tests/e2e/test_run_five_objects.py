@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
-from harness import MAPPINGS, Sandbox, primary
-from mirror import LIST, check_mirror, norm
+from harness import MAPPINGS, Sandbox
+from mirror import LIST, check_mirror
 
 MAPPING = str(MAPPINGS / "five-objects.syncmap")
 
