@@ -6,14 +6,21 @@ numbers (page sizes, bulk size, per-plan burst limits, the daily token budget) a
 runtime and the sandbox share (`token_costs.py`). Facts the references mark unverified can be
 overridden by keyword (and by `syncmap explain` options).
 
-The model, in one place (`Estimate.assumptions` says the same in words):
+The model, in one place (`Estimate.assumptions` says the same in words): a prediction of
+what `syncmap run` does on an initial sync (runtime/engine.py), worst case only where the data
+is unknown:
 
-- every object a plan touches holds N records on its side, none paired yet (the worst case:
-  every record read on one side needs a write on the other, in every direction the pair
-  allows; creates where the target allows them, updates otherwise);
-- reads page at the largest size; writes go one per request to Pipedrive and 100 per
-  request to Autopilot; a link field is written back once per record created on the
-  other side; lists are read page by page and joined per contact;
+- every object a plan touches holds N records, none paired yet, every contact on the scope
+  list: every record read on one side needs a write on the other, in every direction the pair
+  allows (creates where the target allows them, updates otherwise);
+- set-up: the calls the runtime makes only when the plan needs them (users for owner names
+  and ids, field definitions per object with custom fields, activity types when activities
+  are created, the link field and the list when missing, every record read through a path);
+- each pair in stage order reads its Pipedrive side whole, and of Autopilot nothing (a one-way
+  push matched by Email alone: the upsert pairs), the list's roster (a list scope), or every
+  contact; writes go one per request to Pipedrive and 100 per request to Autopilot; the link
+  field is one PATCH per person that gets a contact; a person created from a contact sends
+  its own values back in one more upsert per 100;
 - Pipedrive's time is the larger of its burst window and its daily budget (k budgets take at
   least k-1 days), Autopilot's is requests / rate; both run at once, so the larger binds.
 """
@@ -203,19 +210,20 @@ def _flows(pair: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(s, t) for s, t, on in (("left", "right", d in ("both", "left_to_right")), ("right", "left", d in ("both", "right_to_left"))) if on]
 
 
-def _custom_refs(pair: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
-    for op in pair["fields"]:
-        yield op["target"]
-        src = op.get("source") or {}
-        if src.get("kind") == "field":
-            yield src["ref"]
-    if pair.get("link"):
-        yield pair["link"]["left"]
-        yield pair["link"]["right"]
-    for key in match_keys(pair):
-        for side in ("left", "right"):
-            if isinstance(key.get(side), Mapping) and "system" in key[side]:
-                yield key[side]
+def _walk(node: Any) -> Iterable[Mapping[str, Any]]:
+    """Every mapping inside a plan fragment (a pair, a condition), depth first."""
+    if isinstance(node, Mapping):
+        yield node
+        for child in node.values():
+            yield from _walk(child)
+    elif isinstance(node, list):
+        for child in node:
+            yield from _walk(child)
+
+
+def _refs(node: Any, system: str) -> Iterable[Mapping[str, Any]]:
+    """The field references of one system inside a plan fragment (targets, sources, keys, link)."""
+    return (n for n in _walk(node) if n.get("system") == system and "path" in n)
 
 
 def match_keys(pair: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -223,28 +231,80 @@ def match_keys(pair: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [key for line in pair["match"] for key in line.get("keys", [line])]
 
 
-def _list_scopes(pair: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    """(list system, list name, partner system) for each `only SYSTEM.list("…") -> partner`."""
-    out = []
+def _scope_lists(pair: Mapping[str, Any]) -> list[str]:
+    """The Autopilot lists of a pair's `only autopilot.list("…") -> …` lines, in order (R2)."""
+    return [n["list"] for s in pair["scope"] for n in _walk(s["condition"])
+            if n.get("op") == "member" and n.get("system") == AUTOPILOT and n.get("list")]
 
-    def walk(cond: Mapping[str, Any], toward: str) -> None:
-        if cond.get("op") == "member" and cond.get("list"):
-            out.append((cond["system"], cond["list"], toward))
-        for sub in [*cond.get("args", ()), *([cond["arg"]] if "arg" in cond else [])]:
-            walk(sub, toward)
 
-    for s in pair["scope"]:
-        walk(s["condition"], s["toward"])
-    return out
+def _writes(pair: Mapping[str, Any], side: str) -> bool:
+    """Whether the pair writes into `side` (its direction allows it, and creates or updates do)."""
+    toward = pair["direction"] in ("both", "left_to_right" if side == "right" else "right_to_left")
+    return toward and bool(pair["creates"][side] or pair["updates"][side])
+
+
+def _is_contact(ref: Mapping[str, Any]) -> bool:
+    return ref["system"] == AUTOPILOT and ref["object"] == "Contact"
+
+
+def _upsert_pairs(pair: Mapping[str, Any]) -> bool:
+    """A one-way push into Autopilot contacts matched by `… = Email` alone needs no read of
+    Autopilot: its bulk upsert by Email pairs each record (and says which contact it reached)."""
+    if pair["direction"] != "left_to_right" or not _is_contact(pair["right"]) or not pair["match"]:
+        return False
+    return all(len(keys := line.get("keys", [line])) == 1 and isinstance(keys[0].get("right"), Mapping)
+               and keys[0]["right"].get("path") == ["Email"] for line in pair["match"])
+
+
+def _roster_only(pair: Mapping[str, Any]) -> bool:
+    """With `only autopilot.list("X") -> pipedrive`, only the list's members can flow into
+    Pipedrive: the contacts side is the list's roster, not every contact (R2)."""
+    return _is_contact(pair["right"]) and bool(_scope_lists(pair))
+
+
+def _mirror_list(pair: Mapping[str, Any]) -> str | None:
+    """R7: the scope list that persons synced out of Pipedrive join, if any."""
+    lists = _scope_lists(pair)
+    mirrors = _is_contact(pair["right"]) and pair["left"]["object"] == "Person" and pair["direction"] != "right_to_left"
+    return lists[0] if mirrors and lists else None
+
+
+def _sends_back(pair: Mapping[str, Any]) -> bool:
+    """Whether a Pipedrive record created from a contact has values of its own to send back
+    (an owner name, a company, a constant): values flowing out that the create did not write."""
+    if not (_writes(pair, "right") and _writes(pair, "left") and pair["creates"]["left"]):
+        return False
+    written = {tuple(op["target"]["path"]) for op in pair["fields"] if op["direction"] in ("right_to_left", "both")}
+    for op in pair["fields"]:
+        if op["direction"] in ("left_to_right", "both"):
+            sources = [tuple(r["path"]) for r in _refs(op.get("source"), pair["left"]["system"])]
+            if not sources or any(s not in written for s in sources):
+                return True
+    return False
+
+
+def _uses_users(plan: Mapping[str, Any]) -> bool:
+    """Owner names, owner ids or `user(…)` values need Pipedrive's user list (R20, R21)."""
+    for node in _walk(plan["pairs"]):
+        if node.get("kind") == "user":
+            return True
+        if node.get("system") == PIPEDRIVE and "path" in node:
+            if node.get("type") == "user" or any(isinstance(h, Mapping) and h.get("target") == "User" for h in node.get("via") or ()):
+                return True
+    return False
 
 
 class _Builder:
+    """The calls of one initial sync, in the order the runtime makes them: set-up, then each
+    pair in stage order (its reads, then its writes)."""
+
     def __init__(self, plan: Mapping[str, Any], records: int, limits: Mapping[str, Any], list_adds: str) -> None:
         self.plan, self.n, self.limits, self.list_adds = plan, records, limits, list_adds
         self.calls: list[Call] = []
         self.unknown: list[str] = []
         self.systems = sorted({p[k]["system"] for p in plan["pairs"] for k in ("left", "right")})
-        self._once: set[tuple[str, str, str]] = set()
+        self._once: set[tuple[str, ...]] = set()
+        self.rosters: set[str] = set()  # lists whose members this run has read (kept for every pair)
 
     # -------------------------------------------------------- data look-ups
 
@@ -261,9 +321,10 @@ class _Builder:
     def tokens(self, system: str, op: Mapping[str, Any]) -> int:
         return load_token_costs().cost(op["method"], op["path"]) if system == PIPEDRIVE else 0
 
-    def others(self, system: str) -> str:
-        rest = [s for s in self.systems if s != system]
-        return ", ".join(rest) or system
+    def pages(self, system: str) -> tuple[int, int]:
+        """(page size, pages) for a full read of N records; an empty collection is one request."""
+        page = int(self.value(system, "page_size"))
+        return page, max(1, math.ceil(self.n / page))
 
     def add(self, call: Call) -> None:
         self.calls.append(call)
@@ -276,62 +337,85 @@ class _Builder:
         self._once.add(key)
         self.add(Call(system, "setup", None, obj, what, op["method"], op["path"], None, None, 1, self.tokens(system, op)))
 
+    # -------------------------------------------------------- set-up
+
+    def setup(self) -> None:
+        pairs = self.plan["pairs"]
+        pd, ap = self.sys(PIPEDRIVE), self.sys(AUTOPILOT)
+        if PIPEDRIVE in self.systems and pd:
+            ops = pd["operations"]
+            self.once(PIPEDRIVE, ops["me"], "the connecting user (connection check, owner default)")
+            if _uses_users(self.plan):
+                self.once(PIPEDRIVE, ops["users"], "every user (owner names and ids, R20)", "User")
+            for obj in sorted({r["object"] for r in _refs(pairs, PIPEDRIVE) if r.get("kind") == "custom"}):
+                fields = self.op(PIPEDRIVE, obj, "fields")
+                if fields is None:
+                    self.unknown.append(f"{PIPEDRIVE}.{obj} (fields)")
+                    continue
+                self.once(PIPEDRIVE, fields, f"{obj} field definitions (custom field keys)", obj)
+            for p in pairs:
+                link = p.get("link")
+                ref = link and link["left"]
+                if ref and ref["system"] == PIPEDRIVE and ref.get("kind") == "custom" and self.op(PIPEDRIVE, ref["object"], "field_create"):
+                    self.once(PIPEDRIVE, self.op(PIPEDRIVE, ref["object"], "field_create"),
+                              f"create the link field {ref['custom']['name']} (worst case: missing; R11)", ref["object"])
+            if any(p[s]["system"] == PIPEDRIVE and p[s]["object"] == "Activity" and p["creates"][s] for p in pairs for s in ("left", "right")):
+                self.once(PIPEDRIVE, ops["activity_types"], "activity types (R18)", "Activity")
+            hops = {h["target"] for r in _refs(pairs, PIPEDRIVE) for h in r.get("via") or () if isinstance(h, Mapping)}
+            for obj in sorted(hops - {"User"}):
+                self.read_whole(PIPEDRIVE, obj, f"every {obj} (read through a path, once per run)", None, None)
+        if AUTOPILOT in self.systems and ap:
+            ops = ap["operations"]
+            self.once(AUTOPILOT, ops["account"], "the account (connection check)")
+            for name in dict.fromkeys(name for p in pairs for name in _scope_lists(p)):
+                self.once(AUTOPILOT, ops["lists"], "every list (find the lists by title)")
+                self.add(Call(AUTOPILOT, "setup", None, None, f'create the list "{name}" (worst case: missing)',
+                              ops["list_create"]["method"], ops["list_create"]["path"], None, None, 1, 0))
+
     # -------------------------------------------------------- reads
 
-    def reads(self) -> None:
-        order: list[tuple[str, str]] = []
-        for stage in self.plan["stages"]:
-            system, _, obj = stage["object"].partition(".")
-            order.append((system, obj))
-            for pid in stage["pairs"]:
-                pair = self.pair_by_id(pid)
-                order += [(pair["left"]["system"], pair["left"]["object"]), (pair["right"]["system"], pair["right"]["object"])]
-        for p in self.plan["pairs"]:
-            order += [(p["left"]["system"], p["left"]["object"]), (p["right"]["system"], p["right"]["object"])]
-        seen: set[tuple[str, str]] = set()
-        for system, obj in order:
-            if (system, obj) not in seen:
-                seen.add((system, obj))
-                self.read(system, obj, seen)
-
-    def pair_by_id(self, pid: str) -> Mapping[str, Any]:
-        return next(p for p in self.plan["pairs"] if p["id"] == pid)
-
-    def read_direction(self, system: str, obj: str) -> str:
-        for p in self.plan["pairs"]:
-            for s, t in _flows(p):
-                if (p[s]["system"], p[s]["object"]) == (system, obj):
-                    return _arrow(system, p[t]["system"])
-        for p in self.plan["pairs"]:
-            for s, t in _flows(p):
-                if (p[t]["system"], p[t]["object"]) == (system, obj):
-                    return _arrow(p[s]["system"], system)
-        return _arrow(system, self.others(system))
-
-    def read(self, system: str, obj: str, seen: set[tuple[str, str]]) -> None:
-        data = self.sys(system)
-        spec = None if data is None else data.get("objects", {}).get(obj)
-        if spec is None or (spec.get("list") is None and spec.get("derived_from") is None):
+    def read_whole(self, system: str, obj: str, what: str, direction: str | None, pair: str | None) -> None:
+        spec = (self.sys(system) or {}).get("objects", {}).get(obj)
+        op = spec and spec.get("list")
+        if op is None:
             self.unknown.append(f"{system}.{obj}")
             return
-        direction = self.read_direction(system, obj)
-        paired = any((p[k]["system"], p[k]["object"]) == (system, obj) for p in self.plan["pairs"] for k in ("left", "right"))
-        if spec.get("derived_from"):
-            base = spec["derived_from"]
-            if (system, base) not in seen:
-                seen.add((system, base))
-                self.read(system, base, seen)
-            self.add(Call(system, "read", direction, obj, f"every {obj}, from the {base} records already read", "GET",
-                          self.op(system, base, "list")["path"], self.n, None, 0, 0))
-            return
-        op = spec["list"]
         if op.get("one_off"):
             self.once(system, op, f"every {obj} (one page, no paging)", obj)
             return
-        page = None if op.get("paged") is False else int(self.value(system, "page_size"))
-        requests = 1 if page is None else max(1, math.ceil(self.n / page))
-        what = f"every {obj}" if paired else f"every {obj} (read through a path)"
-        self.add(Call(system, "read", direction, obj, what, op["method"], op["path"], self.n, page, requests, self.tokens(system, op)))
+        page, requests = self.pages(system)
+        self.add(Call(system, "read", direction, obj, what, op["method"], op["path"], self.n, page, requests, self.tokens(system, op), pair))
+
+    def roster(self, name: str, direction: str, pair: str) -> None:
+        ops = (self.sys(AUTOPILOT) or {}).get("operations", {})
+        if "list_roster" not in ops:
+            self.unknown.append(f"{AUTOPILOT} lists")
+            return
+        self.rosters.add(name)
+        page, requests = self.pages(AUTOPILOT)
+        self.add(Call(AUTOPILOT, "list", direction, "Contact", f'members of "{name}" (worst case: all {self.n:,} contacts; R2)',
+                      ops["list_roster"]["method"], ops["list_roster"]["path"], self.n, page, requests, 0, pair))
+
+    def read_pair(self, p: Mapping[str, Any]) -> None:
+        left, right, pid = p["left"], p["right"], p["id"]
+        arrow = {"both": "↔", "left_to_right": "→", "right_to_left": "←"}[p["direction"]]
+        direction = f"{left['system']} {arrow} {right['system']}"
+        # Every pass of an initial sync reads its Pipedrive side whole (a full pass).
+        self.read_whole(left["system"], left["object"], f"every {left['object']}", direction, pid)
+        lists = _scope_lists(p)
+        spec = (self.sys(right["system"]) or {}).get("objects", {}).get(right["object"]) or {}
+        base = spec.get("derived_from")
+        if base:
+            self.read_whole(right["system"], base, f"every {base}, for its {right['object']} records", direction, pid)
+        elif _upsert_pairs(p):
+            pass  # the bulk upsert by Email pairs: nothing to read first
+        elif _roster_only(p):
+            self.roster(lists[0], direction, pid)
+        else:
+            self.read_whole(right["system"], right["object"], f"every {right['object']}", direction, pid)
+        for name in lists:
+            if name not in self.rosters:  # the members a scope needs, read once per run
+                self.roster(name, direction, pid)
 
     # -------------------------------------------------------- writes
 
@@ -344,106 +428,67 @@ class _Builder:
         requests = math.ceil(records / bulk)
         self.add(Call(system, "write", direction, obj, what, op["method"], op["path"], records, bulk, requests, self.tokens(system, op), pair))
 
-    def pairs(self) -> None:
-        for p in self.plan["pairs"]:
-            for s, t in _flows(p):
-                target = p[t]
-                if not (p["creates"][t] or p["updates"][t]):
-                    continue
-                verb = "create" if p["creates"][t] else "update"
-                direction = _arrow(p[s]["system"], target["system"])
-                what = (f"create the {target['object']} of every {p[s]['object']} (worst case: none exists yet)" if verb == "create"
-                        else f"update the paired {target['object']} of every {p[s]['object']}")
-                self.write(target["system"], target["object"], verb, self.n, what, direction, p["id"])
-                self.link_write_back(p, s, t, direction)
-            self.setup_for_pair(p)
+    def write_pair(self, p: Mapping[str, Any]) -> None:
+        pid = p["id"]
+        for s, t in _flows(p):
+            target = p[t]
+            if not _writes(p, t):
+                continue
+            verb = "create" if p["creates"][t] else "update"
+            direction = _arrow(p[s]["system"], target["system"])
+            what = (f"create the {target['object']} of every {p[s]['object']} (worst case: none exists yet)" if verb == "create"
+                    else f"update the paired {target['object']} of every {p[s]['object']}")
+            self.write(target["system"], target["object"], verb, self.n, what, direction, pid)
+            if t == "right":
+                self.list_joins(p, direction)
+        back = _arrow(p["left"]["system"], p["right"]["system"])
+        if _sends_back(p):
+            self.write(p["right"]["system"], p["right"]["object"], "update", self.n,
+                       f"send back the values of each {p['left']['object']} created from a {p['right']['object']} (owner, company)", back, pid)
+        self.link_write(p, back)
 
-    def link_write_back(self, p: Mapping[str, Any], s: str, t: str, direction: str) -> None:
-        """The side that keeps the partner's id (R11) learns it only after the partner is created."""
+    def link_write(self, p: Mapping[str, Any], direction: str) -> None:
+        """R11: Pipedrive's link field gets the partner's id once, after the partner exists. A
+        record created in Pipedrive carries it in its create body: no extra request."""
         link = p.get("link")
-        if not link or not p["creates"][t]:
+        keeper = link and link["left"]
+        if not keeper or keeper.get("kind") != "custom" or not _writes(p, "right"):
             return
-        keeper = link[s]
-        if keeper.get("kind") != "custom" and (keeper.get("field") or {}).get("access") == "read_only":
-            return  # the source side's own id: nothing to write back
-        name = keeper["path"][-1]
-        self.write(p[s]["system"], p[s]["object"], "update", self.n,
-                   f"write the new partner id into {name} of every {p[s]['object']} (R11)", direction, p["id"])
+        self.write(p["left"]["system"], p["left"]["object"], "update", self.n,
+                   f"write the partner id into {keeper['custom']['name']} of every {p['left']['object']} paired or created "
+                   f"in {p['right']['system']} (R11)", direction, p["id"])
 
-    # -------------------------------------------------------- one-off calls and lists
-
-    def setup(self) -> None:
-        if PIPEDRIVE in self.systems and self.sys(PIPEDRIVE):
-            self.once(PIPEDRIVE, self.limits[PIPEDRIVE]["operations"]["me"], "the connecting user (connection check, owner default)")
-
-    def setup_for_pair(self, p: Mapping[str, Any]) -> None:
-        pd = self.sys(PIPEDRIVE)
-        for ref in _custom_refs(p):
-            if ref.get("kind") == "custom":
-                system, obj = ref["system"], ref["object"]
-                if system == PIPEDRIVE and self.op(system, obj, "fields"):
-                    self.once(system, self.op(system, obj, "fields"), f"{obj} field definitions (custom field keys)", obj)
-                elif system == AUTOPILOT and self.sys(system):
-                    self.once(system, self.limits[system]["operations"]["custom_fields"], "custom field definitions", obj)
-        link = p.get("link")
-        if link:
-            for side in ("left", "right"):
-                ref = link[side]
-                if ref.get("kind") == "custom" and self.op(ref["system"], ref["object"], "field_create"):
-                    self.once(ref["system"], self.op(ref["system"], ref["object"], "field_create"),
-                              f"create the link field {ref['path'][-1]} (worst case: missing; R11)", ref["object"])
-        if pd:
-            for op in p["fields"]:
-                tgt = op["target"]
-                if tgt["system"] == PIPEDRIVE and tgt["path"] == ["owner_id"]:
-                    self.once(PIPEDRIVE, pd["operations"]["users"], "every user (owner ids must exist, R20)", "User")
-            for key in ("left", "right"):
-                side = p[key]
-                if side["system"] == PIPEDRIVE and side["object"] == "Activity" and p["creates"][key]:
-                    self.once(PIPEDRIVE, pd["operations"]["activity_types"], "activity types (R18)", "Activity")
-        for list_system, name, partner in _list_scopes(p):
-            self.list_mirror(p, list_system, name, partner)
-
-    def list_mirror(self, p: Mapping[str, Any], system: str, name: str, partner: str) -> None:
-        data = self.sys(system)
-        if data is None or "list_roster" not in data.get("operations", {}):
-            self.unknown.append(f"{system} lists")
+    def list_joins(self, p: Mapping[str, Any], direction: str) -> None:
+        """R7: contacts created from persons join the scope list (contacts that exist are
+        assumed on it already: the worst case reads them all from its roster)."""
+        name = _mirror_list(p)
+        if name is None or not p["creates"]["right"]:
             return
-        ops = data["operations"]
-        self.once(system, ops["lists"], f'find the list "{name}"')
-        self.once(system, ops["list_create"], f'create the list "{name}" (worst case: missing)')
-        key = (system, "roster", name)
-        if key not in self._once:
-            self._once.add(key)
-            page = int(self.value(system, "page_size"))
-            self.add(Call(system, "list", _arrow(system, partner), None, f'members of "{name}" (worst case: all {self.n:,} contacts; R2)',
-                          ops["list_roster"]["method"], ops["list_roster"]["path"], self.n, page, max(1, math.ceil(self.n / page)), 0, p["id"]))
-        # R7: records of the partner created in this system join the list that mirrors them.
-        side = "left" if p["left"]["system"] == system else "right"
-        other = "right" if side == "left" else "left"
-        if (other, side) not in _flows(p) or not p["creates"][side]:
-            return
-        key = (system, "adds", name)
-        if key in self._once:
-            return
-        self._once.add(key)
-        add = ops["list_add"]
+        ops = self.sys(AUTOPILOT)["operations"]
         if self.list_adds == "in-upsert":
-            self.add(Call(system, "list", _arrow(partner, system), None, f'join "{name}" via _autopilot_list in the bulk upsert (R7)',
-                          "POST", self.op(system, p[side]["object"], "create")["path"], self.n, None, 0, 0, p["id"]))
+            self.add(Call(AUTOPILOT, "list", direction, None, f'join "{name}" via _autopilot_list in the bulk upsert (R7)',
+                          "POST", self.op(AUTOPILOT, "Contact", "create")["path"], self.n, None, 0, 0, p["id"]))
         else:
-            self.add(Call(system, "list", _arrow(partner, system), None, f'add each contact created from {partner} to "{name}" (R7)',
+            add = ops["list_add"]
+            self.add(Call(AUTOPILOT, "list", direction, None, f'add each contact created from {p["left"]["system"]} to "{name}" (R7)',
                           add["method"], add["path"], self.n, 1, self.n, 0, p["id"]))
+
+    def run(self) -> None:
+        self.setup()
+        order = [pid for stage in self.plan["stages"] for pid in stage["pairs"]]
+        order += [p["id"] for p in self.plan["pairs"] if p["id"] not in order]
+        by_id = {p["id"]: p for p in self.plan["pairs"]}
+        for pid in order:
+            self.read_pair(by_id[pid])
+            self.write_pair(by_id[pid])
 
 
 def _calls(plan: Mapping[str, Any], records: int, limits: Mapping[str, Any], list_adds: str) -> tuple[list[Call], list[str]]:
     b = _Builder(plan, records, limits, list_adds)
-    b.setup()
-    b.reads()
-    b.pairs()
+    b.run()
     systems = {PIPEDRIVE: 0, AUTOPILOT: 1}
     kinds = {"setup": 0, "read": 1, "write": 2, "list": 3}
-    calls = sorted(b.calls, key=lambda c: (systems.get(c.system, 2), c.system, kinds[c.kind]))  # stable: plan order within
+    calls = sorted(b.calls, key=lambda c: (systems.get(c.system, 2), c.system, kinds[c.kind]))  # stable: run order within
     return calls, sorted(set(b.unknown))
 
 
@@ -527,19 +572,27 @@ def estimate(plan: Mapping[str, Any], records: int, *, pipedrive_plan: str | Non
     )
     search = int(pd["search_burst"]["value"])
     assumptions = (
-        f"{records:,} records exist on each side of every pair and in every object read through a path, none paired yet: "
-        "every record read on one side needs a write on the other (worst case), in every direction the pair allows; "
-        "a write creates where the target allows creates, else updates",
+        f"{records:,} records exist in every object a pair reads and every object read through a path, none paired yet: "
+        "every record read on one side needs a write on the other (worst case, where the data is unknown), in every "
+        "direction the pair allows; a write creates where the target allows creates, else updates",
         "scopes and filters let every record through (worst case: every contact is on the list, every deal has its "
-        "expected close date, every activity is done)",
+        "expected close date, every activity is done, every record has the values a write needs)",
+        "each pair reads its Pipedrive side whole (a full pass) and its Autopilot side as the runtime does: not at all "
+        "for a one-way push into contacts matched by Email alone (the bulk upsert by Email pairs), only the list's "
+        "roster under `only autopilot.list(…) -> pipedrive`, else every contact (Autopilot activities come from a read "
+        "of every contact); pairs on the same object each read it",
         f"reads use the largest pages (Pipedrive {pd['page_size']['value']}, Autopilot {ap['page_size']['value']}); "
         "an empty collection still takes one request",
-        f"Pipedrive has no bulk write (one request per record); Autopilot's POST /contacts takes {ap['bulk_write']['value']}",
+        f"Pipedrive has no bulk write (one request per record); Autopilot's POST /contacts takes {ap['bulk_write']['value']} "
+        "(creates and updates alike)",
         "records pair locally from the full reads (link field, then match keys), with no search calls: the search API "
         f"allows {search} requests per {window:g} s, so one search per record would take at least "
         f"{format_duration(records * window / search)}",
-        "several pairs writing the same Autopilot contact are counted separately (an upper bound)",
-        "a link field is written back once per record created on the other side (R11)",
+        "several pairs writing the same Autopilot contact are counted separately (each pair upserts its own)",
+        "the link field is written (one PATCH) into every person paired with or created as a contact; a person "
+        "created from a contact carries it in its create body (R11); a person created from a contact sends its own "
+        "values (owner, company) back in one more bulk upsert per 100",
+        "contacts created from persons join the scope list in the same upsert (R7); existing contacts are on it already",
         "one-off calls assume one page of field definitions, and that the link field and the list do not exist yet",
         "the whole daily token budget is free for syncmap (it is shared by every user and app of the company) and the "
         "sync starts just before the midnight reset, so k budgets take at least k-1 days",
@@ -556,7 +609,7 @@ def estimate(plan: Mapping[str, Any], records: int, *, pipedrive_plan: str | Non
         unverified.append(f"the daily budget is {pd['daily_budget_base']['value']:,} x {tier['multiplier']['value']} ({plan_name}) x {seats} "
                           f"seat{'s' * (seats != 1)} tokens ({tier['multiplier']['source']}); override with --daily-budget")
     if list_adds is None and ap["list_adds"]["unverified"]:
-        unverified.append(f"list members are added {adds} ({ap['list_adds']['source']}); override with --list-adds")
+        unverified.append(f"contacts created from persons join the list {adds} ({ap['list_adds']['source']}); override with --list-adds")
     return Estimate(
         records=records, pipedrive_plan=plan_name, seats=seats, autopilot_rate=rate, burst=burst_limit, daily_budget=budget,
         list_adds=adds, calls=tuple(calls), limits=limits_out, budget_days=days,
