@@ -47,6 +47,9 @@ TESTS: dict[str, list[str]] = {
     "compiler/lower.py": ["tests/compiler/test_cases.py", "tests/compiler/test_plan.py", "tests/compiler/test_rule_edges.py",
                           "tests/compiler/test_golden_contents.py"],
     "compiler/semantic.py": ["tests/compiler/test_cases.py", "tests/compiler/test_plan.py", "tests/compiler/test_rule_edges.py"],
+    # the runtime's pure core; the end-to-end tests (minutes per mutant) are left out
+    "runtime/diff.py": ["tests/runtime/test_diff.py", "tests/runtime/test_values.py"],
+    "runtime/values.py": ["tests/runtime/test_diff.py", "tests/runtime/test_values.py"],
 }  # fmt: skip
 
 

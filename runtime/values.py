@@ -43,7 +43,7 @@ def normalize_for_compare(value: Any) -> Any:
     if is_empty(value):
         return None
     if isinstance(value, bool):
-        return value
+        return ("boolean", value)  # True is not the number 1
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, str):
