@@ -141,7 +141,9 @@ async def demo(echo: Callable[[str], None] = print) -> int:
                     echo("")
                     echo(title)
                     async with open_connectors(connections, scale=TIME_SCALE) as connectors:
-                        report = await Engine(plan, connectors, store, full_scan_every=0).run()
+                        engine = Engine(plan, connectors, store, full_scan_every=0)
+                        engine.report.keep_changes = True  # the narration lists every write
+                        report = await engine.run()
                         requests = {name: c.http.stats.requests for name, c in connectors.items()}
                     describe(report, echo)
                     echo(f"  requests: Pipedrive {requests.get('pipedrive', 0)}, Autopilot {requests.get('autopilot', 0)}")

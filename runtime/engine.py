@@ -16,6 +16,7 @@ One pass of one pair (docs/runtime.md, "How a run works"):
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ OTHER = {"left": "right", "right": "left"}
 CURSOR_OVERLAP_SECONDS = 2.0
 # Pipedrive writes per batch: intents and results commit once per batch (fsync is the cost).
 WRITE_BATCH = 50
+BULK = 100  # contacts per Autopilot POST /contacts (its documented limit)
 
 
 class DeadLetter(Exception):
@@ -772,39 +774,46 @@ class PairRun:
             raise ConnectorError(f"writing {s.system}.{s.obj} is not supported by this runtime")
         ap: Autopilot = engine.connectors["autopilot"]
         list_ids = engine.mirror_lists(self.pair)
-        bodies, owners = [], []
-        for candidate, changes, _ in writes:
-            current = candidate.right.values if candidate.right else None
-            if current is None and candidate.link is not None:
-                current = dict(candidate.link.right_values)
-            # A value that does not fit its field is reported and left out; the record's other
-            # fields still sync. Left out of the snapshot too, the field is tried (and reported)
-            # again until the data or the mapping is fixed.
-            for key in list(changes):
-                problem = ap.misfit(key, changes[key])
-                if problem:
-                    engine.dead_letter(self, "left", candidate.left.id, DeadLetter("value_does_not_fit", problem, field=key))
-                    del changes[key]
-            if candidate.right is not None and not changes:
+
+        def prepared() -> Any:
+            """(body, (candidate, changes)) per contact to write, made as the batches need them."""
+            for candidate, changes, _ in writes:
+                current = candidate.right.values if candidate.right else None
+                if current is None and candidate.link is not None:
+                    current = dict(candidate.link.right_values)
+                # A value that does not fit its field is reported and left out; the record's other
+                # fields still sync. Left out of the snapshot too, the field is tried (and reported)
+                # again until the data or the mapping is fixed.
+                for key in list(changes):
+                    problem = ap.misfit(key, changes[key])
+                    if problem:
+                        engine.dead_letter(self, "left", candidate.left.id, DeadLetter("value_does_not_fit", problem, field=key))
+                        del changes[key]
+                if candidate.right is not None and not changes:
+                    continue
+                body = ap.body(changes, current)
+                if is_empty(body.get("Email")):
+                    engine.dead_letter(self, "left", candidate.left.id, DeadLetter(
+                        "no_email", "Autopilot identifies contacts by email, and this record has none", field="Email"))
+                    continue
+                if candidate.right is None and list_ids:
+                    body["_autopilot_list"] = list_ids[0]  # R7: documented for creation
+                engine.report.change(pair=self.id, direction="left_to_right", system="autopilot", object="Contact",
+                                     action="create" if candidate.right is None else "update",
+                                     id=candidate.right.id if candidate.right else None, changes=changes)
+                yield body, (candidate, changes)
+
+        batches = prepared()
+        while True:
+            with self.state.transaction():  # the dead letters met while preparing: one commit
+                batch = list(itertools.islice(batches, BULK))
+            if not batch:
+                break
+            chunk, chunk_owners = [body for body, _ in batch], [owner for _, owner in batch]
+            if engine.dry_run:
+                for candidate, _ in chunk_owners:
+                    engine.report.count(self.id, "left_to_right", "created" if candidate.right is None else "updated")
                 continue
-            body = ap.body(changes, current)
-            if is_empty(body.get("Email")):
-                engine.dead_letter(self, "left", candidate.left.id, DeadLetter(
-                    "no_email", "Autopilot identifies contacts by email, and this record has none", field="Email"))
-                continue
-            if candidate.right is None and list_ids:
-                body["_autopilot_list"] = list_ids[0]  # R7: documented for creation
-            bodies.append(body)
-            owners.append((candidate, changes))
-            engine.report.change(pair=self.id, direction="left_to_right", system="autopilot", object="Contact",
-                                 action="create" if candidate.right is None else "update",
-                                 id=candidate.right.id if candidate.right else None, changes=changes)
-        if engine.dry_run or not bodies:
-            for candidate, _ in owners:
-                engine.report.count(self.id, "left_to_right", "created" if candidate.right is None else "updated")
-            return
-        for start in range(0, len(bodies), 100):
-            chunk, chunk_owners = bodies[start:start + 100], owners[start:start + 100]
             intent = self.state.add_intent(run_id=self.run_id, pair=self.id, system="autopilot", op="upsert",
                                            key=f"{self.id}:bulk", payload={"count": len(chunk)})
             ids, refused = await self.upsert_isolating(chunk)
@@ -1075,7 +1084,7 @@ class Engine:
         self.plan, self.connectors, self.state = plan, connectors, state
         self.dry_run, self.full_scan_every = dry_run, full_scan_every
         self.ctx = ctx or Context()
-        self.report = Report()
+        self.report = Report(keep_changes=dry_run)
         self.run_id = 0
         self._semaphore = asyncio.Semaphore(concurrency)
         from syncmap.runtime.http import ApiError, UnknownOutcome

@@ -24,8 +24,12 @@ class Report:
     def count(self, pair: str, direction: str, what: str, n: int = 1) -> None:
         self.flows.setdefault((pair, direction), Counter())[what] += n
 
+    keep_changes: bool = True  # every write, for a dry run's listing; a real run keeps only dead letters
+
     def change(self, **entry: Any) -> None:
-        self.changes.append(entry)
+        # 100,000 writes kept as dicts would be most of a large run's memory.
+        if self.keep_changes or entry.get("action") == "dead_letter":
+            self.changes.append(entry)
 
     def as_dict(self) -> dict[str, Any]:
         return {

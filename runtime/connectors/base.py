@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     id: str
     values: dict[str, Any]  # flat: ref_key -> value
