@@ -95,12 +95,37 @@ async def edit(env: dict[str, str], seeded: dict[str, Any], pipedrive_root: str,
     ]
 
 
+async def act_two(env: dict[str, str], seeded: dict[str, Any], pipedrive_root: str, autopilot_root: str) -> list[str]:
+    """What five-objects.syncmap needs and shows: custom fields, deals (one without a close
+    date), a done activity, engagement in Autopilot, an owner id that is not a user."""
+    token = {"x-api-token": env["PIPEDRIVE_API_TOKEN"]}
+    async with httpx.AsyncClient(timeout=30) as http:
+        await http.post(f"{env['PIPEDRIVE_BASE_URL']}/v1/personFields", headers=token, json={"name": "Lead score", "field_type": "double"})
+        ada, grace = seeded["persons"]["Ada Lovelace"], seeded["persons"]["Grace Hopper"]
+        app = f"{pipedrive_root}/__sandbox__/app"
+        await http.post(f"{app}/deals", json={"title": "Difference Engine No. 2", "person_id": ada, "value": 12000,
+                                               "expected_close_date": "2026-12-31"})
+        await http.post(f"{app}/deals", json={"title": "COBOL licences", "person_id": grace, "value": 8000})
+        await http.post(f"{app}/activities", json={"subject": "Call about the engine", "type": "call", "person_id": ada, "done": True})
+        for kind in ("send", "open"):  # Autopilot mails Ada; she opens it
+            answer = await http.post(f"{autopilot_root}/__sandbox__/app/engagement", json={"contact_id": "ada@analytical.example", "kind": kind})
+            answer.raise_for_status()
+        await http.post(f"{autopilot_root}/__sandbox__/app/contact", json={"contact": {
+            "Email": "john@fortran.example", "custom": {"integer--Pipedrive--Owner--ID": 999}}})
+    return [
+        "Pipedrive: Ada gets a deal closing 2026-12-31, Grace one with no expected close date (R19: it cannot pair)",
+        "Pipedrive: a done call with Ada; Autopilot: Ada opens an email",
+        "Autopilot: a marketer sets John Backus's \"Pipedrive Owner ID\" to 999, which is nobody in Pipedrive (R20)",
+    ]
+
+
 def describe(report: Report, echo: Callable[[str], None]) -> None:
     totals = report.totals()
     for (pair, direction), counter in report.flows.items():
-        arrow = {"left_to_right": "Pipedrive -> Autopilot", "right_to_left": "Autopilot -> Pipedrive", "both": "both ways"}[direction]
+        left, _, right = pair.replace("<->", " ").replace("<-", " ").replace("->", " ").partition(" ")
+        arrow = {"left_to_right": "->", "right_to_left": "<-", "both": "<->"}[direction]
         parts = [f"{n} {what.replace('_', ' ')}" for what, n in counter.items() if n]
-        echo(f"  {arrow:<24} {', '.join(parts)}")
+        echo(f"  {left} {arrow} {right}".ljust(52) + ", ".join(parts))
     links = 0
     for change in report.changes:
         if change.get("action") in ("create", "update"):
@@ -137,7 +162,7 @@ async def demo(echo: Callable[[str], None] = print) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             store = open_state(Path(tmp) / "state.db")
             try:
-                async def sync(title: str) -> Report:
+                async def sync(title: str, plan: dict = plan) -> Report:
                     echo("")
                     echo(title)
                     async with open_connectors(connections, scale=TIME_SCALE) as connectors:
@@ -160,6 +185,13 @@ async def demo(echo: Callable[[str], None] = print) -> int:
                     echo(f"  conflict on {details['field']}: kept {details['kept']!r}, lost {details['lost']!r} "
                                f"(policy {details['policy']}, the {'Autopilot' if details['winner'] == 'right' else 'Pipedrive'} edit was newer)")
                 await sync("4. and once more: nothing changed, so nothing is written")
+                echo("")
+                echo("5. the same accounts with all five objects (mappings/five-objects.syncmap)")
+                for line in await act_two(env, seeded, running.pipedrive_url, running.autopilot_url):
+                    echo(f"  {line}")
+                five = load_plan_input(str(Path(str(files("syncmap.mappings").joinpath("five-objects.syncmap")))))
+                await sync("6. sync: organizations from companies, deals and done activities onto contacts, "
+                           "Autopilot's email history into activities", five)
                 letters = store.dead_letters()
             finally:
                 store.close()

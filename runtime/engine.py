@@ -660,7 +660,8 @@ class PairRun:
         s = self.sides["left"]
         pd: Pipedrive = engine.connectors[s.system]
         creating = candidate.left is None
-        blamed = ("right" if creating else "left", (candidate.right or candidate.left).id)
+        # The record a refusal is about: the source of the write (the right record), else the left.
+        blamed = ("right", candidate.right.id) if candidate.right is not None else ("left", candidate.left.id)
         try:
             self.check_pipedrive_values(s.obj, changes)
         except DeadLetter as letter:
