@@ -321,8 +321,11 @@ class _Builder:
     def tokens(self, system: str, op: Mapping[str, Any]) -> int:
         return load_token_costs().cost(op["method"], op["path"]) if system == PIPEDRIVE else 0
 
-    def pages(self, system: str) -> tuple[int, int]:
-        """(page size, pages) for a full read of N records; an empty collection is one request."""
+    def pages(self, system: str, op: Mapping[str, Any]) -> tuple[int | None, int]:
+        """(page size, pages) for a full read of N records; an empty collection is one request,
+        and so is a list the limits file marks `"paged": false` (it answers whole)."""
+        if op.get("paged") is False:
+            return None, 1
         page = int(self.value(system, "page_size"))
         return page, max(1, math.ceil(self.n / page))
 
@@ -383,7 +386,7 @@ class _Builder:
         if op.get("one_off"):
             self.once(system, op, f"every {obj} (one page, no paging)", obj)
             return
-        page, requests = self.pages(system)
+        page, requests = self.pages(system, op)
         self.add(Call(system, "read", direction, obj, what, op["method"], op["path"], self.n, page, requests, self.tokens(system, op), pair))
 
     def roster(self, name: str, direction: str, pair: str) -> None:
@@ -392,7 +395,7 @@ class _Builder:
             self.unknown.append(f"{AUTOPILOT} lists")
             return
         self.rosters.add(name)
-        page, requests = self.pages(AUTOPILOT)
+        page, requests = self.pages(AUTOPILOT, ops["list_roster"])
         self.add(Call(AUTOPILOT, "list", direction, "Contact", f'members of "{name}" (worst case: all {self.n:,} contacts; R2)',
                       ops["list_roster"]["method"], ops["list_roster"]["path"], self.n, page, requests, 0, pair))
 

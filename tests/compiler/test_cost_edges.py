@@ -30,8 +30,13 @@ def requests_of(plan: dict, records: int, system: str, kind: str, method: str, p
 
 @pytest.mark.parametrize(("records", "bulk_posts"), [(0, 0), (1, 1), (99, 1), (100, 1), (101, 2), (199, 2), (200, 2), (201, 3)])
 def test_bulk_writes_round_up_to_whole_requests(autopilot_plan: dict, records: int, bulk_posts: int) -> None:
-    # every person becomes a contact: ceil(records / 100) bulk POSTs
-    assert requests_of(autopilot_plan, records, "autopilot", "write", "POST", "/contacts") == bulk_posts
+    # every person becomes a contact: ceil(records / 100) bulk POSTs; every person created from a
+    # list member sends its owner name and company back: ceil(records / 100) more, counted apart
+    est = estimate(autopilot_plan, records)
+    assert [(c.what.split()[0], c.requests) for c in est.calls if (c.kind, c.method, c.path) == ("write", "POST", "/contacts")] == [
+        ("create", bulk_posts), ("send", bulk_posts),
+    ]
+    assert requests_of(autopilot_plan, records, "autopilot", "write", "POST", "/contacts") == 2 * bulk_posts
 
 
 @pytest.mark.parametrize(("records", "pages"), [(0, 1), (1, 1), (500, 1), (501, 2), (1000, 2), (1001, 3)])
@@ -39,9 +44,15 @@ def test_pipedrive_reads_round_up_to_whole_pages(autopilot_plan: dict, records: 
     assert requests_of(autopilot_plan, records, "pipedrive", "read", "GET", "/api/v2/persons") == pages
 
 
-@pytest.mark.parametrize(("records", "pages"), [(0, 1), (100, 1), (101, 2)])
+@pytest.mark.parametrize(("records", "pages"), [(0, 1), (1, 1), (100, 1), (101, 2), (200, 2), (201, 3)])
 def test_autopilot_reads_round_up_to_whole_pages(autopilot_plan: dict, records: int, pages: int) -> None:
-    assert requests_of(autopilot_plan, records, "autopilot", "read", "GET", "/contacts/{bookmark}") == pages
+    # `only autopilot.list(...) -> pipedrive`: the contacts side is the list's roster, 100 a page
+    assert requests_of(autopilot_plan, records, "autopilot", "list", "GET", "/list/{list_id}/contacts/{bookmark}") == pages
+    assert requests_of(autopilot_plan, records, "autopilot", "read", "GET", "/contacts/{bookmark}") == 0
+    # five-objects.syncmap: the Deal, Activity -> Contact and Activity <- autopilot.Activity pairs
+    # each read every contact, 100 a page
+    five = compiled("mappings/five-objects.syncmap")
+    assert requests_of(five, records, "autopilot", "read", "GET", "/contacts/{bookmark}") == 3 * pages
 
 
 def test_tokens_exactly_one_budget_take_one_day(autopilot_plan: dict) -> None:
@@ -55,13 +66,15 @@ def test_tokens_exactly_one_budget_take_one_day(autopilot_plan: dict) -> None:
 
 
 def test_budget_exceeded_from_is_the_first_count_over_the_budget(autopilot_plan: dict) -> None:
-    # tokens(N) = 37 of one-off calls + 2 x 10 per page of 500 (persons, organizations)
-    # + 2 x 5 per record (create, write the link back). At 2,984 records: 37 + 6 x 20 + 29,840 =
-    # 29,997, within 30,000; at 2,985: 30,007, over.
+    # tokens(N) = 52 of one-off calls (users/me 2, users 20, v1 personFields 20, create apId 10)
+    # + 2 x 10 per page of 500 (organizations through a path, persons) + 2 x 5 per record (create
+    # the person of a list member, PATCH apId into a person that got a contact). 2,501..3,000
+    # records take 6 pages each: at 2,982 records 52 + 6 x 20 + 29,820 = 29,992, within 30,000;
+    # at 2,983: 30,002, over.
     est = estimate(autopilot_plan, 10, daily_budget=30_000)
-    assert est.budget_exceeded_from == 2_985
-    assert estimate(autopilot_plan, 2_984).tokens() == 37 + 120 + 29_840
-    assert estimate(autopilot_plan, 2_985).tokens() == 37 + 120 + 29_850
+    assert est.budget_exceeded_from == 2_983
+    assert estimate(autopilot_plan, 2_982).tokens() == 52 + 120 + 29_820 == 29_992
+    assert estimate(autopilot_plan, 2_983).tokens() == 52 + 120 + 29_830 == 30_002
 
 
 def compiled(relative: str) -> dict:
@@ -80,18 +93,29 @@ def test_a_plan_that_syncs_nothing_needs_no_time_and_no_limit_binds() -> None:
 
 def test_a_limit_that_takes_under_a_second_still_binds() -> None:
     # one person: /users/me, one page of persons (Pipedrive: 2 requests x 2 s / 40 = 0.1 s);
-    # one page of contacts and one bulk POST (Autopilot: 2 requests / 5 per s = 0.4 s)
+    # /account and one bulk POST, no read (a push matched by Email alone: the upsert pairs)
+    # (Autopilot: 2 requests / 5 per s = 0.4 s)
     est = estimate(compiled("tests/cases/valid/include-connections.syncmap"), 1)
     assert [t.seconds for t in est.limits] == pytest.approx([0.1, 0.0, 0.4])
     assert est.binding is not None and est.binding.limit == RATE and est.min_seconds == pytest.approx(0.4)
 
 
-def test_only_writes_name_the_pair_they_serve() -> None:
+def test_set_up_names_no_pair_and_a_pairs_reads_and_writes_name_it(autopilot_plan: dict) -> None:
+    # a pair reads its own sides (the runtime reads per pair), so its reads name it as its writes do
+    push = "pipedrive.Person->autopilot.Contact"
     est = estimate(compiled("tests/cases/valid/include-connections.syncmap"), 1)
-    assert [(c.kind, c.pair) for c in est.calls] == [
-        ("setup", None), ("read", None), ("read", None), ("write", "pipedrive.Person->autopilot.Contact"),
+    assert [(c.kind, c.pair) for c in est.calls] == [("setup", None), ("read", push), ("setup", None), ("write", push)]
+    assert [c["pair"] for c in est.as_json()["calls"]] == [None, push, None, push]
+    # a read through a path (organization.name) is made once per run for every pair: no pair
+    both = "pipedrive.Person<->autopilot.Contact"
+    assert [(c.kind, c.object, c.pair) for c in estimate(autopilot_plan, 1).calls] == [
+        ("setup", None, None), ("setup", "User", None), ("setup", "Person", None), ("setup", "Person", None),
+        ("read", "Organization", None), ("read", "Person", both),
+        ("write", "Person", both), ("write", "Person", both),
+        ("setup", None, None), ("setup", None, None), ("setup", None, None),
+        ("write", "Contact", both), ("write", "Contact", both),
+        ("list", "Contact", both), ("list", None, both),
     ]
-    assert [c["pair"] for c in est.as_json()["calls"]] == [None, None, None, "pipedrive.Person->autopilot.Contact"]
 
 
 def test_plan_names_come_from_the_limits_given_else_the_shipped_file() -> None:
@@ -113,13 +137,14 @@ def test_format_duration_rounds_up_to_the_unit_shown(seconds: float, text: str) 
 
 def test_totals_add_up_requests_and_tokens_per_system_and_kind(autopilot_plan: dict) -> None:
     # mappings/autopilot.syncmap at 1,000 records (see test_cost.py for the derivation at 10,000):
-    # Pipedrive: 4 setup, 2 + 2 pages, 2,000 writes; Autopilot: 2 setup, 10 pages,
-    # 10 bulk POSTs, 10 list pages + 1,000 list adds
+    # Pipedrive: 4 setup (52 tokens), 2 + 2 pages (40), 1,000 creates + 1,000 apId PATCHes
+    # (10,000); Autopilot: 3 setup (account, lists, create the list), no read of contacts,
+    # 10 + 10 bulk POSTs (creates, owner/company sent back), 10 roster pages + 0 list joins
+    # (in the upsert); no kind without calls gets a key
     totals = estimate(autopilot_plan, 1000).totals()
     assert totals == {
-        "pipedrive": {"requests": 2008, "tokens": 37 + 40 + 10_000, "setup_requests": 4, "read_requests": 4, "write_requests": 2000},
-        "autopilot": {"requests": 1032, "tokens": 0, "setup_requests": 2, "read_requests": 10, "write_requests": 10,
-                      "list_requests": 1010},
+        "pipedrive": {"requests": 2008, "tokens": 52 + 40 + 10_000, "setup_requests": 4, "read_requests": 4, "write_requests": 2000},
+        "autopilot": {"requests": 33, "tokens": 0, "setup_requests": 3, "write_requests": 20, "list_requests": 10},
     }
 
 
@@ -155,7 +180,8 @@ def test_custom_fields_only_read_or_matched_still_need_their_definitions(match: 
     result = compile_plan("m.syncmap", texts.__getitem__)
     assert result.plan is not None, [d.message for d in result.diagnostics]
     setup = [(c.method, c.path) for c in estimate(result.plan, 10).calls if c.kind == "setup"]
-    assert ("GET", "/api/v2/personFields") in setup
+    # the runtime reads field keys from v1 (limits.json); nothing else of Pipedrive to set up
+    assert [s for s in setup if s[1].startswith(("/v1", "/api"))] == [("GET", "/v1/users/me"), ("GET", "/v1/personFields")]
 
 
 def reads(est) -> list[tuple]:
@@ -164,21 +190,28 @@ def reads(est) -> list[tuple]:
 
 def test_every_read_says_which_flow_it_serves(autopilot_plan: dict) -> None:
     assert reads(estimate(autopilot_plan, 1000)) == [
-        # organization.name -> Company: read through a path, toward the other system
-        ("pipedrive", "Organization", "pipedrive → autopilot", "every Organization (read through a path)", 2, 500),
-        ("pipedrive", "Person", "pipedrive → autopilot", "every Person", 2, 500),
-        ("autopilot", "Contact", "autopilot → pipedrive", "every Contact", 10, 100),
+        # organization.name -> Company: read through a path once per run, for no one flow
+        ("pipedrive", "Organization", None, "every Organization (read through a path, once per run)", 2, 500),
+        # a pair reads its Pipedrive side for both its directions
+        ("pipedrive", "Person", "pipedrive ↔ autopilot", "every Person", 2, 500),
+        # no read of every contact: the contacts side is the list's roster (a "list" call)
     ]
     five = reads(estimate(compiled("mappings/five-objects.syncmap"), 1000))
     assert five == [
-        # Organization <- Contact: read as the target of its pair
-        ("pipedrive", "Organization", "autopilot → pipedrive", "every Organization", 2, 500),
-        ("pipedrive", "Person", "pipedrive → autopilot", "every Person", 2, 500),
-        ("pipedrive", "Deal", "pipedrive → autopilot", "every Deal", 2, 500),
+        # organization.name (Person pair) and `person` (Deal, Activity pairs): read once per run
+        ("pipedrive", "Organization", None, "every Organization (read through a path, once per run)", 2, 500),
+        ("pipedrive", "Person", None, "every Person (read through a path, once per run)", 2, 500),
+        # then each pair in stage order reads its Pipedrive side whole, in the pair's direction
+        ("pipedrive", "Organization", "pipedrive ← autopilot", "every Organization", 2, 500),
+        ("pipedrive", "Person", "pipedrive ↔ autopilot", "every Person", 2, 500),
+        ("pipedrive", "Deal", "pipedrive ↔ autopilot", "every Deal", 2, 500),
         ("pipedrive", "Activity", "pipedrive → autopilot", "every Activity", 2, 500),
-        ("autopilot", "Contact", "autopilot → pipedrive", "every Contact", 10, 100),
-        # Autopilot activities come with the contacts: no request of their own
-        ("autopilot", "Activity", "autopilot → pipedrive", "every Activity, from the Contact records already read", 0, None),
+        ("pipedrive", "Activity", "pipedrive ← autopilot", "every Activity", 2, 500),
+        # every contact for the Deal pair and Activity -> Contact (matched by person, not Email)
+        ("autopilot", "Contact", "pipedrive ↔ autopilot", "every Contact", 10, 100),
+        ("autopilot", "Contact", "pipedrive → autopilot", "every Contact", 10, 100),
+        # Autopilot activities come from a read of every contact, made by their own pair
+        ("autopilot", "Contact", "pipedrive ← autopilot", "every Contact, for its Activity records", 10, 100),
     ]
 
 
@@ -187,7 +220,11 @@ def test_an_object_without_cost_data_is_listed_as_unknown_not_priced(autopilot_p
     del limits["pipedrive"]["objects"]["Organization"]
     est = estimate(autopilot_plan, 1000, limits=limits)
     assert est.unknown == ("pipedrive.Organization",)
-    assert [r[1] for r in reads(est)] == ["Person", "Contact"]
+    assert [r[1] for r in reads(est)] == ["Person"]
+    # only the organizations' read is missing; every other call is priced as with the data
+    full = estimate(autopilot_plan, 1000)
+    assert est.calls == tuple(c for c in full.calls if c.object != "Organization") and len(est.calls) == len(full.calls) - 1
+    assert est.tokens() == full.tokens() - 2 * 10
 
 
 def test_a_list_that_does_not_page_is_one_request_whatever_the_count() -> None:
@@ -202,16 +239,27 @@ def test_every_write_says_what_it_writes_and_why(autopilot_plan: dict) -> None:
     writes = [(c.system, c.method, c.path, c.direction, c.what, c.records, c.per_request, c.requests)
               for c in estimate(autopilot_plan, 1000).calls if c.kind in ("write", "list")]
     assert writes == [
-        # the apId link lives in Pipedrive: written back once the contact exists (R11)
-        ("pipedrive", "PATCH", "/api/v2/persons/{id}", "pipedrive → autopilot",
-         'write the new partner id into custom("apId") of every Person (R11)', 1000, 1, 1000),
+        # list members become persons, apId in the create body (no PATCH for them; R11)
         ("pipedrive", "POST", "/api/v2/persons", "autopilot → pipedrive",
          "create the Person of every Contact (worst case: none exists yet)", 1000, 1, 1000),
+        # the apId link lives in Pipedrive: one PATCH per person that got a contact (R11)
+        ("pipedrive", "PATCH", "/api/v2/persons/{id}", "pipedrive → autopilot",
+         "write the partner id into apId of every Person paired or created in autopilot (R11)", 1000, 1, 1000),
         ("autopilot", "POST", "/contacts", "pipedrive → autopilot",
          "create the Contact of every Person (worst case: none exists yet)", 1000, 100, 10),
-        ("autopilot", "GET", "/list/{list_id}/contacts/{bookmark}", "autopilot → pipedrive",
+        # owner.name and organization.name flow only out: a person created from a contact sends them back
+        ("autopilot", "POST", "/contacts", "pipedrive → autopilot",
+         "send back the values of each Person created from a Contact (owner, company)", 1000, 100, 10),
+        ("autopilot", "GET", "/list/{list_id}/contacts/{bookmark}", "pipedrive ↔ autopilot",
          'members of "Pipedrive Contacts" (worst case: all 1,000 contacts; R2)', 1000, 100, 10),
-        ("autopilot", "POST", "/list/{list_id}/contact/{contact_id}", "pipedrive → autopilot",
+        # list_adds defaults to in-upsert: the join rides in the creates' bulk POST, no request (R7)
+        ("autopilot", "POST", "/contacts", "pipedrive → autopilot",
+         'join "Pipedrive Contacts" via _autopilot_list in the bulk upsert (R7)', 1000, None, 0),
+    ]  # fmt: skip
+    per_contact = [(c.method, c.path, c.direction, c.what, c.records, c.per_request, c.requests)
+                   for c in estimate(autopilot_plan, 1000, list_adds="per-contact").calls if c.kind == "list" and c.method == "POST"]
+    assert per_contact == [
+        ("POST", "/list/{list_id}/contact/{contact_id}", "pipedrive → autopilot",
          'add each contact created from pipedrive to "Pipedrive Contacts" (R7)', 1000, 1, 1000),
     ]  # fmt: skip
     five = estimate(compiled("mappings/five-objects.syncmap"), 1000)
@@ -221,14 +269,14 @@ def test_every_write_says_what_it_writes_and_why(autopilot_plan: dict) -> None:
 
 
 @pytest.mark.parametrize(("budget", "first_over"), [
-    (56, 0),  # the one-off calls and first pages (57 tokens) already exceed it
-    (57, 1),  # 0 records use it exactly: the first record is one too many
-    (60, 1),
-    (66, 1),
-    (67, 2),  # 1 record uses it exactly (57 + 10)
-    (68, 2),
+    (71, 0),  # the one-off calls and first pages (52 + 2 x 10 = 72 tokens) already exceed it
+    (72, 1),  # 0 records use it exactly: the first record is one too many
+    (75, 1),
+    (81, 1),
+    (82, 2),  # 1 record uses it exactly (72 + 2 x 5)
+    (83, 2),
 ])  # fmt: skip
 def test_budget_exceeded_from_at_small_budgets(autopilot_plan: dict, budget: int, first_over: int) -> None:
-    # tokens(N) = 57 + 10 N for N <= 500 (see test_budget_exceeded_from_is_the_first_count_over_the_budget)
-    assert estimate(autopilot_plan, 0).tokens() == 57 and estimate(autopilot_plan, 1).tokens() == 67
+    # tokens(N) = 72 + 10 N for N <= 500 (see test_budget_exceeded_from_is_the_first_count_over_the_budget)
+    assert estimate(autopilot_plan, 0).tokens() == 72 and estimate(autopilot_plan, 1).tokens() == 82
     assert estimate(autopilot_plan, 10, daily_budget=budget).budget_exceeded_from == first_over
