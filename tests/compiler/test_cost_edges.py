@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from syncmap.compiler.api import compile_plan
-from syncmap.compiler.cost import BUDGET, DAY, RATE, estimate, format_duration, load_limits, plan_names
+from syncmap.compiler.cost import BUDGET, DAY, RATE, CostError, estimate, format_duration, load_limits, plan_names
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -280,3 +280,37 @@ def test_budget_exceeded_from_at_small_budgets(autopilot_plan: dict, budget: int
     # tokens(N) = 72 + 10 N for N <= 500 (see test_budget_exceeded_from_is_the_first_count_over_the_budget)
     assert estimate(autopilot_plan, 0).tokens() == 72 and estimate(autopilot_plan, 1).tokens() == 82
     assert estimate(autopilot_plan, 10, daily_budget=budget).budget_exceeded_from == first_over
+
+
+@pytest.mark.parametrize("bad", [
+    {"autopilot_rate": 0}, {"autopilot_rate": -1}, {"burst": 0}, {"daily_budget": 0}, {"seats": 0}, {"list_adds": "sometimes"},
+])  # fmt: skip
+def test_impossible_settings_are_refused_with_a_clear_error(autopilot_plan: dict, bad: dict) -> None:
+    with pytest.raises(CostError):
+        estimate(autopilot_plan, 10, **bad)
+
+
+def test_small_but_positive_settings_are_accepted(autopilot_plan: dict) -> None:
+    est = estimate(autopilot_plan, 10, autopilot_rate=0.5, burst=1, daily_budget=1)
+    assert (est.autopilot_rate, est.burst, est.daily_budget) == (0.5, 1, 1)
+
+
+def test_budget_detail_counts_the_days_of_waiting(autopilot_plan: dict) -> None:
+    def detail(**kwargs) -> str:
+        return next(t.detail for t in estimate(autopilot_plan, 1000, **kwargs).limits if t.limit == BUDGET)
+
+    tokens = estimate(autopilot_plan, 1000).tokens()  # 10,077
+    assert detail(daily_budget=tokens) == f"{tokens:,} tokens of {tokens:,} a day (advanced, 1 seat): fits in one day"
+    assert detail(daily_budget=tokens - 1).endswith(": 2 daily budgets, at least 1 day of waiting for resets")
+    assert detail(daily_budget=4000, seats=2).endswith("(advanced, 2 seats): 3 daily budgets, at least 2 days of waiting for resets")
+
+
+def test_unverified_facts_are_listed_only_when_not_given(autopilot_plan: dict) -> None:
+    def overrides(**kwargs) -> list[str]:
+        words = ("--autopilot-rate", "--burst", "--daily-budget", "--list-adds")
+        return [next(w for w in words if w in u) for u in estimate(autopilot_plan, 10, **kwargs).unverified]
+
+    # the advanced plan's burst limit is verified; its daily budget multiplier is not
+    assert overrides() == ["--autopilot-rate", "--daily-budget", "--list-adds"]
+    assert overrides(daily_budget=1000) == ["--autopilot-rate", "--list-adds"]
+    assert overrides(autopilot_rate=5, list_adds="in-upsert") == ["--daily-budget"]
