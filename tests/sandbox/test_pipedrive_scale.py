@@ -40,9 +40,9 @@ async def fastest_pages(apps: list, rounds: int = 15, **params) -> list[float]:
         for _ in range(rounds):
             for i, c in enumerate(opened):
                 query = {"limit": 100, **params, **({"cursor": cursors[i]} if cursors[i] else {})}
-                started = time.perf_counter()
+                started = time.process_time()  # CPU time: other processes' load does not count
                 r = await c.get("/api/v2/persons", params=query)
-                best[i] = min(best[i], time.perf_counter() - started)
+                best[i] = min(best[i], time.process_time() - started)
                 assert r.status_code == 200, r.text
                 cursors[i] = r.json()["additional_data"]["next_cursor"]
     finally:
