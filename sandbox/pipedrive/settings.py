@@ -77,6 +77,9 @@ class PipedriveSettings:
     noop_update_emits_change: bool = False  # a PATCH that changes nothing: no update_time bump, no webhook
     default_currency: str = "USD"
     default_activity_type: str = "call"
+    # Stages are not modelled; search answers name a deal's stage from this list (ids 1..5). The
+    # v2 examples show 1 "Lead In" and 3 "Demo Scheduled", the rest is Pipedrive's default pipeline.
+    stage_names: tuple[str, ...] = ("Lead In", "Contact Made", "Demo Scheduled", "Proposal Made", "Negotiations Started")
 
     # -- merge (§8) ----------------------------------------------------------------------------
     merge_response_id: str = "survivor"  # data.id of the merge answer: "survivor" or "merged"
@@ -96,6 +99,11 @@ class PipedriveSettings:
     # v1 field and activity-type definitions declare `format: date-time` but the examples show
     # "YYYY-MM-DD HH:MM:SS"; "rfc3339" follows the schema, "legacy" follows the examples.
     v1_definition_timestamps: str = "rfc3339"
+
+    def stage_name(self, stage_id: int | None) -> str | None:
+        if stage_id is None or not 1 <= stage_id <= len(self.stage_names):
+            return None
+        return self.stage_names[stage_id - 1]
 
     def daily_budget_for(self, plan: str) -> int:
         if self.daily_budget is not None:
