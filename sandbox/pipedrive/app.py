@@ -21,7 +21,7 @@ from syncmap.sandbox.pipedrive import (
     seed,
 )
 from syncmap.sandbox.pipedrive.costs import load_cost_table
-from syncmap.sandbox.pipedrive.errors import ApiError, json_response, method_not_allowed, unknown_route
+from syncmap.sandbox.pipedrive.errors import ApiError, json_response, method_not_allowed, not_modelled, unknown_route
 from syncmap.sandbox.pipedrive.gateway import Gateway
 from syncmap.sandbox.pipedrive.ratelimit import Limits
 from syncmap.sandbox.pipedrive.settings import PLANS, PipedriveSettings
@@ -35,9 +35,14 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
+    """No route served the request: a documented operation is "not modelled", the rest unknown."""
     assert isinstance(exc, HTTPException)
-    error = method_not_allowed() if exc.status_code == 405 else unknown_route()
-    return json_response(error.body, error.status)
+    template = load_cost_table().operation(request.method, request.url.path)
+    if template is not None:
+        error = not_modelled(f"{request.method} {template}")
+    else:
+        error = method_not_allowed() if exc.status_code == 405 else unknown_route()
+    return json_response(error.body, error.status, error.headers)
 
 
 def create_app(
