@@ -14,6 +14,7 @@ from syncmap.sandbox.pipedrive import (
     api_entities,
     api_fields,
     api_merge,
+    api_recents,
     api_search,
     api_users,
     api_webhooks,
@@ -93,6 +94,7 @@ def create_app(
         *api_entities.item_routes(),
         *api_fields.routes(),
         *api_users.routes(),
+        *api_recents.routes(),
         *api_webhooks.routes(),
     ]
     app = Starlette(

@@ -95,6 +95,14 @@ class PipedriveSettings:
     max_webhooks_per_user: int = 40
     webhook_meta_style: str = "doc"  # "doc": string ids + ISO timestamp; "captured": ints + epoch
 
+    # -- /v1/recents ---------------------------------------------------------------------------
+    # Whether recents reports deletions is UNVERIFIED: by default a record deleted since the
+    # timestamp comes back in its deleted state (active_flag/deleted); False leaves it out.
+    recents_include_deleted: bool = True
+    # `data` of a user item: "array" as public clients read it (Airbyte data.*.data.*, singer's
+    # "list of dicts"), or "object" as the v1 description's schema says.
+    recents_user_data: str = "array"
+
     # -- v1 formats ----------------------------------------------------------------------------
     # v1 field and activity-type definitions declare `format: date-time` but the examples show
     # "YYYY-MM-DD HH:MM:SS"; "rfc3339" follows the schema, "legacy" follows the examples.

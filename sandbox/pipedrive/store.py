@@ -10,7 +10,7 @@ says `emit=False` (seeding).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,6 +111,15 @@ class Store:
         if index is None:
             index = self._orders[kind][field] = OrderIndex(field, self.records[kind].values())
         return index
+
+    def linked(self, kind: str, field: str, ids: Iterable[int]) -> Iterator[dict[str, Any]]:
+        """The records of `kind` whose `field` (e.g. person_id) is one of `ids`, by that field's order."""
+        index = self.order(kind, field)
+        table = self.records[kind]
+        for entity_id in ids:
+            start, end = index.span(entity_id, entity_id + 1)
+            for _, linked_id in index.entries[start:end]:
+                yield table[linked_id]
 
     def drop_orders(self) -> None:
         """Forget every order index (rebuilt on next use): a bulk load then appends in O(1)."""

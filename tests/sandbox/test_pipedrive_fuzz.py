@@ -60,6 +60,7 @@ OPERATIONS: list[tuple[str, str, str]] = [
     ("v1", "DELETE", "/webhooks/{id}"),
     ("v1", "PUT", "/persons/{id}/merge"),
     ("v1-jan", "GET", "/persons/search"),
+    ("v1-jan", "GET", "/recents"),
 ]
 
 
@@ -79,7 +80,8 @@ class Sandbox:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        limits = PipedriveSettings(window_seconds=1e-6, daily_budget=10**12)  # fuzzing, not rate limits
+        # fuzzing, not rate limits; recents' user items as the schema says (the default follows clients)
+        limits = PipedriveSettings(window_seconds=1e-6, daily_budget=10**12, recents_user_data="object")
         self.app = create_app(plan="enterprise", settings=limits, webhook_sender=_no_network)
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app), base_url="http://pipedrive.test", headers={"x-api-token": TOKEN}
