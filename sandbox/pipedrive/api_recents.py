@@ -24,8 +24,8 @@ from starlette.routing import Route
 from syncmap.sandbox.pipedrive import models, times, v1_records
 from syncmap.sandbox.pipedrive.api_users import render_type, render_user
 from syncmap.sandbox.pipedrive.errors import bad_request, not_modelled
-from syncmap.sandbox.pipedrive.http import ok, parse_int, q_list, store_of
-from syncmap.sandbox.pipedrive.pagination import parse_limit
+from syncmap.sandbox.pipedrive.http import ok, q_list, store_of
+from syncmap.sandbox.pipedrive.pagination import parse_limit, parse_start
 from syncmap.sandbox.pipedrive.store import Store
 
 ITEM_TYPES = (
@@ -90,17 +90,6 @@ def _changes(store: Store, item: str, since: int, skip: int = 0) -> Iterator[Cha
     yield from itertools.islice(found, skip, None)
 
 
-def _start(request: Request) -> int:
-    raw = request.query_params.get("start") or "0"
-    try:
-        start = parse_int(raw)
-    except ValueError:
-        raise bad_request('"start" must be a number') from None
-    if start < 0:
-        raise bad_request('"start" must be greater than or equal to 0')
-    return start
-
-
 def _render_page(store: Store, page: list[Change]) -> list[dict[str, Any]]:
     renderers: dict[str, Callable[[dict[str, Any], Store, v1_records.Counts], dict[str, Any]]] = {
         "person": models.person_v1,
@@ -131,7 +120,7 @@ async def recents(request: Request) -> Response:
     store = store_of(request)
     since = _since(request)
     types = _types(request)
-    start = _start(request)
+    start = parse_start(request.query_params.get("start"))
     limit = parse_limit(request.query_params.get("limit"), store.settings.default_limit, store.settings.max_limit)
     if len(types) == 1:  # one type: its changes skip to the page themselves
         window = list(itertools.islice(_changes(store, types[0], since, start), limit + 1))

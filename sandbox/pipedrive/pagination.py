@@ -115,14 +115,20 @@ def cursor_page(
     return keyset_page(entries, by_id.get, sort_by=sort_by, direction=direction, limit=limit, cursor=cursor)
 
 
-def offset_page(items: list[Any], start_raw: str | None, limit_raw: str | None, maximum: int = 500) -> tuple[list[Any], dict]:
-    """v1 `start`/`limit` paging and its `additional_data.pagination`."""
+def parse_start(raw: str | None) -> int:
+    """v1 `start`: an offset, 0 when absent."""
     try:
-        start = parse_int(start_raw or "0")
+        start = parse_int(raw or "0")
     except ValueError:
         raise bad_request('"start" must be a number') from None
     if start < 0:
         raise bad_request('"start" must be greater than or equal to 0')
+    return start
+
+
+def offset_page(items: list[Any], start_raw: str | None, limit_raw: str | None, maximum: int = 500) -> tuple[list[Any], dict]:
+    """v1 `start`/`limit` paging and its `additional_data.pagination`."""
+    start = parse_start(start_raw)
     limit = parse_limit(limit_raw, 100, maximum)
     page = items[start : start + limit]
     more = start + limit < len(items)
