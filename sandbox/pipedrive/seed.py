@@ -11,11 +11,13 @@ field is never made (the sync tool creates its own).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from syncmap.compiler.gcpause import gc_paused
 from syncmap.sandbox.pipedrive import models
 from syncmap.sandbox.pipedrive.store import Actor, Store
 
@@ -198,9 +200,21 @@ def baseline(store: Store) -> None:
         add_field(store, kind, key, name, field_type, options, custom=False, user_id=None, when=ACCOUNT_TIME)
 
 
-# Seeding makes hundreds of thousands of acyclic dicts; the collector re-scanning them all the
-# while cost a third of the time at 100,000 persons.
-@gc_paused()
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Seeding makes hundreds of thousands of acyclic dicts; the cyclic collector re-scanning
+    them all the while cost a third of the time at 100,000 persons. (The compiler has the same
+    helper, but the sandbox imports nothing from syncmap's own packages.)"""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@_collector_paused()
 def seed(store: Store, n: int, seed_value: int | None) -> dict[str, int]:
     rng = random.Random(0 if seed_value is None else seed_value)
     base = min(BASE_TIME, store.now() - 400 * DAY)
