@@ -81,7 +81,7 @@ def _check_params(request: Request, allowed: Iterable[str]) -> None:
             raise bad_request(f'"{name}" is not allowed')
 
 
-def _view(request: Request, kind: str, store: Store) -> models.View:
+def _view(request: Request, kind: str, store: Store, ids: list[int] | None = None) -> models.View:
     for flag in ("include_option_labels", "include_labels"):
         q_bool(request, flag)  # not modelled, but a value that is not a boolean is still a 400
     include = tuple(q_list(request, "include_fields"))
@@ -91,7 +91,7 @@ def _view(request: Request, kind: str, store: Store) -> models.View:
     custom_keys = q_list(request, "custom_fields") if kind in models.HAS_CUSTOM_FIELDS else []
     if len(custom_keys) > 15:
         raise bad_request('"custom_fields" must contain at most 15 keys')
-    return models.View(kind, store, custom_keys=custom_keys or None, include=include)
+    return models.View(kind, store, custom_keys=custom_keys or None, include=include, ids=ids)
 
 
 def _time_param(request: Request, name: str) -> int | None:
@@ -205,7 +205,7 @@ def list_route(kind: str, *, archived: bool = False) -> Callable[[Request], Any]
         if direction not in ("asc", "desc"):
             raise bad_request('"sort_direction" must be one of [asc, desc]')
         limit = parse_limit(request.query_params.get("limit"), settings.default_limit, settings.max_limit)
-        view = _view(request, kind, store)
+        _view(request, kind, store, ids=[])  # refuses bad view parameters before any paging
         checks = [_status_filter(request, kind), *_filters(request, kind)]
         if kind == "deal":
             checks.append(lambda r: r["is_archived"] is archived)
@@ -225,6 +225,7 @@ def list_route(kind: str, *, archived: bool = False) -> Callable[[Request], Any]
             cursor=request.query_params.get("cursor"),
             span=span,
         )
+        view = _view(request, kind, store, ids=[r["id"] for r in page])
         return ok([view.render(r) for r in page], {"next_cursor": next_cursor})
 
     return endpoint
@@ -254,7 +255,7 @@ def get_route(kind: str) -> Callable[[Request], Any]:
                 raise not_found()
             if mode == "410":
                 raise gone()
-        return ok(_view(request, kind, store).render(record))
+        return ok(_view(request, kind, store, ids=[record["id"]]).render(record))
 
     return endpoint
 

@@ -581,7 +581,9 @@ class View:
         *,
         custom_keys: list[str] | None = None,
         include: tuple[str, ...] = (),
+        ids: list[int] | None = None,
     ) -> None:
+        """`ids`: the records this view will render, so `include` counters need no full scan."""
         self.kind = kind
         self.store = store
         self.time_keys = TIME_KEYS[kind]
@@ -596,7 +598,7 @@ class View:
                 self.hidden.add("marketing_status")
         if kind == "activity" and "attendees" not in include:
             self.hidden.add("attendees")
-        self.counts = related_counts(kind, store, include) if include else {}
+        self.counts = related_counts(kind, store, include, ids) if include else {}
 
     def render(self, record: dict[str, Any]) -> dict[str, Any]:
         """The answer shape; nested values are shared with the record, so serialise it at once."""
