@@ -68,9 +68,10 @@ def _modified(user: dict[str, Any]) -> int:
 def _changes(store: Store, item: str, since: int, skip: int = 0) -> Iterator[Change]:
     """The changes of one item type since `since`, in update_time order, past the first `skip`."""
     rank = ITEM_TYPES.index(item)
+    inclusive = store.settings.recents_since_inclusive
     if item in RECORD_KINDS:
         index = store.order(item, "update_time")
-        start, end = index.span(since)
+        start, end = index.span(since, after=not inclusive)
         table = store.table(item)
         if store.settings.recents_include_deleted:  # every entry counts: jump straight to the page
             start, skip = min(end, start + skip), 0
@@ -86,7 +87,7 @@ def _changes(store: Store, item: str, since: int, skip: int = 0) -> Iterator[Cha
         if item == "user"
         else [(t["update_time"], t["id"]) for t in store.activity_types.values()]
     )
-    found = ((stamp, rank, row_id, item) for stamp, row_id in sorted(rows) if stamp >= since)
+    found = ((stamp, rank, row_id, item) for stamp, row_id in sorted(rows) if stamp > since or (inclusive and stamp == since))
     yield from itertools.islice(found, skip, None)
 
 

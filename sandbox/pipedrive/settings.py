@@ -99,6 +99,10 @@ class PipedriveSettings:
     # Whether recents reports deletions is UNVERIFIED: by default a record deleted since the
     # timestamp comes back in its deleted state (active_flag/deleted); False leaves it out.
     recents_include_deleted: bool = True
+    # The description says "changes occurred after the given timestamp"; whether a change at
+    # exactly that second is included is UNVERIFIED. True (>=) never loses a change made in the
+    # bookmark's second; False (>) follows the word "after".
+    recents_since_inclusive: bool = True
     # `data` of a user item: "array" as public clients read it (Airbyte data.*.data.*, singer's
     # "list of dicts"), or "object" as the v1 description's schema says.
     recents_user_data: str = "array"

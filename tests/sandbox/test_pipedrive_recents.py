@@ -129,3 +129,16 @@ async def test_recents_user_data_and_deletions_follow_their_settings() -> None:
         assert (await c.delete("/api/v2/persons/2")).status_code == 200
         ids = [e["id"] for e in (await c.get("/v1/recents", params={"since_timestamp": EPOCH, "items": "person"})).json()["data"]]
         assert 2 not in ids and len(ids) == 9
+
+
+@async_test
+async def test_recents_since_is_inclusive_unless_set_otherwise() -> None:
+    for inclusive in (True, False):
+        app = await seeded(20, settings=PipedriveSettings(recents_since_inclusive=inclusive))
+        clock = app.state.sandbox.clock
+        clock.advance(3600)
+        async with client(app) as c:
+            changed = (await c.patch("/api/v2/persons/5", json={"name": "Exactly then"})).json()["data"]
+            at = changed["update_time"][:19].replace("T", " ")
+            got = (await c.get("/v1/recents", params={"since_timestamp": at, "items": "person"})).json()["data"]
+            assert [e["id"] for e in got] == ([5] if inclusive else [])
