@@ -2,8 +2,8 @@
 
 `since_timestamp` ("YYYY-MM-DD HH:MM:SS", UTC) is required; `items` names one or more item
 types (default: every type the sandbox models); `start`/`limit` page with
-`additional_data.pagination`. Items come in `update_time` order (users by `modified`), ties
-by type then id, each `{"item", "id", "data"}` with `data` in the v1 shape. Item types the
+`additional_data.pagination`. Items come in `update_time` order (users by `modified`), to the
+millisecond the sandbox keeps though v1 shows whole seconds, ties by type then id, each `{"item", "id", "data"}` with `data` in the v1 shape. Item types the
 description lists but the sandbox does not model (notes, files, products, …) get the 501
 "does not model" answer. Records come from the store's update_time order, so a page costs
 the same at any store size for one item type.
@@ -68,10 +68,11 @@ def _modified(user: dict[str, Any]) -> int:
 def _changes(store: Store, item: str, since: int, skip: int = 0) -> Iterator[Change]:
     """The changes of one item type since `since`, in update_time order, past the first `skip`."""
     rank = ITEM_TYPES.index(item)
-    inclusive = store.settings.recents_since_inclusive
+    # `since` is a whole second and times carry milliseconds: "after" it means from the next second.
+    low = since if store.settings.recents_since_inclusive else since + 1
     if item in RECORD_KINDS:
         index = store.order(item, "update_time")
-        start, end = index.span(since, after=not inclusive)
+        start, end = index.span(low)
         table = store.table(item)
         if store.settings.recents_include_deleted:  # every entry counts: jump straight to the page
             start, skip = min(end, start + skip), 0
@@ -87,7 +88,7 @@ def _changes(store: Store, item: str, since: int, skip: int = 0) -> Iterator[Cha
         if item == "user"
         else [(t["update_time"], t["id"]) for t in store.activity_types.values()]
     )
-    found = ((stamp, rank, row_id, item) for stamp, row_id in sorted(rows) if stamp > since or (inclusive and stamp == since))
+    found = ((stamp, rank, row_id, item) for stamp, row_id in sorted(rows) if stamp >= low)
     yield from itertools.islice(found, skip, None)
 
 

@@ -7,7 +7,6 @@ up to date on create, change, delete and purge; an index is built on first use.
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_left, insort
 from collections.abc import Iterable
 from typing import Any
@@ -37,12 +36,11 @@ class OrderIndex:
         if i < len(self.entries) and self.entries[i] == old:
             del self.entries[i]
 
-    def span(self, low: Any = None, high: Any = None, *, after: bool = False) -> tuple[int, int]:
-        """Positions [start, end) of the entries whose value v has low <= v < high (low < v if `after`)."""
+    def span(self, low: Any = None, high: Any = None) -> tuple[int, int]:
+        """Positions [start, end) of the entries whose value v has low <= v < high."""
         start = 0
         if low is not None:
-            # (value,) sorts before every entry of that value, (value, inf) after them all
-            bound = (sort_value(low), math.inf) if after else (sort_value(low),)
-            start = bisect_left(self.entries, bound)
+            # (value,) sorts before every entry of that value
+            start = bisect_left(self.entries, (sort_value(low),))
         end = len(self.entries) if high is None else bisect_left(self.entries, (sort_value(high),))
         return start, max(start, end)
