@@ -127,12 +127,12 @@ class Store:
             indexes.clear()
 
     def _entries(self, kind: str, record: dict[str, Any]) -> dict[str, Entry]:
-        return {field: entry(record, field) for field in self._orders[kind]}
+        return {key: entry(record, key) for key in self._orders[kind]}
 
     def _reorder(self, kind: str, record: dict[str, Any], before: dict[str, Entry]) -> None:
-        for field, old in before.items():
-            if entry(record, field) != old:
-                index = self._orders[kind][field]
+        for key, old in before.items():
+            if entry(record, key) != old:
+                index = self._orders[kind][key]
                 index.remove(old)
                 index.add(record)
 
