@@ -7,7 +7,7 @@ retention period; what GET of a deleted id answers is the `deleted_get` setting.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -17,7 +17,8 @@ from starlette.routing import Route
 from syncmap.sandbox.pipedrive import models, times
 from syncmap.sandbox.pipedrive.errors import bad_request, gone, not_found
 from syncmap.sandbox.pipedrive.http import actor_of, json_body, ok, parse_int, path_id, q_bool, q_int, q_list, store_of
-from syncmap.sandbox.pipedrive.pagination import cursor_page, parse_limit
+from syncmap.sandbox.pipedrive.order import Entry, entry
+from syncmap.sandbox.pipedrive.pagination import keyset_page, parse_limit
 from syncmap.sandbox.pipedrive.store import Store
 
 PATHS = {"person": "persons", "organization": "organizations", "deal": "deals", "activity": "activities"}
@@ -80,7 +81,7 @@ def _check_params(request: Request, allowed: Iterable[str]) -> None:
             raise bad_request(f'"{name}" is not allowed')
 
 
-def _view(request: Request, kind: str, store: Store) -> models.View:
+def _view(request: Request, kind: str, store: Store, ids: list[int] | None = None) -> models.View:
     if q_bool(request, "include_labels"):
         # v2.yaml names no key for the label objects it promises: refuse rather than guess.
         raise bad_request('"include_labels" is not modelled by the sandbox; read label_ids and the field options')
@@ -92,10 +93,12 @@ def _view(request: Request, kind: str, store: Store) -> models.View:
     custom_keys = q_list(request, "custom_fields") if kind in models.HAS_CUSTOM_FIELDS else []
     if len(custom_keys) > 15:
         raise bad_request('"custom_fields" must contain at most 15 keys')
-    return models.View(kind, store, custom_keys=custom_keys or None, include=include, option_labels=option_labels)
+    return models.View(
+        kind, store, custom_keys=custom_keys or None, include=include, option_labels=option_labels, ids=ids
+    )
 
 
-def _time_param(request: Request, name: str) -> int | None:
+def _time_param(request: Request, name: str) -> float | None:
     raw = request.query_params.get(name)
     if not raw:
         return None
@@ -105,18 +108,29 @@ def _time_param(request: Request, name: str) -> int | None:
         raise bad_request(f'"{name}" must be a valid date in RFC 3339 format') from None
 
 
+def _ids(request: Request) -> set[int] | None:
+    ids = q_list(request, "ids")
+    if not ids:
+        return None
+    try:
+        wanted = {parse_int(i) for i in ids}
+    except ValueError:
+        raise bad_request('"ids" must be a comma separated list of numbers') from None
+    if len(wanted) > 100:
+        raise bad_request('"ids" must contain at most 100 ids')
+    return wanted
+
+
+def _updated_range(request: Request) -> tuple[float | None, float | None]:
+    return _time_param(request, "updated_since"), _time_param(request, "updated_until")
+
+
 def _filters(request: Request, kind: str) -> list[Callable[[dict[str, Any]], bool]]:
     checks: list[Callable[[dict[str, Any]], bool]] = []
     if request.query_params.get("filter_id"):
         raise bad_request("Filter not found")  # saved filters are not modelled
-    ids = q_list(request, "ids")
-    if ids:
-        try:
-            wanted = {parse_int(i) for i in ids}
-        except ValueError:
-            raise bad_request('"ids" must be a comma separated list of numbers') from None
-        if len(wanted) > 100:
-            raise bad_request('"ids" must contain at most 100 ids')
+    wanted = _ids(request)
+    if wanted is not None:
         checks.append(lambda r: r["id"] in wanted)
     for name in ("owner_id", "org_id", "person_id", "deal_id", "pipeline_id", "stage_id"):
         if name not in LIST_PARAMS[kind]:
@@ -138,7 +152,7 @@ def _filters(request: Request, kind: str) -> list[Callable[[dict[str, Any]], boo
         done = q_bool(request, "done")
         if done is not None:
             checks.append(lambda r: r["done"] is done)
-    since, until = _time_param(request, "updated_since"), _time_param(request, "updated_until")
+    since, until = _updated_range(request)
     if since is not None:
         checks.append(lambda r: r["update_time"] >= since)
     if until is not None:
@@ -157,6 +171,32 @@ def _status_filter(request: Request, kind: str) -> Callable[[dict[str, Any]], bo
     return lambda r: r["status"] in wanted
 
 
+def _candidates(
+    request: Request, store: Store, kind: str, sort_by: str, limit: int
+) -> tuple[Sequence[Entry], tuple[int, int] | None]:
+    """Ordered entries (and the span of them) that hold every record the list may select.
+
+    The filters still check each record, so this only decides how much is walked: the few
+    `ids`, the `updated_since`/`updated_until` range of the update_time order (bisected), or the
+    whole order of the sort key.
+    """
+    wanted = _ids(request)
+    table = store.table(kind)
+    if wanted is not None:
+        return sorted(entry(table[i], sort_by) for i in wanted if i in table), None
+    since, until = _updated_range(request)
+    if since is None and until is None:
+        return store.order(kind, sort_by).entries, None
+    by_update = store.order(kind, "update_time")
+    start, end = by_update.span(since, until)
+    if sort_by == "update_time":
+        return by_update.entries, (start, end)
+    # Few changed records are cheaper to sort than to find among all; many are cheaper to walk.
+    if (end - start) ** 2 <= len(by_update.entries) * limit:
+        return sorted(entry(table[i], sort_by) for _, i in by_update.entries[start:end]), None
+    return store.order(kind, sort_by).entries, None
+
+
 def list_route(kind: str, *, archived: bool = False) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         store = store_of(request)
@@ -169,14 +209,27 @@ def list_route(kind: str, *, archived: bool = False) -> Callable[[Request], Any]
         if direction not in ("asc", "desc"):
             raise bad_request('"sort_direction" must be one of [asc, desc]')
         limit = parse_limit(request.query_params.get("limit"), settings.default_limit, settings.max_limit)
-        view = _view(request, kind, store)
+        _view(request, kind, store, ids=[])  # refuses bad view parameters before any paging
         checks = [_status_filter(request, kind), *_filters(request, kind)]
         if kind == "deal":
             checks.append(lambda r: r["is_archived"] is archived)
-        selected = [r for r in store.all(kind) if all(check(r) for check in checks)]
-        page, next_cursor = cursor_page(
-            selected, sort_by=sort_by, direction=direction, limit=limit, cursor=request.query_params.get("cursor")
+        table = store.table(kind)
+
+        def fetch(entity_id: int) -> dict[str, Any] | None:
+            record = table.get(entity_id)
+            return record if record is not None and all(check(record) for check in checks) else None
+
+        entries, span = _candidates(request, store, kind, sort_by, limit)
+        page, next_cursor = keyset_page(
+            entries,
+            fetch,
+            sort_by=sort_by,
+            direction=direction,
+            limit=limit,
+            cursor=request.query_params.get("cursor"),
+            span=span,
         )
+        view = _view(request, kind, store, ids=[r["id"] for r in page])
         return ok([view.render(r) for r in page], {"next_cursor": next_cursor})
 
     return endpoint
@@ -206,7 +259,7 @@ def get_route(kind: str) -> Callable[[Request], Any]:
                 raise not_found()
             if mode == "410":
                 raise gone()
-        return ok(_view(request, kind, store).render(record))
+        return ok(_view(request, kind, store, ids=[record["id"]]).render(record))
 
     return endpoint
 

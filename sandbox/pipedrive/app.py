@@ -14,6 +14,7 @@ from syncmap.sandbox.pipedrive import (
     api_entities,
     api_fields,
     api_merge,
+    api_recents,
     api_search,
     api_users,
     api_webhooks,
@@ -21,7 +22,7 @@ from syncmap.sandbox.pipedrive import (
     seed,
 )
 from syncmap.sandbox.pipedrive.costs import load_cost_table
-from syncmap.sandbox.pipedrive.errors import ApiError, json_response, method_not_allowed, unknown_route
+from syncmap.sandbox.pipedrive.errors import ApiError, json_response, method_not_allowed, not_modelled, unknown_route
 from syncmap.sandbox.pipedrive.gateway import Gateway
 from syncmap.sandbox.pipedrive.ratelimit import Limits
 from syncmap.sandbox.pipedrive.search_index import SearchIndex
@@ -37,9 +38,14 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
+    """No route served the request: a documented operation is "not modelled", the rest unknown."""
     assert isinstance(exc, HTTPException)
-    error = method_not_allowed() if exc.status_code == 405 else unknown_route()
-    return json_response(error.body, error.status)
+    template = load_cost_table().operation(request.method, request.url.path)
+    if template is not None:
+        error = not_modelled(f"{request.method} {template}")
+    else:
+        error = method_not_allowed() if exc.status_code == 405 else unknown_route()
+    return json_response(error.body, error.status, error.headers)
 
 
 def create_app(
@@ -94,6 +100,7 @@ def create_app(
         *api_entities.item_routes(),
         *api_fields.routes(),
         *api_users.routes(),
+        *api_recents.routes(),
         *api_webhooks.routes(),
     ]
     app = Starlette(

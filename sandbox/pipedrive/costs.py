@@ -2,6 +2,8 @@
 
 The table and its lookup live in `syncmap.compiler.token_costs` so the sandbox charges exactly
 what the runtime's governor and `syncmap explain` expect; these names stay for the sandbox code.
+The same table lists every documented operation (`CostTable.operations()`, `.operation()`), which
+tells a documented route the sandbox does not model from a path no description has (coverage.py).
 """
 
 from __future__ import annotations

@@ -61,6 +61,25 @@ def unknown_route() -> ApiError:
     return ApiError(404, envelope("Unknown method ."))
 
 
+NOT_MODELLED_INFO = (
+    "Answered by the syncmap sandbox, not by Pipedrive: Pipedrive documents this, but the sandbox "
+    "does not model it (see docs/sandbox.md)."
+)
+
+
+def not_modelled(what: str) -> ApiError:
+    """501 for what the published descriptions document but the sandbox does not model.
+
+    Not 404 "Unknown method .", which would tell a client's author the route does not exist,
+    and not a status a real answer could have: the text and `x-sandbox-not-modelled` say whose.
+    """
+    return ApiError(
+        501,
+        envelope(f"The sandbox does not model {what}", info=NOT_MODELLED_INFO),
+        {"x-sandbox-not-modelled": "true"},
+    )
+
+
 def method_not_allowed() -> ApiError:
     return ApiError(405, envelope("Method not allowed"))
 

@@ -8,7 +8,7 @@ Everything here is pure: functions take the store for look-ups but never change 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from syncmap.sandbox.pipedrive import times
@@ -601,7 +601,9 @@ class View:
         include: tuple[str, ...] = (),
         option_labels: bool = False,
         time_style: str | None = None,
+        ids: list[int] | None = None,
     ) -> None:
+        """`ids`: the records this view will render, so `include` counters need no full scan."""
         self.kind = kind
         self.store = store
         self.time_keys = TIME_KEYS[kind]
@@ -619,7 +621,7 @@ class View:
                 self.hidden.add("marketing_status")
         if kind == "activity" and "attendees" not in include:
             self.hidden.add("attendees")
-        self.counts = related_counts(kind, store, include) if include else {}
+        self.counts = related_counts(kind, store, include, ids) if include else {}
 
     def render(self, record: dict[str, Any]) -> dict[str, Any]:
         """The answer shape; nested values are shared with the record, so serialise it at once."""
@@ -681,14 +683,23 @@ def option_labels_of(kind: str, store: Store) -> dict[str, dict[int, str]]:
     }
 
 
-def related_counts(kind: str, store: Store, include: tuple[str, ...]) -> dict[int, dict[str, Any]]:
-    """The `include_fields` counters we can compute honestly: deals and activities per record."""
+def related_counts(
+    kind: str, store: Store, include: tuple[str, ...], ids: list[int] | None = None
+) -> dict[int, dict[str, Any]]:
+    """The `include_fields` counters we can compute honestly: deals and activities per record.
+
+    With `ids`, only those records' counters, from the store's orders by link (no full scan).
+    """
     if kind not in ("person", "organization", "deal"):
         return {}
     link = {"person": "person_id", "organization": "org_id", "deal": "deal_id"}[kind]
+
+    def related(other: str) -> Iterable[dict[str, Any]]:
+        return store.all(other) if ids is None else store.linked(other, link, ids)
+
     counts: dict[int, dict[str, Any]] = {}
     if kind != "deal":
-        for deal in store.all("deal"):
+        for deal in related("deal"):
             owner = deal.get(link)
             if owner is None or deal["is_deleted"]:
                 continue
@@ -698,7 +709,7 @@ def related_counts(kind: str, store: Store, include: tuple[str, ...]) -> dict[in
             if deal["status"] in ("won", "lost"):
                 key = f"{deal['status']}_deals_count"
                 c[key] = c.get(key, 0) + 1
-    for activity in store.all("activity"):
+    for activity in related("activity"):
         owner = activity.get(link)
         if owner is None or activity["is_deleted"]:
             continue
@@ -713,11 +724,12 @@ def related_counts(kind: str, store: Store, include: tuple[str, ...]) -> dict[in
     return counts
 
 
-def person_v1(record: dict[str, Any], store: Store) -> dict[str, Any]:
-    """A person in the v1 shape (root custom-field keys, v1 timestamps, string visible_to)."""
+def person_v1(record: dict[str, Any], store: Store, counts: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A person in the v1 shape (root custom-field keys, v1 timestamps, string visible_to);
+    `counts` are `related_counts` already made for a page of persons."""
     org = store.get("organization", record["org_id"]) if record.get("org_id") else None
     owner = store.users.get(record["owner_id"])
-    counts = related_counts("person", store, ("x",)).get(record["id"], {})
+    counts = (related_counts("person", store, ("x",), [record["id"]]) if counts is None else counts).get(record["id"], {})
     name = record.get("name") or ""
     out: dict[str, Any] = {
         "id": record["id"],

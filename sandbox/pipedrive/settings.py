@@ -46,6 +46,7 @@ WEBHOOK_CUSTOM_FIELD_STYLES = ("typed", "plain")
 RELATED_IDS = ("owner_id", "org_id", "person_id", "deal_id")
 DELETED_GET = ("object", "404", "410")
 WEBHOOK_META_STYLES = ("doc", "captured")
+RECENTS_USER_DATA = ("array", "object")
 
 
 @dataclass
@@ -99,6 +100,9 @@ class PipedriveSettings:
     search_index_delay_seconds: float = 2.0
     default_currency: str = "USD"
     default_activity_type: str = "call"
+    # Stages are not modelled; search answers name a deal's stage from this list (ids 1..5). The
+    # v2 examples show 1 "Lead In" and 3 "Demo Scheduled", the rest is Pipedrive's default pipeline.
+    stage_names: tuple[str, ...] = ("Lead In", "Contact Made", "Demo Scheduled", "Proposal Made", "Negotiations Started")
 
     # -- merge (§8) ----------------------------------------------------------------------------
     merge_response_id: str = "survivor"  # data.id of the merge answer: "survivor" or "merged"
@@ -120,6 +124,18 @@ class PipedriveSettings:
     # webhook_payload.OPTIONAL_KEYS are left out of `data` and `previous`.
     webhook_data_minimal: bool = False
 
+    # -- /v1/recents ---------------------------------------------------------------------------
+    # Whether recents reports deletions is UNVERIFIED: by default a record deleted since the
+    # timestamp comes back in its deleted state (active_flag/deleted); False leaves it out.
+    recents_include_deleted: bool = True
+    # The description says "changes occurred after the given timestamp"; whether a change at
+    # exactly that second is included is UNVERIFIED. True (>=) never loses a change made in the
+    # bookmark's second; False (>) follows the word "after".
+    recents_since_inclusive: bool = True
+    # `data` of a user item: "array" as public clients read it (Airbyte data.*.data.*, singer's
+    # "list of dicts"), or "object" as the v1 description's schema says.
+    recents_user_data: str = "array"
+
     # -- v1 formats ----------------------------------------------------------------------------
     # v1 field and activity-type definitions declare `format: date-time` but the examples show
     # "YYYY-MM-DD HH:MM:SS"; "rfc3339" follows the schema, "legacy" follows the examples.
@@ -132,6 +148,7 @@ class PipedriveSettings:
             ("webhook_custom_fields", WEBHOOK_CUSTOM_FIELD_STYLES),
             ("deleted_get", DELETED_GET),
             ("webhook_meta_style", WEBHOOK_META_STYLES),
+            ("recents_user_data", RECENTS_USER_DATA),
         ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
@@ -140,6 +157,11 @@ class PipedriveSettings:
             raise ValueError(f"checked_related_ids may only name {', '.join(RELATED_IDS)}, not {sorted(unknown)}")
         if self.search_index_delay_seconds < 0:
             raise ValueError("search_index_delay_seconds must not be negative")
+
+    def stage_name(self, stage_id: int | None) -> str | None:
+        if stage_id is None or not 1 <= stage_id <= len(self.stage_names):
+            return None
+        return self.stage_names[stage_id - 1]
 
     def daily_budget_for(self, plan: str) -> int:
         if self.daily_budget is not None:
@@ -180,6 +202,11 @@ STRICT: dict[str, Any] = {
     # Webhook meta as the captured example (int ids, epoch seconds), data minimal.
     "webhook_meta_style": "captured",
     "webhook_data_minimal": True,
+    # Recents leaves deleted records out: deletions must come from webhooks or reconciliation.
+    "recents_include_deleted": False,
+    # A change in the bookmark's own second is not reported again: clients must overlap their
+    # since_timestamp (or dedupe) instead of trusting ">=".
+    "recents_since_inclusive": False,
     # Not here: v1_definition_timestamps "legacy" (it breaks the published schema, and every
     # answer must still conform under strict).
 }

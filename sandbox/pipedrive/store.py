@@ -10,11 +10,12 @@ says `emit=False` (seeding).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from syncmap.sandbox.core import Clock
+from syncmap.sandbox.pipedrive.order import Entry, OrderIndex, entry
 from syncmap.sandbox.pipedrive.settings import PipedriveSettings
 
 KINDS = ("person", "organization", "deal", "activity")
@@ -57,6 +58,7 @@ class Store:
         self.records: dict[str, dict[int, dict[str, Any]]] = {kind: {} for kind in KINDS}
         self._deleted: dict[str, set[int]] = {kind: set() for kind in KINDS}
         self._next_id: dict[str, int] = {}
+        self._orders: dict[str, dict[str, OrderIndex]] = {kind: {} for kind in KINDS}
         self.users: dict[int, dict[str, Any]] = {}
         self.activity_types: dict[int, dict[str, Any]] = {}
         self.fields: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
@@ -81,7 +83,9 @@ class Store:
         cutoff = self.now() - self.settings.retention_days * DAY
         for entity_id in [i for i in deleted if self.records[kind][i]["_deleted_at"] <= cutoff]:
             deleted.discard(entity_id)
-            del self.records[kind][entity_id]
+            record = self.records[kind].pop(entity_id)
+            for index in self._orders[kind].values():
+                index.remove(entry(record, index.field))
 
     def get(self, kind: str, entity_id: int) -> dict[str, Any] | None:
         self.purge_expired(kind)
@@ -95,15 +99,54 @@ class Store:
         self.purge_expired(kind)
         return iter(self.records[kind].values())
 
+    def table(self, kind: str) -> dict[str, Any]:
+        """The records of a kind by id (soft-deleted included); read-only for callers."""
+        self.purge_expired(kind)
+        return self.records[kind]
+
+    def order(self, kind: str, field: str) -> OrderIndex:
+        """The records of `kind` ordered by (field, id), kept current from now on."""
+        self.purge_expired(kind)
+        index = self._orders[kind].get(field)
+        if index is None:
+            index = self._orders[kind][field] = OrderIndex(field, self.records[kind].values())
+        return index
+
+    def linked(self, kind: str, field: str, ids: Iterable[int]) -> Iterator[dict[str, Any]]:
+        """The records of `kind` whose `field` (e.g. person_id) is one of `ids`, by that field's order."""
+        index = self.order(kind, field)
+        table = self.records[kind]
+        for entity_id in ids:
+            start, end = index.span(entity_id, entity_id + 1)
+            for _, linked_id in index.entries[start:end]:
+                yield table[linked_id]
+
+    def drop_orders(self) -> None:
+        """Forget every order index (rebuilt on next use): a bulk load then appends in O(1)."""
+        for indexes in self._orders.values():
+            indexes.clear()
+
+    def _entries(self, kind: str, record: dict[str, Any]) -> dict[str, Entry]:
+        return {key: entry(record, key) for key in self._orders[kind]}
+
+    def _reorder(self, kind: str, record: dict[str, Any], before: dict[str, Entry]) -> None:
+        for key, old in before.items():
+            if entry(record, key) != old:
+                index = self._orders[kind][key]
+                index.remove(old)
+                index.add(record)
+
     def create(self, kind: str, record: dict[str, Any], actor: Actor, *, emit: bool = True) -> dict[str, Any]:
         now = self.now()
-        record = {"id": self.next_id(kind), **{k: v for k, v in record.items() if k != "id"}}
+        record = {"id": None, **record}
+        record["id"] = self.next_id(kind)
         if record.get("add_time") is None:
             record["add_time"] = now
-        record.setdefault("update_time", now)
-        if record["update_time"] is None:
+        if record.get("update_time") is None:
             record["update_time"] = now
         self.records[kind][record["id"]] = record
+        for index in self._orders[kind].values():
+            index.add(record)
         if emit:
             self._emit(Event("create", kind, record["id"], copy.deepcopy(public(record)), None, actor, now))
         return record
@@ -120,6 +163,7 @@ class Store:
     ) -> dict[str, Any]:
         """Apply full new values of top-level keys (custom_fields merged key by key)."""
         record = self.records[kind][entity_id]
+        before = self._entries(kind, record)
         previous: dict[str, Any] = {}
         for key, value in changes.items():
             if key == "custom_fields":
@@ -138,6 +182,7 @@ class Store:
             if record["update_time"] != now:
                 previous["update_time"] = record["update_time"]
             record["update_time"] = now
+        self._reorder(kind, record, before)
         if emit:
             self._emit(
                 Event("change", kind, entity_id, copy.deepcopy(public(record)), previous, actor, now, dict(meta or {}))
@@ -149,6 +194,7 @@ class Store:
     ) -> dict[str, Any]:
         """Soft delete: the record stays (is_deleted) until the retention period ends."""
         record = self.records[kind][entity_id]
+        before = self._entries(kind, record)
         last_state = copy.deepcopy(public(record))
         now = self.now()
         record["is_deleted"] = True
@@ -158,6 +204,7 @@ class Store:
             record["_status_before_delete"] = record["status"]
             record["status"] = "deleted"
         self._deleted[kind].add(entity_id)
+        self._reorder(kind, record, before)
         if emit:
             self._emit(Event("delete", kind, entity_id, None, last_state, actor, now, dict(meta or {})))
         return record
