@@ -20,9 +20,6 @@ from typing import Any
 
 from syncmap.runtime.values import Context, apply_transforms, evaluate, is_empty, ref_key, refs_in, same
 
-SIDES = ("left", "right")
-
-
 @dataclass(frozen=True)
 class Op:
     """A plan field operation, digested once per run."""

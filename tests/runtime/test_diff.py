@@ -115,7 +115,8 @@ def test_create_only_operations_apply_to_new_records_only() -> None:
     ops = digest_ops([{**field_op("right_to_left", ["x"], ["type"], SPAN_C, on="create"),
                        "source": {"kind": "literal", "value": "email", "type": "string"}}])
     assert run({"left": None, "right": {}}, {"left": None, "right": None}, ops=ops).changes["left"] == {"type": "email"}
-    assert run({"left": {"type": "call"}, "right": {}}, {"left": {}, "right": {}}, ops=ops).changes["left"] == {}
+    # an existing record, even one never synced before, keeps its own value
+    assert run({"left": {"type": "call"}, "right": {}}, {"left": None, "right": None}, ops=ops).changes["left"] == {}
 
 
 def test_a_constant_is_asserted_once_not_against_a_person_who_changed_it() -> None:
@@ -160,3 +161,27 @@ def test_a_negative_date_shift_goes_back_in_time() -> None:
     ahead = {"kind": "clock", "base": "today", "shift": {"sign": "+", "amount": 1, "unit": "months"}}
     assert evaluate(back, {}, ctx) == "2024-03-28"
     assert evaluate(ahead, {}, ctx) == "2024-04-30"  # 31 March + 1 month: the month's last day
+
+
+def test_every_operation_is_considered_whatever_the_ones_before_it_decided() -> None:
+    """Each reason to skip one operation (side not writable, create-only on an existing record,
+    empty value, already equal, source unchanged, the other half of a conflict) leaves the
+    operations after it to be decided on their own."""
+    ops = digest_ops([
+        field_op("left_to_right", ["a"], ["A"], SPAN_A),                      # equal already
+        field_op("left_to_right", ["b"], ["B"], SPAN_B),                      # empty source
+        {**field_op("left_to_right", ["c"], ["C"], SPAN_C), "on": "create"},  # create-only
+        *two_way("d", "D", {**SPAN_A, "line": 20}),                           # conflict: left wins
+        field_op("left_to_right", ["e"], ["E"], {**SPAN_A, "line": 21}),       # unchanged source
+        field_op("left_to_right", ["f"], ["F"], {**SPAN_A, "line": 22}),       # written
+    ])
+    left = {"a": 1, "b": None, "c": "x", "d": "L", "e": "same", "f": "new"}
+    right = {"A": 1, "B": "keep", "C": "y", "D": "R", "E": "other", "F": "old"}
+    snapshots = {"left": {"a": 1, "b": "was", "c": "x", "d": "d0", "e": "same", "f": "f0"},
+                 "right": {"A": 1, "B": "keep", "C": "y", "D": "d0", "E": "other", "F": "old"}}
+    result = diff(ops, {"left": left, "right": right}, snapshots, Context(), writable=BOTH, systems=SYSTEMS,
+                  pair_conflict={}, newest="left")  # no pair policy given: newest
+    assert result.changes == {"left": {}, "right": {"D": "L", "F": "new"}}
+    assert result.any() and [c.policy for c in result.conflicts] == ["newest"]
+    assert not diff(ops, {"left": left, "right": right}, snapshots, Context(), writable={"left": False, "right": False},
+                    systems=SYSTEMS, pair_conflict={}).any()
