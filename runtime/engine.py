@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,8 @@ SIDES = ("left", "right")
 OTHER = {"left": "right", "right": "left"}
 # Pipedrive's updated_since has whole seconds; re-reading a little makes an equal-second change safe.
 CURSOR_OVERLAP_SECONDS = 2.0
+# Pipedrive records a pass pairs and writes before it reads on (memory holds one chunk).
+CHUNK = 5000
 # Pipedrive writes per batch: intents and results commit once per batch (fsync is the cost).
 WRITE_BATCH = 50
 BULK = 100  # contacts per Autopilot POST /contacts (its documented limit)
@@ -120,25 +122,42 @@ class PairRun:
         return self.pair["direction"] == "both" or self.flows == side
 
     # -- reading --------------------------------------------------------------------------------
+    async def chunks(self, side: str, *, full: bool) -> AsyncIterator[dict[str, Record]]:
+        """Pipedrive's side, CHUNK records at a time: a pass pairs and writes each chunk before
+        reading on, so memory holds one chunk, not the whole collection."""
+        s = self.sides[side]
+        connector = self.engine.connectors[s.system]
+        if not isinstance(connector, Pipedrive):
+            yield await self.read(side, full=full)
+            return
+        since = None
+        if not full:
+            cursor = self.state.get_cursor(f"{self.id}:{side}")
+            since = float(cursor) - CURSOR_OVERLAP_SECONDS if cursor else None
+        newest, total, chunk = None, 0, {}
+        async for page in connector.pages(s.obj, updated_since=since):
+            for raw in page:
+                record = connector.flatten(s.obj, raw, s.keys)
+                if not record.deleted:
+                    chunk[record.id] = record
+                newest = max(newest or 0.0, record.updated or 0.0)
+            if len(chunk) >= CHUNK:
+                total += len(chunk)
+                self.engine.progress(f"{self.id}: read {total:,} {s.system} {s.obj} records")
+                yield chunk
+                chunk = {}
+        total += len(chunk)
+        self.read_until = max(newest or 0.0, since or 0.0) or None
+        self.engine.report.read(s.system, s.obj, total)
+        yield chunk
+
     async def read(self, side: str, *, full: bool) -> dict[str, Record]:
         s = self.sides[side]
         connector = self.engine.connectors[s.system]
         records: dict[str, Record] = {}
         if isinstance(connector, Pipedrive):
-            since = None
-            if not full:
-                cursor = self.state.get_cursor(f"{self.id}:{side}")
-                since = float(cursor) - CURSOR_OVERLAP_SECONDS if cursor else None
-            newest = None
-            async for page in connector.pages(s.obj, updated_since=since):
-                for raw in page:
-                    record = connector.flatten(s.obj, raw, s.keys)
-                    if not record.deleted:
-                        records[record.id] = record
-                    newest = max(newest or 0.0, record.updated or 0.0)
-                self.engine.progress(f"{self.id}: read {len(records):,} {s.system} {s.obj} records")
-            self.read_until = max(newest or 0.0, since or 0.0) or None
-            self.engine.report.read(s.system, s.obj, len(records))
+            async for chunk in self.chunks(side, full=full):
+                records.update(chunk)
             return records
         if s.obj == "Activity":
             async for page in connector.pages():
@@ -189,27 +208,34 @@ class PairRun:
         full = False if only else engine.full_pass(self.id)
         engine.full_pass_now[self.id] = full
         if only:
-            left = await self.read_ids("left", only.get("left", set()))
+            left_chunks = _one(await self.read_ids("left", only.get("left", set())))
             right = await self.read_ids("right", only.get("right", set())) if only.get("right") else await self.read("right", full=True)
         else:
             # Many records matched to one by a field (the contacts of a company, one
             # organization) have no link each: every pass reads that side whole to match.
             whole_left = full or (not self.one_to_one() and bool(self.pair["creates"]["left"]))
-            left, right = await asyncio.gather(
-                self.read("left", full=whole_left),
-                self.read("right", full=True) if self.needs_right_read() else _empty(),
-            )
+            right = await self.read("right", full=True) if self.needs_right_read() else {}
+            left_chunks = self.chunks("left", full=whole_left)
         self.right_complete = not only and self.needs_right_read() and not self.roster_only()
         if not only and self.roster_only() and self.needs_right_read():
             engine.members.setdefault(engine.scope_list_titles(self.pair)[0], set(right))  # the roster just read
         members = await engine.scope_members(self.pair)
-        # Records gone since the last pass: decided before this pass links anything new, since a
-        # record created now is in neither read.
-        gone = self.gone(left, right) if full else []
-        with self.state.transaction():  # pairing writes dead letters: one commit for all of them
-            candidates = self.pair_up(left, right)
+        # Links as they were before this pass: what a full read does not find was deleted. A
+        # record this pass creates is in no read, so the list is taken before anything is linked.
+        before = [(link.left_id, link.right_id) for link in self.state.iter_links(self.id)] if full else []
+        self.begin_pairing(right)
+        async for chunk in left_chunks:
+            with self.state.transaction():  # pairing writes dead letters: one commit for all of them
+                candidates = self.pair_chunk(chunk, right)
+            await self.apply(candidates, members)
+        with self.state.transaction():
+            candidates = self.pair_tail(right)
         await self.apply(candidates, members)
-        await self.deletions(gone)
+        if full:
+            await self.deletions(self.gone(before, right))
+        if self.waiting:
+            engine.report.notes.append(f"{self.id}: {self.waiting} {self.pair['right']['object'].lower()} records wait for "
+                                       f"their {self.pair['left']['object'].lower()}'s relation to be synced first (R17)")
         if not engine.dry_run and not only:
             with self.state.transaction():
                 # Writes of earlier runs whose outcome was unknown (a crash, a timeout): this
@@ -239,13 +265,41 @@ class PairRun:
         return records
 
     # -- pairing ---------------------------------------------------------------------------------
-    def pair_up(self, left: dict[str, Record], right: dict[str, Record]) -> list[Candidate]:
+    # Pairing runs over the left side chunk by chunk; what must hold across chunks (which right
+    # records are taken, which match keys a left record already has) lives on the PairRun.
+    def begin_pairing(self, right: dict[str, Record]) -> None:
+        self.taken_right: dict[str, str] = {}  # right id -> left id paired in this pass
+        self.seen_left: set[str] = set()  # every left id read, or created, in this pass
+        self.right_links = {r: links for r in right if (links := self.state.links_by_right(self.id, r))}
+        self.groups = [group["keys"] for group in self.pair["match"]]
+        # per match group: key -> the right records that have it, and key -> the left record
+        # that owns it (the first one paired or seen; a later one with the key is a duplicate)
+        self.index: list[dict[tuple, list[Record]]] = [{} for _ in self.groups]
+        self.owners: list[dict[tuple, Record]] = [{} for _ in self.groups]
+        for gi, keys in enumerate(self.groups):
+            for record in right.values():
+                key = self.match_key(record, keys, "right")
+                if key is not None:
+                    self.index[gi].setdefault(key, []).append(record)
+        for links in self.right_links.values():
+            for link in links:
+                self.own(self.remembered_left(link))
+
+    def own(self, record: Record) -> None:
+        for gi, keys in enumerate(self.groups):
+            if not any(k["kind"] == "relation" for k in keys):
+                key = self.match_key(record, keys, "left")
+                if key is not None:
+                    self.owners[gi].setdefault(key, record)
+
+    def pair_chunk(self, left: dict[str, Record], right: dict[str, Record]) -> list[Candidate]:
         candidates: list[Candidate] = []
-        taken_right: dict[str, str] = {}  # right id -> left id paired in this pass
+        taken_right = self.taken_right
         unpaired_left: list[Record] = []
         link_ref = self.pair.get("link")
         link_left_key = ref_key(link_ref["left"]) if link_ref and link_ref["left"]["kind"] == "custom" else None
         for record in sorted(left.values(), key=lambda r: _id_order(r.id)):
+            self.seen_left.add(record.id)
             link = self.state.link_by_left(self.id, record.id)
             right_id = link.right_id if link else None
             if right_id is None and link_left_key and not is_empty(record.values.get(link_left_key)):
@@ -253,41 +307,20 @@ class PairRun:
             if right_id is not None and (right_id in right or link is not None):
                 candidates.append(Candidate(record, right.get(right_id) or self.remembered(right_id, link), link))
                 taken_right.setdefault(right_id, record.id)
+                self.own(record)
                 continue
             unpaired_left.append(record)
-        # Linked right records whose left record did not change since the cursor: the left side
-        # is what was last synced.
-        for record in right.values():
-            if record.id in taken_right:
-                continue
-            for link in self.state.links_by_right(self.id, record.id):
-                if link.left_id not in left:
-                    candidates.append(Candidate(self.remembered_left(link), record, link))
-                    taken_right[record.id] = link.left_id
-        linked_left = {c.left.id: c.left for c in candidates if c.left is not None}
-        unpaired_right = [r for r in right.values() if r.id not in taken_right]
         # Match groups, in order: each pairs what the earlier ones left.
-        for group in self.pair["match"]:
-            keys = group["keys"]
+        for gi, keys in enumerate(self.groups):
             by_relation = any(k["kind"] == "relation" for k in keys)
-            index: dict[tuple, list[Record]] = {}
-            for record in right.values():
-                key = self.match_key(record, keys, "right")
-                if key is not None:
-                    index.setdefault(key, []).append(record)
-            owners: dict[tuple, Record] = {}
-            if not by_relation:
-                for record in linked_left.values():
-                    key = self.match_key(record, keys, "left")
-                    if key is not None:
-                        owners.setdefault(key, record)
+            index, owners = self.index[gi], self.owners[gi]
             still: list[Record] = []
             for record in unpaired_left:
                 key = self.match_key(record, keys, "left")
                 if key is None:
                     still.append(record)
                     continue
-                if not by_relation and key in owners:
+                if not by_relation and key in owners and owners[key].id != record.id:
                     # R9: duplicates inside Pipedrive stay separate: the first pairs, this one is reported.
                     self.engine.duplicate(self, record, owners[key], key)
                     continue
@@ -300,7 +333,7 @@ class PairRun:
                     owners[key] = record
                     continue
                 if one_to_one and partners:
-                    holder = next((link.left_id for link in self.state.links_by_right(self.id, partners[0].id) if link.left_id != record.id), None)
+                    holder = next((link.left_id for link in self.right_links.get(partners[0].id, ()) if link.left_id != record.id), None)
                     if holder is not None:
                         # The contact is paired with another Pipedrive record already (R9).
                         self.engine.duplicate(self, record, Record(holder, {}), key)
@@ -309,14 +342,30 @@ class PairRun:
                     partner = partners[0]
                     taken_right.setdefault(partner.id, record.id)
                     candidates.append(Candidate(record, partner))
-                    owners[key] = record
+                    if not by_relation:
+                        owners[key] = record
                 else:
-                    owners[key] = record
+                    if not by_relation:
+                        owners[key] = record
                     still.append(record)
             unpaired_left = still
-            unpaired_right = [r for r in unpaired_right if r.id not in taken_right]
         candidates.extend(Candidate(record, None) for record in unpaired_left)
-        candidates.extend(self.distinct_right(unpaired_right, left))
+        return candidates
+
+    def pair_tail(self, right: dict[str, Record]) -> list[Candidate]:
+        """After every chunk: right records paired with a left record this pass did not read
+        (it has not changed since the cursor: its side is what was last synced), and the
+        unpaired right records, which may create on the left."""
+        candidates: list[Candidate] = []
+        for record in right.values():
+            if record.id in self.taken_right:
+                continue
+            for link in self.right_links.get(record.id, ()):
+                if link.left_id not in self.seen_left:
+                    candidates.append(Candidate(self.remembered_left(link), record, link))
+                    self.taken_right[record.id] = link.left_id
+        unpaired = [r for r in right.values() if r.id not in self.taken_right]
+        candidates.extend(self.distinct_right(unpaired))
         return candidates
 
     def one_to_one(self) -> bool:
@@ -325,7 +374,7 @@ class PairRun:
         contacts of one company and its organization)."""
         return bool(self.pair.get("link")) or (self.pair["left"]["object"], self.pair["right"]["object"]) == ("Person", "Contact")
 
-    def distinct_right(self, unpaired: list[Record], left: Mapping[str, Record]) -> list[Candidate]:
+    def distinct_right(self, unpaired: list[Record]) -> list[Candidate]:
         """Candidates for the right side's unpaired records, one per match key.
 
         One-to-one: a key that a left record has already, or that an older right record has,
@@ -334,19 +383,13 @@ class PairRun:
         key, the oldest creates the left record and the others pair with it on the next pass."""
         one_to_one = self.one_to_one()
         out: list[Candidate] = []
-        groups = [g["keys"] for g in self.pair["match"] if all(k["kind"] == "field" for k in g["keys"])]
-        seen: dict[tuple, Record] = {}
-        for keys in groups:
-            for record in left.values():
-                key = self.match_key(record, keys, "left")
-                if key is not None:
-                    seen.setdefault((id(keys), *key), record)
+        fields = [gi for gi, keys in enumerate(self.groups) if all(k["kind"] == "field" for k in keys)]
         made: set[tuple] = set()
         # Oldest first: of the contacts sharing an email, the oldest is the one Autopilot's
         # upsert by email reaches, so it is the one that can pair.
         for record in sorted(unpaired, key=_age):
-            keys_of_record = [(id(keys), *key) for keys in groups if (key := self.match_key(record, keys, "right")) is not None]
-            holder = next((seen[k] for k in keys_of_record if k in seen), None)
+            keys_of_record = [(gi, key) for gi in fields if (key := self.match_key(record, self.groups[gi], "right")) is not None]
+            holder = next((self.owners[gi][key] for gi, key in keys_of_record if key in self.owners[gi]), None)
             if holder is not None and not one_to_one:
                 out.append(Candidate(holder, record))
                 continue
@@ -452,9 +495,6 @@ class PairRun:
                 await self.write_right(followups, members)
         await self.write_link_fields([c for c in candidates if c.left is not None])
         await self.mirror_list(candidates, members)
-        if self.waiting:
-            engine.report.notes.append(f"{self.id}: {self.waiting} {self.pair['right']['object'].lower()} records wait for "
-                                       f"their {self.pair['left']['object'].lower()}'s relation to be synced first (R17)")
 
     def plan_or_letter(self, candidate: Candidate, members: Mapping[str, set[str]]) -> tuple[Any, dict[str, bool]] | None:
         try:
@@ -960,14 +1000,19 @@ class PairRun:
                     self.state.resolve_dead_letter(letter.id)
 
     # -- deletions ----------------------------------------------------------------------------
-    def gone(self, left: dict[str, Record], right: dict[str, Record]) -> list[tuple[str, Any]]:
-        """Linked records missing from a full read of their side."""
+    def gone(self, before: list[tuple[str, str]], right: dict[str, Record]) -> list[tuple[str, Any]]:
+        """Links that existed before this pass whose record a full read did not find."""
         found = []
-        for link in self.state.iter_links(self.id):
-            if link.left_id not in left and not _gone(link, "left"):
-                found.append(("left", link))
-            elif self.right_complete and link.right_id not in right and not _gone(link, "right"):
-                found.append(("right", link))
+        for left_id, right_id in before:
+            if left_id not in self.seen_left:
+                side = "left"
+            elif self.right_complete and right_id not in right:
+                side = "right"
+            else:
+                continue
+            link = self.state.link_by_left(self.id, left_id)
+            if link is not None and link.right_id == right_id and not _gone(link, side):
+                found.append((side, link))
         return found
 
     async def deletions(self, gone: list[tuple[str, Any]]) -> None:
@@ -1006,12 +1051,12 @@ SHARED = "__email_shared_with__"
 FIELD_LEVEL = frozenset({"value_does_not_fit", "write_not_applied", "email_shared_in_autopilot"})  # in a right snapshot: the contact an upsert by this email reaches
 
 
+async def _one(records: dict[str, Record]) -> AsyncIterator[dict[str, Record]]:
+    yield records
+
+
 async def _nothing() -> None:
     return None
-
-
-async def _empty() -> dict[str, Record]:
-    return {}
 
 
 async def _no_pages() -> Any:
