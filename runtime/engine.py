@@ -290,7 +290,13 @@ class PairRun:
             if not any(k["kind"] == "relation" for k in keys):
                 key = self.match_key(record, keys, "left")
                 if key is not None:
-                    self.owners[gi].setdefault(key, record)
+                    self.owners[gi].setdefault(key, self.owner_entry(record))
+
+    def owner_entry(self, record: Record) -> Record:
+        """What the owners table keeps of a record: one-to-one pairs need only its id (to name
+        the duplicate), and 100,000 whole records would be most of a large pass's memory;
+        many-to-one pairs pair later records with it, so they keep it whole (organizations)."""
+        return Record(record.id, {}) if self.one_to_one() else record
 
     def pair_chunk(self, left: dict[str, Record], right: dict[str, Record]) -> list[Candidate]:
         candidates: list[Candidate] = []
@@ -330,7 +336,7 @@ class PairRun:
                     for partner in partners:  # e.g. every contact of this company, one organization
                         taken_right.setdefault(partner.id, record.id)
                         candidates.append(Candidate(record, partner))
-                    owners[key] = record
+                    owners[key] = self.owner_entry(record)
                     continue
                 if one_to_one and partners:
                     holder = next((link.left_id for link in self.right_links.get(partners[0].id, ()) if link.left_id != record.id), None)
@@ -343,10 +349,10 @@ class PairRun:
                     taken_right.setdefault(partner.id, record.id)
                     candidates.append(Candidate(record, partner))
                     if not by_relation:
-                        owners[key] = record
+                        owners[key] = self.owner_entry(record)
                 else:
                     if not by_relation:
-                        owners[key] = record
+                        owners[key] = self.owner_entry(record)
                     still.append(record)
             unpaired_left = still
         candidates.extend(Candidate(record, None) for record in unpaired_left)
