@@ -156,3 +156,27 @@ def test_a_mapping_with_errors_runs_nothing_and_a_missing_variable_is_named(sbx:
     done = subprocess.run([*SYNCMAP, "run", MAPPING, "--state", sbx.state], env=env_less, cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "AUTOPILOT_API_KEY" in done.stderr
+
+
+def test_interval_keeps_syncing_until_stopped(sbx: Sandbox) -> None:
+    import time
+
+    sbx.reset(pipedrive=6)
+    proc = sbx.start("run", MAPPING, "--state", sbx.state, "--interval", "1", "--format", "json")
+    try:
+        deadline = time.monotonic() + 60
+        while not sbx.roster(LIST):  # the first pass has put the persons on the list
+            assert proc.poll() is None and time.monotonic() < deadline, "the first pass did not finish"
+            time.sleep(0.2)
+        snap = check_mirror(sbx)
+        person = next(p for p in snap["persons"] if (p.get("custom_fields") or {}).get(snap["apId"]))
+        # a phone, not a name: an Autopilot that keeps names on upsert (strict) would not take one
+        sbx.control("pipedrive", "PATCH", f"app/persons/{person['id']}",
+                    {"phones": [{"value": "+1 555 0100 999", "primary": True, "label": "work"}]})
+        contact_id = person["custom_fields"][snap["apId"]]
+        while sbx.ap("GET", f"/contact/{contact_id}").get("Phone") != "+1 555 0100 999":
+            assert proc.poll() is None and time.monotonic() < deadline, "a later pass did not carry the edit"
+            time.sleep(0.2)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
