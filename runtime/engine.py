@@ -955,7 +955,7 @@ class PairRun:
     async def write_link_fields(self, candidates: list[Candidate]) -> None:
         """R11: the partner's id goes into Pipedrive's link field once, after the partner exists."""
         link = self.pair.get("link")
-        if not link or link["left"]["kind"] != "custom" or not self.writes_link():
+        if not link or link["left"]["kind"] != "custom":
             return
         key = ref_key(link["left"])
         tasks = []
@@ -968,9 +968,6 @@ class PairRun:
             tasks.append(self.prepare_left(Candidate(candidate.left, Record(stored.right_id, dict(stored.right_values)), stored),
                                            {key: stored.right_id}, "linked"))
         await self.write_lefts(tasks)
-
-    def writes_link(self) -> bool:
-        return self.pair["updates"]["left"] or self.pair["creates"]["left"] or True
 
     def remember(self, candidate: Candidate, fresh: str | None = None) -> None:
         """Store the pair and the values both sides hold now: the next pass's baseline. A side
