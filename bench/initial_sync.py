@@ -135,7 +135,12 @@ def primary_emails(sbx: Sandbox) -> set[str]:
     headers = {"x-api-token": sbx.env["PIPEDRIVE_API_TOKEN"]}
     while True:
         params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
-        body = sbx.http.get(f"{sbx.pd}/api/v2/persons", params=params, headers=headers).json()
+        answer = sbx.http.get(f"{sbx.pd}/api/v2/persons", params=params, headers=headers)
+        if answer.status_code == 429:  # the bench is a client too: wait for the window
+            time.sleep(0.2)
+            continue
+        answer.raise_for_status()
+        body = answer.json()
         for person in body["data"] or []:
             primary = next((e["value"] for e in person.get("emails") or [] if e.get("primary")), None)
             if primary:
