@@ -57,6 +57,19 @@ async def run_passes(source: str, *, interval: float | None, dry_run: bool, stat
         store.close()
 
 
+def connection_hint(plan: dict[str, Any], error: Exception) -> str:
+    """What to check after a refusal, naming the variables the mapping reads for that system."""
+    system, status = getattr(error, "system", None), getattr(error, "status", None)
+    names = [setting["env"] for c in plan["connections"] if c["system"] == system
+             for setting in c["settings"].values() if isinstance(setting, dict) and "env" in setting]
+    where = " and ".join(names) or f"the `connect {system}` block's settings"
+    if status in (401, 403):
+        return f"{system} refused the credentials: check {where}"
+    if status in (0, 404, None):
+        return f"{system} could not be reached there: check {where}"
+    return f"{system} refused a request syncmap did not expect it to refuse; please report it"
+
+
 def progress_line() -> Any:
     """Long work shows where it is, on one rewritten stderr line; nothing when stderr is not a
     terminal (CI logs, pipes)."""
@@ -90,10 +103,7 @@ async def one_pass(plan: dict[str, Any], connections: Any, store: Any, *, dry_ru
         except ConnectorError as error:
             return fail(str(error))
         except (ApiError, UnknownOutcome) as error:
-            hint = "check the base URL and the credentials the mapping's `connect` blocks name"
-            if getattr(error, "status", None) not in (None, 401, 403, 404):
-                hint = "the API refused a request syncmap did not expect it to refuse: please report it"
-            return fail(f"{error}\n  ({hint})")
+            return fail(f"{error}\n  ({connection_hint(plan, error)})")
         stats = api_stats(connectors)
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")

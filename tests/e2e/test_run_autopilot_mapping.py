@@ -180,3 +180,16 @@ def test_interval_keeps_syncing_until_stopped(sbx: Sandbox) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_wrong_credentials_name_the_variable_to_fix(sbx: Sandbox) -> None:
+    import subprocess
+
+    from harness import ROOT, SYNCMAP
+
+    for variable, system in (("PIPEDRIVE_API_TOKEN", "pipedrive"), ("AUTOPILOT_API_KEY", "autopilot")):
+        env = {**sbx.run_env(), variable: "wrong"}
+        done = subprocess.run([*SYNCMAP, "run", MAPPING, "--state", sbx.state], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert f"{system} refused the credentials: check {variable}" in done.stderr, done.stderr
