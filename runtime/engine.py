@@ -16,18 +16,20 @@ One pass of one pair (docs/runtime.md, "How a run works"):
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from syncmap.runtime.connectors.autopilot import Autopilot
-from syncmap.runtime.connectors.base import ConnectorError, Record
+from syncmap.runtime.connectors.base import Record
 from syncmap.runtime.connectors.pipedrive import Pipedrive
 from syncmap.runtime.diff import Op, diff, digest_ops, keys_of, snapshot_after
 from syncmap.runtime.report import Report
 from syncmap.runtime.state import Link
+from syncmap.runtime.candidates import BEFORE, FIELD_LEVEL, GONE, SHARED, Candidate, DeadLetter, is_gone
+from syncmap.runtime.pairing import Pairing, id_order
+from syncmap.runtime.writing import Writing
 from syncmap.runtime.values import Context, is_empty, normalize_key, ref_key, refs_in, same, truth
 
 SIDES = ("left", "right")
@@ -36,15 +38,6 @@ OTHER = {"left": "right", "right": "left"}
 CURSOR_OVERLAP_SECONDS = 2.0
 # Pipedrive records a pass pairs and writes before it reads on (memory holds one chunk).
 CHUNK = 5000
-# Pipedrive writes per batch: intents and results commit once per batch (fsync is the cost).
-WRITE_BATCH = 50
-BULK = 100  # contacts per Autopilot POST /contacts (its documented limit)
-
-
-class DeadLetter(Exception):
-    def __init__(self, reason: str, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.reason, self.message, self.details = reason, message, details
 
 
 @dataclass
@@ -55,31 +48,7 @@ class Side:
     keys: list[str] = field(default_factory=list)
 
 
-@dataclass
-class LeftWrite:
-    """One Pipedrive write on its way: prepared, recorded as an intent, sent, recorded."""
-
-    candidate: Candidate
-    body: dict[str, Any]
-    what: str  # the summary column it counts in
-    blamed: tuple[str, str]  # (side, record id) that a refusal is a dead letter of
-    intent: int = 0
-    raw: dict[str, Any] | None = None
-    outcome: str = ""
-    error: str = ""
-    status: int | None = None
-
-
-@dataclass
-class Candidate:
-    """Two records that belong together (either may be missing: then it is created)."""
-
-    left: Record | None
-    right: Record | None
-    link: Any = None  # the stored Link, if any
-
-
-class PairRun:
+class PairRun(Pairing, Writing):
     def __init__(self, engine: Engine, pair: Mapping[str, Any], run_id: int) -> None:
         self.engine, self.pair, self.run_id = engine, pair, run_id
         self.id = pair["id"]
@@ -265,194 +234,6 @@ class PairRun:
         return records
 
     # -- pairing ---------------------------------------------------------------------------------
-    # Pairing runs over the left side chunk by chunk; what must hold across chunks (which right
-    # records are taken, which match keys a left record already has) lives on the PairRun.
-    def begin_pairing(self, right: dict[str, Record]) -> None:
-        self.taken_right: dict[str, str] = {}  # right id -> left id paired in this pass
-        self.seen_left: set[str] = set()  # every left id read, or created, in this pass
-        self.right_links = {r: links for r in right if (links := self.state.links_by_right(self.id, r))}
-        self.groups = [group["keys"] for group in self.pair["match"]]
-        # per match group: key -> the right records that have it, and key -> the left record
-        # that owns it (the first one paired or seen; a later one with the key is a duplicate)
-        self.index: list[dict[tuple, list[Record]]] = [{} for _ in self.groups]
-        self.owners: list[dict[tuple, Record]] = [{} for _ in self.groups]
-        for gi, keys in enumerate(self.groups):
-            for record in right.values():
-                key = self.match_key(record, keys, "right")
-                if key is not None:
-                    self.index[gi].setdefault(key, []).append(record)
-        for links in self.right_links.values():
-            for link in links:
-                self.own(self.remembered_left(link))
-
-    def own(self, record: Record) -> None:
-        for gi, keys in enumerate(self.groups):
-            if not any(k["kind"] == "relation" for k in keys):
-                key = self.match_key(record, keys, "left")
-                if key is not None:
-                    self.owners[gi].setdefault(key, self.owner_entry(record))
-
-    def owner_entry(self, record: Record) -> Record:
-        """What the owners table keeps of a record: one-to-one pairs need only its id (to name
-        the duplicate), and 100,000 whole records would be most of a large pass's memory;
-        many-to-one pairs pair later records with it, so they keep it whole (organizations)."""
-        return Record(record.id, {}) if self.one_to_one() else record
-
-    def pair_chunk(self, left: dict[str, Record], right: dict[str, Record]) -> list[Candidate]:
-        candidates: list[Candidate] = []
-        taken_right = self.taken_right
-        unpaired_left: list[Record] = []
-        link_ref = self.pair.get("link")
-        link_left_key = ref_key(link_ref["left"]) if link_ref and link_ref["left"]["kind"] == "custom" else None
-        for record in sorted(left.values(), key=lambda r: _id_order(r.id)):
-            self.seen_left.add(record.id)
-            link = self.state.link_by_left(self.id, record.id)
-            right_id = link.right_id if link else None
-            if right_id is None and link_left_key and not is_empty(record.values.get(link_left_key)):
-                right_id = str(record.values[link_left_key])  # the link field written by an earlier run (R11)
-            if right_id is not None and (right_id in right or link is not None):
-                candidates.append(Candidate(record, right.get(right_id) or self.remembered(right_id, link), link))
-                taken_right.setdefault(right_id, record.id)
-                self.own(record)
-                continue
-            unpaired_left.append(record)
-        # Match groups, in order: each pairs what the earlier ones left.
-        for gi, keys in enumerate(self.groups):
-            by_relation = any(k["kind"] == "relation" for k in keys)
-            index, owners = self.index[gi], self.owners[gi]
-            still: list[Record] = []
-            for record in unpaired_left:
-                key = self.match_key(record, keys, "left")
-                if key is None:
-                    still.append(record)
-                    continue
-                if not by_relation and key in owners and owners[key].id != record.id:
-                    # R9: duplicates inside Pipedrive stay separate: the first pairs, this one is reported.
-                    self.engine.duplicate(self, record, owners[key], key)
-                    continue
-                one_to_one = not by_relation and self.one_to_one()
-                partners = [r for r in index.get(key, ()) if not one_to_one or r.id not in taken_right]
-                if not one_to_one and partners and not by_relation:
-                    for partner in partners:  # e.g. every contact of this company, one organization
-                        taken_right.setdefault(partner.id, record.id)
-                        candidates.append(Candidate(record, partner))
-                    owners[key] = self.owner_entry(record)
-                    continue
-                if one_to_one and partners:
-                    holder = next((link.left_id for link in self.right_links.get(partners[0].id, ()) if link.left_id != record.id), None)
-                    if holder is not None:
-                        # The contact is paired with another Pipedrive record already (R9).
-                        self.engine.duplicate(self, record, Record(holder, {}), key)
-                        continue
-                if partners:
-                    partner = partners[0]
-                    taken_right.setdefault(partner.id, record.id)
-                    candidates.append(Candidate(record, partner))
-                    if not by_relation:
-                        owners[key] = self.owner_entry(record)
-                else:
-                    if not by_relation:
-                        owners[key] = self.owner_entry(record)
-                    still.append(record)
-            unpaired_left = still
-        candidates.extend(Candidate(record, None) for record in unpaired_left)
-        return candidates
-
-    def pair_tail(self, right: dict[str, Record]) -> list[Candidate]:
-        """After every chunk: right records paired with a left record this pass did not read
-        (it has not changed since the cursor: its side is what was last synced), and the
-        unpaired right records, which may create on the left."""
-        candidates: list[Candidate] = []
-        for record in right.values():
-            if record.id in self.taken_right:
-                continue
-            for link in self.right_links.get(record.id, ()):
-                if link.left_id not in self.seen_left:
-                    candidates.append(Candidate(self.remembered_left(link), record, link))
-                    self.taken_right[record.id] = link.left_id
-        unpaired = [r for r in right.values() if r.id not in self.taken_right]
-        candidates.extend(self.distinct_right(unpaired))
-        return candidates
-
-    def one_to_one(self) -> bool:
-        """Whether a record pairs with at most one partner: persons and contacts (and any pair
-        kept by a link field). Otherwise many right records may share one left record (the
-        contacts of one company and its organization)."""
-        return bool(self.pair.get("link")) or (self.pair["left"]["object"], self.pair["right"]["object"]) == ("Person", "Contact")
-
-    def distinct_right(self, unpaired: list[Record]) -> list[Candidate]:
-        """Candidates for the right side's unpaired records, one per match key.
-
-        One-to-one: a key that a left record has already, or that an older right record has,
-        would make a second record on the left: reported instead (R9, duplicates stay separate).
-        Many-to-one: a record whose key a left record has pairs with it; of several with a new
-        key, the oldest creates the left record and the others pair with it on the next pass."""
-        one_to_one = self.one_to_one()
-        out: list[Candidate] = []
-        fields = [gi for gi, keys in enumerate(self.groups) if all(k["kind"] == "field" for k in keys)]
-        made: set[tuple] = set()
-        # Oldest first: of the contacts sharing an email, the oldest is the one Autopilot's
-        # upsert by email reaches, so it is the one that can pair.
-        for record in sorted(unpaired, key=_age):
-            keys_of_record = [(gi, key) for gi in fields if (key := self.match_key(record, self.groups[gi], "right")) is not None]
-            holder = next((self.owners[gi][key] for gi, key in keys_of_record if key in self.owners[gi]), None)
-            if holder is not None and not one_to_one:
-                out.append(Candidate(holder, record))
-                continue
-            if holder is not None or any(k in made for k in keys_of_record):
-                if one_to_one:
-                    what = (f"{self.pair['left']['object'].lower()} {holder.id}" if holder is not None
-                            else "an older record of the same key")
-                    self.engine.dead_letter(self, "right", record.id, DeadLetter(
-                        "duplicate_match_key",
-                        f"{self.pair['right']['object']} {record.id} has the match key of {what}, which is paired "
-                        "with another record: it is not synced (merge the duplicates, R9)",
-                        holder=holder.id if holder is not None else None))
-                continue
-            made.update(keys_of_record)
-            out.append(Candidate(None, record))
-        return out
-
-    def match_key(self, record: Record, keys: Sequence[Mapping[str, Any]], side: str) -> tuple | None:
-        parts = []
-        for key in keys:
-            ref = key.get(side)
-            if key["kind"] == "relation":
-                if side == "left":
-                    value = self.partner_of(key["left"], record.values.get(ref_key(key["left"])))
-                else:
-                    value = record.id if ref is None else record.values.get(ref_key(ref))
-            elif isinstance(ref, Mapping) and "path" in ref:
-                value = normalize_key(record.values.get(ref_key(ref)), key.get("normalize") or ())
-                if key["kind"] == "field" and value is not None and (ref.get("type") in ("datetime", "date")):
-                    value = _time_key(value)
-            else:
-                value = None
-            if value is None:
-                return None
-            parts.append(str(value))
-        return tuple(parts)
-
-    def partner_of(self, relation: Mapping[str, Any], related_id: Any) -> str | None:
-        """`match person`: the partner of the record's person, through the pair that pairs persons."""
-        if related_id is None:
-            return None
-        target = relation["relation"]["target"]
-        for other in self.engine.plan["pairs"]:
-            if other["id"] != self.id and other["left"] == {"system": relation["system"], "object": target} and other["right"]["system"] == self.pair["right"]["system"]:
-                link = self.state.link_by_left(other["id"], str(related_id))
-                if link:
-                    return link.right_id
-        return None
-
-    def remembered(self, right_id: str, link: Any) -> Record | None:
-        if link is None:
-            return None
-        return Record(right_id, dict(link.right_values), None)
-
-    def remembered_left(self, link: Any) -> Record:
-        return Record(link.left_id, dict(link.left_values), None)
-
     # -- writing ---------------------------------------------------------------------------------
     async def apply(self, candidates: list[Candidate], members: Mapping[str, set[str]]) -> None:
         engine = self.engine
@@ -528,7 +309,7 @@ class PairRun:
                     if email is None:
                         continue
                     pd: Pipedrive = self.engine.connectors["pipedrive"]
-                    for person_id in sorted(await pd.find_person_ids_by_email(email), key=_id_order):
+                    for person_id in sorted(await pd.find_person_ids_by_email(email), key=id_order):
                         raw = await pd.get(s.obj, person_id)
                         if raw is None:
                             continue
@@ -566,7 +347,7 @@ class PairRun:
             linked = candidate.left is not None and candidate.right is not None
             writable[side] = bool(allowed) and self.in_scope(side, candidate, records[source], members, linked)
         for side in SIDES:
-            if candidate.link is not None and _gone(candidate.link, side):
+            if candidate.link is not None and is_gone(candidate.link, side):
                 writable[side] = False  # deleted there by a person: never resurrected
         if candidate.link is not None and candidate.link.right_values.get(SHARED) and writable["right"] and candidate.right:
             self.shared_email(candidate, candidate.link.right_values[SHARED])
@@ -699,276 +480,6 @@ class PairRun:
                 )
             changes["type"] = key
 
-    async def prepare_left(self, candidate: Candidate, changes: dict[str, Any], what: str | None = None) -> LeftWrite | None:
-        """A Pipedrive write made ready: values checked against the account (R18, R20),
-        relations translated to Pipedrive ids, implied fields written through their field."""
-        engine = self.engine
-        s = self.sides["left"]
-        pd: Pipedrive = engine.connectors[s.system]
-        creating = candidate.left is None
-        # The record a refusal is about: the source of the write (the right record), else the left.
-        blamed = ("right", candidate.right.id) if candidate.right is not None else ("left", candidate.left.id)
-        try:
-            self.check_pipedrive_values(s.obj, changes)
-        except DeadLetter as letter:
-            engine.dead_letter(self, *blamed, letter)
-            return None
-        if not changes and not creating:
-            return None
-        for op in self.ops:
-            if op.writes == "left" and op.target.get("kind") == "relation" and op.target_key in changes:
-                changes[op.target_key] = self.left_partner(op.target, changes[op.target_key])
-                if changes[op.target_key] is None:
-                    # R17: the related record syncs first; until it is in Pipedrive (it may never
-                    # be: a contact off the list), this record waits. Not an error.
-                    self.waiting += 1
-                    return None
-        for op in self.ops:
-            via = (op.target.get("field") or {}).get("write_via") or {}
-            if op.writes == "left" and via.get("how") == "implied" and op.target_key in changes:
-                # e.g. marked_as_done_time: Pipedrive stamps it when `done` becomes true.
-                changes.pop(op.target_key)
-                changes[via["field"]] = via.get("value", True)
-        if candidate.left is not None and not candidate.left.raw and any(k.partition(".")[0] in ("email", "phone") for k in changes):
-            raw = await pd.get(s.obj, candidate.left.id)  # keep the other emails and phones as they are
-            if raw is not None:
-                candidate = Candidate(pd.flatten(s.obj, raw, s.keys), candidate.right, candidate.link)
-        # What the record holds now: its flat values (first and last name compose `name`) and
-        # the lists a changed email or phone is merged into.
-        current = {**candidate.left.values, **candidate.left.raw} if candidate.left else None
-        body = pd.body(s.obj, changes, current)
-        engine.report.change(pair=self.id, direction="right_to_left", system=s.system, object=s.obj,
-                             action="create" if creating else "update",
-                             id=None if creating else candidate.left.id, changes=changes)
-        return LeftWrite(candidate, body, what or ("created" if creating else "updated"), blamed)
-
-    async def write_lefts(self, jobs: Sequence[Any]) -> None:
-        """Pipedrive writes, in batches: each batch's intents commit in one transaction before
-        any request is sent, the requests go concurrently (the governor paces them), and their
-        results commit in one transaction. One write = one request; two commits per batch."""
-        engine = self.engine
-        ready = [w for w in [await job for job in jobs] if w is not None]
-        if engine.dry_run:
-            for write in ready:
-                engine.report.count(self.id, "right_to_left", write.what)
-            return
-        for start in range(0, len(ready), WRITE_BATCH):
-            batch = ready[start:start + WRITE_BATCH]
-            with self.state.transaction():
-                for write in batch:
-                    creating = write.candidate.left is None
-                    write.intent = self.state.add_intent(
-                        run_id=self.run_id, pair=self.id, system="pipedrive", op="create" if creating else "update",
-                        key=f"{self.id}:{write.candidate.right.id if write.candidate.right else ''}", payload=write.body)
-            await engine.gather([self.send_left(write) for write in batch])
-            with self.state.transaction():
-                for write in batch:
-                    self.record_left(write)
-            engine.progress(f"{self.id}: wrote {min(start + WRITE_BATCH, len(ready)):,} of {len(ready):,} Pipedrive records")
-
-    async def send_left(self, write: LeftWrite) -> None:
-        s = self.sides["left"]
-        pd: Pipedrive = self.engine.connectors[s.system]
-        try:
-            if write.candidate.left is None:
-                write.raw = await pd.create(s.obj, write.body)
-            else:
-                write.raw = await pd.update(s.obj, write.candidate.left.id, write.body)
-            write.outcome = "done" if write.raw is not None else "gone"
-        except self.engine.unknown_outcome as error:
-            write.outcome, write.error = "unknown", str(error)
-        except self.engine.api_error as error:
-            write.outcome, write.error, write.status = "failed", str(error), getattr(error, "status", None)
-
-    def record_left(self, write: LeftWrite) -> None:
-        engine, s = self.engine, self.sides["left"]
-        creating = write.candidate.left is None
-        if write.outcome == "unknown":
-            # The create may have happened: the intent stays open, and the next run reads the
-            # record back (it carries the link field and the match keys) before creating again.
-            engine.report.notes.append(f"{self.id}: outcome unknown, checked on the next run: {write.error}")
-            return
-        if write.outcome == "failed":
-            self.state.finish_intent(write.intent, status="failed", result={"error": write.error})
-            engine.dead_letter(self, *write.blamed, DeadLetter("api_refused", write.error, status=write.status))
-            return
-        if write.outcome == "gone":  # deleted meanwhile: the next full pass sees it
-            self.state.finish_intent(write.intent, status="failed", result={"error": "record gone"})
-            return
-        pd: Pipedrive = engine.connectors[s.system]
-        written = pd.flatten(s.obj, write.raw, s.keys)
-        self.state.finish_intent(write.intent, status="done", result={"id": written.id})
-        left = Record(written.id, written.values, written.updated, raw=written.raw)
-        self.remember(Candidate(left, write.candidate.right, write.candidate.link), fresh="left" if creating else None)
-        if creating and write.candidate.right is not None:
-            self.created_left.append(Candidate(left, write.candidate.right, self.state.link_by_left(self.id, left.id)))
-        engine.report.count(self.id, "right_to_left", write.what)
-
-    def left_partner(self, relation: Mapping[str, Any], right_id: Any) -> str | None:
-        """Writing a relation (`person <- contact`): the left record paired with that right record."""
-        target = relation["relation"]["target"]
-        for other in self.engine.plan["pairs"]:
-            if other["left"] == {"system": relation["system"], "object": target}:
-                links = self.state.links_by_right(other["id"], str(right_id))
-                if links:
-                    return links[0].left_id
-        return None
-
-    async def write_right(self, writes: list[tuple[Candidate, dict[str, Any], Any]], members: Mapping[str, set[str]]) -> None:
-        engine = self.engine
-        s = self.sides["right"]
-        if s.system != "autopilot" or s.obj != "Contact":
-            raise ConnectorError(f"writing {s.system}.{s.obj} is not supported by this runtime")
-        ap: Autopilot = engine.connectors["autopilot"]
-        list_ids = engine.mirror_lists(self.pair)
-
-        def prepared() -> Any:
-            """(body, (candidate, changes)) per contact to write, made as the batches need them."""
-            for candidate, changes, _ in writes:
-                current = candidate.right.values if candidate.right else None
-                if current is None and candidate.link is not None:
-                    current = dict(candidate.link.right_values)
-                # A value that does not fit its field is reported and left out; the record's other
-                # fields still sync. Left out of the snapshot too, the field is tried (and reported)
-                # again until the data or the mapping is fixed.
-                for key in list(changes):
-                    problem = ap.misfit(key, changes[key])
-                    if problem:
-                        engine.dead_letter(self, "left", candidate.left.id, DeadLetter("value_does_not_fit", problem, field=key))
-                        del changes[key]
-                if candidate.right is not None and not changes:
-                    continue
-                body = ap.body(changes, current)
-                if is_empty(body.get("Email")):
-                    engine.dead_letter(self, "left", candidate.left.id, DeadLetter(
-                        "no_email", "Autopilot identifies contacts by email, and this record has none", field="Email"))
-                    continue
-                if candidate.right is None and list_ids:
-                    body["_autopilot_list"] = list_ids[0]  # R7: documented for creation
-                engine.report.change(pair=self.id, direction="left_to_right", system="autopilot", object="Contact",
-                                     action="create" if candidate.right is None else "update",
-                                     id=candidate.right.id if candidate.right else None, changes=changes)
-                yield body, (candidate, changes)
-
-        batches = prepared()
-        while True:
-            with self.state.transaction():  # the dead letters met while preparing: one commit
-                batch = list(itertools.islice(batches, BULK))
-            if not batch:
-                break
-            chunk, chunk_owners = [body for body, _ in batch], [owner for _, owner in batch]
-            if engine.dry_run:
-                for candidate, _ in chunk_owners:
-                    engine.report.count(self.id, "left_to_right", "created" if candidate.right is None else "updated")
-                continue
-            intent = self.state.add_intent(run_id=self.run_id, pair=self.id, system="autopilot", op="upsert",
-                                           key=f"{self.id}:bulk", payload={"count": len(chunk)})
-            ids, refused = await self.upsert_isolating(chunk)
-            for body, (candidate, _) in zip(chunk, chunk_owners):
-                if id(body) in refused:
-                    engine.dead_letter(self, "left", candidate.left.id, DeadLetter("api_refused", refused[id(body)]))
-            with self.state.transaction():
-                self.state.finish_intent(intent, status="done", result={"count": len(ids)})
-                for body, (candidate, changes) in zip(chunk, chunk_owners):
-                    if id(body) in refused:
-                        continue
-                    email = str(body.get("Email", "")).strip().lower()
-                    contact_id = ids.get(email) or (candidate.right.id if candidate.right else None)
-                    if contact_id is None:
-                        continue
-                    if candidate.right is not None and contact_id != candidate.right.id:
-                        # Several contacts share this email and an upsert by email reaches the
-                        # oldest: this pair cannot be written in Autopilot. Remember that, so
-                        # later runs report it without writing again.
-                        self.shared_email(candidate, contact_id)
-                        if candidate.link is not None or self.state.link_by_left(self.id, candidate.left.id):
-                            link = self.state.link_by_left(self.id, candidate.left.id)
-                            self.state.put_link(Link(self.id, link.left_id, link.right_id, dict(link.left_values),
-                                                     {**link.right_values, SHARED: contact_id}, time.time()))
-                        continue
-                    before = dict(candidate.right.values if candidate.right else (candidate.link.right_values if candidate.link else {}))
-                    values = {**before, **changes}
-                    right = Record(contact_id, values, None)
-                    if candidate.right is not None:
-                        # What the fields held before this write: if a later read shows them
-                        # again, Autopilot did not apply the write (an upsert may keep names).
-                        values[BEFORE] = {k: before.get(k) for k in changes if not is_empty(before.get(k))}
-                    others = [other for other in self.state.links_by_right(self.id, contact_id) if candidate.left and other.left_id != candidate.left.id]
-                    if others and self.sides["left"].obj == "Person":
-                        engine.dead_letter(self, "left", candidate.left.id, DeadLetter(
-                            "duplicate_email",
-                            f"Pipedrive persons {others[0].left_id} and {candidate.left.id} share the email {email}: "
-                            "the first stays paired, this one is not synced (merge or change one of them in Pipedrive)",
-                            ids=[others[0].left_id, candidate.left.id], email=email))
-                        continue
-                    self.remember(Candidate(candidate.left, right, candidate.link))
-                    engine.report.count(self.id, "left_to_right", "created" if candidate.right is None else "updated")
-            # R7: every person synced out is on the mirror list; contacts already there need nothing.
-            for list_title, list_id in zip(engine.mirror_list_titles(self.pair), list_ids):
-                for body, (candidate, _) in zip(chunk, chunk_owners):
-                    contact_id = ids.get(str(body.get("Email", "")).strip().lower())
-                    if candidate.right is not None and contact_id != candidate.right.id:
-                        continue  # the upsert reached another contact with this email: not this pair's
-                    if contact_id and candidate.right is not None and contact_id not in members.get(list_title, set()):
-                        await ap.add_to_list(list_id, contact_id)
-                        members.setdefault(list_title, set()).add(contact_id)
-
-    async def upsert_isolating(self, chunk: list[dict[str, Any]]) -> tuple[dict[str, str], dict[int, str]]:
-        """A bulk upsert is all or nothing: when Autopilot refuses one, halve the batch until the
-        refused contacts stand alone, so each becomes a dead letter with Autopilot's reason and
-        the rest are written (about 2·log2(100) extra requests per bad contact)."""
-        ap: Autopilot = self.engine.connectors["autopilot"]
-        try:
-            return await ap.upsert_many(chunk), {}
-        except self.engine.api_error as error:
-            if getattr(error, "status", None) != 400:
-                raise
-            if len(chunk) == 1:
-                return {}, {id(chunk[0]): str(error)}
-        half = len(chunk) // 2
-        ids_a, refused_a = await self.upsert_isolating(chunk[:half])
-        ids_b, refused_b = await self.upsert_isolating(chunk[half:])
-        return {**ids_a, **ids_b}, {**refused_a, **refused_b}
-
-    async def mirror_list(self, candidates: list[Candidate], members: Mapping[str, set[str]]) -> None:
-        """R7: every contact paired with a Pipedrive person is on the list that mirrors them.
-        A contact created by an upsert joined it through `_autopilot_list`; the roster read each
-        pass shows any that did not (an account where that key does nothing for an existing
-        contact, a marketer who took one off), and those are added."""
-        engine = self.engine
-        titles = engine.mirror_list_titles(self.pair)
-        if not titles or engine.dry_run:
-            return
-        ap: Autopilot = engine.connectors["autopilot"]
-        for title, list_id in zip(titles, engine.mirror_lists(self.pair)):
-            if title not in members:
-                continue
-            for candidate in candidates:
-                if candidate.left is None or candidate.right is None or candidate.right.id in members[title]:
-                    continue
-                link = self.state.link_by_left(self.id, candidate.left.id)
-                if link is None or link.right_id != candidate.right.id or _gone(link, "right") or link.right_values.get(SHARED):
-                    continue
-                await ap.add_to_list(list_id, candidate.right.id)
-                members[title].add(candidate.right.id)
-
-    async def write_link_fields(self, candidates: list[Candidate]) -> None:
-        """R11: the partner's id goes into Pipedrive's link field once, after the partner exists."""
-        link = self.pair.get("link")
-        if not link or link["left"]["kind"] != "custom":
-            return
-        key = ref_key(link["left"])
-        tasks = []
-        for candidate in candidates:
-            if candidate.left is None:
-                continue
-            stored = self.state.link_by_left(self.id, candidate.left.id)
-            if stored is None or stored.left_values.get(key) == stored.right_id:
-                continue
-            tasks.append(self.prepare_left(Candidate(candidate.left, Record(stored.right_id, dict(stored.right_values)), stored),
-                                           {key: stored.right_id}, "linked"))
-        await self.write_lefts(tasks)
-
     def remember(self, candidate: Candidate, fresh: str | None = None) -> None:
         """Store the pair and the values both sides hold now: the next pass's baseline. A side
         just created (`fresh`) has synced only what was written into it: its other values have
@@ -1014,7 +525,7 @@ class PairRun:
             else:
                 continue
             link = self.state.link_by_left(self.id, left_id)
-            if link is not None and link.right_id == right_id and not _gone(link, side):
+            if link is not None and link.right_id == right_id and not is_gone(link, side):
                 found.append((side, link))
         return found
 
@@ -1046,14 +557,6 @@ class PairRun:
                 self.state.put_link(Link(self.id, link.left_id, link.right_id, values["left"], values["right"], time.time()))
 
 
-GONE = "__deleted__"
-BEFORE = "__before__"  # in a right snapshot: the values a write replaced
-SHARED = "__email_shared_with__"
-# Letters about one field of a record that otherwise syncs: they stay open when the record
-# syncs, until a retry writes the field (or reports it again).
-FIELD_LEVEL = frozenset({"value_does_not_fit", "write_not_applied", "email_shared_in_autopilot"})  # in a right snapshot: the contact an upsert by this email reaches
-
-
 async def _one(records: dict[str, Record]) -> AsyncIterator[dict[str, Record]]:
     yield records
 
@@ -1067,29 +570,8 @@ async def _no_pages() -> Any:
     yield
 
 
-def _gone(link: Any, side: str) -> bool:
-    return bool((link.left_values if side == "left" else link.right_values).get(GONE))
-
-
 def _direction(toward: str) -> str:
     return "left_to_right" if toward == "right" else "right_to_left"
-
-
-def _id_order(record_id: str) -> tuple:
-    return (0, int(record_id), "") if record_id.isdigit() else (1, 0, record_id)
-
-
-def _age(record: Record) -> tuple:
-    from syncmap.runtime.times import to_epoch
-
-    return (to_epoch(record.raw.get("created_at")) or record.updated or 0.0, record.id)
-
-
-def _time_key(value: Any) -> str | None:
-    from syncmap.runtime.times import to_epoch
-
-    moment = to_epoch(value)
-    return None if moment is None else str(int(moment))
 
 
 def _newest(candidate: Candidate) -> str:

@@ -1,0 +1,35 @@
+"""What a pass works with between pairing and writing: two records that belong together, a
+dead letter raised on the way, and the marks a pair's snapshot can carry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from syncmap.runtime.connectors.base import Record
+
+class DeadLetter(Exception):
+    def __init__(self, reason: str, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.reason, self.message, self.details = reason, message, details
+
+
+@dataclass
+class Candidate:
+    """Two records that belong together (either may be missing: then it is created)."""
+
+    left: Record | None
+    right: Record | None
+    link: Any = None  # the stored Link, if any
+
+
+GONE = "__deleted__"
+BEFORE = "__before__"  # in a right snapshot: the values a write replaced
+SHARED = "__email_shared_with__"
+# Letters about one field of a record that otherwise syncs: they stay open when the record
+# syncs, until a retry writes the field (or reports it again).
+FIELD_LEVEL = frozenset({"value_does_not_fit", "write_not_applied", "email_shared_in_autopilot"})
+
+
+def is_gone(link: Any, side: str) -> bool:
+    return bool((link.left_values if side == "left" else link.right_values).get(GONE))
