@@ -8,7 +8,10 @@ from typing import Any
 
 from syncmap.runtime.connectors.base import Record
 
+
 class DeadLetter(Exception):
+    """A record that cannot be synced, and why: stored in the state file, never dropped (R5)."""
+
     def __init__(self, reason: str, message: str, **details: Any) -> None:
         super().__init__(message)
         self.reason, self.message, self.details = reason, message, details
@@ -23,9 +26,9 @@ class Candidate:
     link: Any = None  # the stored Link, if any
 
 
-GONE = "__deleted__"
+GONE = "__deleted__"  # in a snapshot: a person deleted this record there; never re-create it
 BEFORE = "__before__"  # in a right snapshot: the values a write replaced
-SHARED = "__email_shared_with__"
+SHARED = "__email_shared_with__"  # in a right snapshot: the contact an upsert by this email reaches
 # Letters about one field of a record that otherwise syncs: they stay open when the record
 # syncs, until a retry writes the field (or reports it again).
 FIELD_LEVEL = frozenset({"value_does_not_fit", "write_not_applied", "email_shared_in_autopilot"})
