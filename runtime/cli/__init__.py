@@ -1,28 +1,42 @@
 """The `syncmap` command line.
 
 Subcommands are imported only when invoked, so `syncmap check` never pays for httpx, the
-runtime or the sandbox (it must stay well under half a second as a whole process).
+runtime or the sandbox (it must stay well under half a second as a whole process), and
+`syncmap --help` lists them from the table below without importing any of them.
 """
 
 from __future__ import annotations
 
 import importlib
+from typing import NamedTuple
 
 import click
 
 from syncmap.runtime.cli.exits import EXIT_HELP
 
-# name -> "module:attribute" of a click command; one line per command.
-COMMANDS: dict[str, str] = {
-    "check": "syncmap.runtime.cli.check_cmd:check",
-    "compile": "syncmap.runtime.cli.compile_cmd:compile",
-    "demo": "syncmap.runtime.cli.demo_cmd:demo",
-    "explain": "syncmap.runtime.cli.explain_cmd:explain",
-    "fmt": "syncmap.runtime.cli.fmt_cmd:fmt",
-    "retry": "syncmap.runtime.cli.retry_cmd:retry",
-    "run": "syncmap.runtime.cli.run_cmd:run",
-    "sandbox": "syncmap.runtime.cli.sandbox_cmd:sandbox",
-    "status": "syncmap.runtime.cli.status_cmd:status",
+
+class Entry(NamedTuple):
+    target: str  # "module:attribute" of the click command
+    summary: str  # the first paragraph of the command's help (a test keeps the two equal)
+
+
+# One line per command: what to import when it runs, and what `syncmap --help` says about it.
+COMMANDS: dict[str, Entry] = {
+    "check": Entry("syncmap.runtime.cli.check_cmd:check", "Check mappings for syntax errors and broken rules."),
+    "compile": Entry("syncmap.runtime.cli.compile_cmd:compile",
+                     "Compile a mapping into a sync plan (byte-identical for the same sources)."),
+    "demo": Entry("syncmap.runtime.cli.demo_cmd:demo", "Sync two local sandboxes (Pipedrive and Autopilot) with "
+                  "mappings/autopilot.syncmap and say what happened and why."),
+    "explain": Entry("syncmap.runtime.cli.explain_cmd:explain",
+                     "Explain a mapping in plain words (flows, rules, initial-sync cost), or a diagnostic code."),
+    "fmt": Entry("syncmap.runtime.cli.fmt_cmd:fmt", "Format mappings in the one canonical layout (comments are kept)."),
+    "retry": Entry("syncmap.runtime.cli.retry_cmd:retry",
+                   "Replay dead letters through the plan of the last run: records that sync now are resolved."),
+    "run": Entry("syncmap.runtime.cli.run_cmd:run", "Sync Pipedrive and Autopilot as the mapping (or compiled plan) says."),
+    "sandbox": Entry("syncmap.runtime.cli.sandbox_cmd:sandbox",
+                     "Run local Pipedrive and Autopilot sandboxes in the foreground until Ctrl+C."),
+    "status": Entry("syncmap.runtime.cli.status_cmd:status",
+                    "Links per pair, cursors, the last runs, and every open dead letter with its reason."),
 }
 
 
@@ -31,11 +45,20 @@ class LazyGroup(click.Group):
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        target = COMMANDS.get(name)
-        if target is None:
+        entry = COMMANDS.get(name)
+        if entry is None:
             return None
-        module_name, attr = target.split(":")
+        module_name, attr = entry.target.split(":")
         return getattr(importlib.import_module(module_name), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # click's own listing calls get_command for every name (importing them all, the sandbox
+        # included) just to read one line each; the table has that line. Shortened as click does.
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [(name, click.Command(name, help=COMMANDS[name].summary).get_short_help_str(limit))
+                for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, epilog=EXIT_HELP, context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,10 +8,9 @@ from pathlib import Path
 import click
 
 from syncmap.compiler.api import compile_plan
-from syncmap.compiler.diagnostics import RENDERERS
 from syncmap.compiler.plan import dumps, format_for
 from syncmap.runtime.cli import exits
-from syncmap.runtime.cli.options import format_option, readable
+from syncmap.runtime.cli.options import format_option, readable, report_diagnostics
 
 
 @click.command(epilog="Examples:\n\n  syncmap compile mappings/autopilot.syncmap -o plan.yaml\n\n"
@@ -25,14 +24,12 @@ def compile(mapping: str, output: str | None, check_only: bool, output_format: s
     """Compile a mapping into a sync plan (byte-identical for the same sources)."""
     if output is not None and not output.lower().endswith((".yaml", ".yml", ".json")):
         raise click.BadParameter(f"{output}: a plan file ends in .yaml, .yml or .json", param_hint="-o/--output")
-    result = readable(mapping, compile_plan)
-    if result.diagnostics:
-        rendered = RENDERERS[output_format](result.diagnostics, result.sources.texts)
-        (sys.stderr if output_format == "human" else sys.stdout).write(rendered)
-    if result.plan is None:
-        sys.exit(exits.PROBLEMS)
     if check_only and output is None:
         raise click.UsageError("--check needs -o FILE: the plan file to compare with")
+    result = readable(mapping, compile_plan)
+    report_diagnostics(result, output_format)
+    if result.plan is None:
+        sys.exit(exits.PROBLEMS)
     text = dumps(result.plan, format_for(output) if output else "json")
     if output is None:
         sys.stdout.write(text)

@@ -15,10 +15,9 @@ import click
 from syncmap.compiler import codes
 from syncmap.compiler.api import compile_plan
 from syncmap.compiler.cost import CostError, estimate, load_limits, plan_names
-from syncmap.compiler.diagnostics import RENDERERS
 from syncmap.compiler.explain import explain_plan, render_human, render_json
 from syncmap.runtime.cli import exits
-from syncmap.runtime.cli.options import readable
+from syncmap.runtime.cli.options import readable, report_diagnostics
 
 CODE = re.compile(r"^SM\d{3}$", re.IGNORECASE)
 
@@ -56,8 +55,7 @@ def explain(target: str, records: int, pipedrive_plan: str | None, seats: int | 
         raise click.BadParameter(f"`{target}` is neither a mapping file nor a diagnostic code like SM104", param_hint="FILE|CODE")
     result = readable(target, compile_plan)
     if result.plan is None:
-        rendered = RENDERERS[output_format](result.diagnostics, result.sources.texts)
-        (sys.stderr if output_format == "human" else sys.stdout).write(rendered)
+        report_diagnostics(result, output_format)
         sys.exit(exits.PROBLEMS)
     try:
         est = estimate(result.plan, records, pipedrive_plan=pipedrive_plan, seats=seats, autopilot_rate=autopilot_rate,

@@ -3,7 +3,7 @@ report a file they cannot read."""
 
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -21,6 +21,16 @@ def readable(path: str, read: Callable[[str], T]) -> T:
     except OSError as exc:
         click.echo(f"error: cannot read {path}: {exc.strerror}", err=True)
     sys.exit(exits.USAGE)
+
+
+def report_diagnostics(result: Any, output_format: str) -> None:
+    """A compile result's diagnostics on stderr in `output_format`, for commands whose stdout is
+    data (a plan, an explanation): whatever the format, nothing but that data reaches stdout."""
+    if result.diagnostics:
+        from syncmap.compiler.diagnostics import RENDERERS  # here: `run` and `status` share this module
+
+        sys.stderr.write(RENDERERS[output_format](result.diagnostics, result.sources.texts))
+
 
 format_option = click.option(
     "--format",

@@ -3,15 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import signal
 import sys
 
 import click
 
+from syncmap.compiler.cost import plan_names
 from syncmap.runtime.cli.exits import EXIT_HELP, OK, PROBLEMS
 from syncmap.sandbox.profiles import PROFILES
 
-PLANS = ("essential", "advanced", "professional", "power", "enterprise")
+# The credentials every sandbox accepts unless told otherwise: printed in the docs, so known to all.
+DEFAULT_TOKEN, DEFAULT_KEY = "sandbox-token", "sandbox-key"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach `host` (a name other than localhost may resolve anywhere)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(host: str, pipedrive_token: str, autopilot_key: str) -> str | None:
+    """The warning for a sandbox reachable from other machines with a credential anyone knows."""
+    known = [f"{option} {value}" for option, value, default in (
+        ("--pipedrive-token", pipedrive_token, DEFAULT_TOKEN), ("--autopilot-key", autopilot_key, DEFAULT_KEY),
+    ) if value == default]
+    if is_loopback(host) or not known:
+        return None
+    return (f"warning: listening on {host}, beyond loopback, with the known default {' and '.join(known)}: "
+            "anyone who can reach this machine can use the sandboxes; give your own with "
+            "--pipedrive-token and --autopilot-key, or keep --host 127.0.0.1")
 
 
 @click.command(
@@ -29,9 +54,10 @@ PLANS = ("essential", "advanced", "professional", "power", "enterprise")
               help="Pipedrive sandbox port (0 picks a free one).")
 @click.option("--autopilot-port", type=click.IntRange(0, 65535), default=8702, show_default=True,
               help="Autopilot sandbox port (0 picks a free one).")
-@click.option("--pipedrive-token", default="sandbox-token", show_default=True, help="API token Pipedrive accepts.")
-@click.option("--autopilot-key", default="sandbox-key", show_default=True, help="autopilotapikey Autopilot accepts.")
-@click.option("--plan", type=click.Choice(PLANS), default="advanced", show_default=True,
+@click.option("--pipedrive-token", default=DEFAULT_TOKEN, show_default=True, help="API token Pipedrive accepts.")
+@click.option("--autopilot-key", default=DEFAULT_KEY, show_default=True, help="autopilotapikey Autopilot accepts.")
+# The plans of the cost table (compiler/costs/limits.json), the one list `explain` offers too.
+@click.option("--plan", type=click.Choice(plan_names()), default="advanced", show_default=True,
               help="Pipedrive plan whose rate limits apply.")
 @click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="How many times faster than real time the sandbox clocks run.")
@@ -58,6 +84,9 @@ def sandbox(
     Prints the base URLs and the environment lines a mapping's connections read. Each server
     also answers control routes under /__sandbox__/ (reset, seed, faults, requests, clock).
     """
+    warning = exposure_warning(host, pipedrive_token, autopilot_key)
+    if warning:
+        click.echo(warning, err=True)
     try:
         asyncio.run(
             _serve(

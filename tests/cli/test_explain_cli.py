@@ -105,7 +105,8 @@ def test_mapping_with_errors_prints_diagnostics_and_exits_1() -> None:
     assert result.exit_code == 1
     assert "error[SM004]" in result.stderr and result.stdout == ""
     as_json = run("explain", BAD, "--format", "json")
-    assert as_json.exit_code == 1 and json.loads(as_json.stdout)[0]["code"] == "SM004"
+    # stdout is the explanation's data, so the records go to stderr (`| jq .cost` reads nothing)
+    assert as_json.exit_code == 1 and as_json.stdout == "" and json.loads(as_json.stderr)[0]["code"] == "SM004"
 
 
 def test_usage_errors_exit_2() -> None:
