@@ -102,3 +102,30 @@ def test_contacts_sharing_an_email_only_the_oldest_may_create(run: PairRun) -> N
     assert run.pair_chunk({}, right) == []
     assert pairs(run.pair_tail(right)) == [(None, "old")]
     assert letters(run) == [("right", "young", "duplicate_match_key")]
+
+
+def test_values_written_to_pipedrive_are_checked_against_the_live_account(plan: dict, tmp_path: Path) -> None:
+    """R18: an activity type must be one of the account's (by key or by name); R20: an owner id
+    must be an active user's (the connecting user always is)."""
+    from syncmap.runtime.candidates import DeadLetter
+    from syncmap.runtime.connectors.pipedrive import Pipedrive
+
+    pd = Pipedrive(client=None)
+    pd.activity_types = [{"key_string": "call", "name": "Call"}, {"key_string": "lunch", "name": "Lunch"}]
+    pd.me = {"id": 1}
+    pd.users = {"1": {"id": 1, "active_flag": True}, "2": {"id": 2, "active_flag": True}, "3": {"id": 3, "active_flag": False}}
+    state = open_state(tmp_path / "state.db")
+    engine = Engine(plan, {"pipedrive": pd}, state)
+    run = PairRun(engine, next(p for p in plan["pairs"] if p["id"] == PAIR), 0)
+    changes = {"type": "Lunch"}
+    run.check_pipedrive_values("Activity", changes)
+    assert changes == {"type": "lunch"}  # written as the account's key
+    with pytest.raises(DeadLetter) as refused:
+        run.check_pipedrive_values("Activity", {"type": "email"})
+    assert refused.value.reason == "activity_type_unknown" and "'email'" in refused.value.message
+    run.check_pipedrive_values("Person", {"owner_id": 2})
+    run.check_pipedrive_values("Person", {"owner_id": "1"})
+    for owner in (3, 999):  # inactive, and nobody
+        with pytest.raises(DeadLetter) as refused:
+            run.check_pipedrive_values("Person", {"owner_id": owner})
+        assert refused.value.reason == "owner_not_a_user" and str(owner) in refused.value.message
