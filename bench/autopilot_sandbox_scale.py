@@ -31,8 +31,7 @@ PAGE_RATIO_TARGET = 1.5
 
 
 def client(app) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://autopilot.bench",
-                             headers={"autopilotapikey": KEY})
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://autopilot.bench", headers={"autopilotapikey": KEY})
 
 
 async def seed(http: httpx.AsyncClient, n: int) -> tuple[float, float]:

@@ -33,7 +33,7 @@ TARGET_PROCESS = 0.15  # seconds per 1,000 lines for the whole `syncmap compile`
 TARGET_SHIPPED = 0.5  # seconds for `syncmap compile` of each shipped mapping
 MAPPINGS = Path(__file__).resolve().parents[1] / "mappings"
 
-HEADER = '''syncmap 1
+HEADER = """syncmap 1
 
 connect pipedrive {
   token = env("PIPEDRIVE_API_TOKEN")
@@ -59,11 +59,11 @@ sync pipedrive.Person <-> autopilot.Contact {
   phone.primary     <-> Phone
   organization.name  -> Company
   owner.name         -> owner_name  # full name
-'''
+"""
 
 RULE = '  custom("Score {i}") <-> custom("Score {i}", integer) conflict pipedrive wins\n'
 
-ACTION = '''
+ACTION = """
 # action {i}
 action "Add Deal {i}" on autopilot.Contact {{
   create pipedrive.Deal {{
@@ -72,7 +72,7 @@ action "Add Deal {i}" on autopilot.Contact {{
     expected_close_date = today + {i} days
   }}
 }}
-'''
+"""
 
 
 def generate(lines: int) -> str:
@@ -148,12 +148,16 @@ def processes(text: str, n_lines: int) -> bool:
             per_k = seconds * 1000 / n_lines
             ok &= per_k < TARGET_PROCESS
             size = (Path(tmp) / f"plan.{suffix}").stat().st_size / 1e6
-            print(f"process -o plan.{suffix}: {seconds:.2f} s, {per_k:.4f} s per 1,000 lines, plan {size:.1f} MB "
-                  f"(target < {TARGET_PROCESS}) {'ok' if per_k < TARGET_PROCESS else 'TOO SLOW'}")
+            print(
+                f"process -o plan.{suffix}: {seconds:.2f} s, {per_k:.4f} s per 1,000 lines, plan {size:.1f} MB "
+                f"(target < {TARGET_PROCESS}) {'ok' if per_k < TARGET_PROCESS else 'TOO SLOW'}"
+            )
         for shipped in sorted(MAPPINGS.glob("*.syncmap")):
             seconds = compile_process(shipped, Path(tmp) / "shipped.plan.yaml")
             ok &= seconds < TARGET_SHIPPED
-            print(f"process {shipped.name} -o plan.yaml: {seconds:.2f} s (target < {TARGET_SHIPPED}) {'ok' if seconds < TARGET_SHIPPED else 'TOO SLOW'}")
+            print(
+                f"process {shipped.name} -o plan.yaml: {seconds:.2f} s (target < {TARGET_SHIPPED}) {'ok' if seconds < TARGET_SHIPPED else 'TOO SLOW'}"
+            )
     return ok
 
 

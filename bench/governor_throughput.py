@@ -75,8 +75,10 @@ async def main() -> int:
         took = await measure(api, "/api/v2/persons", n, args.concurrency)
     bound = (math.ceil(n / burst) - 1) * window / scale  # the first window opens at once
     met += api.stats.rate_limited
-    print(f"pipedrive  {n} GETs, {args.plan} ({burst} per {window} s), time scale {scale:g}, {args.transport}: "
-          f"{took:.2f} s against a bound of {bound:.2f} s ({took / bound:.2f}x), 429s met {api.stats.rate_limited}")
+    print(
+        f"pipedrive  {n} GETs, {args.plan} ({burst} per {window} s), time scale {scale:g}, {args.transport}: "
+        f"{took:.2f} s against a bound of {bound:.2f} s ({took / bound:.2f}x), 429s met {api.stats.rate_limited}"
+    )
 
     app = autopilot.create_app(rate_per_second=args.autopilot_rate, time_scale=scale)
     gov = AutopilotGovernor(rate=args.autopilot_rate, time_scale=scale)
@@ -84,8 +86,10 @@ async def main() -> int:
         took = await measure(api, "/contacts", n, args.concurrency)
     bound = (n - 1) / args.autopilot_rate / scale  # the first request goes at once
     met += api.stats.rate_limited
-    print(f"autopilot  {n} GETs, {args.autopilot_rate:g} per s, time scale {scale:g}, {args.transport}: "
-          f"{took:.2f} s against a bound of {bound:.2f} s ({took / bound:.2f}x), 429s met {api.stats.rate_limited}")
+    print(
+        f"autopilot  {n} GETs, {args.autopilot_rate:g} per s, time scale {scale:g}, {args.transport}: "
+        f"{took:.2f} s against a bound of {bound:.2f} s ({took / bound:.2f}x), 429s met {api.stats.rate_limited}"
+    )
     return 1 if met else 0
 
 

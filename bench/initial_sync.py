@@ -122,8 +122,9 @@ def seed(sbx: Sandbox, direction: str, n: int) -> dict[str, int]:
 def run_syncmap(sbx: Sandbox, mapping: Path, state: Path, scale: float) -> tuple[float, int, dict]:
     env = {**os.environ, **sbx.env, "SYNCMAP_SANDBOX_TIME_SCALE": str(scale)}
     started = time.perf_counter()
-    done = subprocess.run([*SYNCMAP, "run", str(mapping), "--state", str(state), "--format", "json"],
-                          env=env, cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [*SYNCMAP, "run", str(mapping), "--state", str(state), "--format", "json"], env=env, cwd=ROOT, capture_output=True, text=True
+    )
     seconds = time.perf_counter() - started
     if done.returncode not in (0, 1):
         raise SystemExit(f"syncmap run failed ({done.returncode}):\n{done.stderr}\n{done.stdout[-3000:]}")
@@ -171,8 +172,10 @@ def scenario(direction: str, n: int, plan: str, scale: float, profile: str) -> d
             orgs = math.ceil(max(1, n // 5) / 500)
             # person pages + one link-field write per person paired (R11) + one create per new
             # list member; roster pages + upserts + one upsert per 100 created persons (owner name)
-            minimum = {"pipedrive": 5 + orgs - 1 + math.ceil(n / 500) + len(emails) + creates,
-                       "autopilot": 2 + math.ceil(facts["members"] / 100) + math.ceil(len(emails) / 100) + math.ceil(creates / 100)}
+            minimum = {
+                "pipedrive": 5 + orgs - 1 + math.ceil(n / 500) + len(emails) + creates,
+                "autopilot": 2 + math.ceil(facts["members"] / 100) + math.ceil(len(emails) / 100) + math.ceil(creates / 100),
+            }
         for root in (sbx.pd, sbx.ap):
             sbx.control(root, "DELETE", "requests")
         with tempfile.TemporaryDirectory() as tmp:
@@ -190,16 +193,24 @@ def scenario(direction: str, n: int, plan: str, scale: float, profile: str) -> d
             run_syncmap(sbx, MAPPINGS[direction], state, scale)
             rerun_writes = sum(1 for root in (sbx.pd, sbx.ap) for r in sbx.log(root) if r["method"] in WRITES)
         return {
-            "direction": direction, "records": n, "plan": plan, "time_scale": scale, "profile": profile,
+            "direction": direction,
+            "records": n,
+            "plan": plan,
+            "time_scale": scale,
+            "profile": profile,
             **{k: v for k, v in facts.items() if not isinstance(v, set)},
             "exit": code,
-            "pipedrive_requests": pd_requests, "pipedrive_minimum": minimum["pipedrive"],
-            "autopilot_requests": ap_requests, "autopilot_minimum": minimum["autopilot"],
+            "pipedrive_requests": pd_requests,
+            "pipedrive_minimum": minimum["pipedrive"],
+            "autopilot_requests": ap_requests,
+            "autopilot_minimum": minimum["autopilot"],
             "requests_ratio": round((pd_requests + ap_requests) / max(1, minimum["pipedrive"] + minimum["autopilot"]), 3),
             "pipedrive_tokens": tokens,
-            "seconds": round(seconds, 2), "rate_limit_bound_seconds": round(bound, 2),
+            "seconds": round(seconds, 2),
+            "rate_limit_bound_seconds": round(bound, 2),
             "time_ratio": round(seconds / bound, 2) if bound else None,
-            "peak_rss_mb": round(peak_mb, 1), "noop_rerun_writes": rerun_writes,
+            "peak_rss_mb": round(peak_mb, 1),
+            "noop_rerun_writes": rerun_writes,
             "explain_predicted": summary.get("explain_predicted"),
             "pipedrive_calls": dict(by_kind.most_common(8)),
         }
@@ -219,11 +230,13 @@ def main() -> None:
     for direction in directions:
         result = scenario(direction, args.records, args.plan, args.time_scale, args.profile)
         print(json.dumps(result, indent=2))
-        print(f"# {direction}: requests {result['pipedrive_requests'] + result['autopilot_requests']} vs minimum "
-              f"{result['pipedrive_minimum'] + result['autopilot_minimum']} ({result['requests_ratio']}x, target <= 1.05); "
-              f"time {result['seconds']} s vs bound {result['rate_limit_bound_seconds']} s ({result['time_ratio']}x, target <= 1.2); "
-              f"peak RSS {result['peak_rss_mb']} MB (target < 200); no-op re-run writes {result['noop_rerun_writes']} (target 0)",
-              flush=True)
+        print(
+            f"# {direction}: requests {result['pipedrive_requests'] + result['autopilot_requests']} vs minimum "
+            f"{result['pipedrive_minimum'] + result['autopilot_minimum']} ({result['requests_ratio']}x, target <= 1.05); "
+            f"time {result['seconds']} s vs bound {result['rate_limit_bound_seconds']} s ({result['time_ratio']}x, target <= 1.2); "
+            f"peak RSS {result['peak_rss_mb']} MB (target < 200); no-op re-run writes {result['noop_rerun_writes']} (target 0)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -35,13 +35,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{mapping.name}: does not compile", file=sys.stderr)
             return 1
         print(f"\n{mapping.name} ({len(result.plan['pairs'])} pairs), {args.seats} seat(s)")
-        print(f"  {'records':>8} {'plan':<12} {'PD requests':>12} {'PD tokens':>11} {'AP requests':>12} {'budget days':>11}  {'least time':>12}  binding limit")
+        print(
+            f"  {'records':>8} {'plan':<12} {'PD requests':>12} {'PD tokens':>11} {'AP requests':>12} {'budget days':>11}  {'least time':>12}  binding limit"
+        )
         for n in RECORDS:
             for plan in plan_names():
                 est = estimate(result.plan, n, pipedrive_plan=plan, seats=args.seats, autopilot_rate=args.autopilot_rate, list_adds=args.list_adds)
                 binding = est.binding.limit if est.binding else "-"
-                print(f"  {n:>8,} {plan:<12} {est.requests('pipedrive'):>12,} {est.tokens('pipedrive'):>11,} {est.requests('autopilot'):>12,} "
-                      f"{est.budget_days:>11}  {format_duration(est.min_seconds):>12}  {binding}")
+                print(
+                    f"  {n:>8,} {plan:<12} {est.requests('pipedrive'):>12,} {est.tokens('pipedrive'):>11,} {est.requests('autopilot'):>12,} "
+                    f"{est.budget_days:>11}  {format_duration(est.min_seconds):>12}  {binding}"
+                )
     print(f"\n{time.perf_counter() - started:.2f} s")
     return 0
 

@@ -53,7 +53,6 @@ TESTS: dict[str, list[str]] = {
 }  # fmt: skip
 
 
-
 def modules() -> list[str]:
     """The modules pyproject.toml names for mutation, in its order."""
     with open(ROOT / "pyproject.toml", "rb") as fh:
@@ -83,7 +82,8 @@ def counts(repo: Path, module: str) -> dict[str, int]:
     try:
         rows = db.execute(
             "SELECT m.status, COUNT(*) FROM Mutant m JOIN Line l ON m.line = l.id JOIN SourceFile f ON l.sourcefile = f.id "
-            "WHERE f.filename = ? GROUP BY m.status", (module,)
+            "WHERE f.filename = ? GROUP BY m.status",
+            (module,),
         ).fetchall()
     finally:
         db.close()
@@ -124,8 +124,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", default=modules(), help="modules to mutate (default: all of them)")
     parser.add_argument("--workdir", type=Path, help="where the copy lives (default: a new temporary directory)")
-    parser.add_argument("--disable-mutation-types", metavar="TYPES",
-                        help="mutmut mutation types to skip, e.g. string,fstring (message texts: faster, fewer equivalent mutants)")
+    parser.add_argument(
+        "--disable-mutation-types",
+        metavar="TYPES",
+        help="mutmut mutation types to skip, e.g. string,fstring (message texts: faster, fewer equivalent mutants)",
+    )
     args = parser.parse_args()
     unknown = [m for m in args.modules if m not in modules()]
     if unknown:
@@ -140,8 +143,11 @@ def main() -> int:
         total = sum(c.values())
         killed = c.get("ok_killed", 0) + c.get("ok_suspicious", 0)  # suspicious: killed, but slowly
         score = killed / total if total else 0.0
-        print(f"{module:36} {total:>8} {killed:>7} {c.get('bad_survived', 0):>9} {c.get('bad_timeout', 0):>8} "
-              f"{c.get('ok_suspicious', 0):>11} {score:>7.1%}", flush=True)
+        print(
+            f"{module:36} {total:>8} {killed:>7} {c.get('bad_survived', 0):>9} {c.get('bad_timeout', 0):>8} "
+            f"{c.get('ok_suspicious', 0):>11} {score:>7.1%}",
+            flush=True,
+        )
     return 0
 
 

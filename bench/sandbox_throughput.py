@@ -32,6 +32,7 @@ AUTOPILOT_KEY = "bench-key"
 PIPEDRIVE_TOKEN = "bench-token"
 SEED = 300
 
+
 def build_apps() -> dict[str, Any]:
     from syncmap.sandbox.autopilot import create_app as create_autopilot
 

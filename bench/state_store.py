@@ -67,7 +67,9 @@ def phase(name: str, path: str, count: int) -> dict:
 def run_phase(name: str, path: Path, count: int) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--phase", name, "--path", str(path), "--links", str(count)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return json.loads(out)
 
@@ -91,7 +93,9 @@ def main() -> None:
         for result in results:
             rate = args.links / result["seconds"] if result["phase"] != "open" and result["seconds"] else None
             per_second = f"{rate:>10,.0f} links/s" if rate else " " * 17
-            print(f"  {result['phase']:<7} {result['seconds']:>7.3f} s (CPU {result['cpu']:.3f} s) {per_second}   peak RSS {result['peak_rss_mb']:>6.1f} MB")
+            print(
+                f"  {result['phase']:<7} {result['seconds']:>7.3f} s (CPU {result['cpu']:.3f} s) {per_second}   peak RSS {result['peak_rss_mb']:>6.1f} MB"
+            )
         base = next(r for r in results if r["phase"] == "open")["peak_rss_mb"]
         streamed = next(r for r in results if r["phase"] == "iter")["peak_rss_mb"]
         print(f"  iter_links costs {streamed - base:.1f} MB above an open store ({base:.1f} MB)")

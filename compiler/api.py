@@ -1,9 +1,9 @@
 """The compiler's front door: one function per stage, so callers can stop anywhere.
 
-    load          -> SourceSet (texts, parsed mappings, syntax diagnostics)
-    check         -> diagnostics (structure, then names and product rules against the catalogs)
-    compile_plan  -> the sync plan (plain data, schema-validated)
-    format_text   -> canonical text
+load          -> SourceSet (texts, parsed mappings, syntax diagnostics)
+check         -> diagnostics (structure, then names and product rules against the catalogs)
+compile_plan  -> the sync plan (plain data, schema-validated)
+format_text   -> canonical text
 """
 
 from __future__ import annotations

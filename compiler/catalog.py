@@ -65,8 +65,18 @@ __all__ = [
 #: The type vocabulary shared with the language's ``custom("Name", type)``. The schema's
 #: ``$defs/type`` enum is the same list (a test keeps them equal).
 TYPES: tuple[str, ...] = (
-    "string", "text", "integer", "number", "boolean", "date", "datetime",
-    "enum", "id", "email", "phone", "user",
+    "string",
+    "text",
+    "integer",
+    "number",
+    "boolean",
+    "date",
+    "datetime",
+    "enum",
+    "id",
+    "email",
+    "phone",
+    "user",
 )
 
 ACCESS: tuple[str, ...] = ("read_write", "read_only", "create_only")
@@ -459,8 +469,7 @@ class Catalog:
 
     def rules_of(self, rule: str | None = None, *, object: str | None = None) -> list[RuleSpec]:
         """Rules of one kind and/or about one object (global rules have ``object`` None)."""
-        return [r for r in self.rules
-                if (rule is None or r.rule == rule) and (object is None or r.object == object)]
+        return [r for r in self.rules if (rule is None or r.rule == rule) and (object is None or r.object == object)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -631,8 +640,11 @@ def _cross_check(data: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
             if multi and multi.get("default") and multi["default"] not in multi["selectors"]:
                 yield _pointer(base + ("fields", fname, "multi", "default")), f"`{multi['default']}` is not one of its selectors"
         ident = obj["identity"]
-        for key, names in (("key", [ident["key"]]), ("dedupe", ident.get("dedupe", [])),
-                           ("occurred_at", [ident["occurred_at"]] if "occurred_at" in ident else [])):
+        for key, names in (
+            ("key", [ident["key"]]),
+            ("dedupe", ident.get("dedupe", [])),
+            ("occurred_at", [ident["occurred_at"]] if "occurred_at" in ident else []),
+        ):
             for name in names:
                 if name not in fields:
                     yield _pointer(base + ("identity", key)), f"{oname} has no field `{name}`"
@@ -835,11 +847,13 @@ def _build_field(obj: str, name: str, f: Mapping[str, Any]) -> FieldSpec:
         api_type=f.get("api_type"),
         label=f.get("label"),
         values=tuple(EnumValue(v["value"], v.get("label")) for v in f.get("values", ())),
-        multi=MultiSpec(tuple(multi["selectors"]), multi.get("default"), multi.get("item_value"),
-                        multi.get("item_label"), multi.get("item_primary")) if multi else None,
+        multi=MultiSpec(tuple(multi["selectors"]), multi.get("default"), multi.get("item_value"), multi.get("item_label"), multi.get("item_primary"))
+        if multi
+        else None,
         lookup=LookupSpec(lookup["path"], lookup["key"], lookup["by"]) if lookup else None,
-        write_via=WriteVia(via["field"], via["how"], tuple(via.get("parts", ())), via.get("separator"),
-                           via.get("value"), via.get("note")) if via else None,
+        write_via=WriteVia(via["field"], via["how"], tuple(via.get("parts", ())), via.get("separator"), via.get("value"), via.get("note"))
+        if via
+        else None,
         aliases=tuple(f.get("aliases", ())),
         unsplittable=f.get("unsplittable", False),
         source=f.get("source"),
@@ -857,8 +871,7 @@ def _build_field(obj: str, name: str, f: Mapping[str, Any]) -> FieldSpec:
 class PathError:
     """Why a path does not resolve: the failing segment, its index and what exists there."""
 
-    kind: Literal["unknown_object", "unknown_name", "not_a_relation", "unknown_selector",
-                  "not_multi", "too_long", "empty"]
+    kind: Literal["unknown_object", "unknown_name", "not_a_relation", "unknown_selector", "not_multi", "too_long", "empty"]
     index: int
     segment: str
     object: str | None
@@ -936,17 +949,14 @@ def resolve_path(catalog: Catalog, object_name: str, segments: Sequence[str]) ->
     segs = tuple(segments)
     sys = catalog.system
 
-    def fail(kind: Any, index: int, obj: str | None, message: str, candidates: Sequence[str] = (),
-             hops: Sequence[RelationSpec] = ()) -> ResolvedPath:
+    def fail(kind: Any, index: int, obj: str | None, message: str, candidates: Sequence[str] = (), hops: Sequence[RelationSpec] = ()) -> ResolvedPath:
         seg = object_name if index < 0 else (segs[index] if index < len(segs) else "")
-        err = PathError(kind, index, seg, obj, message, tuple(candidates),
-                        suggest(seg, candidates) if candidates else None)
+        err = PathError(kind, index, seg, obj, message, tuple(candidates), suggest(seg, candidates) if candidates else None)
         return ResolvedPath(sys, object_name, segs, tuple(hops), None, None, err)
 
     obj = catalog.object(object_name)
     if obj is None:
-        return fail("unknown_object", -1, None,
-                    f"{catalog.display_name} has no object `{object_name}`", catalog.object_names())
+        return fail("unknown_object", -1, None, f"{catalog.display_name} has no object `{object_name}`", catalog.object_names())
     if not segs:
         return fail("empty", 0, obj.name, "empty path")
 
@@ -971,20 +981,19 @@ def resolve_path(catalog: Catalog, object_name: str, segments: Sequence[str]) ->
                 return ResolvedPath(sys, object_name, segs, tuple(hops), fld)
             nxt = segs[i + 1]
             if fld.multi is None:
-                return fail("not_a_relation", i + 1, obj.name,
-                            f"`{seg}` is a field of {obj.display_name}, not a relation: it has no `{nxt}`",
-                            hops=hops)
+                return fail(
+                    "not_a_relation", i + 1, obj.name, f"`{seg}` is a field of {obj.display_name}, not a relation: it has no `{nxt}`", hops=hops
+                )
             if nxt not in fld.multi.selectors:
                 sel = fld.multi.selectors
-                msg = (f"`{seg}` of {obj.display_name} has no selector `{nxt}`"
-                       + (f" (selectors: {', '.join(sel)})" if sel else " (it takes no selector)"))
+                msg = f"`{seg}` of {obj.display_name} has no selector `{nxt}`" + (
+                    f" (selectors: {', '.join(sel)})" if sel else " (it takes no selector)"
+                )
                 return fail("unknown_selector" if sel else "not_multi", i + 1, obj.name, msg, sel, hops)
             if i + 2 < len(segs):
-                return fail("too_long", i + 2, obj.name,
-                            f"`{seg}.{nxt}` is a value: nothing can follow it", hops=hops)
+                return fail("too_long", i + 2, obj.name, f"`{seg}.{nxt}` is a value: nothing can follow it", hops=hops)
             return ResolvedPath(sys, object_name, segs, tuple(hops), fld, nxt)
-        return fail("unknown_name", i, obj.name,
-                    f"{obj.display_name} has no field or relation `{seg}`", obj.names(), hops)
+        return fail("unknown_name", i, obj.name, f"{obj.display_name} has no field or relation `{seg}`", obj.names(), hops)
     raise AssertionError("unreachable")
 
 
@@ -997,8 +1006,7 @@ def dependency_edges(catalog: Catalog) -> dict[str, tuple[str, ...]]:
     return edges
 
 
-def dependency_order(catalog: Catalog, objects: Iterable[str] | None = None,
-                     extra_edges: Mapping[str, Iterable[str]] | None = None) -> list[str]:
+def dependency_order(catalog: Catalog, objects: Iterable[str] | None = None, extra_edges: Mapping[str, Iterable[str]] | None = None) -> list[str]:
     """Objects in an order where each comes after everything it depends on.
 
     Derived from the relations (``dependency_edges``) plus ``extra_edges``; restricted to
@@ -1022,7 +1030,7 @@ def dependency_order(catalog: Catalog, objects: Iterable[str] | None = None,
         if state.get(n) == 2:
             return
         if state.get(n) == 1:
-            raise DependencyCycleError(catalog.file or catalog.system, stack[stack.index(n):] + [n])
+            raise DependencyCycleError(catalog.file or catalog.system, stack[stack.index(n) :] + [n])
         state[n] = 1
         stack.append(n)
         for d in deps[n]:

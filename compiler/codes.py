@@ -35,40 +35,52 @@ def _code(code: str, title: str, severity: str, why: str, fix: str) -> str:
 # ---------------------------------------------------------------- SM0xx syntax
 
 SYNTAX_UNEXPECTED_CHARACTER = _code(
-    "SM001", "unexpected character", ERROR,
+    "SM001",
+    "unexpected character",
+    ERROR,
     """A character that has no meaning in the mapping language, such as `@`, `;` or a curly quote
     pasted from a word processor. Names are letters, digits and `_`; text is in straight double
     quotes; comments start with `#`.""",
     """Remove the character, or put the text in double quotes if it was meant as a value.""",
 )
 SYNTAX_UNEXPECTED = _code(
-    "SM002", "unexpected token", ERROR,
+    "SM002",
+    "unexpected token",
+    ERROR,
     """The parser found a word or symbol where the language does not allow it. The message says
     what would have been accepted at that point.""",
     """Rewrite the statement in one of the forms the message lists; `docs/language.md` shows every
     statement with an example.""",
 )
 SYNTAX_UNCLOSED_BLOCK = _code(
-    "SM003", "unclosed block", ERROR,
+    "SM003",
+    "unclosed block",
+    ERROR,
     """A `{` opened a `connect`, `sync`, `action` or value-map block that is never closed, so the
     rest of the file would be read as part of it.""",
     """Add the closing `}` at the end of the block (the diagnostic points at where it was
     expected and at the `{` that opened it).""",
 )
 SYNTAX_MISSING_ARROW = _code(
-    "SM004", "missing arrow", ERROR,
+    "SM004",
+    "missing arrow",
+    ERROR,
     """A field rule names two fields but no direction between them. Every field rule says which
     way values flow: `<->` both ways, `->` from the left system to the right, `<-` from the right
     to the left. A single `=` sets a constant instead.""",
     """Put `<->`, `->` or `<-` between the two fields, or `=` to set a value.""",
 )
 SYNTAX_UNTERMINATED_STRING = _code(
-    "SM005", "unterminated string", ERROR,
+    "SM005",
+    "unterminated string",
+    ERROR,
     """A double-quoted string has no closing quote on its line. Strings cannot span lines.""",
     """Add the closing `"`. To put a quote inside a string, write `\\"`.""",
 )
 SYNTAX_UNEXPECTED_END = _code(
-    "SM006", "unexpected end of file", ERROR,
+    "SM006",
+    "unexpected end of file",
+    ERROR,
     """The file ends in the middle of a statement, for example right after an arrow.""",
     """Finish the statement on the last line, or remove it.""",
 )
@@ -76,78 +88,104 @@ SYNTAX_UNEXPECTED_END = _code(
 # ---------------------------------------------------------------- SM1xx structure
 
 INCLUDE_NOT_FOUND = _code(
-    "SM101", "included file not found", ERROR,
+    "SM101",
+    "included file not found",
+    ERROR,
     """`include "file"` names a file that does not exist or cannot be read. Paths are relative to
     the file that includes them.""",
     """Fix the path, or add the missing file.""",
 )
 INCLUDE_CYCLE = _code(
-    "SM102", "include cycle", ERROR,
+    "SM102",
+    "include cycle",
+    ERROR,
     """Files include each other in a loop, so there is no order in which to read them. The
     message lists the chain.""",
     """Remove one of the `include` lines in the chain; put shared parts in a file that includes
     nothing back.""",
 )
 DUPLICATE_CONNECT = _code(
-    "SM103", "duplicate connect block", ERROR,
+    "SM103",
+    "duplicate connect block",
+    ERROR,
     """The same system is connected twice (possibly across included files); syncmap would not know
     which credentials to use.""",
     """Keep one `connect` block per system.""",
 )
 DUPLICATE_SYNC = _code(
-    "SM104", "duplicate sync block", ERROR,
+    "SM104",
+    "duplicate sync block",
+    ERROR,
     """Two `sync` blocks pair the same two objects. Their rules would compete for the same
     records.""",
     """Merge the two blocks into one.""",
 )
 DUPLICATE_ACTION = _code(
-    "SM105", "duplicate action", ERROR,
+    "SM105",
+    "duplicate action",
+    ERROR,
     """Two actions have the same name. Journeys call actions by name, so names must be unique.""",
     """Rename one of the actions or merge them.""",
 )
 DUPLICATE_RULE = _code(
-    "SM106", "duplicate field rule", ERROR,
+    "SM106",
+    "duplicate field rule",
+    ERROR,
     """The same field rule appears twice in one `sync` block.""",
     """Delete one of the copies.""",
 )
 BAD_ENV = _code(
-    "SM107", "malformed env()", ERROR,
+    "SM107",
+    "malformed env()",
+    ERROR,
     """Secrets and settings come from the environment as `env("NAME")`: one double-quoted
     variable name made of capital letters, digits and `_`, not starting with a digit.""",
     """Write the variable name in quotes, e.g. `token = env("PIPEDRIVE_API_TOKEN")`.""",
 )
 LITERAL_SECRET = _code(
-    "SM108", "secret written in the mapping", ERROR,
+    "SM108",
+    "secret written in the mapping",
+    ERROR,
     """A token, key or password is written literally in a `connect` block. Mappings live in git;
     secrets must come only from the environment, and compiled plans only ever record the
     variable's name.""",
     """Replace the value with `env("VARIABLE_NAME")` and set that variable where syncmap runs.""",
 )
 UNSUPPORTED_VERSION = _code(
-    "SM109", "unsupported language version", ERROR,
+    "SM109",
+    "unsupported language version",
+    ERROR,
     """The `syncmap N` header names a language version this syncmap does not understand.""",
     """Write `syncmap 1`, or upgrade syncmap.""",
 )
 REPEATED_SETTING = _code(
-    "SM110", "setting given twice", ERROR,
+    "SM110",
+    "setting given twice",
+    ERROR,
     """A connection setting, or a block-wide statement that can appear only once (`deletes`,
     `owner default`, `empty`, `conflict`, `link`, `version`), is given more than once.""",
     """Keep one of them.""",
 )
 TARGET_NOT_FIELD = _code(
-    "SM111", "target is not a field", ERROR,
+    "SM111",
+    "target is not a field",
+    ERROR,
     """The side an arrow points at must be a field to write, not a constant, a date or a
     format string. `"Pipedrive" -> LeadSource` is fine; `LeadSource -> "Pipedrive"` is not.""",
     """Turn the arrow around, or use `field = value` to set a constant.""",
 )
 UNKNOWN_TRANSFORM = _code(
-    "SM112", "unknown transform", ERROR,
+    "SM112",
+    "unknown transform",
+    ERROR,
     """`with` names a transform syncmap does not have, or gives arguments to one that takes
     none. Transforms: lowercase, uppercase, trim, and `map { "from" = "to" }` value maps.""",
     """Use one of the listed transforms.""",
 )
 UNKNOWN_WORD = _code(
-    "SM113", "unknown option", ERROR,
+    "SM113",
+    "unknown option",
+    ERROR,
     """A statement takes one of a fixed set of words and got another: `empty skip|write`,
     `conflict newest` or `conflict SYSTEM wins`, `deletes never` or `deletes A -> B` (one way),
     and date units `days`, `weeks`, `months`, `years` (`hours`, `minutes` after `now`;
@@ -155,32 +193,42 @@ UNKNOWN_WORD = _code(
     """Use one of the words the message lists.""",
 )
 BAD_FORMAT_STRING = _code(
-    "SM114", "malformed format string", ERROR,
+    "SM114",
+    "malformed format string",
+    ERROR,
     """A string with `{Field}` placeholders has an unbalanced brace or an empty placeholder.
     Use `{{` and `}}` for literal braces.""",
     """Close every `{` with `}` and put a field name inside.""",
 )
 TWO_WAY_NEEDS_FIELDS = _code(
-    "SM115", "two-way rule needs a field on both sides", ERROR,
+    "SM115",
+    "two-way rule needs a field on both sides",
+    ERROR,
     """`<->` copies values in both directions, so both sides must be fields. A constant, a
     date expression or a format string can only flow one way.""",
     """Use `->` or `<-` to say which side is written.""",
 )
 BAD_VALUE_MAP = _code(
-    "SM116", "value map cannot be used", ERROR,
+    "SM116",
+    "value map cannot be used",
+    ERROR,
     """A `map { … }` repeats a key, or sits on a two-way rule but maps two values to the same
     result, so the way back is ambiguous.""",
     """Remove the duplicate key, or make the rule one-way.""",
 )
 EMPTY_BLOCK = _code(
-    "SM117", "empty block", WARNING,
+    "SM117",
+    "empty block",
+    WARNING,
     """A `sync` block without field rules, an action without steps, or a step that sets
     nothing: it would run and do nothing (or create an empty record).""",
     """Add field rules, or delete the block.""",
 )
 
 SAME_SYSTEM_SYNC = _code(
-    "SM118", "sync within one system", ERROR,
+    "SM118",
+    "sync within one system",
+    ERROR,
     """A `sync` pairs records of two systems. With the same system on both sides
     (`sync pipedrive.Person <-> pipedrive.Person`) the sync would read and write the records it
     pairs, and `only`, `deletes` and `conflict`, which name a side by its system, could not
@@ -190,7 +238,9 @@ SAME_SYSTEM_SYNC = _code(
 )
 
 EMPTY_MAPPING = _code(
-    "SM119", "mapping declares nothing", WARNING,
+    "SM119",
+    "mapping declares nothing",
+    WARNING,
     """The root mapping has no `include`, `connect`, `sync` or `action`: it is empty, or holds
     only comments and the `syncmap 1` line. It checks and compiles to a plan that syncs
     nothing, which is how a file truncated by a bad merge would otherwise pass CI unnoticed.""",
@@ -198,7 +248,9 @@ EMPTY_MAPPING = _code(
 )
 
 INCLUDE_OUTSIDE = _code(
-    "SM120", "include outside the mapping's folder", ERROR,
+    "SM120",
+    "include outside the mapping's folder",
+    ERROR,
     """`include` reads only files inside the root mapping's folder (after following symbolic
     links). An absolute path or a `../` that climbs out of it could make `syncmap check` read
     any file on the machine, such as `/etc/shadow` or a `.env`, and print its first line into a
@@ -210,41 +262,53 @@ INCLUDE_OUTSIDE = _code(
 # ---------------------------------------------------------------- SM2xx names (catalogs)
 
 UNKNOWN_SYSTEM = _code(
-    "SM201", "unknown system", ERROR,
+    "SM201",
+    "unknown system",
+    ERROR,
     """A `connect`, `sync` or `action` names a system syncmap has no catalog for. Systems are
     the catalog files shipped with syncmap (`pipedrive`, `autopilot`).""",
     """Use one of the known systems (the message suggests the closest).""",
 )
 UNKNOWN_OBJECT = _code(
-    "SM202", "unknown object", ERROR,
+    "SM202",
+    "unknown object",
+    ERROR,
     """The object after the system's name does not exist in that system's catalog. Pipedrive's
     objects are User, Person, Organization, Deal and Activity; Autopilot's are Contact, List,
     Journey and Activity.""",
     """Use one of the objects listed in the message, spelled as shown (they are capitalised).""",
 )
 UNKNOWN_FIELD = _code(
-    "SM203", "unknown field", ERROR,
+    "SM203",
+    "unknown field",
+    ERROR,
     """A path names a field or relation the object does not have. Names are the API's own, as
     listed in the catalog (Pipedrive snake_case like `first_name`, Autopilot PascalCase like
     `FirstName`).""",
     """Use the suggested name, or `custom("Field Name")` for a custom field.""",
 )
 BAD_PATH = _code(
-    "SM204", "path through a relation that does not exist", ERROR,
+    "SM204",
+    "path through a relation that does not exist",
+    ERROR,
     """A dotted path continues after something that is not a relation: `first_name.x`, or a
     selector on a field that has none. Only relations (`organization`, `owner`, `person`) lead
     to another object, and only list-valued fields take a selector (`email.primary`).""",
     """Stop the path at the field, or go through a relation the message lists.""",
 )
 NOT_CONNECTED = _code(
-    "SM205", "system not connected", ERROR,
+    "SM205",
+    "system not connected",
+    ERROR,
     """A sync or action uses a system that has no `connect` block in the mapping or its
     includes, so the runtime would not know how to reach it.""",
     """Add `connect SYSTEM { … }` with its credentials from `env(…)`, or include the file that
     has it.""",
 )
 BAD_CUSTOM_FIELD = _code(
-    "SM206", "custom field cannot be used here", ERROR,
+    "SM206",
+    "custom field cannot be used here",
+    ERROR,
     """`custom(…)` needs a name in quotes and, where the system keys custom fields by type
     (Autopilot's `integer--Lead--Score`), a type from the vocabulary: string, text, integer,
     number, boolean, date, datetime, enum, id, email, phone, user. Some objects or types have no
@@ -252,27 +316,35 @@ BAD_CUSTOM_FIELD = _code(
     """Write `custom("Human Name", type)` with a type the system supports.""",
 )
 WRONG_SIDE = _code(
-    "SM207", "field of the wrong side", ERROR,
+    "SM207",
+    "field of the wrong side",
+    ERROR,
     """A path is qualified with a system that is not the one on this side of the rule, or names
     a system that is not part of the pair. The left side of a rule belongs to the left object of
     the `sync`, the right side to the right object.""",
     """Swap the two sides of the rule, or drop the qualifier.""",
 )
 AMBIGUOUS_NAME = _code(
-    "SM208", "ambiguous name", ERROR,
+    "SM208",
+    "ambiguous name",
+    ERROR,
     """In a two-way sync an unqualified name in a `where` or an assignment exists on both objects,
     or on neither, so syncmap cannot tell which record it means.""",
     """Qualify it: `pipedrive.done` or `autopilot.Status`.""",
 )
 UNKNOWN_PLACEHOLDER = _code(
-    "SM209", "unknown field in a format string", ERROR,
+    "SM209",
+    "unknown field in a format string",
+    ERROR,
     """A `{Placeholder}` in a format string names no field of the object the value is read from
     (for an action: the object the action runs on).""",
     """Use a field of that object, spelled as in the catalog.""",
 )
 
 BAD_REFERENCE = _code(
-    "SM210", "malformed list or user reference", ERROR,
+    "SM210",
+    "malformed list or user reference",
+    ERROR,
     """`SYSTEM.list("Name")` and `SYSTEM.user("Full Name")` take exactly one name in quotes, and a
     list scope needs an object its system keeps on lists (Autopilot contacts; Pipedrive has no
     lists). Anything else would reach the runtime as a list or user it cannot look up.""",
@@ -282,13 +354,17 @@ BAD_REFERENCE = _code(
 # ---------------------------------------------------------------- SM3xx product rules and types
 
 READ_ONLY_FIELD = _code(
-    "SM301", "field is read-only", ERROR,
+    "SM301",
+    "field is read-only",
+    ERROR,
     """The rule writes a field the API does not accept in create or update bodies (ids,
     timestamps, computed values such as Autopilot's `Name`).""",
     """Turn the rule around so the field is only read, or remove it.""",
 )
 SYNC_PERMISSION = _code(
-    "SM302", "not permitted for a sync", ERROR,
+    "SM302",
+    "not permitted for a sync",
+    ERROR,
     """The five-object table says what a sync may do to each Pipedrive object: User Read; Person
     and Organization Read / Update / Create; Deal Read / Update; Activity Read / Create. A sync
     into Deals would create deals unless it is limited to linked records; a sync into Activities
@@ -297,73 +373,95 @@ SYNC_PERMISSION = _code(
     sync around, or use an action.""",
 )
 DELETES_TOWARD_PIPEDRIVE = _code(
-    "SM303", "deletes may not flow toward this system", ERROR,
+    "SM303",
+    "deletes may not flow toward this system",
+    ERROR,
     """"Delete them in Pipedrive. To prevent accidental deletion, we do not allow deletion of
     Pipedrive contacts from Autopilot." Deletions flow only out of the system that owns them.""",
     """Write `deletes pipedrive -> autopilot`, or `deletes never`.""",
 )
 TYPE_MISMATCH = _code(
-    "SM304", "type mismatch", ERROR,
+    "SM304",
+    "type mismatch",
+    ERROR,
     """The value's type cannot be written into the target field as it is, for example text into
     an integer or a date into a boolean.""",
     """Map the values with `with map { … }`, pick a field of a matching type, or declare the
     custom field's type correctly.""",
 )
 WRITTEN_TWICE = _code(
-    "SM305", "field written by two rules", ERROR,
+    "SM305",
+    "field written by two rules",
+    ERROR,
     """Two rules (or a rule and an assignment) write the same field in the same direction; the
     result would depend on their order.""",
     """Keep one rule per target field.""",
 )
 ONE_TO_MANY = _code(
-    "SM306", "mapping over a one-to-many relation", WARNING,
+    "SM306",
+    "mapping over a one-to-many relation",
+    WARNING,
     """"Where a 1-to-Many relationship exists between related objects, we do not recommend
     mapping fields." The path goes through a relation with many records on the far side, so which
     one's value is used is not well defined.""",
     """Map from the other object's side, or through a one-to-one relation.""",
 )
 REQUIRED_NOT_MAPPED = _code(
-    "SM307", "required field not mapped", ERROR,
+    "SM307",
+    "required field not mapped",
+    ERROR,
     """"Required fields must be mapped in Bedrock in order for records to sync as expected." The
     table requires Person First Name and Last Name, Organization Company Name, Deal Expected
     Close and Activity Marked as Done Time for every sync of that object.""",
     """Map the field (either direction), or give it a `default`.""",
 )
 BAD_ACTIVITY_TYPE = _code(
-    "SM308", "activity type default not allowed", ERROR,
+    "SM308",
+    "activity type default not allowed",
+    ERROR,
     """"Type does not have to be mapped but if you do, the default value must be either BLANK or
     set to one of the available types (Call; Meeting; Task; Deadline; Email; Lunch)".""",
     """Use one of call, meeting, task, deadline, email, lunch, or `""`.""",
 )
 SPLIT_FULL_NAME = _code(
-    "SM309", "owner's full name split", ERROR,
+    "SM309",
+    "owner's full name split",
+    ERROR,
     """"Person > Owner Name field is the Full Name of the Owner. It is not split up between First
     and Last Name and you can not split up this full name when syncing to the other system." The
     owner name must go to one field, whole.""",
     """Map `owner.name` to one full-name field such as Autopilot's `owner_name`.""",
 )
 MISSING_RELATION = _code(
-    "SM310", "activities need the contact relationship", ERROR,
+    "SM310",
+    "activities need the contact relationship",
+    ERROR,
     """"Must have Contact Relationship configured and set in the order from source system to
     destination system." An Activity sync must pair or write its person relation, and the person
     sync runs first.""",
     """Add `match person` (or `match person = contact`) or a rule such as `person <- contact`.""",
 )
 DEPENDENCY_CYCLE = _code(
-    "SM311", "cycle in object dependencies", ERROR,
+    "SM311",
+    "cycle in object dependencies",
+    ERROR,
     """The objects of the mapping depend on each other in a loop (through catalog relations and
     through relations used in `match` keys), so there is no order in which to sync them. The
     message shows the chain.""",
     """Match or write one of the objects in the chain without going through the other.""",
 )
 NO_PAIRING = _code(
-    "SM312", "no way to pair records", ERROR,
+    "SM312",
+    "no way to pair records",
+    ERROR,
     """A sync needs `link` or `match` to know which record on one side is which on the other.
     Pipedrive persons pair by their Person ID kept in `apId` and new arrivals by email.""",
     """Add `match email.primary = Email` (or another key) and, for persons, `link`.""",
 )
 MISSING_SCOPE = _code(
-    "SM313", "contacts would reach Pipedrive without the list", ERROR,
+    "SM313",
+    "contacts would reach Pipedrive without the list",
+    ERROR,
     """"If you add a new contact in Autopilot, they won't automatically be synced with Pipedrive.
     You need to either add them to the Pipedrive Contacts list, or have them flow through a
     Pipedrive action." A sync from Autopilot contacts into Pipedrive persons must be scoped to a
@@ -371,19 +469,25 @@ MISSING_SCOPE = _code(
     """Add `only autopilot.list("Pipedrive Contacts") -> pipedrive`.""",
 )
 BAD_OWNER = _code(
-    "SM314", "owner default cannot be used", ERROR,
+    "SM314",
+    "owner default cannot be used",
+    ERROR,
     """`owner default` takes `pipedrive.me` (the connecting user), a user id, or
     `pipedrive.user("Full Name")`, and only for objects that have an owner.""",
     """Write `owner default pipedrive.me`.""",
 )
 BAD_POLICY_SYSTEM = _code(
-    "SM315", "policy names a system outside the pair", ERROR,
+    "SM315",
+    "policy names a system outside the pair",
+    ERROR,
     """`conflict SYSTEM wins`, `only … -> SYSTEM` and `deletes A -> B` must name the systems of
     the sync; `deletes` names both, one on each side of its arrow.""",
     """Use one of the pair's systems.""",
 )
 BAD_ACTION = _code(
-    "SM316", "action not offered", ERROR,
+    "SM316",
+    "action not offered",
+    ERROR,
     """The step does something the target system offers no action for, or contradicts the
     catalog's action of the same name: "except for the Update Pipedrive Field action and the
     Update Deal Stage action, a contact will be created in Pipedrive if someone flows into the
@@ -393,53 +497,69 @@ BAD_ACTION = _code(
     Deal Stage), and only the fields it may write.""",
 )
 UNKNOWN_VALUE = _code(
-    "SM317", "value not among the field's values", ERROR,
+    "SM317",
+    "value not among the field's values",
+    ERROR,
     """A constant, a value-map key or a comparison names a value the field can never hold (its
     values are fixed by the API, e.g. deal `status` is open, won, lost or deleted).""",
     """Use one of the values the message lists.""",
 )
 WRITE_THROUGH_RELATION = _code(
-    "SM318", "cannot write through a relation", ERROR,
+    "SM318",
+    "cannot write through a relation",
+    ERROR,
     """A rule writes a field of a related record (`organization.name <- Company`). A sync writes
     only its own object; related records are written by their own sync block.""",
     """Make the rule read-only on that side (`->`), or add a sync block for the related object.""",
 )
 EMPTY_WRITES = _code(
-    "SM319", "empty values written to Autopilot", WARNING,
+    "SM319",
+    "empty values written to Autopilot",
+    WARNING,
     """"we do not display fields with no value" — Autopilot's integration never writes empty
     values; `empty write` would blank fields there.""",
     """Use `empty skip` (the default).""",
 )
 BAD_LINK = _code(
-    "SM320", "link cannot be used", ERROR,
+    "SM320",
+    "link cannot be used",
+    ERROR,
     """`link` keeps each side's id in a field of the other: one side must be the other object's
     id field, the other a writable or custom field ("We add this [apId] to facilitate the
     sync").""",
     """Write `link pipedrive.custom("apId") = autopilot.contact_id`.""",
 )
 RULE_AGAINST_SYNC = _code(
-    "SM321", "rule flows against its sync", ERROR,
+    "SM321",
+    "rule flows against its sync",
+    ERROR,
     """A field rule's arrow sends values where the `sync` never writes: `<-` or `<->` inside a
     `sync A -> B`, or `->` or `<->` inside a `sync A <- B`. The same holds for `deletes`: a
     one-way sync cannot delete records on the side it never writes.""",
     """Make the sync two-way (`<->`), or point the rule (or `deletes`) the way the sync flows.""",
 )
 UNKNOWN_SETTING = _code(
-    "SM322", "unknown or missing connection setting", ERROR,
+    "SM322",
+    "unknown or missing connection setting",
+    ERROR,
     """A `connect` block sets something the system's connector does not read, or leaves out a
     setting it needs (Pipedrive: `token`; Autopilot: `key`). The catalog lists each system's
     settings and which of them are secrets.""",
     """Use the setting names the message lists; add the missing ones with `env("…")`.""",
 )
 ACTIVITY_IDENTITY = _code(
-    "SM323", "activities must pair by the time they happened", ERROR,
+    "SM323",
+    "activities must pair by the time they happened",
+    ERROR,
     """"Marked as Done is the field used to deduplicate with the other systems "Occurred At" field
     for Activities." Two activity objects pair by their person and that time; a sync between
     them that matches on anything else would duplicate or mix up activities.""",
     """Write `match person = contact, marked_as_done_time = occurred_at`.""",
 )
 RELATION_NOT_PAIRED = _code(
-    "SM324", "relation leads to records nothing pairs", ERROR,
+    "SM324",
+    "relation leads to records nothing pairs",
+    ERROR,
     """A `match` key, `link` or rule that goes through a relation (`match person`, `match person =
     contact`, `person <- contact`) finds the partner through the related records' own pairing:
     a deal's contact is the contact paired with the deal's person. "Pairing by Person ID" (R9)
@@ -450,7 +570,9 @@ RELATION_NOT_PAIRED = _code(
     or include the file that has it.""",
 )
 UNSATISFIABLE_FILTER = _code(
-    "SM325", "filter can never be true", ERROR,
+    "SM325",
+    "filter can never be true",
+    ERROR,
     """A `where` or `only` condition can never hold: on its own (`done and not done`), together
     with an earlier `where` or `only` of the same block, or together with a filter the product
     applies whatever the mapping says: "Only Closed Activities will sync out to another system"
@@ -461,6 +583,7 @@ UNSATISFIABLE_FILTER = _code(
     """Remove the condition, or write the one you meant (`where done`, `where expected_close_date
     != null` are what the product does anyway).""",
 )
+
 
 def explain(code: str) -> str | None:
     info = REGISTRY.get(code.upper())

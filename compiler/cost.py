@@ -84,9 +84,19 @@ class Call:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "system": self.system, "kind": self.kind, "direction": self.direction, "object": self.object, "what": self.what,
-            "method": self.method, "path": self.path, "records": self.records, "per_request": self.per_request,
-            "requests": self.requests, "tokens_each": self.tokens_each, "tokens": self.tokens, "pair": self.pair,
+            "system": self.system,
+            "kind": self.kind,
+            "direction": self.direction,
+            "object": self.object,
+            "what": self.what,
+            "method": self.method,
+            "path": self.path,
+            "records": self.records,
+            "per_request": self.per_request,
+            "requests": self.requests,
+            "tokens_each": self.tokens_each,
+            "tokens": self.tokens,
+            "pair": self.pair,
         }
 
 
@@ -149,12 +159,16 @@ class Estimate:
     def r3(self) -> str:
         """How the estimate bears out R3 ("≥10k contacts: initial sync is slow because of API limits")."""
         binding = self.binding
-        text = (f"R3 says an initial sync of 10,000 or more contacts is slow because of API limits: for {self.records:,} records "
-                f"per object this mapping needs at least {format_duration(self.min_seconds)}")
+        text = (
+            f"R3 says an initial sync of 10,000 or more contacts is slow because of API limits: for {self.records:,} records "
+            f"per object this mapping needs at least {format_duration(self.min_seconds)}"
+        )
         text += f", bound by the {binding.limit}" if binding else ""
         if self.budget_exceeded_from is not None:
-            text += (f"; on this plan one day's Pipedrive budget ({self.daily_budget:,} tokens) runs out from about "
-                     f"{self.budget_exceeded_from:,} records per object")
+            text += (
+                f"; on this plan one day's Pipedrive budget ({self.daily_budget:,} tokens) runs out from about "
+                f"{self.budget_exceeded_from:,} records per object"
+            )
         return text
 
     def as_json(self) -> dict[str, Any]:
@@ -233,8 +247,9 @@ def match_keys(pair: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def _scope_lists(pair: Mapping[str, Any]) -> list[str]:
     """The Autopilot lists of a pair's `only autopilot.list("…") -> …` lines, in order (R2)."""
-    return [n["list"] for s in pair["scope"] for n in _walk(s["condition"])
-            if n.get("op") == "member" and n.get("system") == AUTOPILOT and n.get("list")]
+    return [
+        n["list"] for s in pair["scope"] for n in _walk(s["condition"]) if n.get("op") == "member" and n.get("system") == AUTOPILOT and n.get("list")
+    ]
 
 
 def _writes(pair: Mapping[str, Any], side: str) -> bool:
@@ -252,8 +267,10 @@ def _upsert_pairs(pair: Mapping[str, Any]) -> bool:
     Autopilot: its bulk upsert by Email pairs each record (and says which contact it reached)."""
     if pair["direction"] != "left_to_right" or not _is_contact(pair["right"]) or not pair["match"]:
         return False
-    return all(len(keys := line.get("keys", [line])) == 1 and isinstance(keys[0].get("right"), Mapping)
-               and keys[0]["right"].get("path") == ["Email"] for line in pair["match"])
+    return all(
+        len(keys := line.get("keys", [line])) == 1 and isinstance(keys[0].get("right"), Mapping) and keys[0]["right"].get("path") == ["Email"]
+        for line in pair["match"]
+    )
 
 
 def _roster_only(pair: Mapping[str, Any]) -> bool:
@@ -360,8 +377,12 @@ class _Builder:
                 link = p.get("link")
                 ref = link and link["left"]
                 if ref and ref["system"] == PIPEDRIVE and ref.get("kind") == "custom" and self.op(PIPEDRIVE, ref["object"], "field_create"):
-                    self.once(PIPEDRIVE, self.op(PIPEDRIVE, ref["object"], "field_create"),
-                              f"create the link field {ref['custom']['name']} (worst case: missing; R11)", ref["object"])
+                    self.once(
+                        PIPEDRIVE,
+                        self.op(PIPEDRIVE, ref["object"], "field_create"),
+                        f"create the link field {ref['custom']['name']} (worst case: missing; R11)",
+                        ref["object"],
+                    )
             if any(p[s]["system"] == PIPEDRIVE and p[s]["object"] == "Activity" and p["creates"][s] for p in pairs for s in ("left", "right")):
                 self.once(PIPEDRIVE, ops["activity_types"], "activity types (R18)", "Activity")
             hops = {h["target"] for r in _refs(pairs, PIPEDRIVE) for h in r.get("via") or () if isinstance(h, Mapping)}
@@ -372,8 +393,21 @@ class _Builder:
             self.once(AUTOPILOT, ops["account"], "the account (connection check)")
             for name in dict.fromkeys(name for p in pairs for name in _scope_lists(p)):
                 self.once(AUTOPILOT, ops["lists"], "every list (find the lists by title)")
-                self.add(Call(AUTOPILOT, "setup", None, None, f'create the list "{name}" (worst case: missing)',
-                              ops["list_create"]["method"], ops["list_create"]["path"], None, None, 1, 0))
+                self.add(
+                    Call(
+                        AUTOPILOT,
+                        "setup",
+                        None,
+                        None,
+                        f'create the list "{name}" (worst case: missing)',
+                        ops["list_create"]["method"],
+                        ops["list_create"]["path"],
+                        None,
+                        None,
+                        1,
+                        0,
+                    )
+                )
 
     # -------------------------------------------------------- reads
 
@@ -396,8 +430,22 @@ class _Builder:
             return
         self.rosters.add(name)
         page, requests = self.pages(AUTOPILOT, ops["list_roster"])
-        self.add(Call(AUTOPILOT, "list", direction, "Contact", f'members of "{name}" (worst case: all {self.n:,} contacts; R2)',
-                      ops["list_roster"]["method"], ops["list_roster"]["path"], self.n, page, requests, 0, pair))
+        self.add(
+            Call(
+                AUTOPILOT,
+                "list",
+                direction,
+                "Contact",
+                f'members of "{name}" (worst case: all {self.n:,} contacts; R2)',
+                ops["list_roster"]["method"],
+                ops["list_roster"]["path"],
+                self.n,
+                page,
+                requests,
+                0,
+                pair,
+            )
+        )
 
     def read_pair(self, p: Mapping[str, Any]) -> None:
         left, right, pid = p["left"], p["right"], p["id"]
@@ -439,15 +487,25 @@ class _Builder:
                 continue
             verb = "create" if p["creates"][t] else "update"
             direction = _arrow(p[s]["system"], target["system"])
-            what = (f"create the {target['object']} of every {p[s]['object']} (worst case: none exists yet)" if verb == "create"
-                    else f"update the paired {target['object']} of every {p[s]['object']}")
+            what = (
+                f"create the {target['object']} of every {p[s]['object']} (worst case: none exists yet)"
+                if verb == "create"
+                else f"update the paired {target['object']} of every {p[s]['object']}"
+            )
             self.write(target["system"], target["object"], verb, self.n, what, direction, pid)
             if t == "right":
                 self.list_joins(p, direction)
         back = _arrow(p["left"]["system"], p["right"]["system"])
         if _sends_back(p):
-            self.write(p["right"]["system"], p["right"]["object"], "update", self.n,
-                       f"send back the values of each {p['left']['object']} created from a {p['right']['object']} (owner, company)", back, pid)
+            self.write(
+                p["right"]["system"],
+                p["right"]["object"],
+                "update",
+                self.n,
+                f"send back the values of each {p['left']['object']} created from a {p['right']['object']} (owner, company)",
+                back,
+                pid,
+            )
         self.link_write(p, back)
 
     def link_write(self, p: Mapping[str, Any], direction: str) -> None:
@@ -457,9 +515,15 @@ class _Builder:
         keeper = link and link["left"]
         if not keeper or keeper.get("kind") != "custom" or not _writes(p, "right"):
             return
-        self.write(p["left"]["system"], p["left"]["object"], "update", self.n,
-                   f"write the partner id into {keeper['custom']['name']} of every {p['left']['object']} paired or created "
-                   f"in {p['right']['system']} (R11)", direction, p["id"])
+        self.write(
+            p["left"]["system"],
+            p["left"]["object"],
+            "update",
+            self.n,
+            f"write the partner id into {keeper['custom']['name']} of every {p['left']['object']} paired or created in {p['right']['system']} (R11)",
+            direction,
+            p["id"],
+        )
 
     def list_joins(self, p: Mapping[str, Any], direction: str) -> None:
         """R7: contacts created from persons join the scope list (contacts that exist are
@@ -469,12 +533,40 @@ class _Builder:
             return
         ops = self.sys(AUTOPILOT)["operations"]
         if self.list_adds == "in-upsert":
-            self.add(Call(AUTOPILOT, "list", direction, None, f'join "{name}" via _autopilot_list in the bulk upsert (R7)',
-                          "POST", self.op(AUTOPILOT, "Contact", "create")["path"], self.n, None, 0, 0, p["id"]))
+            self.add(
+                Call(
+                    AUTOPILOT,
+                    "list",
+                    direction,
+                    None,
+                    f'join "{name}" via _autopilot_list in the bulk upsert (R7)',
+                    "POST",
+                    self.op(AUTOPILOT, "Contact", "create")["path"],
+                    self.n,
+                    None,
+                    0,
+                    0,
+                    p["id"],
+                )
+            )
         else:
             add = ops["list_add"]
-            self.add(Call(AUTOPILOT, "list", direction, None, f'add each contact created from {p["left"]["system"]} to "{name}" (R7)',
-                          add["method"], add["path"], self.n, 1, self.n, 0, p["id"]))
+            self.add(
+                Call(
+                    AUTOPILOT,
+                    "list",
+                    direction,
+                    None,
+                    f'add each contact created from {p["left"]["system"]} to "{name}" (R7)',
+                    add["method"],
+                    add["path"],
+                    self.n,
+                    1,
+                    self.n,
+                    0,
+                    p["id"],
+                )
+            )
 
     def run(self) -> None:
         self.setup()
@@ -529,9 +621,18 @@ def _mapping_setting(plan: Mapping[str, Any], system: str, name: str) -> Any:
     return None
 
 
-def estimate(plan: Mapping[str, Any], records: int, *, pipedrive_plan: str | None = None, seats: int | None = None,
-             autopilot_rate: float | None = None, burst: int | None = None, daily_budget: int | None = None,
-             list_adds: str | None = None, limits: Mapping[str, Any] | None = None) -> Estimate:
+def estimate(
+    plan: Mapping[str, Any],
+    records: int,
+    *,
+    pipedrive_plan: str | None = None,
+    seats: int | None = None,
+    autopilot_rate: float | None = None,
+    burst: int | None = None,
+    daily_budget: int | None = None,
+    list_adds: str | None = None,
+    limits: Mapping[str, Any] | None = None,
+) -> Estimate:
     """The calls, tokens and least time of an initial sync of `records` records per paired object.
 
     The Pipedrive plan, seats and Autopilot rate come from the arguments, else from the
@@ -568,9 +669,12 @@ def estimate(plan: Mapping[str, Any], records: int, *, pipedrive_plan: str | Non
     days = math.ceil(pd_tokens / budget)
     limits_out = (
         LimitTime(BURST, pd_requests * window / burst_limit, f"{pd_requests:,} requests at {burst_limit} per {window:g} s ({plan_name}, api_token)"),
-        LimitTime(BUDGET, max(0, days - 1) * DAY,
-                  f"{pd_tokens:,} tokens of {budget:,} a day ({plan_name}, {seats} seat{'s' * (seats != 1)}): "
-                  + ("fits in one day" if days <= 1 else f"{days} daily budgets, at least {days - 1} day{'s' * (days != 2)} of waiting for resets")),
+        LimitTime(
+            BUDGET,
+            max(0, days - 1) * DAY,
+            f"{pd_tokens:,} tokens of {budget:,} a day ({plan_name}, {seats} seat{'s' * (seats != 1)}): "
+            + ("fits in one day" if days <= 1 else f"{days} daily budgets, at least {days - 1} day{'s' * (days != 2)} of waiting for resets"),
+        ),
         LimitTime(RATE, ap_requests / rate, f"{ap_requests:,} requests at {rate:g} per second"),
     )
     search = int(pd["search_burst"]["value"])
@@ -609,13 +713,25 @@ def estimate(plan: Mapping[str, Any], records: int, *, pipedrive_plan: str | Non
     if burst is None and tier["burst"]["unverified"]:
         unverified.append(f"{plan_name} allows {burst_limit} requests per {window:g} s ({tier['burst']['source']}); override with --burst")
     if daily_budget is None and (pd["daily_budget_base"]["unverified"] or tier["multiplier"]["unverified"]):
-        unverified.append(f"the daily budget is {pd['daily_budget_base']['value']:,} x {tier['multiplier']['value']} ({plan_name}) x {seats} "
-                          f"seat{'s' * (seats != 1)} tokens ({tier['multiplier']['source']}); override with --daily-budget")
+        unverified.append(
+            f"the daily budget is {pd['daily_budget_base']['value']:,} x {tier['multiplier']['value']} ({plan_name}) x {seats} "
+            f"seat{'s' * (seats != 1)} tokens ({tier['multiplier']['source']}); override with --daily-budget"
+        )
     if list_adds is None and ap["list_adds"]["unverified"]:
         unverified.append(f"contacts created from persons join the list {adds} ({ap['list_adds']['source']}); override with --list-adds")
     return Estimate(
-        records=records, pipedrive_plan=plan_name, seats=seats, autopilot_rate=rate, burst=burst_limit, daily_budget=budget,
-        list_adds=adds, calls=tuple(calls), limits=limits_out, budget_days=days,
+        records=records,
+        pipedrive_plan=plan_name,
+        seats=seats,
+        autopilot_rate=rate,
+        burst=burst_limit,
+        daily_budget=budget,
+        list_adds=adds,
+        calls=tuple(calls),
+        limits=limits_out,
+        budget_days=days,
         budget_exceeded_from=_threshold(plan, budget, data, adds) if any(c.system == PIPEDRIVE for c in calls) else None,
-        assumptions=assumptions, unverified=tuple(unverified), unknown=tuple(unknown),
+        assumptions=assumptions,
+        unverified=tuple(unverified),
+        unknown=tuple(unknown),
     )

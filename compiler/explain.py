@@ -184,8 +184,10 @@ def _pair(pair: Mapping[str, Any]) -> dict[str, Any]:
     if pair.get("link"):
         link = pair["link"]
         keeper = "left" if link["left"].get("kind") == "custom" or (link["left"].get("field") or {}).get("access") != "read_only" else "right"
-        pairing.append(f"linked by {_ref(link['left'])} = {_ref(link['right'])} (the partner id is kept in {_system(pair[keeper]['system'])})"
-                       + _at(_span_at(pair["link"].get("span"))))
+        pairing.append(
+            f"linked by {_ref(link['left'])} = {_ref(link['right'])} (the partner id is kept in {_system(pair[keeper]['system'])})"
+            + _at(_span_at(pair["link"].get("span")))
+        )
     for line in pair["match"]:
         keys = []
         for m in line.get("keys", [line]):
@@ -205,30 +207,53 @@ def _pair(pair: Mapping[str, Any]) -> dict[str, Any]:
     implicit = []
     for f in pair["implicit_filters"]:
         test = f"= {json.dumps(f['equals'])}" if "equals" in f else "must be set"
-        implicit.append({"text": f"{_system(f['side'])} {f['field']} {test} ({f['rule']}, even if the mapping does not say so)", "seed": f.get("seed")})
+        implicit.append(
+            {"text": f"{_system(f['side'])} {f['field']} {test} ({f['rule']}, even if the mapping does not say so)", "seed": f.get("seed")}
+        )
     permissions = {}
     for key in ("left", "right"):
         flows_in = pair["direction"] in ("both", "left_to_right" if key == "right" else "right_to_left")
         permissions[names[key]] = {"creates": bool(pair["creates"][key]), "updates": bool(pair["updates"][key]), "receives": flows_in}
     deletes = pair.get("deletes")
     if deletes:
-        delete_text = (f"deletions flow from {_system(deletes['from'])} to {_system(deletes['to'])}{_at(_where(deletes['span']))}; "
-                       f"a deletion in {_system(deletes['to'])} never reaches {_system(deletes['from'])}")
+        delete_text = (
+            f"deletions flow from {_system(deletes['from'])} to {_system(deletes['to'])}{_at(_where(deletes['span']))}; "
+            f"a deletion in {_system(deletes['to'])} never reaches {_system(deletes['from'])}"
+        )
     else:
         delete_text = "deletions are not synced in either direction"
     owner = pair.get("owner")
-    owner_text = (f"records created in {_system(owner['system'])} without an owner are owned by {_value(owner['default'])}{_at(_where(owner['span']))}"
-                  if owner else "no owner rule")
+    owner_text = (
+        f"records created in {_system(owner['system'])} without an owner are owned by {_value(owner['default'])}{_at(_where(owner['span']))}"
+        if owner
+        else "no owner rule"
+    )
     empty_at = _span_at(pair["empty"]["span"])
-    empty_text = ("empty values are skipped: never written, never shown" if pair["empty"]["policy"] == "skip"
-                  else "empty values are written (they blank the field on the other side)") + (_at(empty_at) if empty_at else " (the default)" if pair["empty"]["policy"] == "skip" else "")
+    empty_text = (
+        "empty values are skipped: never written, never shown"
+        if pair["empty"]["policy"] == "skip"
+        else "empty values are written (they blank the field on the other side)"
+    ) + (_at(empty_at) if empty_at else " (the default)" if pair["empty"]["policy"] == "skip" else "")
     conflict_at = _span_at(pair["conflict"].get("span"))
-    conflict_text = f"when both sides changed a field since the last sync, {_conflict(pair['conflict'])}" + (_at(conflict_at) if conflict_at else " (the default)")
+    conflict_text = f"when both sides changed a field since the last sync, {_conflict(pair['conflict'])}" + (
+        _at(conflict_at) if conflict_at else " (the default)"
+    )
     required = [_required(r, pair) for r in pair["required"]]
     return {
-        "id": pair["id"], "title": f"{names['left']} {_ARROWS[pair['direction']]} {names['right']}", "direction": _direction_words(pair),
-        "at": _where(pair["span"]), "flows": flows, "pairing": pairing, "scope": scope, "filters": filters, "implicit_filters": implicit,
-        "permissions": permissions, "deletes": delete_text, "owner": owner_text, "empty": empty_text, "conflict": conflict_text,
+        "id": pair["id"],
+        "title": f"{names['left']} {_ARROWS[pair['direction']]} {names['right']}",
+        "direction": _direction_words(pair),
+        "at": _where(pair["span"]),
+        "flows": flows,
+        "pairing": pairing,
+        "scope": scope,
+        "filters": filters,
+        "implicit_filters": implicit,
+        "permissions": permissions,
+        "deletes": delete_text,
+        "owner": owner_text,
+        "empty": empty_text,
+        "conflict": conflict_text,
         "required": required,
     }
 
@@ -252,8 +277,15 @@ def _required(r: Mapping[str, Any], pair: Mapping[str, Any]) -> dict[str, Any]:
     for f in pair["implicit_filters"]:
         if (f["side"], f["field"]) == (r["system"], r["field"]) and f.get("present"):
             by.append(f"records without it wait, unpaired ({f['rule']})")
-    return {"system": r["system"], "object": r["object"], "field": r["field"], "seed": r.get("seed"), "satisfied": bool(by), "by": by,
-            "text": f"{_system(r['system'])} {r['object']} {r['field']} (\"{r.get('seed')}\"): " + ("; ".join(by) if by else "NOT mapped")}
+    return {
+        "system": r["system"],
+        "object": r["object"],
+        "field": r["field"],
+        "seed": r.get("seed"),
+        "satisfied": bool(by),
+        "by": by,
+        "text": f'{_system(r["system"])} {r["object"]} {r["field"]} ("{r.get("seed")}"): ' + ("; ".join(by) if by else "NOT mapped"),
+    }
 
 
 # ------------------------------------------------------------------ actions
@@ -267,10 +299,23 @@ def _action(a: Mapping[str, Any]) -> dict[str, Any]:
         if s.get("where"):
             text += f" where {_condition(s['where'])}"
         sets = [f"{'.'.join(w['target']['path'])} = {_value(w['value'])}" for w in s["set"]]
-        steps.append({"text": text, "sets": sets, "creates_person_if_missing": bool(s["creates_person_if_missing"]),
-                      "retried_blind": bool(s.get("idempotent")), "at": _where(s.get("span"))})
+        steps.append(
+            {
+                "text": text,
+                "sets": sets,
+                "creates_person_if_missing": bool(s["creates_person_if_missing"]),
+                "retried_blind": bool(s.get("idempotent")),
+                "at": _where(s.get("span")),
+            }
+        )
     on = f"{_system(a['on']['system'])} {a['on']['object']}"
-    return {"name": a["name"], "on": on, "creates_person_if_missing": bool(a["creates_person_if_missing"]), "steps": steps, "at": _where(a.get("span"))}
+    return {
+        "name": a["name"],
+        "on": on,
+        "creates_person_if_missing": bool(a["creates_person_if_missing"]),
+        "steps": steps,
+        "at": _where(a.get("span")),
+    }
 
 
 # ------------------------------------------------------------------ product rules
@@ -308,7 +353,13 @@ def _r2(plan: Plan, est: Estimate | None) -> Finding:
     creators = [a["name"] for a in plan["actions"] if a["creates_person_if_missing"]]
     if creators:
         where.append("or through an action that creates the person: " + ", ".join(creators))
-    inbound = [p for p in plan["pairs"] if any(p[k]["system"] == PIPEDRIVE and p["direction"] in ("both", "right_to_left" if k == "left" else "left_to_right") for k in ("left", "right"))]
+    inbound = [
+        p
+        for p in plan["pairs"]
+        if any(
+            p[k]["system"] == PIPEDRIVE and p["direction"] in ("both", "right_to_left" if k == "left" else "left_to_right") for k in ("left", "right")
+        )
+    ]
     return (HONOURED if where else CHECKED if inbound else NOT_USED), where or ["nothing flows from Autopilot contacts into Pipedrive"]
 
 
@@ -317,8 +368,10 @@ def _r3(plan: Plan, est: Estimate | None) -> Finding:
 
 
 def _r4(plan: Plan, est: Estimate | None) -> Finding:
-    where = [f"{a['name']}: {'creates' if a['creates_person_if_missing'] else 'never creates'} the person if missing{_at(_where(a.get('span')))}"
-             for a in plan["actions"]]
+    where = [
+        f"{a['name']}: {'creates' if a['creates_person_if_missing'] else 'never creates'} the person if missing{_at(_where(a.get('span')))}"
+        for a in plan["actions"]
+    ]
     return (HONOURED if where else NOT_USED), where or ["no actions"]
 
 
@@ -327,7 +380,11 @@ def _runtime(what: str) -> Callable[[Plan, Estimate | None], Finding]:
 
 
 def _r6(plan: Plan, est: Estimate | None) -> Finding:
-    where = [f"{p['id']}: deletes {p['deletes']['from']} -> {p['deletes']['to']}{_at(_where(p['deletes']['span']))}" for p in plan["pairs"] if p.get("deletes")]
+    where = [
+        f"{p['id']}: deletes {p['deletes']['from']} -> {p['deletes']['to']}{_at(_where(p['deletes']['span']))}"
+        for p in plan["pairs"]
+        if p.get("deletes")
+    ]
     if where:
         return HONOURED, where + ["deletes toward Pipedrive are rejected by `check`"]
     return CHECKED, ["no deletions are synced; deletes toward Pipedrive are rejected by `check`"]
@@ -338,9 +395,15 @@ def _r7(plan: Plan, est: Estimate | None) -> Finding:
     for p in plan["pairs"]:
         for s in p["scope"]:
             c = s["condition"]
-            if c.get("op") == "member" and s["toward"] == PIPEDRIVE and p["direction"] in ("both", "left_to_right" if p["left"]["system"] == PIPEDRIVE else "right_to_left"):
-                where.append(f'list "{c["list"]}"{_at(_where(s["span"]))}: every {p["left"]["object"] if p["left"]["system"] == PIPEDRIVE else p["right"]["object"]} '
-                             "synced out of Pipedrive joins it (run time)")
+            if (
+                c.get("op") == "member"
+                and s["toward"] == PIPEDRIVE
+                and p["direction"] in ("both", "left_to_right" if p["left"]["system"] == PIPEDRIVE else "right_to_left")
+            ):
+                where.append(
+                    f'list "{c["list"]}"{_at(_where(s["span"]))}: every {p["left"]["object"] if p["left"]["system"] == PIPEDRIVE else p["right"]["object"]} '
+                    "synced out of Pipedrive joins it (run time)"
+                )
     return (HONOURED, where) if where else (NOT_USED, ["no list scopes a pair that flows out of Pipedrive"])
 
 
@@ -348,7 +411,9 @@ def _r9(plan: Plan, est: Estimate | None) -> Finding:
     where = []
     for p in plan["pairs"]:
         if p.get("link"):
-            where.append(f"{p['id']}: link {'.'.join(p['link']['left']['path'])} = {'.'.join(p['link']['right']['path'])}{_at(_span_at(p['link'].get('span')))}")
+            where.append(
+                f"{p['id']}: link {'.'.join(p['link']['left']['path'])} = {'.'.join(p['link']['right']['path'])}{_at(_span_at(p['link'].get('span')))}"
+            )
         for m in match_keys(p):
             if "email" in {(m.get("left") or {}).get("type"), (m.get("right") or {}).get("type")}:
                 where.append(f"{p['id']}: match by email{_at(_where(m['span']))}")
@@ -362,8 +427,12 @@ def _r10(plan: Plan, est: Estimate | None) -> Finding:
 
 
 def _r11(plan: Plan, est: Estimate | None) -> Finding:
-    where = [f"{p['id']}: link {_ref(p['link']['left'])} = {_ref(p['link']['right'])}{_at(_span_at(p['link'].get('span')))} "
-             "(created if missing, written once)" for p in plan["pairs"] if p.get("link")]
+    where = [
+        f"{p['id']}: link {_ref(p['link']['left'])} = {_ref(p['link']['right'])}{_at(_span_at(p['link'].get('span')))} "
+        "(created if missing, written once)"
+        for p in plan["pairs"]
+        if p.get("link")
+    ]
     return (HONOURED, where) if where else (NOT_USED, ["no link field"])
 
 
@@ -376,23 +445,34 @@ def _r13(plan: Plan, est: Estimate | None) -> Finding:
 
 
 def _r14(plan: Plan, est: Estimate | None) -> Finding:
-    objects = sorted({f"{p[k]['system']}.{p[k]['object']}" for p in plan["pairs"] for k in ("left", "right")}
-                     | {f"{s['target']['system']}.{s['target']['object']}" for a in plan["actions"] for s in a["steps"]})
+    objects = sorted(
+        {f"{p[k]['system']}.{p[k]['object']}" for p in plan["pairs"] for k in ("left", "right")}
+        | {f"{s['target']['system']}.{s['target']['object']}" for a in plan["actions"] for s in a["steps"]}
+    )
     return CHECKED, ["compiled against the catalogs: " + ", ".join(objects)]
 
 
 def _r15(plan: Plan, est: Estimate | None) -> Finding:
-    where = [f"{p['id']}: match {'.'.join(m['left']['path'])} = {'.'.join(m['right']['path'])}{_at(_where(m['span']))}"
-             for p in plan["pairs"] for m in match_keys(p)
-             if m.get("right") and "marked_as_done_time" in (m["left"].get("path") or []) + (m["right"].get("path") or [])]
+    where = [
+        f"{p['id']}: match {'.'.join(m['left']['path'])} = {'.'.join(m['right']['path'])}{_at(_where(m['span']))}"
+        for p in plan["pairs"]
+        for m in match_keys(p)
+        if m.get("right") and "marked_as_done_time" in (m["left"].get("path") or []) + (m["right"].get("path") or [])
+    ]
     return (HONOURED, where) if where else (NOT_USED, ["no activity pairs with Autopilot activities"])
 
 
 def _implicit(rule: str) -> Callable[[Plan, Estimate | None], Finding]:
     def find(plan: Plan, est: Estimate | None) -> Finding:
-        where = [f"{p['id']}{_at(_where(p['span']))}: {f['field']} {'= ' + json.dumps(f['equals']) if 'equals' in f else 'must be set'} "
-                 f"(seed: \"{f.get('seed')}\")" for p in plan["pairs"] for f in p["implicit_filters"] if rule in f["rule"].split(",")]
+        where = [
+            f"{p['id']}{_at(_where(p['span']))}: {f['field']} {'= ' + json.dumps(f['equals']) if 'equals' in f else 'must be set'} "
+            f'(seed: "{f.get("seed")}")'
+            for p in plan["pairs"]
+            for f in p["implicit_filters"]
+            if rule in f["rule"].split(",")
+        ]
         return (HONOURED, where) if where else (NOT_USED, ["the mapping has no pair this applies to"])
+
     return find
 
 
@@ -404,33 +484,50 @@ def _r17(plan: Plan, est: Estimate | None) -> Finding:
         rel = [m for m in match_keys(p) if m["kind"] == "relation"]
         stage = stage_of.get(p["id"])
         order = f"stage {stage['stage']}, after persons in stage {person['stage']}" if stage and person else "after persons"
-        where.append(f"{p['id']}: matched through {rel[0]['left']['path'][-1]}{_at(_where(rel[0]['span']))}, {order}" if rel else f"{p['id']}: {order}")
+        where.append(
+            f"{p['id']}: matched through {rel[0]['left']['path'][-1]}{_at(_where(rel[0]['span']))}, {order}" if rel else f"{p['id']}: {order}"
+        )
     return (HONOURED, where) if where else (NOT_USED, ["no activity pairs"])
 
 
 def _r18(plan: Plan, est: Estimate | None) -> Finding:
-    where = [f"{_value(op['source'])} in a sync{_at(_where(op['span']))}" for op in _ops(plan)
-             if (op["target"]["system"], op["target"]["object"], op["target"]["path"]) == (PIPEDRIVE, "Activity", ["type"])]
-    where += [f"{_value(w['value'])} in {a['name']}{_at(_where(w['span']))}" for a, w in _sets(plan)
-              if (w["target"]["system"], w["target"]["object"], w["target"]["path"]) == (PIPEDRIVE, "Activity", ["type"])]
+    where = [
+        f"{_value(op['source'])} in a sync{_at(_where(op['span']))}"
+        for op in _ops(plan)
+        if (op["target"]["system"], op["target"]["object"], op["target"]["path"]) == (PIPEDRIVE, "Activity", ["type"])
+    ]
+    where += [
+        f"{_value(w['value'])} in {a['name']}{_at(_where(w['span']))}"
+        for a, w in _sets(plan)
+        if (w["target"]["system"], w["target"]["object"], w["target"]["path"]) == (PIPEDRIVE, "Activity", ["type"])
+    ]
     if where:
         return HONOURED, [f"activity type {w}: one of {_ACTIVITY_TYPES}" for w in where]
     return NOT_USED, ["no activity type is written"]
 
 
 def _r20(plan: Plan, est: Estimate | None) -> Finding:
-    where = [f"{_field_op(op)['text']}{_at(_where(op['span']))}" for op in _ops(plan)
-             if op["target"]["system"] == PIPEDRIVE and op["target"]["path"] == ["owner_id"]]
-    where += [f"{a['name']}: owner_id = {_value(w['value'])}{_at(_where(w['span']))}" for a, w in _sets(plan)
-              if w["target"]["system"] == PIPEDRIVE and w["target"]["path"] == ["owner_id"]]
+    where = [
+        f"{_field_op(op)['text']}{_at(_where(op['span']))}"
+        for op in _ops(plan)
+        if op["target"]["system"] == PIPEDRIVE and op["target"]["path"] == ["owner_id"]
+    ]
+    where += [
+        f"{a['name']}: owner_id = {_value(w['value'])}{_at(_where(w['span']))}"
+        for a, w in _sets(plan)
+        if w["target"]["system"] == PIPEDRIVE and w["target"]["path"] == ["owner_id"]
+    ]
     if where:
         return HONOURED, where + ["integer-typed at compile time; checked against /v1/users at run time"]
     return NOT_USED, ["no owner id is written to Pipedrive"]
 
 
 def _r21(plan: Plan, est: Estimate | None) -> Finding:
-    where = [f"{_field_op(op)['text']}{_at(_where(op['span']))}, as one full name" for op in _ops(plan)
-             if (op.get("source") or {}).get("kind") == "field" and op["source"]["ref"]["path"] == ["owner", "name"]]
+    where = [
+        f"{_field_op(op)['text']}{_at(_where(op['span']))}, as one full name"
+        for op in _ops(plan)
+        if (op.get("source") or {}).get("kind") == "field" and op["source"]["ref"]["path"] == ["owner", "name"]
+    ]
     return (HONOURED, where) if where else (NOT_USED, ["the owner name is not mapped"])
 
 
@@ -448,14 +545,29 @@ def _r23(plan: Plan, est: Estimate | None) -> Finding:
 
 
 _RULE_FINDERS: dict[str, Callable[[Plan, Estimate | None], Finding]] = {
-    "R1": _r1, "R2": _r2, "R3": _r3, "R4": _r4,
+    "R1": _r1,
+    "R2": _r2,
+    "R3": _r3,
+    "R4": _r4,
     "R5": _runtime("dead letters with a reason; `status`, `retry`"),
-    "R6": _r6, "R7": _r7,
+    "R6": _r6,
+    "R7": _r7,
     "R8": _runtime("webhooks in `serve`, polling as the fallback"),
-    "R9": _r9, "R10": _r10, "R11": _r11,
+    "R9": _r9,
+    "R10": _r10,
+    "R11": _r11,
     "R12": _runtime("the governor honours rate headers and retries; Pipedrive writes go one by one"),
-    "R13": _r13, "R14": _r14, "R15": _r15, "R16": _implicit("R16"), "R17": _r17, "R18": _r18, "R19": _implicit("R19"),
-    "R20": _r20, "R21": _r21, "R22": _r22, "R23": _r23,
+    "R13": _r13,
+    "R14": _r14,
+    "R15": _r15,
+    "R16": _implicit("R16"),
+    "R17": _r17,
+    "R18": _r18,
+    "R19": _implicit("R19"),
+    "R20": _r20,
+    "R21": _r21,
+    "R22": _r22,
+    "R23": _r23,
 }
 
 
@@ -467,8 +579,14 @@ def explain_plan(plan: Plan, estimate: Estimate | None = None) -> dict[str, Any]
     stages = []
     for s in plan["stages"]:
         system, _, obj = s["object"].partition(".")
-        stages.append({"stage": s["stage"], "object": f"{_system(system)} {obj}", "pairs": list(s["pairs"]),
-                       "note": "" if s["pairs"] else "read only, through a path"})
+        stages.append(
+            {
+                "stage": s["stage"],
+                "object": f"{_system(system)} {obj}",
+                "pairs": list(s["pairs"]),
+                "note": "" if s["pairs"] else "read only, through a path",
+            }
+        )
     rules = []
     for rid, title in RULES.items():
         status, where = _RULE_FINDERS[rid](plan, estimate)
@@ -511,7 +629,7 @@ def render_human(data: Mapping[str, Any]) -> str:
         out += [f"    {x}" for x in p["filters"]]
         for f in p["implicit_filters"]:
             out.append(f"    {f['text']}")
-            out.append(f"      seed: \"{f['seed']}\"")
+            out.append(f'      seed: "{f["seed"]}"')
         out.append("  may write:")
         for name, perm in p["permissions"].items():
             if perm["receives"]:
@@ -528,7 +646,7 @@ def render_human(data: Mapping[str, Any]) -> str:
     if data["actions"]:
         out += ["", "Actions (run per contact by a journey step; not part of a sync)"]
         for a in data["actions"]:
-            out.append(f"  \"{a['name']}\" on {a['on']}  ({a['at']}): creates the person if missing: {_yes(a['creates_person_if_missing'])}")
+            out.append(f'  "{a["name"]}" on {a["on"]}  ({a["at"]}): creates the person if missing: {_yes(a["creates_person_if_missing"])}')
             for s in a["steps"]:
                 out.append(f"    {s['text']}" + (": " + ", ".join(s["sets"]) if s["sets"] else ""))
     out += ["", "Product rules (DESIGN.md)"]
@@ -543,15 +661,19 @@ def render_human(data: Mapping[str, Any]) -> str:
 
 
 def _render_cost(c: Mapping[str, Any]) -> list[str]:
-    out = [f"Initial sync estimate: {c['records']:,} records per paired object; Pipedrive plan {c['pipedrive_plan']} "
-           f"({c['pipedrive_burst_per_2s']} requests per 2 s, {c['pipedrive_daily_budget']:,} tokens a day for {c['seats']} "
-           f"seat{'s' * (c['seats'] != 1)}); Autopilot {c['autopilot_rate']:g} requests/s"]
+    out = [
+        f"Initial sync estimate: {c['records']:,} records per paired object; Pipedrive plan {c['pipedrive_plan']} "
+        f"({c['pipedrive_burst_per_2s']} requests per 2 s, {c['pipedrive_daily_budget']:,} tokens a day for {c['seats']} "
+        f"seat{'s' * (c['seats'] != 1)}); Autopilot {c['autopilot_rate']:g} requests/s"
+    ]
     for system in sorted({x["system"] for x in c["calls"]}, key=lambda s: (s != PIPEDRIVE, s)):
         out.append(f"  {_system(system)}: {'requests':>9} {'tokens':>9}")
         for x in (x for x in c["calls"] if x["system"] == system):
             size = f", {x['per_request']} a request" if x["per_request"] and x["per_request"] > 1 else ""
             flow = f" [{x['direction']}]" if x["direction"] else ""
-            out.append(f"    {x['requests']:>{len(_system(system)) + 7},} {x['tokens']:>9,}  {x['kind']:<5} {x['method']} {x['path']}: {x['what']}{size}{flow}")
+            out.append(
+                f"    {x['requests']:>{len(_system(system)) + 7},} {x['tokens']:>9,}  {x['kind']:<5} {x['method']} {x['path']}: {x['what']}{size}{flow}"
+            )
         total = c["totals"][system]
         out.append(f"    {total['requests']:>{len(_system(system)) + 7},} {total['tokens']:>9,}  total")
     binding = c["binding"]

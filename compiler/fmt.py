@@ -197,19 +197,28 @@ def _item(w: _Writer, item: ast.Item) -> None:
     elif isinstance(item, ast.Include):
         w.line(f"include {quote(item.path)}", 0, item.span)
     elif isinstance(item, ast.Connect):
+
         def body() -> None:
             for i, s in enumerate(item.settings):
                 w.line(f"{s.key} = {value(s.value)}", 1, s.span, keep_blanks=i > 0)
+
         _block(w, f"connect {item.system}", item.span, _header_end(item.span, list(item.settings)), body, 0)
     elif isinstance(item, ast.Sync):
-        _block(w, f"sync {item.left} {item.arrow} {item.right}", item.span, _header_end(item.span, list(item.statements)),
-               lambda: _statements(w, item.statements, 1), 0)
+        _block(
+            w,
+            f"sync {item.left} {item.arrow} {item.right}",
+            item.span,
+            _header_end(item.span, list(item.statements)),
+            lambda: _statements(w, item.statements, 1),
+            0,
+        )
     elif isinstance(item, ast.Action):
+
         def steps() -> None:
             for step in item.steps:
                 header = f"{step.verb} {step.target}" + (f" where {condition(step.where)}" if step.where is not None else "")
-                _block(w, header, step.span, _header_end(step.span, list(step.assigns)),
-                       lambda step=step: _statements(w, step.assigns, 2), 1)
+                _block(w, header, step.span, _header_end(step.span, list(step.assigns)), lambda step=step: _statements(w, step.assigns, 2), 1)
+
         _block(w, f"action {quote(item.name)} on {item.on}", item.span, _header_end(item.span, list(item.steps)), steps, 0)
     else:
         raise TypeError(f"not an item: {item!r}")

@@ -78,7 +78,13 @@ class _Lowerer:
                 out["field"]["lookup"] = {"path": spec.lookup.path, "key": spec.lookup.key, "by": spec.lookup.by}
             if spec.write_via is not None:
                 via = spec.write_via
-                out["field"]["write_via"] = {"field": via.field, "how": via.how, "parts": list(via.parts), "separator": via.separator, "value": via.value}
+                out["field"]["write_via"] = {
+                    "field": via.field,
+                    "how": via.how,
+                    "parts": list(via.parts),
+                    "separator": via.separator,
+                    "value": via.value,
+                }
         out["type"] = ref.type
         return out
 
@@ -163,8 +169,18 @@ class _Lowerer:
             if isinstance(t, ast.NamedTransform):
                 out.append({"name": t.name})
             else:
-                out.append({"name": "map", "pairs": [[self.raw_value(p.key)["value"] if isinstance(p.key, ast.Literal) else None,
-                                                      self.raw_value(p.value)["value"] if isinstance(p.value, ast.Literal) else None] for p in t.pairs]})
+                out.append(
+                    {
+                        "name": "map",
+                        "pairs": [
+                            [
+                                self.raw_value(p.key)["value"] if isinstance(p.key, ast.Literal) else None,
+                                self.raw_value(p.value)["value"] if isinstance(p.value, ast.Literal) else None,
+                            ]
+                            for p in t.pairs
+                        ],
+                    }
+                )
         return out
 
     # ------------------------------------------------------------ pairs
@@ -221,9 +237,12 @@ class _Lowerer:
         # One entry per `match` line: its keys must all agree; the runtime tries lines in order.
         match: list[dict[str, Any]] = []
         for m in pair.matches:
-            entry: dict[str, Any] = {"kind": m.kind, "left": self.ref(m.left.reads[0]) if m.left.kind == "field" else self.value(m.left),
-                                     "right": (self.ref(m.right.reads[0]) if m.right.kind == "field" else self.value(m.right)) if m.right else None,
-                                     "span": self.span(m.node.span)}
+            entry: dict[str, Any] = {
+                "kind": m.kind,
+                "left": self.ref(m.left.reads[0]) if m.left.kind == "field" else self.value(m.left),
+                "right": (self.ref(m.right.reads[0]) if m.right.kind == "field" else self.value(m.right)) if m.right else None,
+                "span": self.span(m.node.span),
+            }
             types = {m.left.type, m.right.type if m.right else None}
             entry["normalize"] = ["trim", "lowercase"] if "email" in types else []
             if len(match) <= m.group:
@@ -235,7 +254,9 @@ class _Lowerer:
             "right": self.side(pair.right),
             "direction": pair.direction,
             "match": match,
-            "link": {"left": self.ref(pair.link[0]), "right": self.ref(pair.link[1]), "span": self.span(pair.link_node.span)} if pair.link and pair.link_node else None,
+            "link": {"left": self.ref(pair.link[0]), "right": self.ref(pair.link[1]), "span": self.span(pair.link_node.span)}
+            if pair.link and pair.link_node
+            else None,
             "scope": scopes,
             "filters": [{"condition": self.condition(c), "span": self.span(st.span)} for c, _, st in pair.filters],
             "implicit_filters": self.implicit_filters(pair),
@@ -246,7 +267,11 @@ class _Lowerer:
             "empty": {"policy": pair.empty, "span": self.span(pair.empty_node.span) if pair.empty_node else None},
             "conflict": dict(_conflict(pair.conflict), span=self.span(pair.conflict_node.span) if pair.conflict_node else None),
             "fields": [self.write(w) for w in pair.writes],
-            "required": [{"system": side.system, "object": side.object, "field": r.field, "seed": r.seed} for side in (pair.left, pair.right) for r in side.spec.required],
+            "required": [
+                {"system": side.system, "object": side.object, "field": r.field, "seed": r.seed}
+                for side in (pair.left, pair.right)
+                for r in side.spec.required
+            ],
             "span": self.span(sync.span),
         }
 
@@ -256,16 +281,26 @@ class _Lowerer:
         steps = []
         for s in act.steps:
             spec = s.target.catalog.action(s.catalog_action) if s.catalog_action else None
-            steps.append({
-                "verb": s.step.verb,
-                "target": self.side(s.target),
-                "where": self.condition(s.step.where) if s.step.where is not None else None,
-                "set": [{"target": self.ref(w.target), "value": self.value(w.source), "on": "create" if w.create_only else "always", "span": self.span(w.rule.span)} for w in s.writes],
-                "creates_person_if_missing": s.creates_person_if_missing,
-                "catalog_action": s.catalog_action,
-                "idempotent": spec.idempotent if spec is not None and spec.idempotent is not None else s.step.verb != "create",
-                "span": self.span(s.step.span),
-            })
+            steps.append(
+                {
+                    "verb": s.step.verb,
+                    "target": self.side(s.target),
+                    "where": self.condition(s.step.where) if s.step.where is not None else None,
+                    "set": [
+                        {
+                            "target": self.ref(w.target),
+                            "value": self.value(w.source),
+                            "on": "create" if w.create_only else "always",
+                            "span": self.span(w.rule.span),
+                        }
+                        for w in s.writes
+                    ],
+                    "creates_person_if_missing": s.creates_person_if_missing,
+                    "catalog_action": s.catalog_action,
+                    "idempotent": spec.idempotent if spec is not None and spec.idempotent is not None else s.step.verb != "create",
+                    "span": self.span(s.step.span),
+                }
+            )
         return {
             "name": act.action.name,
             "on": self.side(act.on),

@@ -108,9 +108,33 @@ def _unquote(raw: str) -> str:
 
 # Keywords and punctuation that `!` rules keep only so spans reach them.
 _NOISE = {
-    "_NL", "_LBRACE", "_RBRACE", "LPAR", "RPAR", "LSQB", "RSQB", "COMMA", "DOT", "EQUAL",
-    "SYNCMAP", "INCLUDE", "CONNECT", "SYNC", "MATCH", "LINK", "ONLY", "DELETES", "OWNER", "DEFAULT",
-    "EMPTY", "CONFLICT", "WHERE", "WITH", "ACTION", "ON", "NOT",
+    "_NL",
+    "_LBRACE",
+    "_RBRACE",
+    "LPAR",
+    "RPAR",
+    "LSQB",
+    "RSQB",
+    "COMMA",
+    "DOT",
+    "EQUAL",
+    "SYNCMAP",
+    "INCLUDE",
+    "CONNECT",
+    "SYNC",
+    "MATCH",
+    "LINK",
+    "ONLY",
+    "DELETES",
+    "OWNER",
+    "DEFAULT",
+    "EMPTY",
+    "CONFLICT",
+    "WHERE",
+    "WITH",
+    "ACTION",
+    "ON",
+    "NOT",
 }
 
 

@@ -165,7 +165,9 @@ def _vocabulary(side: Side, type_: str) -> str | None:
     return style.vocabulary_type(type_)
 
 
-def resolve_custom(side: Side, seg: ast.Segment, span: Span, resolved: ResolvedPath | None, segments: tuple[str, ...]) -> tuple[FieldRef | None, list[Diagnostic]]:
+def resolve_custom(
+    side: Side, seg: ast.Segment, span: Span, resolved: ResolvedPath | None, segments: tuple[str, ...]
+) -> tuple[FieldRef | None, list[Diagnostic]]:
     name, type_, problem = _custom_args(seg)
     if problem:
         return None, [_err(BAD_CUSTOM_FIELD, problem, seg.span, "malformed", 'write custom("Field Name", type)')]
@@ -178,10 +180,25 @@ def resolve_custom(side: Side, seg: ast.Segment, span: Span, resolved: ResolvedP
         vocab = _vocabulary(side, type_)
         if vocab is None or vocab not in style.allowed_types:
             allowed = ", ".join(style.allowed_types)
-            return None, [_err(BAD_CUSTOM_FIELD, f"{side.catalog.display_name} custom fields cannot have type `{type_}`", seg.span, "unsupported type", f"use one of: {allowed}")]
+            return None, [
+                _err(
+                    BAD_CUSTOM_FIELD,
+                    f"{side.catalog.display_name} custom fields cannot have type `{type_}`",
+                    seg.span,
+                    "unsupported type",
+                    f"use one of: {allowed}",
+                )
+            ]
     elif style.style == "typed_name":
-        return None, [_err(BAD_CUSTOM_FIELD, f"{side.catalog.display_name} keys custom fields by type: say which", seg.span, "needs a type",
-                           f'write custom("{name}", {style.allowed_types[0]}) with one of: {", ".join(style.allowed_types)}')]
+        return None, [
+            _err(
+                BAD_CUSTOM_FIELD,
+                f"{side.catalog.display_name} keys custom fields by type: say which",
+                seg.span,
+                "needs a type",
+                f'write custom("{name}", {style.allowed_types[0]}) with one of: {", ".join(style.allowed_types)}',
+            )
+        ]
     return FieldRef(side, segments, resolved, name, vocab, span), []
 
 
@@ -197,14 +214,23 @@ def resolve_path_in(side: Side, path: ast.Path, skip: int = 0) -> tuple[FieldRef
         if len(segs) > 1:
             resolved = resolve_path(side.catalog, side.object, [s.name for s in segs[:-1]])
             if resolved.ok and not resolved.ends_at_relation:
-                return None, [_err(BAD_PATH, f"`{resolved.segments[-1]}` is a field, not a relation: it has no custom fields", segs[-1].span, "not a relation")]
+                return None, [
+                    _err(BAD_PATH, f"`{resolved.segments[-1]}` is a field, not a relation: it has no custom fields", segs[-1].span, "not a relation")
+                ]
             if not resolved.ok:
                 return None, [_path_error(side, path, skip, resolved)]
         return resolve_custom(side, last, path.span, resolved, names)
     for seg in segs:
         if seg.args is not None:
-            return None, [_err(UNKNOWN_FIELD, f"`{seg.name}(…)` is not something a path can hold here", seg.span, "unknown call",
-                               "paths hold field names, relations and custom(\"Name\")")]
+            return None, [
+                _err(
+                    UNKNOWN_FIELD,
+                    f"`{seg.name}(…)` is not something a path can hold here",
+                    seg.span,
+                    "unknown call",
+                    'paths hold field names, relations and custom("Name")',
+                )
+            ]
     resolved = resolve_path(side.catalog, side.object, [s.name for s in segs])
     if not resolved.ok:
         return None, [_path_error(side, path, skip, resolved)]
@@ -222,7 +248,7 @@ def _path_error(side: Side, path: ast.Path, skip: int, resolved: ResolvedPath) -
         message = f"{side.catalog.display_name} {obj.display_name if obj else err.object} has no field `{err.segment}`"
     else:
         message = err.message[0].lower() + err.message[1:]
-    help = f"did you mean `{err.suggestion}`?" if err.suggestion else ("use custom(\"Name\") for a custom field" if code == UNKNOWN_FIELD else None)
+    help = f"did you mean `{err.suggestion}`?" if err.suggestion else ('use custom("Name") for a custom field' if code == UNKNOWN_FIELD else None)
     return _err(code, message, seg_span, "unknown field" if code == UNKNOWN_FIELD else "no such path", help)
 
 
@@ -231,15 +257,29 @@ def resolve_field(path: ast.Path, scope: Scope, *, systems: set[str]) -> tuple[F
     first = path.segments[0].name
     if first == "this" and path.segments[0].args is None:
         if scope.this is None:
-            return None, [_err(UNKNOWN_FIELD, "`this` is the record an action runs for; it means nothing here", path.segments[0].span, "not in an action",
-                               "name the field directly")]
+            return None, [
+                _err(
+                    UNKNOWN_FIELD,
+                    "`this` is the record an action runs for; it means nothing here",
+                    path.segments[0].span,
+                    "not in an action",
+                    "name the field directly",
+                )
+            ]
         return resolve_path_in(scope.this, path, skip=1)
     if first in systems and path.segments[0].args is None and len(path.segments) > 1:
         sides = scope.by_system(first)
         if not sides:
             allowed = sorted({s.system for s in scope.primary})
-            return None, [_err(WRONG_SIDE, f"`{first}` is not the system on this side", path.segments[0].span, "wrong side",
-                               f"this side belongs to {' or '.join(allowed)}")]
+            return None, [
+                _err(
+                    WRONG_SIDE,
+                    f"`{first}` is not the system on this side",
+                    path.segments[0].span,
+                    "wrong side",
+                    f"this side belongs to {' or '.join(allowed)}",
+                )
+            ]
         return resolve_path_in(sides[0], path, skip=1)
     if len(scope.primary) == 1:
         return resolve_path_in(scope.primary[0], path)
@@ -253,11 +293,20 @@ def resolve_field(path: ast.Path, scope: Scope, *, systems: set[str]) -> tuple[F
         return found[0], []
     where = " and ".join(str(s) for s in scope.primary)
     if found:
-        return None, [_err(AMBIGUOUS_NAME, f"`{path.dotted}` could be a field of {where}", path.span, "which side?",
-                           f"qualify it, e.g. `{scope.primary[0].system}.{path.dotted}`")]
+        return None, [
+            _err(
+                AMBIGUOUS_NAME,
+                f"`{path.dotted}` could be a field of {where}",
+                path.span,
+                "which side?",
+                f"qualify it, e.g. `{scope.primary[0].system}.{path.dotted}`",
+            )
+        ]
     hint = suggest(path.segments[0].name, [n for side in scope.primary for n in side.spec.names()])
     help = f"did you mean `{hint}`?" if hint else f"qualify it, e.g. `{scope.primary[0].system}.{path.dotted}`"
-    return None, [_err(AMBIGUOUS_NAME, f"`{path.dotted}` is a field of neither {' nor '.join(str(s) for s in scope.primary)}", path.span, "which side?", help)]
+    return None, [
+        _err(AMBIGUOUS_NAME, f"`{path.dotted}` is a field of neither {' nor '.join(str(s) for s in scope.primary)}", path.span, "which side?", help)
+    ]
 
 
 def literal_type(lit: ast.Literal) -> str | None:
@@ -274,8 +323,15 @@ def resolve_value(value: ast.Value, scope: Scope, *, systems: set[str]) -> tuple
                 if ref is None:
                     side = scope.primary[0]
                     hint = suggest(name, side.spec.names())
-                    diags.append(_err(UNKNOWN_PLACEHOLDER, f"`{{{name}}}` is not a field of {side}", value.span, "unknown placeholder",
-                                      f"did you mean `{{{hint}}}`?" if hint else None))
+                    diags.append(
+                        _err(
+                            UNKNOWN_PLACEHOLDER,
+                            f"`{{{name}}}` is not a field of {side}",
+                            value.span,
+                            "unknown placeholder",
+                            f"did you mean `{{{hint}}}`?" if hint else None,
+                        )
+                    )
                 else:
                     reads.append(ref)
             return (Val("format", "string", tuple(reads), value) if not diags else None), diags
@@ -312,13 +368,23 @@ def builtin_problem(path: ast.Path, builtin: str, scope: Scope) -> Diagnostic | 
     noun, example = _BUILTIN_NOUNS[builtin]
     args = seg.args or ()
     if len(args) != 1 or not (isinstance(args[0], ast.Literal) and args[0].kind == "string" and str(args[0].value).strip()):
-        return _err(BAD_REFERENCE, f"`{builtin}(…)` takes one {noun} name in quotes", seg.span, "needs one quoted name",
-                    f'write `{system}.{builtin}("{example}")`')
+        return _err(
+            BAD_REFERENCE,
+            f"`{builtin}(…)` takes one {noun} name in quotes",
+            seg.span,
+            "needs one quoted name",
+            f'write `{system}.{builtin}("{example}")`',
+        )
     sides = scope.by_system(system)
     if builtin == "list" and sides and not any(r.key_on == "membership" for s in sides for r in s.spec.relations):
         names = " or ".join(f"{s.catalog.display_name} {s.spec.plural or s.object}" for s in sides)
-        return _err(BAD_REFERENCE, f"{names} are not kept on lists", path.span, "no lists here",
-                    "scope by a field instead (`only FIELD = VALUE -> SYSTEM`), or by a list of the other system")
+        return _err(
+            BAD_REFERENCE,
+            f"{names} are not kept on lists",
+            path.span,
+            "no lists here",
+            "scope by a field instead (`only FIELD = VALUE -> SYSTEM`), or by a list of the other system",
+        )
     return None
 
 

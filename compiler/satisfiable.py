@@ -92,6 +92,7 @@ def satisfiable(formulas: list[Formula]) -> bool:
 
 # ------------------------------------------------------------------ building
 
+
 def _build(cond: ast.Condition, term, positive: bool) -> Formula:
     if isinstance(cond, ast.Not):
         return _build(cond.operand, term, not positive)
@@ -151,6 +152,7 @@ def _compare(var: Var, op: str, value: object) -> Test:
         if v is _OTHER or not (_number(v) and _number(value)):
             return None
         return {"<": v < value, "<=": v <= value, ">": v > value, ">=": v >= value}[op]
+
     return Test(var, holds, (value,))
 
 
@@ -173,6 +175,7 @@ def _truthy(v: object) -> bool:
 
 
 # ------------------------------------------------------------------ deciding
+
 
 def _dnf(f: Formula) -> list[list[tuple]] | None:
     """Alternatives, each a list of (atom, positive); None when there would be too many."""

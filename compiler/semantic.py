@@ -176,7 +176,9 @@ class Model:
     refs: dict[int, FieldRef] = field(default_factory=dict)  # id(ast.Path) -> what it names
 
 
-def _diag(code: str, message: str, span: Span, label: str = "", help: str | None = None, severity: str = ERROR, extra: tuple[Label, ...] = ()) -> Diagnostic:
+def _diag(
+    code: str, message: str, span: Span, label: str = "", help: str | None = None, severity: str = ERROR, extra: tuple[Label, ...] = ()
+) -> Diagnostic:
     return Diagnostic(code, severity, message, span, ((Label(span, label),) if label else ()) + extra, help)
 
 
@@ -197,8 +199,15 @@ class _Analyser:
             return self.catalogs[system]
         if system not in self.known:
             hint = suggest(system, sorted(self.known))
-            self.out.append(_diag(UNKNOWN_SYSTEM, f"there is no system `{system}`", span, "unknown system",
-                                  f"did you mean `{hint}`?" if hint else f"systems: {', '.join(sorted(self.known))}"))
+            self.out.append(
+                _diag(
+                    UNKNOWN_SYSTEM,
+                    f"there is no system `{system}`",
+                    span,
+                    "unknown system",
+                    f"did you mean `{hint}`?" if hint else f"systems: {', '.join(sorted(self.known))}",
+                )
+            )
             return None
         self.catalogs[system] = load_catalog(system, self.search_path)
         return self.catalogs[system]
@@ -209,8 +218,15 @@ class _Analyser:
             return None
         if cat.object(ref.object) is None:
             hint = suggest(ref.object, cat.object_names())
-            self.out.append(_diag(UNKNOWN_OBJECT, f"{cat.display_name} has no object `{ref.object}`", ref.span, "unknown object",
-                                  f"did you mean `{ref.system}.{hint}`?" if hint else f"objects: {', '.join(cat.object_names())}"))
+            self.out.append(
+                _diag(
+                    UNKNOWN_OBJECT,
+                    f"{cat.display_name} has no object `{ref.object}`",
+                    ref.span,
+                    "unknown object",
+                    f"did you mean `{ref.system}.{hint}`?" if hint else f"objects: {', '.join(cat.object_names())}",
+                )
+            )
             return None
         return Side(ref.system, ref.object, cat)
 
@@ -270,16 +286,30 @@ class _Analyser:
             names = [str(v["value"]) for v in rule["values"]]
             words = {w.lower() for v in rule["values"] for w in (str(v["value"]), str(v.get("label") or v["value"]))}
             if not ((text == "" and rule.get("allow_blank")) or text.lower() in words):
-                self.out.append(_diag(BAD_ACTIVITY_TYPE, f"activity type {lit.raw} is neither blank nor one of the available types", lit.span,
-                                      "not an activity type", "use one of: " + ", ".join(names) + ", or \"\""))
+                self.out.append(
+                    _diag(
+                        BAD_ACTIVITY_TYPE,
+                        f"activity type {lit.raw} is neither blank nor one of the available types",
+                        lit.span,
+                        "not an activity type",
+                        "use one of: " + ", ".join(names) + ', or ""',
+                    )
+                )
             return
         if not spec.values or lit.kind == "null":
             return
         allowed = [str(v) for v in spec.value_names()]
         if str(lit.value) not in allowed:
             hint = suggest(str(lit.value), allowed)
-            self.out.append(_diag(UNKNOWN_VALUE, f"`{ref.describe()}` is never {lit.raw}", lit.span, "not a possible value",
-                                  (f"did you mean \"{hint}\"? " if hint else "") + f"values: {', '.join(allowed)}"))
+            self.out.append(
+                _diag(
+                    UNKNOWN_VALUE,
+                    f"`{ref.describe()}` is never {lit.raw}",
+                    lit.span,
+                    "not a possible value",
+                    (f'did you mean "{hint}"? ' if hint else "") + f"values: {', '.join(allowed)}",
+                )
+            )
 
     # ------------------------------------------------------------ driver
 
@@ -311,20 +341,48 @@ class _Analyser:
             spec = cat.setting(s.key)
             if spec is None:
                 hint = suggest(s.key, names)
-                self.out.append(_diag(UNKNOWN_SETTING, f"{cat.display_name} connections have no setting `{s.key}`", s.span, "unknown setting",
-                                      f"did you mean `{hint}`?" if hint else f"settings: {', '.join(names)}"))
+                self.out.append(
+                    _diag(
+                        UNKNOWN_SETTING,
+                        f"{cat.display_name} connections have no setting `{s.key}`",
+                        s.span,
+                        "unknown setting",
+                        f"did you mean `{hint}`?" if hint else f"settings: {', '.join(names)}",
+                    )
+                )
             elif spec.secret and env_name(s.value) is None and env_call(s.value) is None and not (SECRET_WORDS & set(s.key.lower().split("_"))):
-                self.out.append(_diag(LITERAL_SECRET, f"`{s.key}` is a secret and must come from the environment", s.value.span, "written in the mapping",
-                                      f'use {s.key} = env("{connect.system.upper()}_{s.key.upper()}")'))
+                self.out.append(
+                    _diag(
+                        LITERAL_SECRET,
+                        f"`{s.key}` is a secret and must come from the environment",
+                        s.value.span,
+                        "written in the mapping",
+                        f'use {s.key} = env("{connect.system.upper()}_{s.key.upper()}")',
+                    )
+                )
         for spec in cat.connection:
             if spec.required and spec.name not in given:
-                self.out.append(_diag(UNKNOWN_SETTING, f"the {cat.display_name} connection needs `{spec.name}` ({spec.description})", connect.span, "missing setting",
-                                      f'add {spec.name} = env("{connect.system.upper()}_{spec.name.upper()}")' if spec.secret else f"add {spec.name} = …"))
+                self.out.append(
+                    _diag(
+                        UNKNOWN_SETTING,
+                        f"the {cat.display_name} connection needs `{spec.name}` ({spec.description})",
+                        connect.span,
+                        "missing setting",
+                        f'add {spec.name} = env("{connect.system.upper()}_{spec.name.upper()}")' if spec.secret else f"add {spec.name} = …",
+                    )
+                )
 
     def require_connected(self, ref: ast.ObjectRef, connects: dict[str, ast.Connect]) -> None:
         if ref.system in self.known and ref.system not in connects:
-            self.out.append(_diag(NOT_CONNECTED, f"`{ref.system}` is used but never connected", ref.span, "no connect block",
-                                  f"add `connect {ref.system} {{ … }}` or include the file that has it"))
+            self.out.append(
+                _diag(
+                    NOT_CONNECTED,
+                    f"`{ref.system}` is used but never connected",
+                    ref.span,
+                    "no connect block",
+                    f"add `connect {ref.system} {{ … }}` or include the file that has it",
+                )
+            )
 
     # ------------------------------------------------------------ sync pairs
 
@@ -362,8 +420,16 @@ class _Analyser:
         pair.empty, pair.empty_node = st.policy, st
         skipping = [s for s in (pair.left, pair.right) if s.catalog.rules_of("empty_values_skipped", object=s.object) and pair.flows_into(s)]
         if st.policy == "write" and skipping:
-            self.out.append(_diag(EMPTY_WRITES, f"empty values would be written to {skipping[0].catalog.display_name}", st.span,
-                                  "blanks fields", "use `empty skip`", WARNING))
+            self.out.append(
+                _diag(
+                    EMPTY_WRITES,
+                    f"empty values would be written to {skipping[0].catalog.display_name}",
+                    st.span,
+                    "blanks fields",
+                    "use `empty skip`",
+                    WARNING,
+                )
+            )
 
     def _conflict(self, pair: PairModel, st: ast.Conflict, scopes: "_Scopes") -> None:
         self.conflict_words(pair, st.policy)
@@ -371,8 +437,15 @@ class _Analyser:
 
     def conflict_words(self, pair: PairModel, policy: ast.ConflictPolicy) -> None:
         if len(policy.words) == 2 and policy.words[0] not in (pair.left.system, pair.right.system, "newest"):  # `newest wins`: SM113
-            self.out.append(_diag(BAD_POLICY_SYSTEM, f"`{policy.words[0]}` is not part of this sync", policy.span, "not in the pair",
-                                  f"write `conflict {pair.left.system} wins` or `conflict {pair.right.system} wins`"))
+            self.out.append(
+                _diag(
+                    BAD_POLICY_SYSTEM,
+                    f"`{policy.words[0]}` is not part of this sync",
+                    policy.span,
+                    "not in the pair",
+                    f"write `conflict {pair.left.system} wins` or `conflict {pair.right.system} wins`",
+                )
+            )
 
     def rule(self, pair: PairModel, rule: ast.FieldRule, scopes: "_Scopes") -> None:
         lscope, rscope = scopes.left, scopes.right
@@ -390,8 +463,15 @@ class _Analyser:
         if rule.arrow in ("<-", "<->"):
             halves.append((lval, rval, "right_to_left"))
         if pair.direction != "both" and ARROW_DIRECTION[rule.arrow] != pair.direction:
-            self.out.append(_diag(RULE_AGAINST_SYNC, f"this rule flows `{rule.arrow}` but the sync only flows `{pair.sync.arrow}`", rule.arrow_span,
-                                  "against the sync's direction", "make the sync two-way (`<->`), or point the rule the way the sync flows"))
+            self.out.append(
+                _diag(
+                    RULE_AGAINST_SYNC,
+                    f"this rule flows `{rule.arrow}` but the sync only flows `{pair.sync.arrow}`",
+                    rule.arrow_span,
+                    "against the sync's direction",
+                    "make the sync two-way (`<->`), or point the rule the way the sync flows",
+                )
+            )
             halves = [h for h in halves if h[2] == pair.direction]
         for target_val, source_val, direction in halves:
             if target_val.kind != "field":
@@ -427,14 +507,28 @@ class _Analyser:
                 self.out.append(_diag(WRITE_THROUGH_RELATION, f"`{target.describe()}` belongs to a related record", span, "not this object"))
             return
         if target.through_relation:
-            self.out.append(_diag(WRITE_THROUGH_RELATION, f"`{target.describe()}` is a field of a related {target.end_object}, which this sync does not write",
-                                  span, "related record", "make this side read-only (`->`), or sync that object in its own block"))
+            self.out.append(
+                _diag(
+                    WRITE_THROUGH_RELATION,
+                    f"`{target.describe()}` is a field of a related {target.end_object}, which this sync does not write",
+                    span,
+                    "related record",
+                    "make this side read-only (`->`), or sync that object in its own block",
+                )
+            )
             return
         spec = target.spec
         perms = target.side.spec.permissions
         if spec is not None and not spec.settable and (perms.create or perms.update):
-            self.out.append(_diag(READ_ONLY_FIELD, f"{target.side.catalog.display_name} {target.side.spec.display_name} `{target.describe()}` is read-only",
-                                  span, "cannot be written", "read it only: point the arrow away from it"))
+            self.out.append(
+                _diag(
+                    READ_ONLY_FIELD,
+                    f"{target.side.catalog.display_name} {target.side.spec.display_name} `{target.describe()}` is read-only",
+                    span,
+                    "cannot be written",
+                    "read it only: point the arrow away from it",
+                )
+            )
         self.check_types(write, span)
         reaching, read = _literals(write)
         for lit in reaching:
@@ -460,8 +554,15 @@ class _Analyser:
         if not compatible(source_type, dst.type):
             if src.kind == "literal" and isinstance(src.node, ast.Literal) and dst.type in ("date", "datetime") and src.node.kind == "string":
                 return
-            self.out.append(_diag(TYPE_MISMATCH, f"{_article(source_type)} {source_type} value cannot be written into `{dst.describe()}`, which holds {dst.type}", span,
-                                  f"{dst.type} field", "add `with map { … }`, or map a field of the same type"))
+            self.out.append(
+                _diag(
+                    TYPE_MISMATCH,
+                    f"{_article(source_type)} {source_type} value cannot be written into `{dst.describe()}`, which holds {dst.type}",
+                    span,
+                    f"{dst.type} field",
+                    "add `with map { … }`, or map a field of the same type",
+                )
+            )
 
     def match_key(self, pair: PairModel, key: ast.MatchKey, lscope: Scope, rscope: Scope) -> None:
         if key.right is None and isinstance(key.left, ast.Path):
@@ -503,8 +604,15 @@ class _Analyser:
         ids = [r for r in (left, right) if r.spec is not None and r.spec.name == r.side.spec.identity.key]
         keepers = [r for r in (left, right) if r not in ids]
         if len(ids) != 1 or not keepers or not (keepers[0].is_custom or (keepers[0].spec and keepers[0].spec.writable)):
-            self.out.append(_diag(BAD_LINK, "`link` pairs one side's id field with a writable or custom field of the other", st.span, "cannot keep the link",
-                                  'write `link pipedrive.custom("apId") = autopilot.contact_id`'))
+            self.out.append(
+                _diag(
+                    BAD_LINK,
+                    "`link` pairs one side's id field with a writable or custom field of the other",
+                    st.span,
+                    "cannot keep the link",
+                    'write `link pipedrive.custom("apId") = autopilot.contact_id`',
+                )
+            )
             return
         pair.link = (left, right)
         pair.link_node = st
@@ -528,20 +636,40 @@ class _Analyser:
                 self.out.append(_diag(BAD_POLICY_SYSTEM, f"`{name}` is not part of this sync", st.span, "not in the pair"))
                 return
         if st.source == st.target:
-            self.out.append(_diag(BAD_POLICY_SYSTEM, f"deletions flow from one system of the pair to the other, not from `{st.source}` to itself", st.span,
-                                  "the same system twice", f"name both systems of the pair (`deletes {pair.left.system} -> {pair.right.system}`), or write `deletes never`"))
+            self.out.append(
+                _diag(
+                    BAD_POLICY_SYSTEM,
+                    f"deletions flow from one system of the pair to the other, not from `{st.source}` to itself",
+                    st.span,
+                    "the same system twice",
+                    f"name both systems of the pair (`deletes {pair.left.system} -> {pair.right.system}`), or write `deletes never`",
+                )
+            )
             return
         target = pair.side(st.target) if st.arrow == "->" else pair.side(st.source)
         origin = pair.side(st.source) if st.arrow == "->" else pair.side(st.target)
         assert target is not None and origin is not None
         if not pair.flows_into(target):
-            self.out.append(_diag(RULE_AGAINST_SYNC, f"deletions would flow into {target.catalog.display_name}, but the sync only writes {origin.catalog.display_name}",
-                                  st.span, "against the sync's direction", f"write `deletes {target.system} -> {origin.system}` or `deletes never`"))
+            self.out.append(
+                _diag(
+                    RULE_AGAINST_SYNC,
+                    f"deletions would flow into {target.catalog.display_name}, but the sync only writes {origin.catalog.display_name}",
+                    st.span,
+                    "against the sync's direction",
+                    f"write `deletes {target.system} -> {origin.system}` or `deletes never`",
+                )
+            )
             return
         if target.catalog.rules_of("deletes_only_from_here", object=target.object) or not target.spec.permissions.delete:
-            self.out.append(_diag(DELETES_TOWARD_PIPEDRIVE if target.catalog.rules_of("deletes_only_from_here", object=target.object) else SYNC_PERMISSION,
-                                  f"deletions may not flow from {origin.catalog.display_name} to {target.catalog.display_name} {target.spec.plural or target.object}",
-                                  st.span, "not allowed", f"write `deletes {target.system} -> {origin.system}` or `deletes never`"))
+            self.out.append(
+                _diag(
+                    DELETES_TOWARD_PIPEDRIVE if target.catalog.rules_of("deletes_only_from_here", object=target.object) else SYNC_PERMISSION,
+                    f"deletions may not flow from {origin.catalog.display_name} to {target.catalog.display_name} {target.spec.plural or target.object}",
+                    st.span,
+                    "not allowed",
+                    f"write `deletes {target.system} -> {origin.system}` or `deletes never`",
+                )
+            )
 
     def owner(self, pair: PairModel, st: ast.OwnerDefault, scopes: "_Scopes") -> None:
         pair.owner = st
@@ -560,8 +688,15 @@ class _Analyser:
         elif isinstance(v, ast.Literal) and v.kind == "number" and isinstance(v.value, int) and v.value > 0:
             ok = any(owner_field(s) is not None for s in (pair.left, pair.right))
         if not ok:
-            self.out.append(_diag(BAD_OWNER, "`owner default` needs `SYSTEM.me`, a user id or `SYSTEM.user(\"Name\")` of a side that has owners", st.span,
-                                  "cannot own records", "write `owner default pipedrive.me`"))
+            self.out.append(
+                _diag(
+                    BAD_OWNER,
+                    '`owner default` needs `SYSTEM.me`, a user id or `SYSTEM.user("Name")` of a side that has owners',
+                    st.span,
+                    "cannot own records",
+                    "write `owner default pipedrive.me`",
+                )
+            )
 
     # ------------------------------------------------------------ rules across a pair
 
@@ -589,8 +724,16 @@ class _Analyser:
                 continue  # an identical rule repeated: SM106 already says so
             if key in seen:
                 first = seen[key]
-                self.out.append(_diag(WRITTEN_TWICE, f"`{w.target.describe()}` is written by two rules", w.rule.span, "written again here", "keep one rule per field",
-                                      extra=(Label(first.rule.span, "first written here"),)))
+                self.out.append(
+                    _diag(
+                        WRITTEN_TWICE,
+                        f"`{w.target.describe()}` is written by two rules",
+                        w.rule.span,
+                        "written again here",
+                        "keep one rule per field",
+                        extra=(Label(first.rule.span, "first written here"),),
+                    )
+                )
             else:
                 seen[key] = w
 
@@ -603,8 +746,16 @@ class _Analyser:
         for w in writes:
             link = owners.get(w.target.target_key)
             if link is not None:
-                self.out.append(_diag(WRITTEN_TWICE, f"`{w.target.describe()}` is kept by `link`, which is its only writer", w.rule.span, "written again here",
-                                      "remove this rule: the link writes the partner's id there", extra=(Label(link.span, "written by the link here"),)))
+                self.out.append(
+                    _diag(
+                        WRITTEN_TWICE,
+                        f"`{w.target.describe()}` is kept by `link`, which is its only writer",
+                        w.rule.span,
+                        "written again here",
+                        "remove this rule: the link writes the partner's id there",
+                        extra=(Label(link.span, "written by the link here"),),
+                    )
+                )
 
     def related_pairing(self, pairs: list[PairModel]) -> None:
         """R9, R17: a key or rule through a relation translates a related record into its
@@ -616,8 +767,15 @@ class _Analyser:
                     continue
                 cat = ref.side.catalog
                 near = f"{ref.side.system}.{ref.end_object}"
-                self.out.append(_diag(RELATION_NOT_PAIRED, f"`{ref.describe()}` leads to {cat.display_name} {cat.object(ref.end_object).display_name} records, but no sync pairs {near} with {far}",
-                                      node.span, "nothing pairs these", f"add `sync {near} <-> {far} {{ … }}` to this mapping or a file it includes"))
+                self.out.append(
+                    _diag(
+                        RELATION_NOT_PAIRED,
+                        f"`{ref.describe()}` leads to {cat.display_name} {cat.object(ref.end_object).display_name} records, but no sync pairs {near} with {far}",
+                        node.span,
+                        "nothing pairs these",
+                        f"add `sync {near} <-> {far} {{ … }}` to this mapping or a file it includes",
+                    )
+                )
 
     def contradictions(self, pair: PairModel) -> None:
         """R16, R19 and plain logic: for each way records flow, the `where` lines, the `only`
@@ -645,15 +803,31 @@ class _Analyser:
             return _diag(UNSATISFIABLE_FILTER, f"`{text}` can never be true", st.span, "never true", "remove it, or write the condition you meant")
         for g, rule in implicit:
             if not sat.satisfiable([g, f]):
-                return _diag(UNSATISFIABLE_FILTER, f"`{text}` contradicts a filter the product always applies: \"{rule.seed}\" ({', '.join(rule.r)})",
-                             st.span, "never true with the product's filter", "remove it: the product already filters these records")
+                return _diag(
+                    UNSATISFIABLE_FILTER,
+                    f'`{text}` contradicts a filter the product always applies: "{rule.seed}" ({", ".join(rule.r)})',
+                    st.span,
+                    "never true with the product's filter",
+                    "remove it: the product already filters these records",
+                )
         fixed = [g for g, _ in implicit]
         for g, earlier, earlier_text in kept:
             if not sat.satisfiable(fixed + [g, f]):
-                return _diag(UNSATISFIABLE_FILTER, f"`{text}` contradicts `{earlier_text}`", st.span, "never true with the other condition",
-                             "keep the condition you meant", extra=(Label(earlier.span, "contradicted condition"),))
-        return _diag(UNSATISFIABLE_FILTER, f"`{text}` contradicts the conditions before it", st.span, "never true with the others",
-                     "keep the conditions you meant")
+                return _diag(
+                    UNSATISFIABLE_FILTER,
+                    f"`{text}` contradicts `{earlier_text}`",
+                    st.span,
+                    "never true with the other condition",
+                    "keep the condition you meant",
+                    extra=(Label(earlier.span, "contradicted condition"),),
+                )
+        return _diag(
+            UNSATISFIABLE_FILTER,
+            f"`{text}` contradicts the conditions before it",
+            st.span,
+            "never true with the others",
+            "keep the conditions you meant",
+        )
 
     def implicit_filters(self, pair: PairModel, source: Side) -> list:
         """The catalogs' filters on a flow out of `source`: (formula, rule)."""
@@ -685,12 +859,24 @@ class _Analyser:
 
     def pairing(self, pair: PairModel) -> None:
         if not pair.matches and pair.link is None:
-            self.out.append(_diag(NO_PAIRING, f"nothing says which {pair.left.object} is which {pair.right.object}", pair.sync.span,
-                                  "no match or link", "add `match …` (e.g. `match email.primary = Email`)"))
+            self.out.append(
+                _diag(
+                    NO_PAIRING,
+                    f"nothing says which {pair.left.object} is which {pair.right.object}",
+                    pair.sync.span,
+                    "no match or link",
+                    "add `match …` (e.g. `match email.primary = Email`)",
+                )
+            )
 
     def scoped(self, pair: PairModel, side: Side, word: str) -> bool:
         for st, target in pair.scopes:
-            if target is side and isinstance(st.scope, ast.Truthy) and isinstance(st.scope.value, ast.Path) and builtin_of(st.scope.value, self.systems) == word:
+            if (
+                target is side
+                and isinstance(st.scope, ast.Truthy)
+                and isinstance(st.scope.value, ast.Path)
+                and builtin_of(st.scope.value, self.systems) == word
+            ):
                 return True
         return False
 
@@ -701,15 +887,36 @@ class _Analyser:
             perms = side.spec.permissions
             name = f"{side.catalog.display_name} {side.spec.plural or side.object}"
             if not perms.create and not perms.update:
-                self.out.append(_diag(SYNC_PERMISSION, f"a sync may only read {name} ({perms.seed or 'read only'})", pair.sync.span,
-                                      "writes a read-only object", "turn the sync around so it only reads them"))
+                self.out.append(
+                    _diag(
+                        SYNC_PERMISSION,
+                        f"a sync may only read {name} ({perms.seed or 'read only'})",
+                        pair.sync.span,
+                        "writes a read-only object",
+                        "turn the sync around so it only reads them",
+                    )
+                )
                 continue
             if not perms.create and not self.scoped(pair, side, "linked"):
-                self.out.append(_diag(SYNC_PERMISSION, f"this sync would create {name}, which a sync may not ({perms.seed})", pair.sync.span,
-                                      "would create", f"add `only linked -> {side.system}` so it only updates paired records"))
+                self.out.append(
+                    _diag(
+                        SYNC_PERMISSION,
+                        f"this sync would create {name}, which a sync may not ({perms.seed})",
+                        pair.sync.span,
+                        "would create",
+                        f"add `only linked -> {side.system}` so it only updates paired records",
+                    )
+                )
             if not perms.update and not self.scoped(pair, side, "new"):
-                self.out.append(_diag(SYNC_PERMISSION, f"this sync would update {name}, which a sync may not ({perms.seed})", pair.sync.span,
-                                      "would update", f"add `only new -> {side.system}` so it only creates records"))
+                self.out.append(
+                    _diag(
+                        SYNC_PERMISSION,
+                        f"this sync would update {name}, which a sync may not ({perms.seed})",
+                        pair.sync.span,
+                        "would update",
+                        f"add `only new -> {side.system}` so it only creates records",
+                    )
+                )
 
     def inbound_scope(self, pair: PairModel) -> None:
         for side in (pair.left, pair.right):
@@ -719,8 +926,15 @@ class _Analyser:
                     continue
                 has_list = any(target is other and _mentions_list(st.scope, self.systems) for st, target in pair.scopes)
                 if not has_list and not self.scoped(pair, other, "linked"):
-                    self.out.append(_diag(MISSING_SCOPE, f"every {side.catalog.display_name} contact would reach {other.catalog.display_name}", pair.sync.span,
-                                          "no list scope", f'add `only {side.system}.list("{rule.get("list")}") -> {other.system}`'))
+                    self.out.append(
+                        _diag(
+                            MISSING_SCOPE,
+                            f"every {side.catalog.display_name} contact would reach {other.catalog.display_name}",
+                            pair.sync.span,
+                            "no list scope",
+                            f'add `only {side.system}.list("{rule.get("list")}") -> {other.system}`',
+                        )
+                    )
 
     def required(self, pair: PairModel) -> None:
         """R23. A side the pair can create records on needs every required field written into
@@ -750,29 +964,55 @@ class _Analyser:
                 what = f"{side.catalog.display_name} {side.spec.display_name} requires `{req.field}` ({req.seed})"
                 if creates:
                     arrow = "<-" if side is pair.left else "->"
-                    self.out.append(_diag(REQUIRED_NOT_MAPPED, f"{what}, but this sync can create one from {_article(other.catalog.display_name.lower())} {other.catalog.display_name} {other.spec.display_name} and nothing writes it {other.system} -> {side.system}",
-                                          pair.sync.span, f"creates {side.spec.plural or side.object} without `{req.field}`",
-                                          f"write `{req.field}` toward {side.system} ({arrow} or <->) in this block, or give it a `default`"))
+                    self.out.append(
+                        _diag(
+                            REQUIRED_NOT_MAPPED,
+                            f"{what}, but this sync can create one from {_article(other.catalog.display_name.lower())} {other.catalog.display_name} {other.spec.display_name} and nothing writes it {other.system} -> {side.system}",
+                            pair.sync.span,
+                            f"creates {side.spec.plural or side.object} without `{req.field}`",
+                            f"write `{req.field}` toward {side.system} ({arrow} or <->) in this block, or give it a `default`",
+                        )
+                    )
                 else:
-                    self.out.append(_diag(REQUIRED_NOT_MAPPED, f"{what}, but it is not mapped",
-                                          pair.sync.span, "required field missing", f"map `{req.field}` in this block, or give it a default"))
+                    self.out.append(
+                        _diag(
+                            REQUIRED_NOT_MAPPED,
+                            f"{what}, but it is not mapped",
+                            pair.sync.span,
+                            "required field missing",
+                            f"map `{req.field}` in this block, or give it a default",
+                        )
+                    )
 
     def creates_on(self, pair: PairModel, side: Side) -> bool:
         """Whether the pair may create records on `side`: it flows there, the object may be
         created, and neither `only linked` nor the related record's pairing rules it out."""
-        return (pair.flows_into(side) and side.spec.permissions.create and not self.scoped(pair, side, "linked")
-                and side is not pair.partner_side)
+        return pair.flows_into(side) and side.spec.permissions.create and not self.scoped(pair, side, "linked") and side is not pair.partner_side
 
     def activity_relation(self, pair: PairModel, pairs: list[PairModel]) -> None:
         for side in (pair.left, pair.right):
             for rule in side.catalog.rules_of("requires_relation", object=side.object):
                 relation = rule.get("relation")
-                configured = any(m.kind == "relation" and any(r.is_relation and r.side is side and r.hops[-1].name == relation for r in m.left.reads + (m.right.reads if m.right else ()))
-                                 for m in pair.matches)
-                configured = configured or any(w.target.is_relation and w.target.side is side and w.target.hops[-1].name == relation for w in pair.writes)
+                configured = any(
+                    m.kind == "relation"
+                    and any(
+                        r.is_relation and r.side is side and r.hops[-1].name == relation for r in m.left.reads + (m.right.reads if m.right else ())
+                    )
+                    for m in pair.matches
+                )
+                configured = configured or any(
+                    w.target.is_relation and w.target.side is side and w.target.hops[-1].name == relation for w in pair.writes
+                )
                 if not configured:
-                    self.out.append(_diag(MISSING_RELATION, f"{side.catalog.display_name} {side.spec.plural or side.object} must be synced with their `{relation}` relationship",
-                                          pair.sync.span, "no contact relationship", f"add `match {relation}` or a rule writing `{relation}`"))
+                    self.out.append(
+                        _diag(
+                            MISSING_RELATION,
+                            f"{side.catalog.display_name} {side.spec.plural or side.object} must be synced with their `{relation}` relationship",
+                            pair.sync.span,
+                            "no contact relationship",
+                            f"add `match {relation}` or a rule writing `{relation}`",
+                        )
+                    )
 
     def time_identity(self, pair: PairModel) -> None:
         """R15: two objects that both dedupe by a time (done time / "Occurred At") pair by it."""
@@ -801,9 +1041,15 @@ class _Analyser:
         where = lines.get(lacking[0]) if lacking else None
         l_rel = rules[pair.left.system].get("scope_relation")
         r_rel = rules[pair.right.system].get("scope_relation")
-        self.out.append(_diag(ACTIVITY_IDENTITY, f"{pair.left.catalog.display_name} and {pair.right.catalog.display_name} {pair.right.spec.plural or pair.right.object} must pair by `{want[0]}` = `{want[1]}`",
-                              where.span if where is not None else pair.sync.span, "pairs by something else",
-                              f"write `match {l_rel} = {r_rel}, {want[0]} = {want[1]}`" + (" on every `match` line" if len(groups) > 1 else "")))
+        self.out.append(
+            _diag(
+                ACTIVITY_IDENTITY,
+                f"{pair.left.catalog.display_name} and {pair.right.catalog.display_name} {pair.right.spec.plural or pair.right.object} must pair by `{want[0]}` = `{want[1]}`",
+                where.span if where is not None else pair.sync.span,
+                "pairs by something else",
+                f"write `match {l_rel} = {r_rel}, {want[0]} = {want[1]}`" + (" on every `match` line" if len(groups) > 1 else ""),
+            )
+        )
 
     def one_to_many(self) -> None:
         """R22, wherever a path is used: every path resolved anywhere in the mapping (rules,
@@ -811,8 +1057,16 @@ class _Analyser:
         for ref in self.resolved:
             if ref.resolved is not None and ref.resolved.ok and ref.resolved.to_many_hops:
                 hop = ref.resolved.to_many_hops[0]
-                self.out.append(_diag(ONE_TO_MANY, f"`{ref.describe()}` goes through `{hop.name}`, which has many {hop.target} records", ref.span,
-                                      "one-to-many", "map from the other object's side instead", WARNING))
+                self.out.append(
+                    _diag(
+                        ONE_TO_MANY,
+                        f"`{ref.describe()}` goes through `{hop.name}`, which has many {hop.target} records",
+                        ref.span,
+                        "one-to-many",
+                        "map from the other object's side instead",
+                        WARNING,
+                    )
+                )
 
     def unsplittable(self, writes: list[Write]) -> None:
         """R21 on every object: a field the catalog marks unsplittable (a user's full name,
@@ -827,8 +1081,15 @@ class _Analyser:
             parts = [w for w in group if _looks_like_name_part(w.target)]
             if len(group) > 1 or parts or any(w.source.kind == "format" for w in group) or any(w.transforms for w in group):
                 w = (parts or group[1:] or group)[0]
-                self.out.append(_diag(SPLIT_FULL_NAME, f"`{'.'.join(segments)}` is one full name and cannot be split", w.rule.span, "splits the owner's name",
-                                      "map it whole to one field such as `owner_name`"))
+                self.out.append(
+                    _diag(
+                        SPLIT_FULL_NAME,
+                        f"`{'.'.join(segments)}` is one full name and cannot be split",
+                        w.rule.span,
+                        "splits the owner's name",
+                        "map it whole to one field such as `owner_name`",
+                    )
+                )
 
     # ------------------------------------------------------------ stages
 
@@ -850,9 +1111,18 @@ class _Analyser:
             try:
                 names = dependency_order(cat, sorted(reached, key=cat.object_names().index), extra)
             except DependencyCycleError as exc:
-                culprit = next((p for p in pairs if any(sy == system and src in exc.chain and dst in exc.chain for sy, src, dst in p.relation_edges)), pairs[0])
-                self.out.append(_diag(DEPENDENCY_CYCLE, f"{cat.display_name} objects depend on each other in a cycle: {' -> '.join(exc.chain)}", culprit.sync.span,
-                                      "closes the cycle", "match one of these objects without going through the other"))
+                culprit = next(
+                    (p for p in pairs if any(sy == system and src in exc.chain and dst in exc.chain for sy, src, dst in p.relation_edges)), pairs[0]
+                )
+                self.out.append(
+                    _diag(
+                        DEPENDENCY_CYCLE,
+                        f"{cat.display_name} objects depend on each other in a cycle: {' -> '.join(exc.chain)}",
+                        culprit.sync.span,
+                        "closes the cycle",
+                        "match one of these objects without going through the other",
+                    )
+                )
                 names = sorted(reached, key=cat.object_names().index)
             order.extend(f"{system}.{n}" for n in names)
         return order
@@ -899,26 +1169,42 @@ class _Analyser:
             wants_create = step.verb in ("create", "upsert")
             problems = []
             if named.target != target.object:
-                problems.append(f"\"{act.name}\" works on {named.target}, not {target.object}")
+                problems.append(f'"{act.name}" works on {named.target}, not {target.object}')
             elif named.operation != op:
                 verb = "upsert" if named.operation == "update" and named.creates_person_if_missing else named.operation
-                problems.append(f"\"{act.name}\" is a{'n' if named.operation[0] in 'aeiou' else ''} {named.operation} action: use `{verb}`")
+                problems.append(f'"{act.name}" is a{"n" if named.operation[0] in "aeiou" else ""} {named.operation} action: use `{verb}`')
             elif wants_create != named.creates_person_if_missing:
-                problems.append(f"\"{act.name}\" {'creates' if named.creates_person_if_missing else 'never creates'} the person if missing, so use `{'upsert' if named.creates_person_if_missing and op == 'update' else 'create' if named.creates_person_if_missing else 'update'}`")
+                problems.append(
+                    f'"{act.name}" {"creates" if named.creates_person_if_missing else "never creates"} the person if missing, so use `{"upsert" if named.creates_person_if_missing and op == "update" else "create" if named.creates_person_if_missing else "update"}`'
+                )
             for p in problems:
                 self.out.append(_diag(BAD_ACTION, p, step.span, "contradicts the catalog's action", "see the action in docs/catalogs.md"))
             if named.fields:
                 allowed = sorted(named.fields)
                 for w in writes:  # each on its own line: the step itself is fine
                     if w.target.spec is not None and w.target.spec.name not in allowed:
-                        self.out.append(_diag(BAD_ACTION, f"\"{act.name}\" may only write {', '.join(allowed)}", w.rule.span, "not a field this action writes",
-                                              "see the action in docs/catalogs.md"))
+                        self.out.append(
+                            _diag(
+                                BAD_ACTION,
+                                f'"{act.name}" may only write {", ".join(allowed)}',
+                                w.rule.span,
+                                "not a field this action writes",
+                                "see the action in docs/catalogs.md",
+                            )
+                        )
             return named.name
         offered = [a for a in cat.actions_on(target.object) if a.operation == op]
         if not offered:
             ops = sorted({f"{a.operation} {a.target}" for a in cat.actions})
-            self.out.append(_diag(BAD_ACTION, f"{cat.display_name} offers no action that can {op} {target.spec.plural or target.object}", step.span,
-                                  "not offered", f"{cat.display_name} actions: {', '.join(ops)}"))
+            self.out.append(
+                _diag(
+                    BAD_ACTION,
+                    f"{cat.display_name} offers no action that can {op} {target.spec.plural or target.object}",
+                    step.span,
+                    "not offered",
+                    f"{cat.display_name} actions: {', '.join(ops)}",
+                )
+            )
         return None
 
 

@@ -71,8 +71,14 @@ def _unreadable(include: ast.Include, exc: Exception) -> Diagnostic:
     # The codec's own text (byte offsets, "invalid start byte") says nothing to a mapping's
     # author; a non-UTF-8 include gets the message a non-UTF-8 root gets.
     reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else getattr(exc, "strerror", None) or str(exc)
-    return Diagnostic(INCLUDE_NOT_FOUND, ERROR, f"cannot read included file `{include.path}`", include.span,
-                      (Label(include.span, reason),), help="paths are relative to the including file")
+    return Diagnostic(
+        INCLUDE_NOT_FOUND,
+        ERROR,
+        f"cannot read included file `{include.path}`",
+        include.span,
+        (Label(include.span, reason),),
+        help="paths are relative to the including file",
+    )
 
 
 def load(root: str, reader: Reader = read_file) -> SourceSet:
@@ -106,10 +112,16 @@ def load(root: str, reader: Reader = read_file) -> SourceSet:
             target = os.path.normpath(os.path.join(os.path.dirname(path), include.path))
             target_name = _display(target)
             if not inside(folder, target):
-                result.diagnostics.append(Diagnostic(
-                    INCLUDE_OUTSIDE, ERROR, f"`include \"{include.path}\"` leaves the mapping's folder", include.span,
-                    (Label(include.span, "outside the mapping's folder: not read"),),
-                    help="move the file into the mapping's folder and include it by a relative path"))
+                result.diagnostics.append(
+                    Diagnostic(
+                        INCLUDE_OUTSIDE,
+                        ERROR,
+                        f'`include "{include.path}"` leaves the mapping\'s folder',
+                        include.span,
+                        (Label(include.span, "outside the mapping's folder: not read"),),
+                        help="move the file into the mapping's folder and include it by a relative path",
+                    )
+                )
                 continue
             if target_name in here:
                 start = here.index(target_name)

@@ -152,7 +152,7 @@ def describe_syntax_error(exc: UnexpectedInput, text: str, file: str, parser: La
                 ERROR,
                 "this string is never closed",
                 Span(file, line, col, line, col + len(rest)),
-                (Label(Span(file, line, col, line, col + len(rest)), "needs a closing `\"` on this line"),),
+                (Label(Span(file, line, col, line, col + len(rest)), 'needs a closing `"` on this line'),),
                 help='strings end on the line they start on; add the closing `"`',
             )
         shown = repr(char)[1:-1] if char.isprintable() and char.strip() else f"U+{ord(char):04X}" if char else "?"

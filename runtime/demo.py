@@ -46,6 +46,7 @@ async def seed(env: dict[str, str], pipedrive_root: str, autopilot_root: str) ->
     """The account as its people made it, in the apps (the sandboxes' app routes)."""
     out: dict[str, Any] = {"persons": {}, "contacts": {}}
     async with httpx.AsyncClient(timeout=30) as http:
+
         async def made(answer: httpx.Response) -> dict[str, Any]:
             answer.raise_for_status()
             return answer.json()
@@ -63,8 +64,9 @@ async def seed(env: dict[str, str], pipedrive_root: str, autopilot_root: str) ->
                 body["org_id"] = orgs[org]
             person = await made(await http.post(f"{pipedrive_root}/__sandbox__/app/persons", json=body))
             out["persons"][name] = person["data"]["id"]
-        created = await made(await http.post(f"{env['AUTOPILOT_BASE_URL']}/list", json={"name": LIST},
-                                             headers={"autopilotapikey": env["AUTOPILOT_API_KEY"]}))
+        created = await made(
+            await http.post(f"{env['AUTOPILOT_BASE_URL']}/list", json={"name": LIST}, headers={"autopilotapikey": env["AUTOPILOT_API_KEY"]})
+        )
         list_id = created["list_id"]
         for first, last, email, listed in CONTACTS:
             contact = {"FirstName": first, "Email": email, **({"LastName": last} if last else {})}
@@ -85,8 +87,12 @@ async def edit(env: dict[str, str], seeded: dict[str, Any], pipedrive_root: str,
         await http.patch(f"{pipedrive_root}/__sandbox__/app/persons/{edsger}", json={"name": "Edsger Wybe"})
         await http.put(f"{autopilot_root}/__sandbox__/clock", json={"advance": 30})
         await http.put(f"{pipedrive_root}/__sandbox__/clock", json={"advance": 30})
-        await http.post(f"{autopilot_root}/__sandbox__/app/contact", json={"contact": {"Email": "edsger@shortest.example", "LastName": "Dijkstra-Newer"}})
-        await http.post(f"{autopilot_root}/__sandbox__/app/contact", json={"contact": {"Email": "frances@compilers.example", "Phone": "+1 914 555 0177"}})
+        await http.post(
+            f"{autopilot_root}/__sandbox__/app/contact", json={"contact": {"Email": "edsger@shortest.example", "LastName": "Dijkstra-Newer"}}
+        )
+        await http.post(
+            f"{autopilot_root}/__sandbox__/app/contact", json={"contact": {"Email": "frances@compilers.example", "Phone": "+1 914 555 0177"}}
+        )
     return [
         "Pipedrive: a sales rep renames Grace Hopper to Grace Brewster Hopper",
         "Pipedrive: a sales rep changes Edsger Dijkstra's last name to Wybe ...",
@@ -103,19 +109,22 @@ async def act_two(env: dict[str, str], seeded: dict[str, Any], pipedrive_root: s
         await http.post(f"{env['PIPEDRIVE_BASE_URL']}/v1/personFields", headers=token, json={"name": "Lead score", "field_type": "double"})
         ada, grace = seeded["persons"]["Ada Lovelace"], seeded["persons"]["Grace Hopper"]
         app = f"{pipedrive_root}/__sandbox__/app"
-        await http.post(f"{app}/deals", json={"title": "Difference Engine No. 2", "person_id": ada, "value": 12000,
-                                               "expected_close_date": "2026-12-31"})
+        await http.post(
+            f"{app}/deals", json={"title": "Difference Engine No. 2", "person_id": ada, "value": 12000, "expected_close_date": "2026-12-31"}
+        )
         await http.post(f"{app}/deals", json={"title": "COBOL licences", "person_id": grace, "value": 8000})
         await http.post(f"{app}/activities", json={"subject": "Call about the engine", "type": "call", "person_id": ada, "done": True})
         for kind in ("send", "open"):  # Autopilot mails Ada; she opens it
             answer = await http.post(f"{autopilot_root}/__sandbox__/app/engagement", json={"contact_id": "ada@analytical.example", "kind": kind})
             answer.raise_for_status()
-        await http.post(f"{autopilot_root}/__sandbox__/app/contact", json={"contact": {
-            "Email": "john@fortran.example", "custom": {"integer--Pipedrive--Owner--ID": 999}}})
+        await http.post(
+            f"{autopilot_root}/__sandbox__/app/contact",
+            json={"contact": {"Email": "john@fortran.example", "custom": {"integer--Pipedrive--Owner--ID": 999}}},
+        )
     return [
         "Pipedrive: Ada gets a deal closing 2026-12-31, Grace one with no expected close date (R19: it cannot pair)",
         "Pipedrive: a done call with Ada; Autopilot: Ada opens an email",
-        "Autopilot: a marketer sets John Backus's \"Pipedrive Owner ID\" to 999, which is nobody in Pipedrive (R20)",
+        'Autopilot: a marketer sets John Backus\'s "Pipedrive Owner ID" to 999, which is nobody in Pipedrive (R20)',
     ]
 
 
@@ -156,12 +165,15 @@ async def demo(echo: Callable[[str], None] = print) -> int:
         env = running.env()
         echo(f"sandboxes: Pipedrive {running.pipedrive_base_url}, Autopilot {running.autopilot_base_url} (clocks x{TIME_SCALE:g})")
         seeded = await seed(env, running.pipedrive_url, running.autopilot_url)
-        echo(f"seeded Pipedrive with {len(PERSONS)} persons (two share an email, one has none) and Autopilot with "
-                   f"{len(CONTACTS)} contacts ({sum(c[3] for c in CONTACTS)} on the {LIST!r} list)")
+        echo(
+            f"seeded Pipedrive with {len(PERSONS)} persons (two share an email, one has none) and Autopilot with "
+            f"{len(CONTACTS)} contacts ({sum(c[3] for c in CONTACTS)} on the {LIST!r} list)"
+        )
         connections = resolve_connections(plan, env)
         with tempfile.TemporaryDirectory() as tmp:
             store = open_state(Path(tmp) / "state.db")
             try:
+
                 async def sync(title: str, plan: dict = plan) -> Report:
                     echo("")
                     echo(title)
@@ -182,16 +194,19 @@ async def demo(echo: Callable[[str], None] = print) -> int:
                 await sync("3. sync again: the edits cross over, the conflict follows `conflict newest`")
                 for event in store.events(store.runs(limit=1)[0].id, "conflict"):
                     details = event.get("details", event)
-                    echo(f"  conflict on {details['field']}: kept {details['kept']!r}, lost {details['lost']!r} "
-                               f"(policy {details['policy']}, the {'Autopilot' if details['winner'] == 'right' else 'Pipedrive'} edit was newer)")
+                    echo(
+                        f"  conflict on {details['field']}: kept {details['kept']!r}, lost {details['lost']!r} "
+                        f"(policy {details['policy']}, the {'Autopilot' if details['winner'] == 'right' else 'Pipedrive'} edit was newer)"
+                    )
                 await sync("4. and once more: nothing changed, so nothing is written")
                 echo("")
                 echo("5. the same accounts with all five objects (mappings/five-objects.syncmap)")
                 for line in await act_two(env, seeded, running.pipedrive_url, running.autopilot_url):
                     echo(f"  {line}")
                 five = load_plan_input(str(Path(str(files("syncmap.mappings").joinpath("five-objects.syncmap")))))
-                await sync("6. sync: organizations from companies, deals and done activities onto contacts, "
-                           "Autopilot's email history into activities", five)
+                await sync(
+                    "6. sync: organizations from companies, deals and done activities onto contacts, Autopilot's email history into activities", five
+                )
                 letters = store.dead_letters()
             finally:
                 store.close()
@@ -203,4 +218,3 @@ async def demo(echo: Callable[[str], None] = print) -> int:
     echo("Run it against your own accounts: set the variables the mapping names (PIPEDRIVE_API_TOKEN, ...),")
     echo("then `syncmap run mappings/autopilot.syncmap --dry-run` to see what a first sync would change.")
     return 0
-

@@ -20,6 +20,7 @@ from typing import Any
 
 from syncmap.runtime.values import Context, apply_transforms, evaluate, is_empty, ref_key, refs_in, same
 
+
 @dataclass(frozen=True)
 class Op:
     """A plan field operation, digested once per run."""
@@ -167,17 +168,13 @@ def diff(
         if not _changed(source, snapshots[op.reads], op.source_keys):
             continue
         target_snapshot = snapshots[op.writes]
-        target_changed = (
-            not is_empty(current) if target_snapshot is None else not same(current, target_snapshot.get(op.target_key))
-        )
+        target_changed = not is_empty(current) if target_snapshot is None else not same(current, target_snapshot.get(op.target_key))
         if target_changed and op.two_way:
             policy = op.conflict or pair_conflict or {"policy": "newest"}
             winner = _winner(policy, systems, newest)
             if winner != op.reads:
                 continue  # the other half of the rule writes the other way
-            result.conflicts.append(
-                Conflict(op.target_key, op.reads, value, current, policy.get("policy", "newest"), op.span)
-            )
+            result.conflicts.append(Conflict(op.target_key, op.reads, value, current, policy.get("policy", "newest"), op.span))
         result.changes[op.writes][op.target_key] = value
         result.ops[op.writes].append(op)
     return result

@@ -203,8 +203,10 @@ class PairRun(Pairing, Writing):
         if full:
             await self.deletions(self.gone(before, right))
         if self.waiting:
-            engine.report.notes.append(f"{self.id}: {self.waiting} {self.pair['right']['object'].lower()} records wait for "
-                                       f"their {self.pair['left']['object'].lower()}'s relation to be synced first (R17)")
+            engine.report.notes.append(
+                f"{self.id}: {self.waiting} {self.pair['right']['object'].lower()} records wait for "
+                f"their {self.pair['left']['object'].lower()}'s relation to be synced first (R17)"
+            )
         if not engine.dry_run and not only:
             with self.state.transaction():
                 # Writes of earlier runs whose outcome was unknown (a crash, a timeout): this
@@ -251,12 +253,19 @@ class PairRun(Pairing, Writing):
                 if result.conflicts:
                     for conflict in result.conflicts:
                         engine.report.count(self.id, _direction(OTHER[conflict.winner]), "conflicts")
-                        engine.log("conflict", self.id, {
-                            "left_id": candidate.left.id if candidate.left else None,
-                            "right_id": candidate.right.id if candidate.right else None,
-                            "field": conflict.field, "winner": conflict.winner, "kept": conflict.kept,
-                            "lost": conflict.lost, "policy": conflict.policy,
-                        })
+                        engine.log(
+                            "conflict",
+                            self.id,
+                            {
+                                "left_id": candidate.left.id if candidate.left else None,
+                                "right_id": candidate.right.id if candidate.right else None,
+                                "field": conflict.field,
+                                "winner": conflict.winner,
+                                "kept": conflict.kept,
+                                "lost": conflict.lost,
+                                "policy": conflict.policy,
+                            },
+                        )
                 if result.changes["right"] or (candidate.right is None and writable.get("right")):
                     right_writes.append((candidate, result.changes["right"], result))
                 if result.changes["left"] or (candidate.left is None and writable.get("left")):
@@ -296,8 +305,11 @@ class PairRun(Pairing, Writing):
         person may exist unchanged (so unread); search by the match key before creating (R9)."""
         if candidate.left is not None or candidate.right is None or self.engine.full_pass_now.get(self.id):
             return candidate
-        if not (self.writes("left") and self.pair["creates"]["left"]
-                and self.in_scope("left", candidate, candidate.right.values, self.engine.members, False)):
+        if not (
+            self.writes("left")
+            and self.pair["creates"]["left"]
+            and self.in_scope("left", candidate, candidate.right.values, self.engine.members, False)
+        ):
             return candidate
         s = self.sides["left"]
         if s.system != "pipedrive" or s.obj != "Person":
@@ -318,11 +330,17 @@ class PairRun(Pairing, Writing):
                         if linked is None:
                             return Candidate(record, candidate.right)
                         if linked.right_id != candidate.right.id:
-                            self.engine.dead_letter(self, "right", candidate.right.id, DeadLetter(
-                                "duplicate_match_key",
-                                f"Contact {candidate.right.id} has the email of Pipedrive person {record.id}, which is "
-                                f"paired with contact {linked.right_id}: it is not synced (merge the duplicates, R9)",
-                                holder=record.id))
+                            self.engine.dead_letter(
+                                self,
+                                "right",
+                                candidate.right.id,
+                                DeadLetter(
+                                    "duplicate_match_key",
+                                    f"Contact {candidate.right.id} has the email of Pipedrive person {record.id}, which is "
+                                    f"paired with contact {linked.right_id}: it is not synced (merge the duplicates, R9)",
+                                    holder=record.id,
+                                ),
+                            )
                             return Candidate(None, None)
         return candidate
 
@@ -366,10 +384,15 @@ class PairRun(Pairing, Writing):
                     snapshots[op.reads].pop(key, None)  # looks changed: written (or reported) again
         newest = _newest(candidate)
         result = diff(
-            self.ops, records, snapshots, engine.ctx,
-            writable=writable, systems={s: pair[s]["system"] for s in SIDES},
+            self.ops,
+            records,
+            snapshots,
+            engine.ctx,
+            writable=writable,
+            systems={s: pair[s]["system"] for s in SIDES},
             pair_conflict=pair.get("conflict") or {"policy": "newest"},
-            empty_policy=(pair.get("empty") or {}).get("policy", "skip"), newest=newest,
+            empty_policy=(pair.get("empty") or {}).get("policy", "skip"),
+            newest=newest,
         )
         for side in SIDES:
             if records[side] is None and writable[side]:
@@ -387,10 +410,17 @@ class PairRun(Pairing, Writing):
         return self._letters.get((side, record_id), [])
 
     def shared_email(self, candidate: Candidate, reached: str) -> None:
-        self.engine.dead_letter(self, "right", candidate.right.id, DeadLetter(
-            "email_shared_in_autopilot",
-            f"Autopilot has several contacts with the email {candidate.right.values.get('Email')!r}: updates by email "
-            f"reach {reached}, not {candidate.right.id} (merge them in Autopilot, then `syncmap retry`)", reached=reached))
+        self.engine.dead_letter(
+            self,
+            "right",
+            candidate.right.id,
+            DeadLetter(
+                "email_shared_in_autopilot",
+                f"Autopilot has several contacts with the email {candidate.right.values.get('Email')!r}: updates by email "
+                f"reach {reached}, not {candidate.right.id} (merge them in Autopilot, then `syncmap retry`)",
+                reached=reached,
+            ),
+        )
 
     def unapplied(self, candidate: Candidate, right: dict[str, Any], snapshot: dict[str, Any]) -> dict[str, Any]:
         """A field that shows again the value it had before our last write was not changed by
@@ -398,11 +428,19 @@ class PairRun(Pairing, Writing):
         back into Pipedrive as if it were news."""
         for key, old in (snapshot.get(BEFORE) or {}).items():
             if key in right and same(right[key], old) and not same(right[key], snapshot.get(key)):
-                self.engine.dead_letter(self, "right", candidate.right.id, DeadLetter(
-                    "write_not_applied",
-                    f"Autopilot kept {key} = {old!r} after syncmap wrote {snapshot.get(key)!r} (an upsert may keep "
-                    "existing names): change it in Autopilot, or in Pipedrive to try again",
-                    field=key, kept=old, written=snapshot.get(key)))
+                self.engine.dead_letter(
+                    self,
+                    "right",
+                    candidate.right.id,
+                    DeadLetter(
+                        "write_not_applied",
+                        f"Autopilot kept {key} = {old!r} after syncmap wrote {snapshot.get(key)!r} (an upsert may keep "
+                        "existing names): change it in Autopilot, or in Pipedrive to try again",
+                        field=key,
+                        kept=old,
+                        written=snapshot.get(key),
+                    ),
+                )
                 right[key] = snapshot.get(key)
         return right
 
@@ -487,8 +525,10 @@ class PairRun(Pairing, Writing):
         if self.engine.dry_run or candidate.left is None or candidate.right is None:
             return
         previous = self.state.link_by_left(self.id, candidate.left.id)
-        values = {"left": snapshot_after(candidate.left.values, {}, self.sides["left"].keys),
-                  "right": snapshot_after(candidate.right.values, {}, self.sides["right"].keys)}
+        values = {
+            "left": snapshot_after(candidate.left.values, {}, self.sides["left"].keys),
+            "right": snapshot_after(candidate.right.values, {}, self.sides["right"].keys),
+        }
         if fresh is not None:
             written = {op.target_key for op in self.ops if op.writes == fresh}
             link = self.pair.get("link")
@@ -501,8 +541,10 @@ class PairRun(Pairing, Writing):
         if previous and previous.right_id == candidate.right.id:
             # Keep what we know of a side that was not read this pass.
             left_values = {**previous.left_values, **{k: v for k, v in left_values.items() if k in candidate.left.values}}
-            right_values = {**{k: v for k, v in previous.right_values.items() if k != BEFORE},
-                            **{k: v for k, v in right_values.items() if k in candidate.right.values}}
+            right_values = {
+                **{k: v for k, v in previous.right_values.items() if k != BEFORE},
+                **{k: v for k, v in right_values.items() if k in candidate.right.values},
+            }
         self.state.put_link(Link(self.id, candidate.left.id, candidate.right.id, left_values, right_values, time.time()))
         # A record that pairs and syncs now has its record-level letters resolved (unless this
         # pass just wrote one); a field-level letter stays open until a retry writes the field.
@@ -538,9 +580,15 @@ class PairRun(Pairing, Writing):
             deleted_system = self.pair[side]["system"]
             other = OTHER[side]
             flows = deletes is not None and deletes["from"] == deleted_system
-            engine.report.change(pair=self.id, direction=_direction(other), system=self.pair[other]["system"],
-                                 object=self.pair[other]["object"], action="delete" if flows else "unlink",
-                                 id=link.right_id if other == "right" else link.left_id, changes={})
+            engine.report.change(
+                pair=self.id,
+                direction=_direction(other),
+                system=self.pair[other]["system"],
+                object=self.pair[other]["object"],
+                action="delete" if flows else "unlink",
+                id=link.right_id if other == "right" else link.left_id,
+                changes={},
+            )
             if engine.dry_run:
                 continue
             if flows and self.pair[other]["system"] == "autopilot":
@@ -593,25 +641,44 @@ def engagement_records(contact: Mapping[str, Any]) -> list[Record]:
     for key, events in contact.items():
         if not key.startswith("mail_") or not isinstance(events, Mapping):
             continue
-        kind = key[len("mail_"):]
+        kind = key[len("mail_") :]
         for delivery, when in events.items():
             moment = to_epoch(when)
             if moment is None:
                 continue
             occurred = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
             record_id = f"{contact['contact_id']}:{kind}:{delivery}"
-            records.append(Record(record_id, {
-                "kind": kind, "occurred_at": occurred, "contact": str(contact["contact_id"]),
-                "contact_id": str(contact["contact_id"]), "delivery_id": delivery, "activity_id": record_id,
-            }, moment))
+            records.append(
+                Record(
+                    record_id,
+                    {
+                        "kind": kind,
+                        "occurred_at": occurred,
+                        "contact": str(contact["contact_id"]),
+                        "contact_id": str(contact["contact_id"]),
+                        "delivery_id": delivery,
+                        "activity_id": record_id,
+                    },
+                    moment,
+                )
+            )
     return records
 
 
 class Engine:
-    def __init__(self, plan: Mapping[str, Any], connectors: Mapping[str, Any], state: Any, *, dry_run: bool = False,
-                 full_scan_every: float = 3600.0, concurrency: int = 8, ctx: Context | None = None,
-                 errors: tuple[type[BaseException], type[BaseException]] | None = None,
-                 progress: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        plan: Mapping[str, Any],
+        connectors: Mapping[str, Any],
+        state: Any,
+        *,
+        dry_run: bool = False,
+        full_scan_every: float = 3600.0,
+        concurrency: int = 8,
+        ctx: Context | None = None,
+        errors: tuple[type[BaseException], type[BaseException]] | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
         self.plan, self.connectors, self.state = plan, connectors, state
         self.dry_run, self.full_scan_every = dry_run, full_scan_every
         self.ctx = ctx or Context()
@@ -636,8 +703,7 @@ class Engine:
             # Only what the plan needs: users for owner names (`owner.name`), owner ids (R20) and
             # user(…) values.
             nodes = _walk(self.plan["pairs"])
-            if any(node.get("kind") == "user" or node.get("relation") in ("owner", "creator") or node.get("api") == "owner_id"
-                   for node in nodes):
+            if any(node.get("kind") == "user" or node.get("relation") in ("owner", "creator") or node.get("api") == "owner_id" for node in nodes):
                 await pd.load_users()
                 self.ctx.users_by_name["pipedrive"] = {u.get("name"): u["id"] for u in pd.users.values()}
             created = {p[s]["object"] for p in self.plan["pairs"] for s in SIDES if p[s]["system"] == "pipedrive" and p["creates"][s]}
@@ -658,8 +724,13 @@ class Engine:
                             pd.field_key(ref["object"], ref["custom"]["name"])
             # Records read through a relation (`organization.name`): loaded once per run, so a
             # value read through a path is there when a pair needs it.
-            hops = {hop["target"] for ref in _walk(self.plan["pairs"]) if ref.get("system") == "pipedrive"
-                    for hop in ref.get("via") or () if isinstance(hop, Mapping)}
+            hops = {
+                hop["target"]
+                for ref in _walk(self.plan["pairs"])
+                if ref.get("system") == "pipedrive"
+                for hop in ref.get("via") or ()
+                if isinstance(hop, Mapping)
+            }
             for obj in sorted(hops & {"Organization", "Person", "Deal"}):
                 await pd.load_related(obj)
         if ap is not None:
@@ -769,19 +840,33 @@ class Engine:
     def dead_letter(self, run: PairRun, side: str, record_id: str, letter: DeadLetter) -> None:
         run.lettered.add((side, record_id))
         self.report.count(run.id, run.main_direction(), "dead_letters")
-        self.report.change(pair=run.id, direction=run.main_direction(), system=run.pair[side]["system"],
-                           object=run.pair[side]["object"], action="dead_letter", id=record_id,
-                           changes={"reason": letter.reason, "message": letter.message})
+        self.report.change(
+            pair=run.id,
+            direction=run.main_direction(),
+            system=run.pair[side]["system"],
+            object=run.pair[side]["object"],
+            action="dead_letter",
+            id=record_id,
+            changes={"reason": letter.reason, "message": letter.message},
+        )
         if not self.dry_run:
-            self.state.add_dead_letter(pair=run.id, side=side, record_id=record_id, reason=letter.reason,
-                                       message=letter.message, details=_jsonable(letter.details))
+            self.state.add_dead_letter(
+                pair=run.id, side=side, record_id=record_id, reason=letter.reason, message=letter.message, details=_jsonable(letter.details)
+            )
 
     def duplicate(self, run: PairRun, record: Record, first: Record, key: tuple) -> None:
-        self.dead_letter(run, "left", record.id, DeadLetter(
-            "duplicate_match_key",
-            f"{run.pair['left']['object']} {first.id} and {record.id} share the match key {', '.join(map(str, key))}: "
-            f"{first.id} pairs, {record.id} is not synced (duplicates inside {run.pair['left']['system']} stay separate, R9)",
-            ids=[first.id, record.id], key=list(key)))
+        self.dead_letter(
+            run,
+            "left",
+            record.id,
+            DeadLetter(
+                "duplicate_match_key",
+                f"{run.pair['left']['object']} {first.id} and {record.id} share the match key {', '.join(map(str, key))}: "
+                f"{first.id} pairs, {record.id} is not synced (duplicates inside {run.pair['left']['system']} stay separate, R9)",
+                ids=[first.id, record.id],
+                key=list(key),
+            ),
+        )
 
     def log(self, kind: str, pair: str, details: dict[str, Any]) -> None:
         if not self.dry_run:

@@ -51,8 +51,7 @@ class Governor(Protocol):
         """Learn from an answer (status 0: none came). Raises LimitReached when the answer
         shows a limit that cannot be paid before it resets."""
 
-    def retry_delay(self, attempt: int, status: int | None, headers: Mapping[str, str], *,
-                    policy: RetryPolicy | None = None) -> float:
+    def retry_delay(self, attempt: int, status: int | None, headers: Mapping[str, str], *, policy: RetryPolicy | None = None) -> float:
         """Real seconds to wait before retry `attempt` (1 = the first retry)."""
 
     def cost(self, method: str, path: str) -> int:
@@ -95,8 +94,7 @@ class _Waiting:
     """What both governors share: the injected clock, sleep and randomness, the wait
     accounting and the retry delays."""
 
-    def __init__(self, *, time_scale: float, clock: Clock, sleep: Sleep, rng: Callable[[], float],
-                 wall: Clock) -> None:
+    def __init__(self, *, time_scale: float, clock: Clock, sleep: Sleep, rng: Callable[[], float], wall: Clock) -> None:
         self.time_scale = _positive_scale(time_scale)
         self.clock, self.sleep, self.rng, self.wall = clock, sleep, rng, wall
         self.last_wait: str | None = None
@@ -107,10 +105,8 @@ class _Waiting:
         self.waits[limit] = self.waits.get(limit, 0.0) + seconds
         await self.sleep(seconds)
 
-    def retry_delay(self, attempt: int, status: int | None, headers: Mapping[str, str], *,
-                    policy: RetryPolicy | None = None) -> float:
-        return retry_delay(attempt, status, headers, policy or RetryPolicy(), time_scale=self.time_scale,
-                           rng=self.rng, wall=self.wall)
+    def retry_delay(self, attempt: int, status: int | None, headers: Mapping[str, str], *, policy: RetryPolicy | None = None) -> float:
+        return retry_delay(attempt, status, headers, policy or RetryPolicy(), time_scale=self.time_scale, rng=self.rng, wall=self.wall)
 
 
 class PipedriveGovernor(_Waiting):
@@ -132,11 +128,20 @@ class PipedriveGovernor(_Waiting):
     """
 
     def __init__(
-        self, *, plan: str | None = None, burst: int | None = None, daily_budget: int | None = None,
-        costs: TokenCosts | None = None, time_scale: float = 1.0, clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep, rng: Callable[[], float] = random.random,
-        search_burst: int | None = None, search_counts_in_general_window: bool = True,
-        budget_markers: tuple[str, ...] = ("budget", "daily"), wall: Clock = time.time,
+        self,
+        *,
+        plan: str | None = None,
+        burst: int | None = None,
+        daily_budget: int | None = None,
+        costs: TokenCosts | None = None,
+        time_scale: float = 1.0,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
+        search_burst: int | None = None,
+        search_counts_in_general_window: bool = True,
+        budget_markers: tuple[str, ...] = ("budget", "daily"),
+        wall: Clock = time.time,
     ) -> None:
         super().__init__(time_scale=time_scale, clock=clock, sleep=sleep, rng=rng, wall=wall)
         limits = load_limits()["pipedrive"]
@@ -208,8 +213,7 @@ class PipedriveGovernor(_Waiting):
         for _, window in windows:
             window.release(now)
         reset = _seconds(h, "x-ratelimit-reset")
-        windows[0][1].learn(now, _int(h, "x-ratelimit-limit"), _int(h, "x-ratelimit-remaining"),
-                            None if reset is None else reset / self.time_scale)
+        windows[0][1].learn(now, _int(h, "x-ratelimit-limit"), _int(h, "x-ratelimit-remaining"), None if reset is None else reset / self.time_scale)
         cost = self.cost(method, path)
         self.budget.settle(cost, charged=status != 429)  # a refusal costs nothing; anything else may have
         tokens_left = _int(h, "x-daily-ratelimit-token-remaining")
@@ -236,8 +240,16 @@ class AutopilotGovernor(_Waiting):
     live limit UNVERIFIED, hence `rate`). Requests are paced evenly; a 429 halves the pace,
     successes win it back slowly; `Retry-After` is honoured when sent."""
 
-    def __init__(self, *, rate: float = 5.0, time_scale: float = 1.0, clock: Clock = time.monotonic,
-                 sleep: Sleep = asyncio.sleep, rng: Callable[[], float] = random.random, wall: Clock = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        rate: float = 5.0,
+        time_scale: float = 1.0,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
+        wall: Clock = time.time,
+    ) -> None:
         super().__init__(time_scale=time_scale, clock=clock, sleep=sleep, rng=rng, wall=wall)
         self.pacer = Pacer(rate * self.time_scale)
 

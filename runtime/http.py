@@ -86,17 +86,25 @@ class _Retryable:
 
 class ApiClient:
     def __init__(
-        self, system: str, base_url: str, *, headers: Mapping[str, str] | None = None,
-        params: Mapping[str, str] | None = None, governor: Governor, retry: RetryPolicy = RetryPolicy(),
-        transport: httpx.AsyncBaseTransport | None = None, timeout: float = 30.0,
+        self,
+        system: str,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        governor: Governor,
+        retry: RetryPolicy = RetryPolicy(),
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 30.0,
     ) -> None:
         self.system = system
         self.governor = governor
         self.retry = retry
         # the stats share the governor's waits: one account of every second spent waiting
         self.stats = ApiStats(waits=governor.waits)
-        self._http = httpx.AsyncClient(base_url=base_url, headers=dict(headers or {}), params=dict(params or {}),
-                                       transport=transport, timeout=timeout)
+        self._http = httpx.AsyncClient(
+            base_url=base_url, headers=dict(headers or {}), params=dict(params or {}), transport=transport, timeout=timeout
+        )
 
     async def __aenter__(self) -> ApiClient:
         return self
@@ -112,8 +120,16 @@ class ApiClient:
             return UnknownOutcome(self.system, method, path, f"{last.body}; {note}")
         return ApiError(self.system, method, path, last.status, last.body, note)
 
-    async def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None,
-                      idempotent: bool | None = None, ok: Collection[int] = ()) -> Answer:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+        ok: Collection[int] = (),
+    ) -> Answer:
         method = method.upper()
         safe = method in IDEMPOTENT if idempotent is None else idempotent
         started = time.monotonic()
@@ -132,13 +148,18 @@ class ApiClient:
                 raise self._give_up(method, path, outcome, f"gave up after {attempt} attempts in {elapsed:.1f} s")
             delay = self.governor.retry_delay(attempt, outcome.status or None, outcome.headers, policy=self.retry)
             if elapsed + delay > self.retry.max_elapsed:
-                raise self._give_up(method, path, outcome, f"gave up after {attempt} attempts: the next would "
-                                    f"start after {self.retry.max_elapsed:g} s (RetryPolicy.max_elapsed)")
+                raise self._give_up(
+                    method,
+                    path,
+                    outcome,
+                    f"gave up after {attempt} attempts: the next would start after {self.retry.max_elapsed:g} s (RetryPolicy.max_elapsed)",
+                )
             self.stats.waits[outcome.backoff] = self.stats.waits.get(outcome.backoff, 0.0) + delay
             await asyncio.sleep(delay)
 
-    async def _send(self, method: str, path: str, params: Mapping[str, Any] | None, json: Any, safe: bool,
-                    ok: Collection[int]) -> Answer | _Retryable:
+    async def _send(
+        self, method: str, path: str, params: Mapping[str, Any] | None, json: Any, safe: bool, ok: Collection[int]
+    ) -> Answer | _Retryable:
         """One send: the answer, what to retry, or the exception that ends the request."""
         try:
             response = await self._http.request(method, path, params=params, json=json)

@@ -150,13 +150,18 @@ class Pairing:
                 continue
             if holder is not None or any(k in made for k in keys_of_record):
                 if one_to_one:
-                    what = (f"{self.pair['left']['object'].lower()} {holder.id}" if holder is not None
-                            else "an older record of the same key")
-                    self.engine.dead_letter(self, "right", record.id, DeadLetter(
-                        "duplicate_match_key",
-                        f"{self.pair['right']['object']} {record.id} has the match key of {what}, which is paired "
-                        "with another record: it is not synced (merge the duplicates, R9)",
-                        holder=holder.id if holder is not None else None))
+                    what = f"{self.pair['left']['object'].lower()} {holder.id}" if holder is not None else "an older record of the same key"
+                    self.engine.dead_letter(
+                        self,
+                        "right",
+                        record.id,
+                        DeadLetter(
+                            "duplicate_match_key",
+                            f"{self.pair['right']['object']} {record.id} has the match key of {what}, which is paired "
+                            "with another record: it is not synced (merge the duplicates, R9)",
+                            holder=holder.id if holder is not None else None,
+                        ),
+                    )
                 continue
             made.update(keys_of_record)
             out.append(Candidate(None, record))
@@ -188,7 +193,11 @@ class Pairing:
             return None
         target = relation["relation"]["target"]
         for other in self.engine.plan["pairs"]:
-            if other["id"] != self.id and other["left"] == {"system": relation["system"], "object": target} and other["right"]["system"] == self.pair["right"]["system"]:
+            if (
+                other["id"] != self.id
+                and other["left"] == {"system": relation["system"], "object": target}
+                and other["right"]["system"] == self.pair["right"]["system"]
+            ):
                 link = self.state.link_by_left(other["id"], str(related_id))
                 if link:
                     return link.right_id

@@ -68,8 +68,14 @@ def header_delay(headers: Mapping[str, str], *, wall: Callable[[], float] = time
 
 
 def retry_delay(
-    attempt: int, status: int | None, headers: Mapping[str, str], policy: RetryPolicy, *,
-    time_scale: float, rng: Callable[[], float], wall: Callable[[], float] = time.time,
+    attempt: int,
+    status: int | None,
+    headers: Mapping[str, str],
+    policy: RetryPolicy,
+    *,
+    time_scale: float,
+    rng: Callable[[], float],
+    wall: Callable[[], float] = time.time,
 ) -> float:
     """Real seconds to wait before retry `attempt`: what a 429/503 asks for (plus a little
     jitter so concurrent tasks do not return together), otherwise the jittered backoff."""

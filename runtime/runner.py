@@ -30,8 +30,7 @@ def fail(message: str, rendered: str = "") -> int:
     return CONFIG
 
 
-async def run_passes(source: str, *, interval: float | None, dry_run: bool, state: str | None,
-                     full_scan_every: float, output_format: str) -> int:
+async def run_passes(source: str, *, interval: float | None, dry_run: bool, state: str | None, full_scan_every: float, output_format: str) -> int:
     try:
         plan = load_plan_input(source)
         connections = resolve_connections(plan)
@@ -48,8 +47,9 @@ async def run_passes(source: str, *, interval: float | None, dry_run: bool, stat
         return fail(f"cannot open the state file: {error}")
     try:
         while True:
-            code = await one_pass(plan, connections, store, dry_run=dry_run, full_scan_every=full_scan_every,
-                                  output_format=output_format, scale=scale)
+            code = await one_pass(
+                plan, connections, store, dry_run=dry_run, full_scan_every=full_scan_every, output_format=output_format, scale=scale
+            )
             if interval is None or code in (CONFIG,):
                 return code
             await asyncio.sleep(interval)
@@ -60,8 +60,13 @@ async def run_passes(source: str, *, interval: float | None, dry_run: bool, stat
 def connection_hint(plan: dict[str, Any], error: Exception) -> str:
     """What to check after a refusal, naming the variables the mapping reads for that system."""
     system, status = getattr(error, "system", None), getattr(error, "status", None)
-    names = [setting["env"] for c in plan["connections"] if c["system"] == system
-             for setting in c["settings"].values() if isinstance(setting, dict) and "env" in setting]
+    names = [
+        setting["env"]
+        for c in plan["connections"]
+        if c["system"] == system
+        for setting in c["settings"].values()
+        if isinstance(setting, dict) and "env" in setting
+    ]
     where = " and ".join(names) or f"the `connect {system}` block's settings"
     if status in (401, 403):
         return f"{system} refused the credentials: check {where}"
@@ -86,8 +91,17 @@ def progress_line() -> Any:
     return show
 
 
-async def one_pass(plan: dict[str, Any], connections: Any, store: Any, *, dry_run: bool, full_scan_every: float,
-                   output_format: str, scale: float = 1.0, letters: Any = None) -> int:
+async def one_pass(
+    plan: dict[str, Any],
+    connections: Any,
+    store: Any,
+    *,
+    dry_run: bool,
+    full_scan_every: float,
+    output_format: str,
+    scale: float = 1.0,
+    letters: Any = None,
+) -> int:
     """One pass of the engine (or, given dead `letters`, a replay of those records)."""
     from syncmap.runtime import summary
     from syncmap.runtime.engine import Engine
@@ -142,8 +156,9 @@ async def retry_letters(state: str | None, ids: tuple[int, ...], output_format: 
             scale = time_scale()
         except ConfigError as error:
             return fail(str(error))
-        code = await one_pass(plan, connections, store, dry_run=False, full_scan_every=float("inf"),
-                              output_format=output_format, scale=scale, letters=letters)
+        code = await one_pass(
+            plan, connections, store, dry_run=False, full_scan_every=float("inf"), output_format=output_format, scale=scale, letters=letters
+        )
         replayed = {(letter.pair, letter.side, letter.record_id, letter.reason) for letter in letters}
         still = {(d.pair, d.side, d.record_id, d.reason) for d in store.dead_letters()} & replayed
         print(f"retried {len(letters)} dead letters: {len(letters) - len(still)} resolved, {len(still)} still failing")

@@ -69,9 +69,11 @@ def resolve_connections(plan: Mapping[str, Any], environ: Mapping[str, str] | No
     environ = os.environ if environ is None else environ
     connections: dict[str, Connection] = {}
     problems: list[str] = []
-    systems = sorted({p[s]["system"] for p in plan["pairs"] for s in ("left", "right")}
-                     | {a["on"]["system"] for a in plan["actions"]}
-                     | {step["target"]["system"] for a in plan["actions"] for step in a["steps"]})
+    systems = sorted(
+        {p[s]["system"] for p in plan["pairs"] for s in ("left", "right")}
+        | {a["on"]["system"] for a in plan["actions"]}
+        | {step["target"]["system"] for a in plan["actions"] for step in a["steps"]}
+    )
     given = {c["system"]: c["settings"] for c in plan["connections"]}
     for system in systems:
         spec = {setting.name: setting for setting in load_catalog(system).connection}
@@ -88,7 +90,7 @@ def resolve_connections(plan: Mapping[str, Any], environ: Mapping[str, str] | No
                 value = source.get("value")
             if value is None:
                 if setting.required:
-                    problems.append(f"{system} {name}: the mapping's `connect {system}` block must give `{name} = env(\"…\")`")
+                    problems.append(f'{system} {name}: the mapping\'s `connect {system}` block must give `{name} = env("…")`')
                     continue
                 value = setting.default
             values[name] = value

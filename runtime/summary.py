@@ -33,7 +33,8 @@ def as_json(report: Report, stats: Mapping[str, Any], predicted: Mapping[str, An
         "changes": [c for c in report.changes if c.get("action") != "dead_letter"] if dry_run else [],
         "dead_letters": [
             {"pair": c["pair"], "system": c["system"], "object": c["object"], "id": c["id"], **c["changes"]}
-            for c in report.changes if c.get("action") == "dead_letter"
+            for c in report.changes
+            if c.get("action") == "dead_letter"
         ],
     }
     return json.dumps(body, indent=2, default=str) + "\n"
@@ -50,23 +51,28 @@ def as_text(report: Report, stats: Mapping[str, Any], predicted: Mapping[str, An
     header = f"{'pair':<44} {'dir':<4}" + "".join(f"{name.replace('_', ' '):>13}" for name in COUNTS)
     lines.append(header)
     for flow in report.as_dict()["flows"]:
-        lines.append(f"{flow['pair']:<44} {ARROWS.get(flow['direction'], flow['direction']):<4}"
-                     + "".join(f"{flow[name]:>13}" for name in COUNTS))
+        lines.append(f"{flow['pair']:<44} {ARROWS.get(flow['direction'], flow['direction']):<4}" + "".join(f"{flow[name]:>13}" for name in COUNTS))
     if not report.flows:
         lines.append("(no records in any pair)")
     lines.append("")
     for system, s in stats.items():
         tokens = f", {s.get('tokens_spent', 0)} tokens" if system == "pipedrive" else ""
         waits = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in (s.get("waits") or {}).items() if seconds)
-        lines.append(f"{system}: {s.get('requests', 0)} requests, {s.get('rate_limited', 0)} 429s met, "
-                     f"{s.get('retries', 0)} retries{tokens}" + (f"; waited for {waits}" if waits else ""))
+        lines.append(
+            f"{system}: {s.get('requests', 0)} requests, {s.get('rate_limited', 0)} 429s met, "
+            f"{s.get('retries', 0)} retries{tokens}" + (f"; waited for {waits}" if waits else "")
+        )
     if predicted:
-        parts = [f"{system} {p['requests']} requests" + (f" / {p['tokens']} tokens" if system == "pipedrive" else "")
-                 for system, p in predicted.items() if isinstance(p, Mapping)]
+        parts = [
+            f"{system} {p['requests']} requests" + (f" / {p['tokens']} tokens" if system == "pipedrive" else "")
+            for system, p in predicted.items()
+            if isinstance(p, Mapping)
+        ]
         lines.append(f"explain predicted, for an initial sync of {predicted['records']} records: " + ", ".join(parts))
     for letter in (c for c in report.changes if c.get("action") == "dead_letter"):
-        lines.append(f"dead letter: {letter['system']}.{letter['object']} {letter['id']}: "
-                     f"{letter['changes']['reason']}: {letter['changes']['message']}")
+        lines.append(
+            f"dead letter: {letter['system']}.{letter['object']} {letter['id']}: {letter['changes']['reason']}: {letter['changes']['message']}"
+        )
     for note in report.notes:
         lines.append(f"note: {note}")
     if report.stopped:

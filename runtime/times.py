@@ -24,7 +24,9 @@ def to_epoch(value: Any) -> float | None:
     if text.isdigit():
         return to_epoch(int(text))
     try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1) if "T" not in text and len(text) > 10 else text.replace("Z", "+00:00"))
+        moment = dt.datetime.fromisoformat(
+            text.replace("Z", "+00:00").replace(" ", "T", 1) if "T" not in text and len(text) > 10 else text.replace("Z", "+00:00")
+        )
     except ValueError:
         try:
             moment = parsedate_to_datetime(text)

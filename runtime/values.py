@@ -156,7 +156,14 @@ def apply_transforms(value: Any, transforms: Iterable[Mapping[str, Any]], *, bac
     return value
 
 
-def truth(condition: Mapping[str, Any], record: Mapping[str, Any], ctx: Context, *, member: Callable[[str, str], bool] | None = None, linked: bool | None = None) -> bool:
+def truth(
+    condition: Mapping[str, Any],
+    record: Mapping[str, Any],
+    ctx: Context,
+    *,
+    member: Callable[[str, str], bool] | None = None,
+    linked: bool | None = None,
+) -> bool:
     """A plan condition on one record. `member(system, list)` answers list membership;
     `linked` whether the record is paired already (for `linked` / `new`)."""
     op = condition["op"]

@@ -76,9 +76,15 @@ class Writing:
         # the lists a changed email or phone is merged into.
         current = {**candidate.left.values, **candidate.left.raw} if candidate.left else None
         body = pd.body(s.obj, changes, current)
-        engine.report.change(pair=self.id, direction="right_to_left", system=s.system, object=s.obj,
-                             action="create" if creating else "update",
-                             id=None if creating else candidate.left.id, changes=changes)
+        engine.report.change(
+            pair=self.id,
+            direction="right_to_left",
+            system=s.system,
+            object=s.obj,
+            action="create" if creating else "update",
+            id=None if creating else candidate.left.id,
+            changes=changes,
+        )
         return LeftWrite(candidate, body, what or ("created" if creating else "updated"), blamed)
 
     async def write_lefts(self, jobs: Sequence[Any]) -> None:
@@ -92,13 +98,18 @@ class Writing:
                 engine.report.count(self.id, "right_to_left", write.what)
             return
         for start in range(0, len(ready), WRITE_BATCH):
-            batch = ready[start:start + WRITE_BATCH]
+            batch = ready[start : start + WRITE_BATCH]
             with self.state.transaction():
                 for write in batch:
                     creating = write.candidate.left is None
                     write.intent = self.state.add_intent(
-                        run_id=self.run_id, pair=self.id, system="pipedrive", op="create" if creating else "update",
-                        key=f"{self.id}:{write.candidate.right.id if write.candidate.right else ''}", payload=write.body)
+                        run_id=self.run_id,
+                        pair=self.id,
+                        system="pipedrive",
+                        op="create" if creating else "update",
+                        key=f"{self.id}:{write.candidate.right.id if write.candidate.right else ''}",
+                        payload=write.body,
+                    )
             await engine.gather([self.send_left(write) for write in batch])
             with self.state.transaction():
                 for write in batch:
@@ -179,14 +190,24 @@ class Writing:
                     continue
                 body = ap.body(changes, current)
                 if is_empty(body.get("Email")):
-                    engine.dead_letter(self, "left", candidate.left.id, DeadLetter(
-                        "no_email", "Autopilot identifies contacts by email, and this record has none", field="Email"))
+                    engine.dead_letter(
+                        self,
+                        "left",
+                        candidate.left.id,
+                        DeadLetter("no_email", "Autopilot identifies contacts by email, and this record has none", field="Email"),
+                    )
                     continue
                 if candidate.right is None and list_ids:
                     body["_autopilot_list"] = list_ids[0]  # R7: documented for creation
-                engine.report.change(pair=self.id, direction="left_to_right", system="autopilot", object="Contact",
-                                     action="create" if candidate.right is None else "update",
-                                     id=candidate.right.id if candidate.right else None, changes=changes)
+                engine.report.change(
+                    pair=self.id,
+                    direction="left_to_right",
+                    system="autopilot",
+                    object="Contact",
+                    action="create" if candidate.right is None else "update",
+                    id=candidate.right.id if candidate.right else None,
+                    changes=changes,
+                )
                 yield body, (candidate, changes)
 
         batches = prepared()
@@ -200,8 +221,9 @@ class Writing:
                 for candidate, _ in chunk_owners:
                     engine.report.count(self.id, "left_to_right", "created" if candidate.right is None else "updated")
                 continue
-            intent = self.state.add_intent(run_id=self.run_id, pair=self.id, system="autopilot", op="upsert",
-                                           key=f"{self.id}:bulk", payload={"count": len(chunk)})
+            intent = self.state.add_intent(
+                run_id=self.run_id, pair=self.id, system="autopilot", op="upsert", key=f"{self.id}:bulk", payload={"count": len(chunk)}
+            )
             ids, refused = await self.upsert_isolating(chunk)
             for body, (candidate, _) in zip(chunk, chunk_owners):
                 if id(body) in refused:
@@ -222,8 +244,16 @@ class Writing:
                         self.shared_email(candidate, contact_id)
                         if candidate.link is not None or self.state.link_by_left(self.id, candidate.left.id):
                             link = self.state.link_by_left(self.id, candidate.left.id)
-                            self.state.put_link(Link(self.id, link.left_id, link.right_id, dict(link.left_values),
-                                                     {**link.right_values, SHARED: contact_id}, time.time()))
+                            self.state.put_link(
+                                Link(
+                                    self.id,
+                                    link.left_id,
+                                    link.right_id,
+                                    dict(link.left_values),
+                                    {**link.right_values, SHARED: contact_id},
+                                    time.time(),
+                                )
+                            )
                         continue
                     before = dict(candidate.right.values if candidate.right else (candidate.link.right_values if candidate.link else {}))
                     values = {**before, **changes}
@@ -232,13 +262,22 @@ class Writing:
                         # What the fields held before this write: if a later read shows them
                         # again, Autopilot did not apply the write (an upsert may keep names).
                         values[BEFORE] = {k: before.get(k) for k in changes if not is_empty(before.get(k))}
-                    others = [other for other in self.state.links_by_right(self.id, contact_id) if candidate.left and other.left_id != candidate.left.id]
+                    others = [
+                        other for other in self.state.links_by_right(self.id, contact_id) if candidate.left and other.left_id != candidate.left.id
+                    ]
                     if others and self.sides["left"].obj == "Person":
-                        engine.dead_letter(self, "left", candidate.left.id, DeadLetter(
-                            "duplicate_email",
-                            f"Pipedrive persons {others[0].left_id} and {candidate.left.id} share the email {email}: "
-                            "the first stays paired, this one is not synced (merge or change one of them in Pipedrive)",
-                            ids=[others[0].left_id, candidate.left.id], email=email))
+                        engine.dead_letter(
+                            self,
+                            "left",
+                            candidate.left.id,
+                            DeadLetter(
+                                "duplicate_email",
+                                f"Pipedrive persons {others[0].left_id} and {candidate.left.id} share the email {email}: "
+                                "the first stays paired, this one is not synced (merge or change one of them in Pipedrive)",
+                                ids=[others[0].left_id, candidate.left.id],
+                                email=email,
+                            ),
+                        )
                         continue
                     self.remember(Candidate(candidate.left, right, candidate.link))
                     engine.report.count(self.id, "left_to_right", "created" if candidate.right is None else "updated")
@@ -304,6 +343,9 @@ class Writing:
             stored = self.state.link_by_left(self.id, candidate.left.id)
             if stored is None or stored.left_values.get(key) == stored.right_id:
                 continue
-            tasks.append(self.prepare_left(Candidate(candidate.left, Record(stored.right_id, dict(stored.right_values)), stored),
-                                           {key: stored.right_id}, "linked"))
+            tasks.append(
+                self.prepare_left(
+                    Candidate(candidate.left, Record(stored.right_id, dict(stored.right_values)), stored), {key: stored.right_id}, "linked"
+                )
+            )
         await self.write_lefts(tasks)

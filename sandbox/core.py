@@ -140,9 +140,7 @@ class RequestLog:
     entries: list[dict[str, Any]] = field(default_factory=list)
 
     def record(self, method: str, path: str, status: int, tokens: int = 0, **extra: Any) -> None:
-        self.entries.append(
-            {"seq": len(self.entries) + 1, "method": method, "path": path, "status": status, "tokens": tokens, **extra}
-        )
+        self.entries.append({"seq": len(self.entries) + 1, "method": method, "path": path, "status": status, "tokens": tokens, **extra})
 
     def clear(self) -> None:
         self.entries.clear()

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp
 from syncmap.sandbox.core import CONTROL_PREFIX
 from syncmap.sandbox.profiles import overrides
 
+
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -49,9 +50,7 @@ def url_of(sock: socket.socket) -> str:
 
 
 @contextlib.asynccontextmanager
-async def serve_apps(
-    apps: Mapping[str, ASGIApp], host: str = "127.0.0.1", ports: Mapping[str, int] | None = None
-) -> AsyncIterator[dict[str, str]]:
+async def serve_apps(apps: Mapping[str, ASGIApp], host: str = "127.0.0.1", ports: Mapping[str, int] | None = None) -> AsyncIterator[dict[str, str]]:
     """Serve each app on its own port; yield name -> root URL; stop them all on exit."""
     sockets: dict[str, socket.socket] = {}
     try:
@@ -61,10 +60,7 @@ async def serve_apps(
         for sock in sockets.values():
             sock.close()
         raise
-    servers = {
-        name: _Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
-        for name, app in apps.items()
-    }
+    servers = {name: _Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")) for name, app in apps.items()}
     tasks = [asyncio.create_task(servers[name].serve(sockets=[sockets[name]])) for name in apps]
     try:
         while not all(server.started for server in servers.values()):
@@ -154,14 +150,10 @@ async def serve_sandboxes(
     if autopilot_app is None:
         from syncmap.sandbox.autopilot import create_app as create_autopilot
 
-        autopilot_app = create_autopilot(
-            api_key=autopilot_key, rate_per_second=autopilot_rate, time_scale=time_scale, profile=profile
-        )
+        autopilot_app = create_autopilot(api_key=autopilot_key, rate_per_second=autopilot_rate, time_scale=time_scale, profile=profile)
     if seed:
         await seed_app(pipedrive_app, seed)
         await seed_app(autopilot_app, seed)
     apps = {"pipedrive": pipedrive_app, "autopilot": autopilot_app}
     async with serve_apps(apps, host, {"pipedrive": pipedrive_port, "autopilot": autopilot_port}) as urls:
-        yield RunningSandboxes(
-            urls["pipedrive"], urls["autopilot"], pipedrive_token, autopilot_key, pipedrive_app, autopilot_app
-        )
+        yield RunningSandboxes(urls["pipedrive"], urls["autopilot"], pipedrive_token, autopilot_key, pipedrive_app, autopilot_app)

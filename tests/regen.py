@@ -83,8 +83,12 @@ def outputs() -> dict[Path, str]:
 def diff(path: Path, old: str | None, new: str | None) -> str:
     """The unified diff from `old` to `new` (None: the file does not exist)."""
     name = str(path.relative_to(ROOT))
-    lines = difflib.unified_diff((old or "").splitlines(keepends=True), (new or "").splitlines(keepends=True),
-                                 "/dev/null" if old is None else f"a/{name}", "/dev/null" if new is None else f"b/{name}")
+    lines = difflib.unified_diff(
+        (old or "").splitlines(keepends=True),
+        (new or "").splitlines(keepends=True),
+        "/dev/null" if old is None else f"a/{name}",
+        "/dev/null" if new is None else f"b/{name}",
+    )
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 

@@ -20,9 +20,15 @@ def _bench():
 def test_every_mutated_module_exists_and_has_existing_tests() -> None:
     bench = _bench()
     modules = bench.modules()
-    assert modules == ["compiler/semantic.py", "compiler/lower.py", "compiler/cost.py",
-                       "sandbox/pipedrive/ratelimit.py", "sandbox/pipedrive/pagination.py",
-                       "runtime/diff.py", "runtime/values.py"]
+    assert modules == [
+        "compiler/semantic.py",
+        "compiler/lower.py",
+        "compiler/cost.py",
+        "sandbox/pipedrive/ratelimit.py",
+        "sandbox/pipedrive/pagination.py",
+        "runtime/diff.py",
+        "runtime/values.py",
+    ]
     assert set(bench.TESTS) == set(modules)
     for module in modules:
         assert (ROOT / module).is_file(), module

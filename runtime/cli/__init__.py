@@ -23,20 +23,21 @@ class Entry(NamedTuple):
 # One line per command: what to import when it runs, and what `syncmap --help` says about it.
 COMMANDS: dict[str, Entry] = {
     "check": Entry("syncmap.runtime.cli.check_cmd:check", "Check mappings for syntax errors and broken rules."),
-    "compile": Entry("syncmap.runtime.cli.compile_cmd:compile",
-                     "Compile a mapping into a sync plan (byte-identical for the same sources)."),
-    "demo": Entry("syncmap.runtime.cli.demo_cmd:demo", "Sync two local sandboxes (Pipedrive and Autopilot) with "
-                  "mappings/autopilot.syncmap and say what happened and why."),
-    "explain": Entry("syncmap.runtime.cli.explain_cmd:explain",
-                     "Explain a mapping in plain words (flows, rules, initial-sync cost), or a diagnostic code."),
+    "compile": Entry("syncmap.runtime.cli.compile_cmd:compile", "Compile a mapping into a sync plan (byte-identical for the same sources)."),
+    "demo": Entry(
+        "syncmap.runtime.cli.demo_cmd:demo",
+        "Sync two local sandboxes (Pipedrive and Autopilot) with mappings/autopilot.syncmap and say what happened and why.",
+    ),
+    "explain": Entry(
+        "syncmap.runtime.cli.explain_cmd:explain", "Explain a mapping in plain words (flows, rules, initial-sync cost), or a diagnostic code."
+    ),
     "fmt": Entry("syncmap.runtime.cli.fmt_cmd:fmt", "Format mappings in the one canonical layout (comments are kept)."),
-    "retry": Entry("syncmap.runtime.cli.retry_cmd:retry",
-                   "Replay dead letters through the plan of the last run: records that sync now are resolved."),
+    "retry": Entry(
+        "syncmap.runtime.cli.retry_cmd:retry", "Replay dead letters through the plan of the last run: records that sync now are resolved."
+    ),
     "run": Entry("syncmap.runtime.cli.run_cmd:run", "Sync Pipedrive and Autopilot as the mapping (or compiled plan) says."),
-    "sandbox": Entry("syncmap.runtime.cli.sandbox_cmd:sandbox",
-                     "Run local Pipedrive and Autopilot sandboxes in the foreground until Ctrl+C."),
-    "status": Entry("syncmap.runtime.cli.status_cmd:status",
-                    "Links per pair, cursors, the last runs, and every open dead letter with its reason."),
+    "sandbox": Entry("syncmap.runtime.cli.sandbox_cmd:sandbox", "Run local Pipedrive and Autopilot sandboxes in the foreground until Ctrl+C."),
+    "status": Entry("syncmap.runtime.cli.status_cmd:status", "Links per pair, cursors, the last runs, and every open dead letter with its reason."),
 }
 
 
@@ -55,8 +56,7 @@ class LazyGroup(click.Group):
         # click's own listing calls get_command for every name (importing them all, the sandbox
         # included) just to read one line each; the table has that line. Shortened as click does.
         limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
-        rows = [(name, click.Command(name, help=COMMANDS[name].summary).get_short_help_str(limit))
-                for name in self.list_commands(ctx)]
+        rows = [(name, click.Command(name, help=COMMANDS[name].summary).get_short_help_str(limit)) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

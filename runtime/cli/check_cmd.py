@@ -28,7 +28,9 @@ def check(files: tuple[str, ...], output_format: str, strict: bool) -> None:
     warnings = len(diagnostics) - errors
     if output_format == "human":
         sys.stderr.write(rendered)
-        summary = f"checked {len(files)} file{'s' * (len(files) != 1)}: {errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+        summary = (
+            f"checked {len(files)} file{'s' * (len(files) != 1)}: {errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+        )
         click.echo(summary, err=True)
     else:
         sys.stdout.write(rendered)

@@ -13,9 +13,10 @@ from syncmap.runtime.cli import exits
 from syncmap.runtime.cli.options import format_option, readable, report_diagnostics
 
 
-@click.command(epilog="Examples:\n\n  syncmap compile mappings/autopilot.syncmap -o plan.yaml\n\n"
-               "  syncmap compile mappings/autopilot.syncmap -o plan.yaml --check   # in CI: is the committed plan current?\n\n"
-               + exits.EXIT_HELP)
+@click.command(
+    epilog="Examples:\n\n  syncmap compile mappings/autopilot.syncmap -o plan.yaml\n\n"
+    "  syncmap compile mappings/autopilot.syncmap -o plan.yaml --check   # in CI: is the committed plan current?\n\n" + exits.EXIT_HELP
+)
 @click.argument("mapping", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Plan file (.yaml/.yml or .json); stdout as JSON when omitted.")
 @click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 when the output file is missing or differs.")

@@ -29,14 +29,21 @@ def is_loopback(host: str) -> bool:
 
 def exposure_warning(host: str, pipedrive_token: str, autopilot_key: str) -> str | None:
     """The warning for a sandbox reachable from other machines with a credential anyone knows."""
-    known = [f"{option} {value}" for option, value, default in (
-        ("--pipedrive-token", pipedrive_token, DEFAULT_TOKEN), ("--autopilot-key", autopilot_key, DEFAULT_KEY),
-    ) if value == default]
+    known = [
+        f"{option} {value}"
+        for option, value, default in (
+            ("--pipedrive-token", pipedrive_token, DEFAULT_TOKEN),
+            ("--autopilot-key", autopilot_key, DEFAULT_KEY),
+        )
+        if value == default
+    ]
     if is_loopback(host) or not known:
         return None
-    return (f"warning: listening on {host}, beyond loopback, with the known default {' and '.join(known)}: "
-            "anyone who can reach this machine can use the sandboxes; give your own with "
-            "--pipedrive-token and --autopilot-key, or keep --host 127.0.0.1")
+    return (
+        f"warning: listening on {host}, beyond loopback, with the known default {' and '.join(known)}: "
+        "anyone who can reach this machine can use the sandboxes; give your own with "
+        "--pipedrive-token and --autopilot-key, or keep --host 127.0.0.1"
+    )
 
 
 @click.command(
@@ -45,28 +52,34 @@ def exposure_warning(host: str, pipedrive_token: str, autopilot_key: str) -> str
         "\b\n"
         "  syncmap sandbox --seed 200\n"
         "  syncmap sandbox --pipedrive-port 0 --autopilot-port 0 --plan essential --time-scale 10\n"
-        "  syncmap sandbox --profile strict --seed 50\n\n"
-        + EXIT_HELP
+        "  syncmap sandbox --profile strict --seed 50\n\n" + EXIT_HELP
     )
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address both servers listen on (keep it loopback).")
-@click.option("--pipedrive-port", type=click.IntRange(0, 65535), default=8701, show_default=True,
-              help="Pipedrive sandbox port (0 picks a free one).")
-@click.option("--autopilot-port", type=click.IntRange(0, 65535), default=8702, show_default=True,
-              help="Autopilot sandbox port (0 picks a free one).")
+@click.option("--pipedrive-port", type=click.IntRange(0, 65535), default=8701, show_default=True, help="Pipedrive sandbox port (0 picks a free one).")
+@click.option("--autopilot-port", type=click.IntRange(0, 65535), default=8702, show_default=True, help="Autopilot sandbox port (0 picks a free one).")
 @click.option("--pipedrive-token", default=DEFAULT_TOKEN, show_default=True, help="API token Pipedrive accepts.")
 @click.option("--autopilot-key", default=DEFAULT_KEY, show_default=True, help="autopilotapikey Autopilot accepts.")
 # The plans of the cost table (compiler/costs/limits.json), the one list `explain` offers too.
-@click.option("--plan", type=click.Choice(plan_names()), default="advanced", show_default=True,
-              help="Pipedrive plan whose rate limits apply.")
-@click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
-              help="How many times faster than real time the sandbox clocks run.")
-@click.option("--autopilot-rate", type=click.FloatRange(min=0), default=5.0, show_default=True,
-              help="Autopilot requests per second before 429 (0 = no limit).")
-@click.option("--profile", type=click.Choice(PROFILES), default="default", show_default=True,
-              help="default: each API's likeliest behaviour; strict: every unverified choice at its hardest.")
-@click.option("--seed", "seed_count", type=click.IntRange(min=0), default=0, metavar="N",
-              help="Seed both sandboxes with N realistic records.")
+@click.option("--plan", type=click.Choice(plan_names()), default="advanced", show_default=True, help="Pipedrive plan whose rate limits apply.")
+@click.option(
+    "--time-scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="How many times faster than real time the sandbox clocks run.",
+)
+@click.option(
+    "--autopilot-rate", type=click.FloatRange(min=0), default=5.0, show_default=True, help="Autopilot requests per second before 429 (0 = no limit)."
+)
+@click.option(
+    "--profile",
+    type=click.Choice(PROFILES),
+    default="default",
+    show_default=True,
+    help="default: each API's likeliest behaviour; strict: every unverified choice at its hardest.",
+)
+@click.option("--seed", "seed_count", type=click.IntRange(min=0), default=0, metavar="N", help="Seed both sandboxes with N realistic records.")
 def sandbox(
     host: str,
     pipedrive_port: int,

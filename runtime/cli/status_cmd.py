@@ -23,17 +23,32 @@ def gather(store: Any) -> dict[str, Any]:
     for pair in plan["pairs"]:
         cursor = store.get_cursor(f"{pair['id']}:left")
         full = store.get_cursor(f"{pair['id']}:full")
-        pairs.append({
-            "pair": pair["id"],
-            "links": store.count_links(pair["id"]),
-            "changes_read_until": _when(float(cursor)) if cursor else None,
-            "last_full_pass": _when(float(full)) if full else None,
-        })
-    runs = [{"id": r.id, "mode": r.mode, "status": r.status, "started": _when(r.started_at), "finished": _when(r.finished_at)}
-            for r in store.runs(limit=5)]
-    letters = [{"id": d.id, "pair": d.pair, "side": d.side, "record_id": d.record_id, "reason": d.reason,
-                "message": d.message, "count": d.count, "last_seen": _when(d.last_seen), "details": d.details}
-               for d in store.dead_letters()]
+        pairs.append(
+            {
+                "pair": pair["id"],
+                "links": store.count_links(pair["id"]),
+                "changes_read_until": _when(float(cursor)) if cursor else None,
+                "last_full_pass": _when(float(full)) if full else None,
+            }
+        )
+    runs = [
+        {"id": r.id, "mode": r.mode, "status": r.status, "started": _when(r.started_at), "finished": _when(r.finished_at)}
+        for r in store.runs(limit=5)
+    ]
+    letters = [
+        {
+            "id": d.id,
+            "pair": d.pair,
+            "side": d.side,
+            "record_id": d.record_id,
+            "reason": d.reason,
+            "message": d.message,
+            "count": d.count,
+            "last_seen": _when(d.last_seen),
+            "details": d.details,
+        }
+        for d in store.dead_letters()
+    ]
     return {"plan": (plan.get("source") or {}).get("root"), "pairs": pairs, "runs": runs, "dead_letters": letters}
 
 
@@ -62,14 +77,18 @@ def status(state: str | None, output_format: str) -> None:
         return
     click.echo(f"state: {path}" + (f" (plan of {info['plan']})" if info["plan"] else ""))
     for pair in info["pairs"]:
-        click.echo(f"  {pair['pair']}: {pair['links']} linked pairs; changes read until {pair['changes_read_until'] or '-'}; "
-                   f"last full pass {pair['last_full_pass'] or '-'}")
+        click.echo(
+            f"  {pair['pair']}: {pair['links']} linked pairs; changes read until {pair['changes_read_until'] or '-'}; "
+            f"last full pass {pair['last_full_pass'] or '-'}"
+        )
     click.echo("last runs:")
     for run in info["runs"]:
         click.echo(f"  #{run['id']} {run['mode']} {run['started']} -> {run['status'] or 'running or killed'}")
     click.echo(f"dead letters: {len(info['dead_letters'])} open")
     for letter in info["dead_letters"]:
-        click.echo(f"  [{letter['id']}] {letter['pair']} {letter['side']} {letter['record_id']}: {letter['reason']}: "
-                   f"{letter['message']} (seen {letter['count']}x, last {letter['last_seen']})")
+        click.echo(
+            f"  [{letter['id']}] {letter['pair']} {letter['side']} {letter['record_id']}: {letter['reason']}: "
+            f"{letter['message']} (seen {letter['count']}x, last {letter['last_seen']})"
+        )
     if info["dead_letters"]:
         click.echo("fix the data or the mapping, then `syncmap retry` (or `syncmap retry --id N`)")

@@ -112,7 +112,7 @@ class Autopilot:
         values: dict[str, Any] = {}
         for key in keys:
             if key.startswith("custom:"):
-                values[key] = custom.get(key[len("custom:"):])
+                values[key] = custom.get(key[len("custom:") :])
             else:
                 values[key] = raw.get(key)
         return Record(
@@ -128,7 +128,7 @@ class Autopilot:
         if not key.startswith("custom:"):
             return None
         try:
-            fit_custom(key[len("custom:"):], value)
+            fit_custom(key[len("custom:") :], value)
         except ValueError as error:
             return str(error)
         return None
@@ -141,12 +141,17 @@ class Autopilot:
         custom: dict[str, Any] = {}
         for key, value in changes.items():
             if key.startswith("custom:"):
-                wire = key[len("custom:"):]
+                wire = key[len("custom:") :]
                 custom[wire] = fit_custom(wire, value)
             elif key not in READ_ONLY:
                 body[key] = value
         old_email = (current or {}).get("Email")
-        if current is not None and "Email" in body and not is_empty(old_email) and str(old_email).strip().lower() != str(body["Email"]).strip().lower():
+        if (
+            current is not None
+            and "Email" in body
+            and not is_empty(old_email)
+            and str(old_email).strip().lower() != str(body["Email"]).strip().lower()
+        ):
             body["_NewEmail"] = body.pop("Email")
             body["Email"] = old_email
         elif current is not None and "Email" not in body and not is_empty(old_email):
@@ -168,8 +173,10 @@ def fit_custom(key: str, value: Any) -> Any:
         except (TypeError, ValueError):
             number = None
         if number is None or number != int(number):
-            raise ValueError(f"{value!r} is not a whole number, and the Autopilot field {label!r} is an integer field: "
-                             f"declare it custom({label!r}, float) in the mapping, or round the value in Pipedrive")
+            raise ValueError(
+                f"{value!r} is not a whole number, and the Autopilot field {label!r} is an integer field: "
+                f"declare it custom({label!r}, float) in the mapping, or round the value in Pipedrive"
+            )
         return int(number)
     if kind == "float":
         try:

@@ -65,7 +65,7 @@ class Pipedrive:
             for item in answer.body.get("data") or ():
                 if len(str(item.get("key", ""))) == 40:  # custom fields have 40-character hash keys
                     definitions.setdefault(item["name"], item)
-            more = ((answer.body.get("additional_data") or {}).get("pagination") or {})
+            more = (answer.body.get("additional_data") or {}).get("pagination") or {}
             if not more.get("more_items_in_collection"):
                 break
             start = more.get("next_start", start + 500)
@@ -79,9 +79,7 @@ class Pipedrive:
             if name in self.custom[obj]:
                 break
             try:
-                answer = await self.http.request(
-                    "POST", f"/v1/{FIELDS_PATHS[obj]}", json={"name": name, "field_type": field_type}, idempotent=False
-                )
+                answer = await self.http.request("POST", f"/v1/{FIELDS_PATHS[obj]}", json={"name": name, "field_type": field_type}, idempotent=False)
             except UnknownOutcome:
                 await self.load_fields(obj)  # look before creating again: it may exist now
                 continue
@@ -163,7 +161,7 @@ class Pipedrive:
 
     def _read(self, obj: str, raw: Mapping[str, Any], key: str) -> Any:
         if key.startswith("custom:"):
-            name = key[len("custom:"):]
+            name = key[len("custom:") :]
             definition = self.custom.get(obj, {}).get(name)
             if definition is None:
                 return None
@@ -175,9 +173,11 @@ class Pipedrive:
             related_id = raw.get(RELATION_KEYS[head])
             if not rest:
                 return None if related_id is None else str(related_id)
-            target = self.users.get(str(related_id)) if head in ("owner", "creator") else self.related.get(
-                {"organization": "Organization", "person": "Person", "deal": "Deal"}[head], {}
-            ).get(str(related_id))
+            target = (
+                self.users.get(str(related_id))
+                if head in ("owner", "creator")
+                else self.related.get({"organization": "Organization", "person": "Person", "deal": "Deal"}[head], {}).get(str(related_id))
+            )
             return None if target is None else target.get(rest)
         if key == "stage":
             return raw.get("stage_id")
@@ -189,7 +189,7 @@ class Pipedrive:
         custom: dict[str, Any] = {}
         for key, value in changes.items():
             if key.startswith("custom:"):
-                definition = self.custom[obj][key[len("custom:"):]]
+                definition = self.custom[obj][key[len("custom:") :]]
                 custom[definition["key"]] = encode_custom(definition, value)
                 continue
             head, _, rest = key.partition(".")

@@ -48,9 +48,7 @@ _UPSERT_LINK = (
     "left_values = excluded.left_values, right_values = excluded.right_values, synced_at = excluded.synced_at"
 )
 _INTENT_COLUMNS = "id, run_id, pair, system, op, key, payload, status, result, created_at"
-_LETTER_COLUMNS = (
-    "id, pair, side, record_id, reason, message, details, first_seen, last_seen, count, resolved_at IS NOT NULL"
-)
+_LETTER_COLUMNS = "id, pair, side, record_id, reason, message, details, first_seen, last_seen, count, resolved_at IS NOT NULL"
 _RUN_COLUMNS = "id, started_at, finished_at, mode, status, plan_digest, summary"
 _INBOX_COLUMNS = "id, source, delivery_key, body, received_at, status, attempts, error"
 
@@ -97,9 +95,7 @@ def _intent(row: tuple) -> Intent:
 
 def _letter(row: tuple) -> DeadLetter:
     id_, pair, side, record_id, reason, message, details, first_seen, last_seen, count, resolved = row
-    return DeadLetter(
-        id_, pair, side, record_id, reason, message, json.loads(details), first_seen, last_seen, count, bool(resolved)
-    )
+    return DeadLetter(id_, pair, side, record_id, reason, message, json.loads(details), first_seen, last_seen, count, bool(resolved))
 
 
 def _run(row: tuple) -> Run:
@@ -263,9 +259,7 @@ class SqliteStateStore:
         # INDEXED BY: without statistics SQLite prefers walking the primary key (pair, left_id),
         # which scans every link of the pair (about 1,000x slower at 100,000 links). The few
         # rows found are sorted here rather than by an ORDER BY that would tempt it again.
-        rows = self._all(
-            f"SELECT {_LINK_COLUMNS} FROM links INDEXED BY links_by_right WHERE pair = ? AND right_id = ?", (pair, right_id)
-        )
+        rows = self._all(f"SELECT {_LINK_COLUMNS} FROM links INDEXED BY links_by_right WHERE pair = ? AND right_id = ?", (pair, right_id))
         return sorted((_link(row) for row in rows), key=lambda link: link.left_id)
 
     def put_link(self, link: Link) -> None:
@@ -340,8 +334,7 @@ class SqliteStateStore:
         with self.transaction():
             self._require_run(run_id)
             cursor = self._conn.execute(
-                "INSERT INTO intents (run_id, pair, system, op, key, payload, status, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO intents (run_id, pair, system, op, key, payload, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, pair, system, op, key, _dump(payload, f"intent {op} {key} payload"), INTENT_OPEN, self._clock()),
             )
         return int(cursor.lastrowid or 0)
@@ -363,16 +356,12 @@ class SqliteStateStore:
         if pair is None:
             rows = self._all(f"SELECT {_INTENT_COLUMNS} FROM intents WHERE status = ? ORDER BY id", (INTENT_OPEN,))
         else:
-            rows = self._all(
-                f"SELECT {_INTENT_COLUMNS} FROM intents WHERE status = ? AND pair = ? ORDER BY id", (INTENT_OPEN, pair)
-            )
+            rows = self._all(f"SELECT {_INTENT_COLUMNS} FROM intents WHERE status = ? AND pair = ? ORDER BY id", (INTENT_OPEN, pair))
         return [_intent(row) for row in rows]
 
     # -- dead letters -----------------------------------------------------------------------
 
-    def add_dead_letter(
-        self, *, pair: str, side: str, record_id: str, reason: str, message: str, details: dict
-    ) -> int:
+    def add_dead_letter(self, *, pair: str, side: str, record_id: str, reason: str, message: str, details: dict) -> int:
         if not isinstance(record_id, str):
             raise TypeError(f"a dead letter's record_id must be a str (ids are strings), got {record_id!r}")
         _one_of(side, SIDES, "a dead letter's side")
@@ -380,8 +369,7 @@ class SqliteStateStore:
         now = self._clock()
         with self.transaction():
             row = self._one(
-                "SELECT id FROM dead_letters WHERE pair = ? AND side = ? AND record_id = ? AND reason = ? "
-                "AND resolved_at IS NULL",
+                "SELECT id FROM dead_letters WHERE pair = ? AND side = ? AND record_id = ? AND reason = ? AND resolved_at IS NULL",
                 (pair, side, record_id, reason),
             )
             if row is not None:
@@ -392,8 +380,7 @@ class SqliteStateStore:
                 )
                 return int(row[0])
             cursor = self._conn.execute(
-                "INSERT INTO dead_letters (pair, side, record_id, reason, message, details, first_seen, last_seen) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO dead_letters (pair, side, record_id, reason, message, details, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (pair, side, record_id, reason, message, encoded, now, now),
             )
             return int(cursor.lastrowid or 0)
@@ -424,8 +411,7 @@ class SqliteStateStore:
     def resolve_dead_letters_for(self, pair: str, side: str, record_id: str) -> int:
         _one_of(side, SIDES, "a dead letter's side")
         cursor = self._write(
-            "UPDATE dead_letters SET resolved_at = ? "
-            "WHERE pair = ? AND side = ? AND record_id = ? AND resolved_at IS NULL",
+            "UPDATE dead_letters SET resolved_at = ? WHERE pair = ? AND side = ? AND record_id = ? AND resolved_at IS NULL",
             (self._clock(), pair, side, record_id),
         )
         return cursor.rowcount
@@ -433,9 +419,7 @@ class SqliteStateStore:
     # -- the run log ----------------------------------------------------------------------
 
     def start_run(self, *, mode: str, plan_digest: str) -> int:
-        cursor = self._write(
-            "INSERT INTO runs (started_at, mode, plan_digest) VALUES (?, ?, ?)", (self._clock(), mode, plan_digest)
-        )
+        cursor = self._write("INSERT INTO runs (started_at, mode, plan_digest) VALUES (?, ?, ?)", (self._clock(), mode, plan_digest))
         return int(cursor.lastrowid or 0)
 
     def log_event(self, run_id: int, kind: str, pair: str | None, details: dict) -> None:
@@ -454,10 +438,7 @@ class SqliteStateStore:
             sql += " AND kind = ?"
             params.append(kind)
         rows = self._all(sql + " ORDER BY id", params)
-        return [
-            {"id": id_, "run_id": run, "at": at, "kind": k, "pair": p, "details": json.loads(details)}
-            for id_, run, at, k, p, details in rows
-        ]
+        return [{"id": id_, "run_id": run, "at": at, "kind": k, "pair": p, "details": json.loads(details)} for id_, run, at, k, p, details in rows]
 
     def finish_run(self, run_id: int, *, status: str, summary: dict) -> None:
         encoded = _dump(summary, f"run {run_id} summary")
@@ -483,9 +464,7 @@ class SqliteStateStore:
         return int(cursor.lastrowid or 0) if cursor.rowcount == 1 else None
 
     def pending_inbox(self, limit: int = 100) -> list[InboxItem]:
-        rows = self._all(
-            f"SELECT {_INBOX_COLUMNS} FROM inbox WHERE status = ? ORDER BY id LIMIT ?", (INBOX_PENDING, limit)
-        )
+        rows = self._all(f"SELECT {_INBOX_COLUMNS} FROM inbox WHERE status = ? ORDER BY id LIMIT ?", (INBOX_PENDING, limit))
         return [_inbox(row) for row in rows]
 
     def finish_inbox(self, item_id: int, *, status: str, error: str | None = None) -> None:

@@ -21,9 +21,7 @@ _FAULT_MESSAGE = {500: "An internal error occurred.", 502: "Bad gateway.", 503: 
 
 
 class ApiGate:
-    def __init__(
-        self, app: ASGIApp, *, state: SandboxState, limiter: RateLimiter, api_key: str, settings: AutopilotSettings
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, state: SandboxState, limiter: RateLimiter, api_key: str, settings: AutopilotSettings) -> None:
         self.app = app
         self.state = state
         self.limiter = limiter

@@ -43,9 +43,7 @@ class HttpSender:
 
 
 class HookDispatcher:
-    def __init__(
-        self, store: AutopilotStore, state: SandboxState, settings: AutopilotSettings, sender: HookSender | None = None
-    ) -> None:
+    def __init__(self, store: AutopilotStore, state: SandboxState, settings: AutopilotSettings, sender: HookSender | None = None) -> None:
         self.store = store
         self.state = state
         self.settings = settings
@@ -105,9 +103,7 @@ class HookDispatcher:
                     self._record(hook, body, attempt, "hook_deleted")
                     return
             try:
-                status: int | None = await asyncio.wait_for(
-                    self.sender(hook.target_url, headers, body), self.settings.hook_timeout_seconds
-                )
+                status: int | None = await asyncio.wait_for(self.sender(hook.target_url, headers, body), self.settings.hook_timeout_seconds)
             except Exception:  # timeouts, refused connections: all count as a failed attempt
                 status = None
             if status is not None and 200 <= status <= 204:

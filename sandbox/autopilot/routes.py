@@ -69,9 +69,7 @@ def api_routes(store: AutopilotStore, hooks: HookDispatcher, settings: Autopilot
             if sent_email:
                 email_contact_map[sent_email] = contact.contact_id
         # the recorded real answer carries this internal key too (RUBY cassette, 2017)
-        return JSONResponse(
-            {"contact_ids": contact_ids, "email_contact_map": email_contact_map, "_removeResultKeys": ["proposedContacts"]}
-        )
+        return JSONResponse({"contact_ids": contact_ids, "email_contact_map": email_contact_map, "_removeResultKeys": ["proposedContacts"]})
 
     async def get_contact(request: Request) -> Response:
         return JSONResponse(store.render(store.get(request.path_params["id_or_email"])))
@@ -117,12 +115,7 @@ def api_routes(store: AutopilotStore, hooks: HookDispatcher, settings: Autopilot
     # ------------------------------------------------------------------ journeys
     async def triggers(request: Request) -> Response:
         return JSONResponse(
-            {
-                "triggers": [
-                    {"trigger_id": t.trigger_id, "journey": t.journey, "trigger_type": t.trigger_type}
-                    for t in store.triggers.values()
-                ]
-            }
+            {"triggers": [{"trigger_id": t.trigger_id, "journey": t.journey, "trigger_type": t.trigger_type} for t in store.triggers.values()]}
         )
 
     async def enter_journey(request: Request) -> Response:
@@ -135,9 +128,7 @@ def api_routes(store: AutopilotStore, hooks: HookDispatcher, settings: Autopilot
         return JSONResponse({"hook_id": store.add_hook(body.get("event"), body.get("target_url")).hook_id})
 
     async def list_hooks(request: Request) -> Response:
-        return JSONResponse(
-            {"hooks": [{"hook_id": h.hook_id, "event": h.event, "target_url": h.target_url} for h in store.hooks.values()]}
-        )
+        return JSONResponse({"hooks": [{"hook_id": h.hook_id, "event": h.event, "target_url": h.target_url} for h in store.hooks.values()]})
 
     async def delete_hook(request: Request) -> Response:
         store.delete_hook(request.path_params["hook_id"])
@@ -175,9 +166,7 @@ def api_routes(store: AutopilotStore, hooks: HookDispatcher, settings: Autopilot
     ]
 
 
-def app_control_routes(
-    store: AutopilotStore, hooks: HookDispatcher, limiter: RateLimiter
-) -> list[Route]:
+def app_control_routes(store: AutopilotStore, hooks: HookDispatcher, limiter: RateLimiter) -> list[Route]:
     """Autopilot-only control routes: act as a marketer in the Autopilot app (or as Autopilot
     mailing a contact), read what the sandbox sent out, change the rate limit. Marketer edits
     fire hooks as real edits do."""
@@ -214,9 +203,7 @@ def app_control_routes(
         body = await json_object(request)
         if not isinstance(body.get("contact_id"), str):
             raise ApiError(400, "contact_id must be a contact id or email.")
-        contact, delivery, events = store.record_engagement(
-            body["contact_id"], body.get("kind"), body.get("at"), body.get("delivery_id")
-        )
+        contact, delivery, events = store.record_engagement(body["contact_id"], body.get("kind"), body.get("at"), body.get("delivery_id"))
         hooks.emit(events)
         return JSONResponse({"delivery_id": delivery, "contact": store.render(contact)})
 

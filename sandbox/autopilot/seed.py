@@ -81,9 +81,7 @@ def _ms(epoch: float) -> int:
     return int(epoch * 1000)
 
 
-def _engagement(
-    draw: _Draws, created: float, batches: list[tuple[str, float]], unsubscribes: bool, now: float
-) -> dict[str, dict[str, int]]:
+def _engagement(draw: _Draws, created: float, batches: list[tuple[str, float]], unsubscribes: bool, now: float) -> dict[str, dict[str, int]]:
     """One contact's history with the batch sends after its creation (`batches` in time order):
     most arrive, about a third are opened and a quarter of those clicked; a few bounce, a hard
     bounce ends the sends, and a contact that unsubscribes does so from the last mail it got."""

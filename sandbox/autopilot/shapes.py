@@ -73,8 +73,7 @@ def contact_for_read(contact: Contact, lists: list[str], settings: AutopilotSett
     body = _common(contact, lists, settings)
     if contact.custom:
         body["custom_fields"] = [
-            {"kind": name, "value": value, "fieldType": field_type, "deleted": False}
-            for (field_type, name), value in contact.custom.items()
+            {"kind": name, "value": value, "fieldType": field_type, "deleted": False} for (field_type, name), value in contact.custom.items()
         ]
     for key, deliveries in contact.engagement.items():
         if deliveries:

@@ -294,8 +294,7 @@ class AutopilotStore:
             add_to_list = self.settings.autopilot_list_on_update
         else:
             # recorded answers: a contact created through the API has no `updated_at` yet
-            contact = Contact(self.new_contact_id(), created_at=now, updated_at=None if via_api else now,
-                              api_originated=via_api)
+            contact = Contact(self.new_contact_id(), created_at=now, updated_at=None if via_api else now, api_originated=via_api)
             self._assign(contact, write, merging=False)
             self._insert(contact, write.new_email or write.email)
             if write.notify:
@@ -382,9 +381,7 @@ class AutopilotStore:
     def mint_delivery_id(self, sent_at: float) -> str:
         return engagement.delivery_id(self._uuid(), sent_at, self._uuid())
 
-    def record_engagement(
-        self, id_or_email: str, kind: Any, at: Any = None, delivery: Any = None
-    ) -> tuple[Contact, str, list[Event]]:
+    def record_engagement(self, id_or_email: str, kind: Any, at: Any = None, delivery: Any = None) -> tuple[Contact, str, list[Event]]:
         """Record what Autopilot records when it mails `id_or_email` (send, bounce, hardbounce)
         or the contact reacts to a received mail (open, click, complain, unsubscribe).
         Returns the contact, the delivery id and the hook events."""

@@ -93,9 +93,7 @@ def _view(request: Request, kind: str, store: Store, ids: list[int] | None = Non
     custom_keys = q_list(request, "custom_fields") if kind in models.HAS_CUSTOM_FIELDS else []
     if len(custom_keys) > 15:
         raise bad_request('"custom_fields" must contain at most 15 keys')
-    return models.View(
-        kind, store, custom_keys=custom_keys or None, include=include, option_labels=option_labels, ids=ids
-    )
+    return models.View(kind, store, custom_keys=custom_keys or None, include=include, option_labels=option_labels, ids=ids)
 
 
 def _time_param(request: Request, name: str) -> float | None:
@@ -171,9 +169,7 @@ def _status_filter(request: Request, kind: str) -> Callable[[dict[str, Any]], bo
     return lambda r: r["status"] in wanted
 
 
-def _candidates(
-    request: Request, store: Store, kind: str, sort_by: str, limit: int
-) -> tuple[Sequence[Entry], tuple[int, int] | None]:
+def _candidates(request: Request, store: Store, kind: str, sort_by: str, limit: int) -> tuple[Sequence[Entry], tuple[int, int] | None]:
     """Ordered entries (and the span of them) that hold every record the list may select.
 
     The filters still check each record, so this only decides how much is walked: the few
@@ -330,4 +326,3 @@ def item_routes() -> list[Route]:
         out.append(Route(item, update_route(kind), methods=["PATCH"]))
         out.append(Route(item, delete_route(kind), methods=["DELETE"]))
     return out
-

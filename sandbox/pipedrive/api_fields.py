@@ -150,9 +150,7 @@ def v1_create(kind: str):
     async def endpoint(request: Request) -> Response:
         store = store_of(request)
         body = await object_body(request)
-        definition = _create(
-            store, kind, body.get("name"), body.get("field_type"), body.get("options"), actor_of(request).user_id, v1=True
-        )
+        definition = _create(store, kind, body.get("name"), body.get("field_type"), body.get("options"), actor_of(request).user_id, v1=True)
         if not isinstance(body.get("add_visible_flag", True), bool):
             raise bad_request('"add_visible_flag" must be a boolean')
         if body.get("add_visible_flag") is False:

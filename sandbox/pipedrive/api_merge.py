@@ -39,14 +39,10 @@ def merge_persons(store: Store, merged_id: int, survivor_id: int, actor: Actor) 
     if store.settings.merge_combines_contacts:
         for key in ("emails", "phones"):
             have = {item["value"].casefold() for item in survivor[key]}
-            extra = [
-                {**item, "primary": False} for item in merged[key] if item["value"].casefold() not in have
-            ]
+            extra = [{**item, "primary": False} for item in merged[key] if item["value"].casefold() not in have]
             if extra:
                 changes[key] = models.normalize_contacts([*survivor[key], *extra], store)
-    filled = {
-        k: v for k, v in (merged.get("custom_fields") or {}).items() if v is not None and survivor["custom_fields"].get(k) is None
-    }
+    filled = {k: v for k, v in (merged.get("custom_fields") or {}).items() if v is not None and survivor["custom_fields"].get(k) is None}
     if filled:
         changes["custom_fields"] = filled
     # Related data moves to the survivor (their update_time moves, no webhooks of their own).
@@ -56,8 +52,7 @@ def merge_persons(store: Store, merged_id: int, survivor_id: int, actor: Actor) 
                 update: dict[str, Any] = {"person_id": survivor_id}
                 if kind == "activity":
                     update["participants"] = [
-                        {**p, "person_id": survivor_id if p["person_id"] == merged_id else p["person_id"]}
-                        for p in record["participants"]
+                        {**p, "person_id": survivor_id if p["person_id"] == merged_id else p["person_id"]} for p in record["participants"]
                     ]
                 store.change(kind, record["id"], update, actor, emit=False)
     store.delete("person", merged_id, actor, meta={"merged_to_id": survivor_id})

@@ -280,10 +280,7 @@ def search_items(request: Request) -> list[dict[str, Any]]:
         for score, record, custom in find(store, kind, needle, exact, relevant, index=index) if relevant else []:
             ranked.append((-score, order, record["id"], kind, record, custom))
     ranked.sort(key=lambda item: item[:3])
-    return [
-        {"result_score": -neg, "item": RENDER[kind](store, record, custom, includes)}
-        for neg, _, _, kind, record, custom in ranked
-    ]
+    return [{"result_score": -neg, "item": RENDER[kind](store, record, custom, includes)} for neg, _, _, kind, record, custom in ranked]
 
 
 def cursor_route(search: Callable[[Request], list[dict[str, Any]]], maximum: Callable[[Store], int]) -> Callable:

@@ -64,11 +64,7 @@ async def find_users(request: Request) -> Response:
     if not term:
         raise bad_request('"term" is required.')
     by_email = q_int(request, "search_by_email") == 1
-    found = [
-        render_user(u, actor_of(request).user_id)
-        for u in store.users.values()
-        if term in (u["email"] if by_email else u["name"]).casefold()
-    ]
+    found = [render_user(u, actor_of(request).user_id) for u in store.users.values() if term in (u["email"] if by_email else u["name"]).casefold()]
     return ok(found or None)
 
 

@@ -48,9 +48,7 @@ async def create(request: Request) -> Response:
     elif version == "1.0":
         errors["version"] = ["the sandbox delivers v2 payloads only"]
     user_id = body.get("user_id")
-    if user_id is not None and (
-        isinstance(user_id, bool) or not isinstance(user_id, int) or user_id not in request.app.state.store.users
-    ):
+    if user_id is not None and (isinstance(user_id, bool) or not isinstance(user_id, int) or user_id not in request.app.state.store.users):
         errors["user_id"] = ["must be the id of a user of the company"]
     for key in ("http_auth_user", "http_auth_password"):
         if body.get(key) is not None and not isinstance(body[key], str):

@@ -73,9 +73,7 @@ async def drain(request: Request) -> Response:
 
 async def deliveries(request: Request) -> Response:
     hooks = request.app.state.webhooks
-    return JSONResponse(
-        {"deliveries": hooks.deliveries, "lost": hooks.lost, "pending": hooks.pending, "removed": len(hooks.removed)}
-    )
+    return JSONResponse({"deliveries": hooks.deliveries, "lost": hooks.lost, "pending": hooks.pending, "removed": len(hooks.removed)})
 
 
 async def limits(request: Request) -> Response:

@@ -62,8 +62,7 @@ def unknown_route() -> ApiError:
 
 
 NOT_MODELLED_INFO = (
-    "Answered by the syncmap sandbox, not by Pipedrive: Pipedrive documents this, but the sandbox "
-    "does not model it (see docs/sandbox.md)."
+    "Answered by the syncmap sandbox, not by Pipedrive: Pipedrive documents this, but the sandbox does not model it (see docs/sandbox.md)."
 )
 
 
@@ -110,4 +109,3 @@ def server_error_body(status: int) -> dict[str, Any]:
 def webhook_errors(status: int, errors: dict[str, list[str]]) -> ApiError:
     """Webhook management breaks the envelope: `{"status":"error","success":false,"errors":{...}}`."""
     return ApiError(status, {"status": "error", "success": False, "errors": errors})
-

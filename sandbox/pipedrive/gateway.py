@@ -51,7 +51,7 @@ class Gateway:
 
     # -- auth -----------------------------------------------------------------------------------
     def authenticate(self, scope: Scope) -> str | None:
-        """"api_token", "oauth" or None."""
+        """ "api_token", "oauth" or None."""
         auth = None
         for name, value in scope["headers"]:
             if name == b"x-api-token":

@@ -150,9 +150,7 @@ def _participants(name: str, value: Any) -> Any:
     return items
 
 
-_attendees = _object_list(
-    {"email": _str, "name": _str, "status": _str, "is_organizer": _bool, "person_id": _int, "user_id": _int}
-)
+_attendees = _object_list({"email": _str, "name": _str, "status": _str, "is_organizer": _bool, "person_id": _int, "user_id": _int})
 
 # -- body keys per entity, as in the v2 POST/PATCH request bodies ----------------------------------
 CONTACT_SYNC_KEYS = ("postal_address", "notes", "im", "birthday", "job_title")
@@ -264,10 +262,7 @@ def split_name(name: str | None, style: str = "first_word") -> tuple[str | None,
 
 def normalize_contacts(items: list[dict[str, Any]], store: Store) -> list[dict[str, Any]]:
     settings = store.settings
-    out = [
-        {"value": i["value"], "primary": bool(i.get("primary")), "label": i.get("label") or settings.default_contact_label}
-        for i in items
-    ]
+    out = [{"value": i["value"], "primary": bool(i.get("primary")), "label": i.get("label") or settings.default_contact_label} for i in items]
     seen_primary = False
     for item in out:  # at most one primary: the first one flagged
         if item["primary"] and seen_primary:
@@ -433,8 +428,10 @@ def derive(kind: str, old: dict[str, Any], new: dict[str, Any], store: Store, *,
     now = store.now()
     out: dict[str, Any] = {}
     if kind == "person":
-        if store.settings.accept_first_last_name and ("first_name" in new or "last_name" in new) and (
-            creating and not new.get("name") or new.get("name") == old.get("name")
+        if (
+            store.settings.accept_first_last_name
+            and ("first_name" in new or "last_name" in new)
+            and (creating and not new.get("name") or new.get("name") == old.get("name"))
         ):
             first, last = new.get("first_name"), new.get("last_name")
             out["name"] = " ".join(p for p in (first, last) if p)
@@ -470,9 +467,7 @@ def derive(kind: str, old: dict[str, Any], new: dict[str, Any], store: Store, *,
         participants = list(new.get("participants") or [])
         person_changed = new.get("person_id") != old.get("person_id")
         if person_changed or (creating and new.get("person_id") is not None):
-            if new.get("person_id") is not None and not any(
-                p.get("primary") and p.get("person_id") == new["person_id"] for p in participants
-            ):
+            if new.get("person_id") is not None and not any(p.get("primary") and p.get("person_id") == new["person_id"] for p in participants):
                 participants = [{**p, "primary": False} for p in participants if p.get("person_id") != new["person_id"]]
                 participants.insert(0, {"person_id": new["person_id"], "primary": True})
             out["participants"] = [{"person_id": p["person_id"], "primary": bool(p.get("primary"))} for p in participants]
@@ -676,16 +671,10 @@ def option_labels_of(kind: str, store: Store) -> dict[str, dict[int, str]]:
     """Custom enum and set fields of `kind`: key -> {option id: label}."""
     if kind not in HAS_CUSTOM_FIELDS:
         return {}
-    return {
-        f["key"]: {o["id"]: o["label"] for o in f.get("options") or ()}
-        for f in store.custom_fields(kind)
-        if f["field_type"] in ("enum", "set")
-    }
+    return {f["key"]: {o["id"]: o["label"] for o in f.get("options") or ()} for f in store.custom_fields(kind) if f["field_type"] in ("enum", "set")}
 
 
-def related_counts(
-    kind: str, store: Store, include: tuple[str, ...], ids: list[int] | None = None
-) -> dict[int, dict[str, Any]]:
+def related_counts(kind: str, store: Store, include: tuple[str, ...], ids: list[int] | None = None) -> dict[int, dict[str, Any]]:
     """The `include_fields` counters we can compute honestly: deals and activities per record.
 
     With `ids`, only those records' counters, from the store's orders by link (no full scan).
@@ -780,4 +769,3 @@ def person_v1(record: dict[str, Any], store: Store, counts: dict[int, dict[str, 
     for key in (f["key"] for f in store.custom_fields("person")):
         out[key] = copy.deepcopy(record["custom_fields"].get(key))
     return out
-

@@ -95,9 +95,7 @@ def keyset_page(
     page, following = found[:limit], (found[limit] if len(found) > limit else None)
     next_cursor = None
     if following is not None:
-        next_cursor = encode_cursor(
-            {"field": sort_by, "fieldValue": following.get(sort_by), "sortDirection": direction, "id": following["id"]}
-        )
+        next_cursor = encode_cursor({"field": sort_by, "fieldValue": following.get(sort_by), "sortDirection": direction, "id": following["id"]})
     return page, next_cursor
 
 

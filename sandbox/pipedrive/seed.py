@@ -224,9 +224,7 @@ def seed(store: Store, n: int, seed_value: int | None) -> dict[str, int]:
     while len(store.users) < 5:
         user_id = max(store.users) + 1
         first, last = rng.choice(FIRST), rng.choice(LAST)
-        store.users[user_id] = user_record(
-            user_id, f"{first} {last}", f"{first.lower()}@{store.company_domain}.example", admin=False
-        )
+        store.users[user_id] = user_record(user_id, f"{first} {last}", f"{first.lower()}@{store.company_domain}.example", admin=False)
         made["users"] += 1
     for kind, name, field_type, options in SEEDED_CUSTOM_FIELDS:
         if not any(f["name"] == name for f in store.fields[kind]):
@@ -261,9 +259,7 @@ def seed(store: Store, n: int, seed_value: int | None) -> dict[str, int]:
             else None,
             "custom_fields": {
                 custom["organization"]["Segment"]["key"]: option("organization", "Segment") if rng.random() < 0.7 else None,
-                custom["organization"]["Account number"]["key"]: f"AC-{rng.randrange(10000, 99999)}"
-                if rng.random() < 0.5
-                else None,
+                custom["organization"]["Account number"]["key"]: f"AC-{rng.randrange(10000, 99999)}" if rng.random() < 0.5 else None,
             },
             **stamps(),
         }
@@ -308,13 +304,9 @@ def seed(store: Store, n: int, seed_value: int | None) -> dict[str, int]:
             "custom_fields": {
                 cf["Customer type"]["key"]: option("person", "Customer type") if rng.random() < 0.6 else None,
                 cf["Lead score"]["key"]: round(rng.uniform(0, 100), 1) if rng.random() < 0.5 else None,
-                cf["Interests"]["key"]: sorted({option("person", "Interests") for _ in range(rng.randrange(1, 3))})
-                if rng.random() < 0.4
-                else None,
+                cf["Interests"]["key"]: sorted({option("person", "Interests") for _ in range(rng.randrange(1, 3))}) if rng.random() < 0.4 else None,
                 cf["Referral source"]["key"]: rng.choice(("Webinar", "Partner", "Ads", "Event")) if rng.random() < 0.5 else None,
-                cf["Contract start"]["key"]: f"2024-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
-                if rng.random() < 0.3
-                else None,
+                cf["Contract start"]["key"]: f"2024-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}" if rng.random() < 0.3 else None,
             },
             **stamps(),
         }

@@ -184,14 +184,10 @@ class Store:
             record["update_time"] = now
         self._reorder(kind, record, before)
         if emit:
-            self._emit(
-                Event("change", kind, entity_id, copy.deepcopy(public(record)), previous, actor, now, dict(meta or {}))
-            )
+            self._emit(Event("change", kind, entity_id, copy.deepcopy(public(record)), previous, actor, now, dict(meta or {})))
         return record
 
-    def delete(
-        self, kind: str, entity_id: int, actor: Actor, *, emit: bool = True, meta: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+    def delete(self, kind: str, entity_id: int, actor: Actor, *, emit: bool = True, meta: dict[str, Any] | None = None) -> dict[str, Any]:
         """Soft delete: the record stays (is_deleted) until the retention period ends."""
         record = self.records[kind][entity_id]
         before = self._entries(kind, record)

@@ -111,9 +111,7 @@ class Webhooks:
         targets = [
             s
             for s in self.subscriptions.values()
-            if s["is_active"]
-            and s["event_action"] in ("*", event.action)
-            and s["event_object"] in ("*", event.kind)
+            if s["is_active"] and s["event_action"] in ("*", event.action) and s["event_object"] in ("*", event.kind)
         ]
         if not targets:
             return
@@ -158,9 +156,7 @@ class Webhooks:
             "entity_id": as_id(event.entity_id),
             "id": event_id,
             "is_bulk_edit": False,
-            "timestamp": times.iso_millis(event.timestamp)
-            if self.settings.webhook_meta_style == "doc"
-            else int(event.timestamp),
+            "timestamp": times.iso_millis(event.timestamp) if self.settings.webhook_meta_style == "doc" else int(event.timestamp),
             "type": sub["type"],
             "user_id": as_id(event.actor.user_id),
             "version": "2.0",
@@ -171,9 +167,7 @@ class Webhooks:
             "host": f"{self.store.company_domain}.pipedrive.com",
         }
         if event.kind != "user":
-            meta["permitted_user_ids"] = [
-                as_id(u["id"]) for u in self.store.users.values() if u["active_flag"]
-            ]
+            meta["permitted_user_ids"] = [as_id(u["id"]) for u in self.store.users.values() if u["active_flag"]]
         for key in ("merged_to_id", "merged_from_id"):
             if key in event.meta:
                 meta[key] = as_id(event.meta[key])
@@ -193,9 +187,7 @@ class Webhooks:
             await asyncio.sleep(min(self.clock.real_seconds(left), 0.05))
 
     async def _attempt(self, sub: dict[str, Any], body: bytes) -> tuple[int | None, str | None]:
-        timeout = max(
-            self.clock.real_seconds(self.settings.webhook_timeout_seconds), self.settings.webhook_min_real_timeout
-        )
+        timeout = max(self.clock.real_seconds(self.settings.webhook_timeout_seconds), self.settings.webhook_min_real_timeout)
         try:
             status = await asyncio.wait_for(self.sender(sub["subscription_url"], self.headers(sub), body), timeout)
             return status, None

@@ -126,7 +126,12 @@ def test_an_include_cycle_of_three_files_checked_together_is_reported_once(tmp_p
     assert result.exit_code == 1
     records = json.loads(result.stdout)
     assert [(r["code"], Path(r["span"]["file"]).name, r["span"]["line"]) for r in records] == [("SM102", "c.syncmap", 1)]
-    assert [Path(p).name for p in records[0]["message"].removeprefix("include cycle: ").split(" -> ")] == ["a.syncmap", "b.syncmap", "c.syncmap", "a.syncmap"]
+    assert [Path(p).name for p in records[0]["message"].removeprefix("include cycle: ").split(" -> ")] == [
+        "a.syncmap",
+        "b.syncmap",
+        "c.syncmap",
+        "a.syncmap",
+    ]
 
 
 def test_a_utf8_byte_order_mark_is_not_an_unexpected_character(tmp_path: Path) -> None:

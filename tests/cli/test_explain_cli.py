@@ -47,7 +47,7 @@ def test_shipped_mapping_rules_actions_and_cost() -> None:
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "Pipedrive Person first_name → Autopilot Contact FirstName  [autopilot.syncmap:37]" in out
-    assert 'R2   honoured' in out and 'only records on the Autopilot list "Pipedrive Contacts" flow into Pipedrive (autopilot.syncmap:27)' in out
+    assert "R2   honoured" in out and 'only records on the Autopilot list "Pipedrive Contacts" flow into Pipedrive (autopilot.syncmap:27)' in out
     assert "R11  honoured" in out and "(autopilot.syncmap:20)" in out  # the link line, found in the source
     assert "R16  not used" in out and "R5   run time" in out
     assert '"Add Deal" on Autopilot Contact  (autopilot.syncmap:48): creates the person if missing: yes' in out

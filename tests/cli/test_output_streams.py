@@ -22,10 +22,8 @@ def run(*args: str):
     return CliRunner().invoke(cli, list(args))
 
 
-@pytest.mark.parametrize(("output_format", "rendered"), [("human", "warning[SM119]"), ("json", '"code": "SM119"'),
-                                                         ("github", "::warning file=")])
-def test_compile_to_stdout_prints_only_the_plan_there_in_every_format(tmp_path: Path, output_format: str,
-                                                                      rendered: str) -> None:
+@pytest.mark.parametrize(("output_format", "rendered"), [("human", "warning[SM119]"), ("json", '"code": "SM119"'), ("github", "::warning file=")])
+def test_compile_to_stdout_prints_only_the_plan_there_in_every_format(tmp_path: Path, output_format: str, rendered: str) -> None:
     written = tmp_path / "plan.json"
     assert run("compile", WARNS, "-o", str(written)).exit_code == 0
     result = run("compile", WARNS, "--format", output_format)

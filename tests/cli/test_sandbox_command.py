@@ -33,7 +33,7 @@ def test_sandbox_plan_accepts_exactly_the_cost_tables_plans(served: list[dict]) 
     assert [call["plan"] for call in served] == plan_names()
     assert "lite" in plan_names()  # a newer plan name, refused before the list was shared
     unknown = run("sandbox", "--plan", "gold")
-    assert unknown.exit_code == 2 and "essential" in unknown.stderr and not served[len(plan_names()):]
+    assert unknown.exit_code == 2 and "essential" in unknown.stderr and not served[len(plan_names()) :]
 
 
 def test_the_sandbox_itself_knows_every_plan_the_cost_table_offers() -> None:
@@ -56,10 +56,17 @@ def test_only_the_credential_still_at_its_default_is_named(served: list[dict]) -
     assert "--autopilot-key sandbox-key" in result.stderr and "sandbox-token" not in result.stderr
 
 
-@pytest.mark.parametrize("args", [
-    ["--host", "127.0.0.1"], ["--host", "127.0.0.2"], ["--host", "::1"], ["--host", "localhost"], [],
-    ["--host", "0.0.0.0", "--pipedrive-token", "s3cret", "--autopilot-key", "k3y"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--host", "127.0.0.1"],
+        ["--host", "127.0.0.2"],
+        ["--host", "::1"],
+        ["--host", "localhost"],
+        [],
+        ["--host", "0.0.0.0", "--pipedrive-token", "s3cret", "--autopilot-key", "k3y"],
+    ],
+)
 def test_no_warning_on_loopback_or_with_own_credentials(served: list[dict], args: list[str]) -> None:
     result = run("sandbox", *args)
     assert result.exit_code == 0 and "warning" not in result.stderr

@@ -28,7 +28,6 @@ SEED_FAQ = SHARED / "seeds" / "000_1954d7bc35d7ba93.txt"
 PACKAGE_DIR = Path(load_catalog("pipedrive").file).parent
 
 
-
 @pytest.fixture(scope="module")
 def shared_seeds() -> None:
     """The seed texts the catalogs quote; a checkout without ../shared beside it is broken, so
@@ -82,6 +81,7 @@ def _copy_catalog(tmp_path: Path, system: str, edit) -> Path:
 def test_schema_violation_names_file_and_pointer(tmp_path):
     def edit(d):
         d["objects"]["Person"]["fields"]["id"]["type"] = "uuid"
+
     _copy_catalog(tmp_path, "pipedrive", edit)
     with pytest.raises(CatalogError) as info:
         load_catalog("pipedrive", search_path=tmp_path)
@@ -96,6 +96,7 @@ def test_inconsistent_catalog_is_refused(tmp_path):
         d["objects"]["Person"]["relations"]["organization"]["target"] = "Organisation"
         d["objects"]["Deal"]["required"][0]["field"] = "expected_close"
         d["rules"][0]["field"] = "marked_done"
+
     _copy_catalog(tmp_path, "pipedrive", edit)
     with pytest.raises(CatalogError) as info:
         load_catalog("pipedrive", search_path=tmp_path)
@@ -128,24 +129,32 @@ def _third_system() -> dict:
         "catalog_version": 1,
         "system": "hubspot",
         "display_name": "HubSpot",
-        "custom_fields": {"style": "hash_key", "key_pattern": "^[a-z_]+$",
-                          "native_types": {"string": "string", "number": "number"}},
+        "custom_fields": {"style": "hash_key", "key_pattern": "^[a-z_]+$", "native_types": {"string": "string", "number": "number"}},
         "connection": {"settings": {"token": {"secret": True, "required": True, "description": "private app token"}}},
         "objects": {
-            "Company": {"display_name": "Company",
-                        "permissions": {"read": True, "create": True, "update": True, "delete": False},
-                        "custom_fields": True, "identity": {"key": "id"},
-                        "fields": {"id": {"api": "hs_object_id", "type": "id", "access": "read_only"},
-                                   "name": {"api": "name", "type": "string", "access": "read_write"}}},
-            "Contact": {"display_name": "Contact",
-                        "permissions": {"read": True, "create": True, "update": True, "delete": True},
-                        "custom_fields": True, "identity": {"key": "id", "dedupe": ["email"]},
-                        "fields": {"id": {"api": "hs_object_id", "type": "id", "access": "read_only"},
-                                   "email": {"api": "email", "type": "email", "access": "read_write"},
-                                   "company_id": {"api": "associatedcompanyid", "type": "id", "access": "read_write"}},
-                        "relations": {"company": {"target": "Company", "cardinality": "one",
-                                                  "key_on": "self", "key": "company_id"}},
-                        "required": [{"field": "email", "seed": "Email"}]},
+            "Company": {
+                "display_name": "Company",
+                "permissions": {"read": True, "create": True, "update": True, "delete": False},
+                "custom_fields": True,
+                "identity": {"key": "id"},
+                "fields": {
+                    "id": {"api": "hs_object_id", "type": "id", "access": "read_only"},
+                    "name": {"api": "name", "type": "string", "access": "read_write"},
+                },
+            },
+            "Contact": {
+                "display_name": "Contact",
+                "permissions": {"read": True, "create": True, "update": True, "delete": True},
+                "custom_fields": True,
+                "identity": {"key": "id", "dedupe": ["email"]},
+                "fields": {
+                    "id": {"api": "hs_object_id", "type": "id", "access": "read_only"},
+                    "email": {"api": "email", "type": "email", "access": "read_write"},
+                    "company_id": {"api": "associatedcompanyid", "type": "id", "access": "read_write"},
+                },
+                "relations": {"company": {"target": "Company", "cardinality": "one", "key_on": "self", "key": "company_id"}},
+                "required": [{"field": "email", "seed": "Email"}],
+            },
         },
     }
 
@@ -164,8 +173,7 @@ def test_dependency_cycle_in_a_catalog_is_reported_as_a_chain(tmp_path):
     data = _third_system()
     company = data["objects"]["Company"]
     company["fields"]["main_contact_id"] = {"api": "main", "type": "id", "access": "read_write"}
-    company["relations"] = {"main_contact": {"target": "Contact", "cardinality": "one",
-                                             "key_on": "self", "key": "main_contact_id"}}
+    company["relations"] = {"main_contact": {"target": "Contact", "cardinality": "one", "key_on": "self", "key": "main_contact_id"}}
     (tmp_path / "hubspot.json").write_text(json.dumps(data))
     with pytest.raises(DependencyCycleError) as info:
         load_catalog("hubspot", search_path=tmp_path)
@@ -188,8 +196,14 @@ def _seed_table() -> dict[str, dict]:
         m = _ROW.match(line)
         if m:
             obj, bedrock, perms, custom, rel = m.groups()
-            current = rows[obj] = {"object": obj, "bedrock_object": bedrock, "permissions": perms,
-                                   "custom_field_support": custom, "relationships": rel, "required_fields": []}
+            current = rows[obj] = {
+                "object": obj,
+                "bedrock_object": bedrock,
+                "permissions": perms,
+                "custom_field_support": custom,
+                "relationships": rel,
+                "required_fields": [],
+            }
         elif current is not None and line and not line.startswith("*"):
             current["required_fields"].append(line)
         elif not line and current is not None:
@@ -231,8 +245,13 @@ def test_five_object_table_row(pd, name):
 
 def test_required_fields_bind_to_the_expected_api_fields(pd):
     got = {o.name: [r.field for r in o.required] for o in pd.objects}
-    assert got == {"User": [], "Person": ["first_name", "last_name"], "Organization": ["name"],
-                   "Deal": ["expected_close_date"], "Activity": ["marked_as_done_time"]}
+    assert got == {
+        "User": [],
+        "Person": ["first_name", "last_name"],
+        "Organization": ["name"],
+        "Deal": ["expected_close_date"],
+        "Activity": ["marked_as_done_time"],
+    }
 
 
 @needs_shared
@@ -329,12 +348,12 @@ def test_api_paths_exist_in_the_specs(pd, v1, v2):
             if key == "webhook_entity":
                 continue
             if path.startswith("/api/v2"):
-                assert path[len("/api/v2"):] in v2["paths"], path
+                assert path[len("/api/v2") :] in v2["paths"], path
             else:
-                assert path.startswith("/v1/") and path[len("/v1"):] in v1["paths"], path
+                assert path.startswith("/v1/") and path[len("/v1") :] in v1["paths"], path
     for f in pd.object("Deal").fields:
         if f.lookup:
-            assert f.lookup.path[len("/api/v2"):] in v2["paths"]
+            assert f.lookup.path[len("/api/v2") :] in v2["paths"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,8 +398,13 @@ def test_sync_permissions_differ_from_action_capabilities(pd):
     assert not any(pd.object("User").permissions.allows(op) for op in ("create", "update", "delete"))
     assert not any(o.permissions.delete for o in pd.objects)
     creates = {a.name: a.creates_person_if_missing for a in pd.actions}
-    assert creates == {"Add Deal": True, "Assign Person Owner": True, "Schedule Activity": True,
-                       "Update Pipedrive Field": False, "Update Deal Stage": False}
+    assert creates == {
+        "Add Deal": True,
+        "Assign Person Owner": True,
+        "Schedule Activity": True,
+        "Update Pipedrive Field": False,
+        "Update Deal Stage": False,
+    }
     assert pd.action("Add Deal").operation == "create" and pd.action("Add Deal").target == "Deal"
     assert pd.action("Update Deal Stage").fields == ("stage_id",)
 
@@ -403,8 +427,7 @@ def test_seed_notes_are_machine_checkable_rules(pd):
     assert (ident["field"], ident["partner_label"]) == ("marked_as_done_time", "Occurred At")
     assert pd.rules_of("one_to_many_discouraged")[0].severity == "warning"
     covered = {r for c in (pd, load_catalog("autopilot")) for rule in c.rules for r in rule.r}
-    assert {"R2", "R6", "R7", "R9", "R10", "R11", "R13", "R15", "R16", "R17", "R18", "R19",
-            "R20", "R21", "R22", "R23"} <= covered
+    assert {"R2", "R6", "R7", "R9", "R10", "R11", "R13", "R15", "R16", "R17", "R18", "R19", "R20", "R21", "R22", "R23"} <= covered
 
 
 def test_identity_fields(pd, ap):
@@ -512,6 +535,7 @@ def test_dependency_order_is_derived_from_relations(pd, ap):
 def test_dependency_order_does_not_depend_on_declaration_order(tmp_path):
     def reverse(d):
         d["objects"] = dict(reversed(list(d["objects"].items())))
+
     _copy_catalog(tmp_path, "pipedrive", reverse)
     reversed_pd = load_catalog("pipedrive", search_path=tmp_path)
     assert reversed_pd.object_names()[0] == "Activity"
@@ -538,7 +562,9 @@ def test_loading_the_shipped_catalogs_never_imports_jsonschema() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; from syncmap.compiler.catalog import load_catalog; "
-            "load_catalog('pipedrive'); load_catalog('autopilot'); print('jsonschema' in sys.modules)")
+    code = (
+        "import sys; from syncmap.compiler.catalog import load_catalog; "
+        "load_catalog('pipedrive'); load_catalog('autopilot'); print('jsonschema' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

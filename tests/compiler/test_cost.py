@@ -164,16 +164,32 @@ def test_one_way_pull_from_a_list_reads_its_roster_only() -> None:
     }
 
 
-@pytest.mark.parametrize("mapping,edit,reads,users", [
-    # a push matched by anything but Email alone must read every contact to pair first
-    ("pipedrive-to-autopilot", ("match email.primary = Email", "match phone.primary = Phone"),
-     {("read", "GET", "/contacts/{bookmark}"): 100, ("write", "POST", "/contacts"): 100}, False),
-    ("pipedrive-to-autopilot", ("match email.primary = Email", "match email.primary = Email, phone.primary = Phone"),
-     {("read", "GET", "/contacts/{bookmark}"): 100, ("write", "POST", "/contacts"): 100}, False),
-    # an owner id from Autopilot must be a Pipedrive user (R20): every user is read; still the roster only
-    ("autopilot-to-pipedrive", ("  email.primary <- Email\n", '  email.primary <- Email\n  owner_id <- custom("Pipedrive Owner ID", integer)\n'),
-     {("list", "GET", "/list/{list_id}/contacts/{bookmark}"): 100}, True),
-], ids=["match-by-phone", "match-by-email-and-phone", "owner-ids"])
+@pytest.mark.parametrize(
+    "mapping,edit,reads,users",
+    [
+        # a push matched by anything but Email alone must read every contact to pair first
+        (
+            "pipedrive-to-autopilot",
+            ("match email.primary = Email", "match phone.primary = Phone"),
+            {("read", "GET", "/contacts/{bookmark}"): 100, ("write", "POST", "/contacts"): 100},
+            False,
+        ),
+        (
+            "pipedrive-to-autopilot",
+            ("match email.primary = Email", "match email.primary = Email, phone.primary = Phone"),
+            {("read", "GET", "/contacts/{bookmark}"): 100, ("write", "POST", "/contacts"): 100},
+            False,
+        ),
+        # an owner id from Autopilot must be a Pipedrive user (R20): every user is read; still the roster only
+        (
+            "autopilot-to-pipedrive",
+            ("  email.primary <- Email\n", '  email.primary <- Email\n  owner_id <- custom("Pipedrive Owner ID", integer)\n'),
+            {("list", "GET", "/list/{list_id}/contacts/{bookmark}"): 100},
+            True,
+        ),
+    ],
+    ids=["match-by-phone", "match-by-email-and-phone", "owner-ids"],
+)
 def test_what_a_run_reads_follows_the_mapping(tmp_path, mapping, edit, reads, users) -> None:
     source = (BENCH / f"{mapping}.syncmap").read_text()
     assert edit[0] in source

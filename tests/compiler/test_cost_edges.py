@@ -34,7 +34,8 @@ def test_bulk_writes_round_up_to_whole_requests(autopilot_plan: dict, records: i
     # list member sends its owner name and company back: ceil(records / 100) more, counted apart
     est = estimate(autopilot_plan, records)
     assert [(c.what.split()[0], c.requests) for c in est.calls if (c.kind, c.method, c.path) == ("write", "POST", "/contacts")] == [
-        ("create", bulk_posts), ("send", bulk_posts),
+        ("create", bulk_posts),
+        ("send", bulk_posts),
     ]
     assert requests_of(autopilot_plan, records, "autopilot", "write", "POST", "/contacts") == 2 * bulk_posts
 
@@ -109,12 +110,21 @@ def test_set_up_names_no_pair_and_a_pairs_reads_and_writes_name_it(autopilot_pla
     # a read through a path (organization.name) is made once per run for every pair: no pair
     both = "pipedrive.Person<->autopilot.Contact"
     assert [(c.kind, c.object, c.pair) for c in estimate(autopilot_plan, 1).calls] == [
-        ("setup", None, None), ("setup", "User", None), ("setup", "Person", None), ("setup", "Person", None),
-        ("read", "Organization", None), ("read", "Person", both),
-        ("write", "Person", both), ("write", "Person", both),
-        ("setup", None, None), ("setup", None, None), ("setup", None, None),
-        ("write", "Contact", both), ("write", "Contact", both),
-        ("list", "Contact", both), ("list", None, both),
+        ("setup", None, None),
+        ("setup", "User", None),
+        ("setup", "Person", None),
+        ("setup", "Person", None),
+        ("read", "Organization", None),
+        ("read", "Person", both),
+        ("write", "Person", both),
+        ("write", "Person", both),
+        ("setup", None, None),
+        ("setup", None, None),
+        ("setup", None, None),
+        ("write", "Contact", both),
+        ("write", "Contact", both),
+        ("list", "Contact", both),
+        ("list", None, both),
     ]
 
 
@@ -151,8 +161,10 @@ def test_totals_add_up_requests_and_tokens_per_system_and_kind(autopilot_plan: d
 def test_r3_names_the_binding_limit(autopilot_plan: dict) -> None:
     est = estimate(autopilot_plan, 10_000, pipedrive_plan="essential")
     assert est.binding is not None and est.binding.limit == BUDGET
-    assert est.r3.endswith(f", bound by the {BUDGET}; on this plan one day's Pipedrive budget (30,000 tokens) runs out "
-                           f"from about {est.budget_exceeded_from:,} records per object")
+    assert est.r3.endswith(
+        f", bound by the {BUDGET}; on this plan one day's Pipedrive budget (30,000 tokens) runs out "
+        f"from about {est.budget_exceeded_from:,} records per object"
+    )
 
 
 SOURCE_ONLY_CUSTOM = """syncmap 1
@@ -236,8 +248,11 @@ def test_a_list_that_does_not_page_is_one_request_whatever_the_count() -> None:
 
 
 def test_every_write_says_what_it_writes_and_why(autopilot_plan: dict) -> None:
-    writes = [(c.system, c.method, c.path, c.direction, c.what, c.records, c.per_request, c.requests)
-              for c in estimate(autopilot_plan, 1000).calls if c.kind in ("write", "list")]
+    writes = [
+        (c.system, c.method, c.path, c.direction, c.what, c.records, c.per_request, c.requests)
+        for c in estimate(autopilot_plan, 1000).calls
+        if c.kind in ("write", "list")
+    ]
     assert writes == [
         # list members become persons, apId in the create body (no PATCH for them; R11)
         ("pipedrive", "POST", "/api/v2/persons", "autopilot → pipedrive",
@@ -256,15 +271,20 @@ def test_every_write_says_what_it_writes_and_why(autopilot_plan: dict) -> None:
         ("autopilot", "POST", "/contacts", "pipedrive → autopilot",
          'join "Pipedrive Contacts" via _autopilot_list in the bulk upsert (R7)', 1000, None, 0),
     ]  # fmt: skip
-    per_contact = [(c.method, c.path, c.direction, c.what, c.records, c.per_request, c.requests)
-                   for c in estimate(autopilot_plan, 1000, list_adds="per-contact").calls if c.kind == "list" and c.method == "POST"]
+    per_contact = [
+        (c.method, c.path, c.direction, c.what, c.records, c.per_request, c.requests)
+        for c in estimate(autopilot_plan, 1000, list_adds="per-contact").calls
+        if c.kind == "list" and c.method == "POST"
+    ]
     assert per_contact == [
         ("POST", "/list/{list_id}/contact/{contact_id}", "pipedrive → autopilot",
          'add each contact created from pipedrive to "Pipedrive Contacts" (R7)', 1000, 1, 1000),
     ]  # fmt: skip
     five = estimate(compiled("mappings/five-objects.syncmap"), 1000)
     assert sorted(c.what for c in five.calls if c.kind == "write" and c.what.startswith("update")) == [
-        "update the paired Contact of every Activity", "update the paired Contact of every Deal", "update the paired Deal of every Contact",
+        "update the paired Contact of every Activity",
+        "update the paired Contact of every Deal",
+        "update the paired Deal of every Contact",
     ]
 
 

@@ -50,8 +50,9 @@ def test_compiling_in_processes_with_different_hash_seeds_gives_identical_bytes(
     procs = {}
     for seed in SEEDS:
         env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONDONTWRITEBYTECODE="1")
-        procs[seed] = subprocess.Popen([sys.executable, "-c", CHILD, *map(str, SOURCES)], env=env, cwd=ROOT,
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs[seed] = subprocess.Popen(
+            [sys.executable, "-c", CHILD, *map(str, SOURCES)], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
     results = {}
     for seed, proc in procs.items():
         stdout, stderr = proc.communicate(timeout=120)
@@ -67,6 +68,8 @@ def test_compiling_in_processes_with_different_hash_seeds_gives_identical_bytes(
 def test_the_child_sees_the_seed_it_was_given() -> None:
     """The check above means something only if the seeds really change hash order."""
     code = "print(hash('syncmap'))"
-    hashes = {subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONHASHSEED=s), capture_output=True,
-                             text=True, check=True).stdout for s in ("1", "2")}
+    hashes = {
+        subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONHASHSEED=s), capture_output=True, text=True, check=True).stdout
+        for s in ("1", "2")
+    }
     assert len(hashes) == 2

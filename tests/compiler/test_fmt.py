@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ALL_MAPPINGS = sorted((ROOT / "mappings").glob("*.syncmap")) + sorted((ROOT / "tests" / "cases").rglob("*.syncmap"))
 PARSEABLE = [p for p in ALL_MAPPINGS if parse(p.read_text(), str(p)).mapping is not None]
 
-MESSY = '''# header comment
+MESSY = """# header comment
 syncmap   1
 connect pipedrive {   token = env("PIPEDRIVE_API_TOKEN")   base_url = env("PIPEDRIVE_BASE_URL") }
 sync pipedrive.Person<->autopilot.Contact{
@@ -25,9 +25,9 @@ sync pipedrive.Person<->autopilot.Contact{
   # owners
   owner.name ->owner_name
 }
-'''
+"""
 
-CANONICAL = '''# header comment
+CANONICAL = """# header comment
 syncmap 1
 
 connect pipedrive {
@@ -43,7 +43,7 @@ sync pipedrive.Person <-> autopilot.Contact {
   # owners
   owner.name -> owner_name
 }
-'''
+"""
 
 
 def test_messy_input_gets_the_canonical_layout() -> None:
@@ -74,7 +74,7 @@ def test_fmt_refuses_a_broken_file_with_diagnostics() -> None:
 
 
 def test_comments_inside_a_multi_line_value_map_move_before_its_rule_and_stay_there() -> None:
-    source = '''sync pipedrive.Deal -> autopilot.Contact {
+    source = """sync pipedrive.Deal -> autopilot.Contact {
   status -> custom("Deal Status", string) with map {
     # open deals
     "open" = "Open"
@@ -82,12 +82,15 @@ def test_comments_inside_a_multi_line_value_map_move_before_its_rule_and_stay_th
   }
   title -> custom("Open Deal", string)
 }
-'''
+"""
     once, _ = format_text(source)
-    assert once == '''sync pipedrive.Deal -> autopilot.Contact {
+    assert (
+        once
+        == """sync pipedrive.Deal -> autopilot.Contact {
   # open deals
   status -> custom("Deal Status", string) with map { "open" = "Open", "won" = "Customer" }  # paying
   title  -> custom("Open Deal", string)
 }
-'''
+"""
+    )
     assert format_text(once)[0] == once

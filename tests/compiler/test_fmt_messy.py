@@ -51,7 +51,7 @@ def test_fmt_of_messy_layouts_is_a_fixpoint_that_keeps_the_ast_and_comments(case
     assert before.mapping is not None, before.diagnostics
     once, diagnostics = format_text(text, name)
     assert diagnostics == () and once is not None
-    assert "\r" not in once and "\t" not in once.replace('\\t', "")
+    assert "\r" not in once and "\t" not in once.replace("\\t", "")
     assert format_text(once, name)[0] == once
     after = parse(once, name).mapping
     assert after == before.mapping

@@ -39,7 +39,7 @@ def _value(value: dict[str, Any] | None) -> str:
         return f'"{value["template"]}"'
     if kind == "clock":
         shift = value["shift"]
-        return value["base"] if shift is None else f'{value["base"]} {shift["sign"]} {shift["amount"]} {shift["unit"]}'
+        return value["base"] if shift is None else f"{value['base']} {shift['sign']} {shift['amount']} {shift['unit']}"
     return kind  # this, me, …
 
 
@@ -124,7 +124,13 @@ def test_autopilot_plan() -> None:
     assert [(s["object"], s["pairs"]) for s in plan["stages"]] == [
         ("pipedrive.User", []), ("pipedrive.Organization", []), ("pipedrive.Person", ["pipedrive.Person<->autopilot.Contact"]),
     ]  # fmt: skip
-    assert [a["name"] for a in plan["actions"]] == ["Add Deal", "Assign Person Owner", "Schedule Activity", "Update Pipedrive Field", "Update Deal Stage"]
+    assert [a["name"] for a in plan["actions"]] == [
+        "Add Deal",
+        "Assign Person Owner",
+        "Schedule Activity",
+        "Update Pipedrive Field",
+        "Update Deal Stage",
+    ]
     for action, expected in SHARED_ACTIONS.items():
         assert steps(plan, action) == expected, action
     # FAQ: Add Deal, Assign Person Owner and Schedule Activity create the person if missing

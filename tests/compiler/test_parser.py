@@ -6,14 +6,14 @@ from syncmap.compiler import ast
 from syncmap.compiler.codes import SYNTAX_MISSING_ARROW, SYNTAX_UNEXPECTED, SYNTAX_UNEXPECTED_END
 from syncmap.compiler.parser import parse
 
-TEXT = '''syncmap 1
+TEXT = """syncmap 1
 sync pipedrive.Person <-> autopilot.Contact {
   match email.primary = Email   # dedupe
   owner.name -> owner_name
   custom("Lead score") <-> custom("Lead Score", integer) with trim default 0 conflict pipedrive wins
   expected_close_date <- today + 30 days
 }
-'''
+"""
 
 
 def test_sync_block_becomes_typed_nodes_with_spans() -> None:
@@ -48,7 +48,9 @@ def test_comments_are_collected_with_their_position() -> None:
 
 
 def test_action_steps_with_where_and_verbs() -> None:
-    result = parse('action "X" on autopilot.Contact {\n  update pipedrive.Deal where person = this { stage = "N" }\n  upsert pipedrive.Person {\n  }\n}\n')
+    result = parse(
+        'action "X" on autopilot.Contact {\n  update pipedrive.Deal where person = this { stage = "N" }\n  upsert pipedrive.Person {\n  }\n}\n'
+    )
     action = result.mapping.items[0]
     update, upsert = action.steps
     assert update.verb == "update" and update.where == ast.Compare(ast.Path((ast.Segment("person"),)), "==", ast.This())

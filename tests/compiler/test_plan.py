@@ -28,15 +28,23 @@ def test_golden_plans_and_error_index_are_current(tmp_path: Path, monkeypatch: p
     monkeypatch.chdir(tmp_path)  # what regen writes does not depend on the working directory
     outputs = regen.outputs()
     assert os.getcwd() == str(tmp_path)  # and regen leaves it alone
-    stale = {str(p.relative_to(ROOT)): regen.diff(p, p.read_text() if p.exists() else None, text)
-             for p, text in outputs.items() if not p.exists() or p.read_text() != text}
+    stale = {
+        str(p.relative_to(ROOT)): regen.diff(p, p.read_text() if p.exists() else None, text)
+        for p, text in outputs.items()
+        if not p.exists() or p.read_text() != text
+    }
     assert stale == {}, "run `python tests/regen.py`, read the diff it prints, and check tests/compiler/test_golden_contents.py"
 
 
 def test_regen_prints_the_diff_it_approves() -> None:
     path = ROOT / "tests" / "golden" / "x.plan.yaml"
     assert regen.diff(path, "a: 1\nb: 2\n", "a: 1\nb: 3\n").splitlines() == [
-        "--- a/tests/golden/x.plan.yaml", "+++ b/tests/golden/x.plan.yaml", "@@ -1,2 +1,2 @@", " a: 1", "-b: 2", "+b: 3",
+        "--- a/tests/golden/x.plan.yaml",
+        "+++ b/tests/golden/x.plan.yaml",
+        "@@ -1,2 +1,2 @@",
+        " a: 1",
+        "-b: 2",
+        "+b: 3",
     ]
     assert regen.diff(path, None, "a: 1").splitlines() == ["--- /dev/null", "+++ b/tests/golden/x.plan.yaml", "@@ -0,0 +1 @@", "+a: 1"]
     assert regen.diff(path, "a: 1\n", "a: 1\n") == ""
@@ -77,7 +85,11 @@ def test_plan_carries_versions_digest_and_stage_order() -> None:
     assert plan["compiler"]["name"] == "syncmap" and plan["compiler"]["version"]
     assert plan["source"]["digest"].startswith("sha256:") and plan["source"]["files"][0]["path"] == "five-objects.syncmap"
     assert [s["object"] for s in plan["stages"]] == [
-        "pipedrive.User", "pipedrive.Organization", "pipedrive.Person", "pipedrive.Deal", "pipedrive.Activity",
+        "pipedrive.User",
+        "pipedrive.Organization",
+        "pipedrive.Person",
+        "pipedrive.Deal",
+        "pipedrive.Activity",
     ]
     assert plan["stages"][0]["pairs"] == []  # users are only read (owner names), first
 
@@ -119,8 +131,13 @@ def test_autopilot_mapping_plan_encodes_the_faq() -> None:
     assert pair["empty"]["policy"] == "skip" and pair["empty"]["span"]["line"] == 34  # R10
     assert pair["match"][0]["keys"][0]["normalize"] == ["trim", "lowercase"]  # R9
     creates = {a["name"]: a["creates_person_if_missing"] for a in plan["actions"]}
-    assert creates == {"Add Deal": True, "Assign Person Owner": True, "Schedule Activity": True,
-                       "Update Pipedrive Field": False, "Update Deal Stage": False}  # R4
+    assert creates == {
+        "Add Deal": True,
+        "Assign Person Owner": True,
+        "Schedule Activity": True,
+        "Update Pipedrive Field": False,
+        "Update Deal Stage": False,
+    }  # R4
 
 
 def test_five_objects_plan_carries_implicit_seed_filters() -> None:
@@ -187,8 +204,13 @@ def test_no_secret_value_ever_reaches_a_plan(tmp_path: Path) -> None:
     for source in SOURCES:
         for suffix in ("yaml", "json"):
             out = tmp_path / f"{source.stem}.{suffix}"
-            proc = subprocess.run([sys.executable, "-m", "syncmap.runtime.cli", "compile", str(source), "-o", str(out)],
-                                  env=env, capture_output=True, text=True, cwd=ROOT)
+            proc = subprocess.run(
+                [sys.executable, "-m", "syncmap.runtime.cli", "compile", str(source), "-o", str(out)],
+                env=env,
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            )
             assert proc.returncode == 0, proc.stderr
             text = out.read_text()
             assert "SECRET" not in text and "SECRET" not in proc.stdout + proc.stderr
@@ -209,7 +231,9 @@ def test_compile_cli_check_and_errors(tmp_path: Path) -> None:
     out.write_bytes(b"\xff\xfe not a plan")
     garbled = runner.invoke(cli, ["compile", source, "-o", str(out), "--check"])
     assert garbled.exit_code == 1 and "is stale" in garbled.stderr
-    bad = runner.invoke(cli, ["compile", str(ROOT / "tests" / "cases" / "invalid" / "SM307-required-not-mapped.syncmap"), "-o", str(tmp_path / "x.json")])
+    bad = runner.invoke(
+        cli, ["compile", str(ROOT / "tests" / "cases" / "invalid" / "SM307-required-not-mapped.syncmap"), "-o", str(tmp_path / "x.json")]
+    )
     assert bad.exit_code == 1 and "SM307" in bad.stderr and not (tmp_path / "x.json").exists()
     assert runner.invoke(cli, ["compile", source, "--check"]).exit_code == 2
     upper = tmp_path / "PLAN.YML"
@@ -245,7 +269,7 @@ def test_a_bare_owner_id_belongs_to_the_side_that_has_owners(tmp_path: Path) -> 
     inc = ROOT / "tests" / "cases" / "valid" / "_includes" / "connections.syncmap"
     (tmp_path / "c.syncmap").write_text(inc.read_text())
     mapping = tmp_path / "m.syncmap"
-    mapping.write_text('''include "c.syncmap"
+    mapping.write_text("""include "c.syncmap"
 
 sync autopilot.Contact -> pipedrive.Person {
   match Email = email.primary
@@ -255,7 +279,7 @@ sync autopilot.Contact -> pipedrive.Person {
   FirstName -> first_name
   LastName  -> last_name
 }
-''')
+""")
     result = compile_plan(str(mapping))
     assert result.plan is not None, result.diagnostics
     assert result.plan["pairs"][0]["owner"]["system"] == "pipedrive"
@@ -305,15 +329,67 @@ def test_dumps_can_skip_a_validation_compile_plan_already_did() -> None:
     assert dumps(plan, "json", validate=False) == dumps(plan, "json")
 
 
-_TRICKY = ["on", "off", "yes", "no", "y", "n", "~", "null", "Null", "true", "1_000", "0o17", "0x1F", "1:20", ".inf", "-.inf",
-           ".nan", "2001-12-14", "2001-12-14t21:59:43.10-05:00", "<<", "=", "- x", "a: b", "#x", "x #y", "'", '"', "'q'",
-           "@x", "`x", "!x", "&a", "*a", "%x", "|", "> x", "? x", "", " lead", "trail ", "tab\tx", "line\nbreak", "é",
-           "\u2028", "\x85", "\r", "𐀀", "a" * 300, "word " * 700, "{Name} <{Email}>", "custom(\"apId\")", "1.0", "-"]
-_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=40),
-                     st.sampled_from(_TRICKY))
-_DATA = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                       st.dictionaries(st.text(max_size=10) | st.sampled_from(_TRICKY), inner, max_size=4)),
-                     max_leaves=25)
+_TRICKY = [
+    "on",
+    "off",
+    "yes",
+    "no",
+    "y",
+    "n",
+    "~",
+    "null",
+    "Null",
+    "true",
+    "1_000",
+    "0o17",
+    "0x1F",
+    "1:20",
+    ".inf",
+    "-.inf",
+    ".nan",
+    "2001-12-14",
+    "2001-12-14t21:59:43.10-05:00",
+    "<<",
+    "=",
+    "- x",
+    "a: b",
+    "#x",
+    "x #y",
+    "'",
+    '"',
+    "'q'",
+    "@x",
+    "`x",
+    "!x",
+    "&a",
+    "*a",
+    "%x",
+    "|",
+    "> x",
+    "? x",
+    "",
+    " lead",
+    "trail ",
+    "tab\tx",
+    "line\nbreak",
+    "é",
+    "\u2028",
+    "\x85",
+    "\r",
+    "𐀀",
+    "a" * 300,
+    "word " * 700,
+    "{Name} <{Email}>",
+    'custom("apId")',
+    "1.0",
+    "-",
+]
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=40), st.sampled_from(_TRICKY))
+_DATA = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10) | st.sampled_from(_TRICKY), inner, max_size=4)),
+    max_leaves=25,
+)
 
 
 @settings(max_examples=int(os.environ.get("PLAN_YAML_EXAMPLES", "300")), deadline=None)

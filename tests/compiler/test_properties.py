@@ -50,11 +50,11 @@ def test_mutated_mappings_yield_diagnostics_never_exceptions(seed: str, data) ->
         op = data.draw(st.sampled_from(["delete", "insert", "replace"]))
         piece = data.draw(ALPHABET)
         if op == "delete":
-            text = text[:pos] + text[pos + data.draw(st.integers(1, 5)):]
+            text = text[:pos] + text[pos + data.draw(st.integers(1, 5)) :]
         elif op == "insert":
             text = text[:pos] + piece + text[pos:]
         else:
-            text = text[:pos] + piece + text[pos + len(piece):]
+            text = text[:pos] + piece + text[pos + len(piece) :]
     _front_end(text)
 
 

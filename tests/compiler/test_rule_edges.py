@@ -42,21 +42,29 @@ def _codes(text: str) -> list[tuple[str, str]]:
 
 def test_required_field_of_the_right_hand_object_must_be_mapped() -> None:
     # Persons are usually created from contacts: Person on the right, without last_name.
-    text = CONNECT + """
+    text = (
+        CONNECT
+        + """
 sync autopilot.Contact -> pipedrive.Person {
   match Email = email.primary
   only autopilot.list("Pipedrive Contacts") -> pipedrive
   FirstName -> first_name
 }
 """
+    )
     assert _codes(text) == [
-        ("SM307", "Pipedrive Person requires `last_name` (Last Name), but this sync can create one from an "
-                  "Autopilot Contact and nothing writes it autopilot -> pipedrive"),
+        (
+            "SM307",
+            "Pipedrive Person requires `last_name` (Last Name), but this sync can create one from an "
+            "Autopilot Contact and nothing writes it autopilot -> pipedrive",
+        ),
     ]
 
 
 def test_required_fields_of_the_right_hand_object_are_satisfied_when_mapped() -> None:
-    text = CONNECT + """
+    text = (
+        CONNECT
+        + """
 sync autopilot.Contact -> pipedrive.Person {
   match Email = email.primary
   only autopilot.list("Pipedrive Contacts") -> pipedrive
@@ -64,17 +72,21 @@ sync autopilot.Contact -> pipedrive.Person {
   LastName -> last_name
 }
 """
+    )
     assert _codes(text) == []
 
 
 def test_required_fields_are_reported_for_each_side_that_misses_them() -> None:
-    text = CONNECT + """
+    text = (
+        CONNECT
+        + """
 sync autopilot.Contact -> pipedrive.Person {
   match Email = email.primary
   only autopilot.list("Pipedrive Contacts") -> pipedrive
   Company -> job_title
 }
 """
+    )
     assert [code for code, _ in _codes(text)] == ["SM307", "SM307"]
     assert {message.split("`")[1] for _, message in _codes(text)} == {"first_name", "last_name"}
 
@@ -89,7 +101,9 @@ sync autopilot.Contact -> pipedrive.Person {
 ])  # fmt: skip
 def test_a_date_shift_keeps_its_sign_in_the_plan(written: str, sign: str, amount: int, unit: str) -> None:
     base = written.split()[0]
-    text = CONNECT + f"""
+    text = (
+        CONNECT
+        + f"""
 action "Schedule Activity" on autopilot.Contact {{
   create pipedrive.Activity {{
     subject = "Call"
@@ -99,6 +113,7 @@ action "Schedule Activity" on autopilot.Contact {{
   }}
 }}
 """
+    )
     result = compile_plan("m.syncmap", _from_memory(text).__getitem__)
     assert result.plan is not None, [d.message for d in result.diagnostics]
     (step,) = result.plan["actions"][0]["steps"]

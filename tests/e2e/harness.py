@@ -148,8 +148,7 @@ class Sandbox:
         return subprocess.run([*SYNCMAP, *args], env=self.run_env(), cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
     def start(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([*SYNCMAP, *args], env=self.run_env(), cwd=ROOT, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen([*SYNCMAP, *args], env=self.run_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def primary(items: list[dict[str, Any]] | None) -> str | None:

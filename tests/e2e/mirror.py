@@ -54,8 +54,10 @@ def check_mirror(sbx: Sandbox) -> dict[str, Any]:
         # profile splits "Uma Van Dijk" as "Uma Van" + "Dijk"), so names agree as a whole.
         full = lambda *parts: " ".join(p for p in parts if p)  # noqa: E731
         if full(contact.get("FirstName"), contact.get("LastName")) != full(person.get("first_name"), person.get("last_name")):
-            problems.append(f"person {person['id']}: contact {contact_id} is named {full(contact.get('FirstName'), contact.get('LastName'))!r}, "
-                            f"expected {person.get('name')!r}")
+            problems.append(
+                f"person {person['id']}: contact {contact_id} is named {full(contact.get('FirstName'), contact.get('LastName'))!r}, "
+                f"expected {person.get('name')!r}"
+            )
         expected = {
             "Email": email,
             "Phone": primary(person.get("phones")),

@@ -45,8 +45,12 @@ def test_edits_on_either_side_arrive_on_the_other(sbx: Sandbox) -> None:
     other_contact = snap["contacts"][other["custom_fields"][snap["apId"]]]
     # Pipedrive: a sales rep renames a person. Autopilot: a marketer changes a list member's phone.
     sbx.control("pipedrive", "PATCH", f"app/persons/{person['id']}", {"name": "Renamed Person"})
-    sbx.control("autopilot", "POST", "app/contact", {"contact_id": other_contact["contact_id"],
-                                                     "contact": {"Email": other_contact["Email"], "Phone": "+1 555 0000 111"}})
+    sbx.control(
+        "autopilot",
+        "POST",
+        "app/contact",
+        {"contact_id": other_contact["contact_id"], "contact": {"Email": other_contact["Email"], "Phone": "+1 555 0000 111"}},
+    )
     sbx.clear_log()
     code, summary = run(sbx)
     changed = sbx.pd("GET", f"/api/v2/persons/{other['id']}")["data"]
@@ -78,8 +82,9 @@ def test_conflicting_edits_follow_newest_wins_and_the_loser_is_logged(sbx: Sandb
     sbx.control("pipedrive", "PATCH", f"app/persons/{person['id']}", {"name": f"{person['first_name']} Older"})
     sbx.control("pipedrive", "PUT", "clock", {"advance": 60})
     sbx.control("autopilot", "PUT", "clock", {"advance": 120})
-    sbx.control("autopilot", "POST", "app/contact", {"contact_id": contact["contact_id"],
-                                                     "contact": {"Email": contact["Email"], "LastName": "Newer"}})
+    sbx.control(
+        "autopilot", "POST", "app/contact", {"contact_id": contact["contact_id"], "contact": {"Email": contact["Email"], "LastName": "Newer"}}
+    )
     code, summary = run(sbx)
     assert sbx.pd("GET", f"/api/v2/persons/{person['id']}")["data"]["last_name"] == "Newer"
     assert sbx.ap("GET", f"/contact/{contact['contact_id']}")["LastName"] == "Newer"
@@ -153,8 +158,7 @@ def test_a_mapping_with_errors_runs_nothing_and_a_missing_variable_is_named(sbx:
 
     from harness import ROOT, SYNCMAP
 
-    done = subprocess.run([*SYNCMAP, "run", MAPPING, "--state", sbx.state], env=env_less, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run([*SYNCMAP, "run", MAPPING, "--state", sbx.state], env=env_less, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "AUTOPILOT_API_KEY" in done.stderr
 
 
@@ -171,8 +175,7 @@ def test_interval_keeps_syncing_until_stopped(sbx: Sandbox) -> None:
         snap = check_mirror(sbx)
         person = next(p for p in snap["persons"] if (p.get("custom_fields") or {}).get(snap["apId"]))
         # a phone, not a name: an Autopilot that keeps names on upsert (strict) would not take one
-        sbx.control("pipedrive", "PATCH", f"app/persons/{person['id']}",
-                    {"phones": [{"value": "+1 555 0100 999", "primary": True, "label": "work"}]})
+        sbx.control("pipedrive", "PATCH", f"app/persons/{person['id']}", {"phones": [{"value": "+1 555 0100 999", "primary": True, "label": "work"}]})
         contact_id = person["custom_fields"][snap["apId"]]
         while sbx.ap("GET", f"/contact/{contact_id}").get("Phone") != "+1 555 0100 999":
             assert proc.poll() is None and time.monotonic() < deadline, "a later pass did not carry the edit"
@@ -189,7 +192,6 @@ def test_wrong_credentials_name_the_variable_to_fix(sbx: Sandbox) -> None:
 
     for variable, system in (("PIPEDRIVE_API_TOKEN", "pipedrive"), ("AUTOPILOT_API_KEY", "autopilot")):
         env = {**sbx.run_env(), variable: "wrong"}
-        done = subprocess.run([*SYNCMAP, "run", MAPPING, "--state", sbx.state], env=env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run([*SYNCMAP, "run", MAPPING, "--state", sbx.state], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert done.returncode == 2, done.stdout + done.stderr
         assert f"{system} refused the credentials: check {variable}" in done.stderr, done.stderr

@@ -105,8 +105,12 @@ def test_owner_ids_from_autopilot_must_be_real_users(sbx: Sandbox) -> None:
     other = next(u for u in users if u != good["owner_id"])
     for person, owner in ((good, other), (bad, 987654)):
         contact = snap["contacts"][person["custom_fields"][snap["apId"]]]
-        sbx.control("autopilot", "POST", "app/contact", {"contact_id": contact["contact_id"], "contact": {
-            "Email": contact["Email"], "custom": {"integer--Pipedrive--Owner--ID": owner}}})
+        sbx.control(
+            "autopilot",
+            "POST",
+            "app/contact",
+            {"contact_id": contact["contact_id"], "contact": {"Email": contact["Email"], "custom": {"integer--Pipedrive--Owner--ID": owner}}},
+        )
     summary = run(sbx)
     assert sbx.pd("GET", f"/api/v2/persons/{good['id']}")["data"]["owner_id"] == other
     assert sbx.pd("GET", f"/api/v2/persons/{bad['id']}")["data"]["owner_id"] == bad["owner_id"]

@@ -31,8 +31,7 @@ def seed_both_ways(sbx: Sandbox, persons: int, members: int) -> list[str]:
 
 
 def email_counts(sbx: Sandbox) -> tuple[Counter, Counter]:
-    return (Counter(norm(primary(p["emails"])) for p in sbx.persons()),
-            Counter(norm(c.get("Email")) for c in sbx.contacts()))
+    return (Counter(norm(primary(p["emails"])) for p in sbx.persons()), Counter(norm(c.get("Email")) for c in sbx.contacts()))
 
 
 def no_duplicates(sbx: Sandbox, before: tuple[Counter, Counter]) -> None:

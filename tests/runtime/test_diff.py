@@ -21,9 +21,16 @@ def ref(system: str, path: list[str], **extra) -> dict:
 
 def field_op(direction: str, source: list[str], target: list[str], span: dict, **extra) -> dict:
     src_system, tgt_system = ("pipedrive", "autopilot") if direction == "left_to_right" else ("autopilot", "pipedrive")
-    return {"direction": direction, "source": {"kind": "field", "ref": ref(src_system, source)},
-            "target": ref(tgt_system, target), "transforms": extra.get("transforms", []), "default": extra.get("default"),
-            "conflict": extra.get("conflict"), "on": extra.get("on", "always"), "span": span}
+    return {
+        "direction": direction,
+        "source": {"kind": "field", "ref": ref(src_system, source)},
+        "target": ref(tgt_system, target),
+        "transforms": extra.get("transforms", []),
+        "default": extra.get("default"),
+        "conflict": extra.get("conflict"),
+        "on": extra.get("on", "always"),
+        "span": span,
+    }
 
 
 def two_way(left: str, right: str, span: dict, **extra) -> list[dict]:
@@ -36,8 +43,17 @@ BOTH = {"left": True, "right": True}
 
 
 def run(records, snapshots, *, ops=OPS, writable=BOTH, conflict=None, empty="skip", newest="left"):
-    return diff(ops, records, snapshots, Context(), writable=writable, systems=SYSTEMS,
-                pair_conflict=conflict or {"policy": "newest"}, empty_policy=empty, newest=newest)
+    return diff(
+        ops,
+        records,
+        snapshots,
+        Context(),
+        writable=writable,
+        systems=SYSTEMS,
+        pair_conflict=conflict or {"policy": "newest"},
+        empty_policy=empty,
+        newest=newest,
+    )
 
 
 def test_nothing_changed_since_the_last_sync_writes_nothing() -> None:
@@ -98,8 +114,9 @@ def test_a_record_to_create_gets_every_mapped_non_empty_value() -> None:
 
 def test_first_pairing_fills_empty_targets_and_settles_differences_by_policy() -> None:
     # Never synced: an empty target is filled; a non-empty, different one is a conflict.
-    result = run({"left": {"first_name": "Ada", "org": "E"}, "right": {"FirstName": None, "Company": "Other"}},
-                 {"left": None, "right": None}, newest="right")
+    result = run(
+        {"left": {"first_name": "Ada", "org": "E"}, "right": {"FirstName": None, "Company": "Other"}}, {"left": None, "right": None}, newest="right"
+    )
     assert result.changes == {"left": {}, "right": {"FirstName": "Ada", "Company": "E"}}
     # Company is one-way (org -> Company): no conflict, the source side owns it.
     assert not result.conflicts
@@ -112,16 +129,16 @@ def test_sides_that_may_not_be_written_are_left_alone() -> None:
 
 
 def test_create_only_operations_apply_to_new_records_only() -> None:
-    ops = digest_ops([{**field_op("right_to_left", ["x"], ["type"], SPAN_C, on="create"),
-                       "source": {"kind": "literal", "value": "email", "type": "string"}}])
+    ops = digest_ops(
+        [{**field_op("right_to_left", ["x"], ["type"], SPAN_C, on="create"), "source": {"kind": "literal", "value": "email", "type": "string"}}]
+    )
     assert run({"left": None, "right": {}}, {"left": None, "right": None}, ops=ops).changes["left"] == {"type": "email"}
     # an existing record, even one never synced before, keeps its own value
     assert run({"left": {"type": "call"}, "right": {}}, {"left": None, "right": None}, ops=ops).changes["left"] == {}
 
 
 def test_a_constant_is_asserted_once_not_against_a_person_who_changed_it() -> None:
-    ops = digest_ops([{**field_op("right_to_left", ["x"], ["done"], SPAN_C),
-                       "source": {"kind": "literal", "value": True, "type": "boolean"}}])
+    ops = digest_ops([{**field_op("right_to_left", ["x"], ["done"], SPAN_C), "source": {"kind": "literal", "value": True, "type": "boolean"}}])
     # first sync: written
     assert run({"left": {"done": False}, "right": {}}, {"left": None, "right": None}, ops=ops).changes["left"] == {"done": True}
     # synced before, someone unticked it since: left alone
@@ -130,8 +147,11 @@ def test_a_constant_is_asserted_once_not_against_a_person_who_changed_it() -> No
 
 def test_default_fills_an_empty_source_and_value_maps_read_backwards_on_the_way_back() -> None:
     pairs = [["open", "Open"], ["won", "Customer"]]
-    ops = digest_ops(two_way("status", "Status", SPAN_A, transforms=[{"name": "map", "pairs": pairs}],
-                             default={"kind": "literal", "value": "Lead", "type": "string"}))
+    ops = digest_ops(
+        two_way(
+            "status", "Status", SPAN_A, transforms=[{"name": "map", "pairs": pairs}], default={"kind": "literal", "value": "Lead", "type": "string"}
+        )
+    )
     result = run({"left": {"status": "won"}, "right": None}, {"left": None, "right": None}, ops=ops)
     assert result.changes["right"] == {"Status": "Customer"}
     result = run({"left": None, "right": {"Status": "Customer"}}, {"left": None, "right": None}, ops=ops)
@@ -167,21 +187,27 @@ def test_every_operation_is_considered_whatever_the_ones_before_it_decided() -> 
     """Each reason to skip one operation (side not writable, create-only on an existing record,
     empty value, already equal, source unchanged, the other half of a conflict) leaves the
     operations after it to be decided on their own."""
-    ops = digest_ops([
-        field_op("left_to_right", ["a"], ["A"], SPAN_A),                      # equal already
-        field_op("left_to_right", ["b"], ["B"], SPAN_B),                      # empty source
-        {**field_op("left_to_right", ["c"], ["C"], SPAN_C), "on": "create"},  # create-only
-        *two_way("d", "D", {**SPAN_A, "line": 20}),                           # conflict: left wins
-        field_op("left_to_right", ["e"], ["E"], {**SPAN_A, "line": 21}),       # unchanged source
-        field_op("left_to_right", ["f"], ["F"], {**SPAN_A, "line": 22}),       # written
-    ])
+    ops = digest_ops(
+        [
+            field_op("left_to_right", ["a"], ["A"], SPAN_A),  # equal already
+            field_op("left_to_right", ["b"], ["B"], SPAN_B),  # empty source
+            {**field_op("left_to_right", ["c"], ["C"], SPAN_C), "on": "create"},  # create-only
+            *two_way("d", "D", {**SPAN_A, "line": 20}),  # conflict: left wins
+            field_op("left_to_right", ["e"], ["E"], {**SPAN_A, "line": 21}),  # unchanged source
+            field_op("left_to_right", ["f"], ["F"], {**SPAN_A, "line": 22}),  # written
+        ]
+    )
     left = {"a": 1, "b": None, "c": "x", "d": "L", "e": "same", "f": "new"}
     right = {"A": 1, "B": "keep", "C": "y", "D": "R", "E": "other", "F": "old"}
-    snapshots = {"left": {"a": 1, "b": "was", "c": "x", "d": "d0", "e": "same", "f": "f0"},
-                 "right": {"A": 1, "B": "keep", "C": "y", "D": "d0", "E": "other", "F": "old"}}
-    result = diff(ops, {"left": left, "right": right}, snapshots, Context(), writable=BOTH, systems=SYSTEMS,
-                  pair_conflict={}, newest="left")  # no pair policy given: newest
+    snapshots = {
+        "left": {"a": 1, "b": "was", "c": "x", "d": "d0", "e": "same", "f": "f0"},
+        "right": {"A": 1, "B": "keep", "C": "y", "D": "d0", "E": "other", "F": "old"},
+    }
+    result = diff(
+        ops, {"left": left, "right": right}, snapshots, Context(), writable=BOTH, systems=SYSTEMS, pair_conflict={}, newest="left"
+    )  # no pair policy given: newest
     assert result.changes == {"left": {}, "right": {"D": "L", "F": "new"}}
     assert result.any() and [c.policy for c in result.conflicts] == ["newest"]
-    assert not diff(ops, {"left": left, "right": right}, snapshots, Context(), writable={"left": False, "right": False},
-                    systems=SYSTEMS, pair_conflict={}).any()
+    assert not diff(
+        ops, {"left": left, "right": right}, snapshots, Context(), writable={"left": False, "right": False}, systems=SYSTEMS, pair_conflict={}
+    ).any()

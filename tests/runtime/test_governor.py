@@ -64,12 +64,14 @@ def pipedrive(t: FakeTime, **kwargs: Any) -> PipedriveGovernor:
     return PipedriveGovernor(clock=t.clock, sleep=t.sleep, wall=t.wall, rng=lambda: 0.5, **kwargs)
 
 
-def one_request(t: FakeTime, gov: Any, method: str, path: str, sent: list[float],
-                answer: Callable[[], dict[str, str]] = dict, status: int = 200) -> Awaitable[None]:
+def one_request(
+    t: FakeTime, gov: Any, method: str, path: str, sent: list[float], answer: Callable[[], dict[str, str]] = dict, status: int = 200
+) -> Awaitable[None]:
     async def go() -> None:
         await gov.acquire(method, path)
         sent.append(t.now)
         gov.observe(method, path, status, answer())
+
     return go()
 
 
@@ -164,8 +166,7 @@ def test_concurrent_acquirers_never_overflow_the_servers_window(seed: int) -> No
             if not verdict.allowed:
                 refused.append(t.now)
             await t.sleep(rng.uniform(0, 0.3))  # the answer on its way back
-            headers = {"x-ratelimit-limit": "5", "x-ratelimit-remaining": str(verdict.remaining),
-                       "x-ratelimit-reset": str(verdict.reset)}
+            headers = {"x-ratelimit-limit": "5", "x-ratelimit-remaining": str(verdict.remaining), "x-ratelimit-reset": str(verdict.reset)}
             gov.observe("GET", ONE, 200 if verdict.allowed else 429, headers)
 
     t.run(*(task() for _ in range(40)))
@@ -312,8 +313,13 @@ def test_no_post_put_requests_left_stops_writes_only() -> None:
 def test_malformed_headers_are_ignored() -> None:
     t = FakeTime()
     gov = pipedrive(t, burst=4)
-    junk = {"x-ratelimit-limit": "lots", "x-ratelimit-remaining": "", "x-ratelimit-reset": "nan",
-            "x-daily-ratelimit-token-remaining": "1e999", "retry-after": "soon"}
+    junk = {
+        "x-ratelimit-limit": "lots",
+        "x-ratelimit-remaining": "",
+        "x-ratelimit-reset": "nan",
+        "x-daily-ratelimit-token-remaining": "1e999",
+        "retry-after": "soon",
+    }
     t.run(one_request(t, gov, "GET", ONE, [], lambda: junk))
     assert gov.burst.limit == 4 and gov.budget.remaining is None
     assert gov.retry_delay(1, 429, junk, policy=RetryPolicy(jitter=0)) == 0.5

@@ -48,8 +48,13 @@ class Sandbox:
 
 
 @contextlib.asynccontextmanager
-async def running(kind: str, system: str, app: Any, governor: Any, retry: RetryPolicy = RetryPolicy(),
-                  ) -> AsyncIterator[Sandbox]:
+async def running(
+    kind: str,
+    system: str,
+    app: Any,
+    governor: Any,
+    retry: RetryPolicy = RetryPolicy(),
+) -> AsyncIterator[Sandbox]:
     auth = {"x-api-token": "sandbox-token"} if system == "pipedrive" else {"autopilotapikey": "sandbox-key"}
     prefix = "" if system == "pipedrive" else "/v1"
     async with contextlib.AsyncExitStack() as stack:
@@ -59,19 +64,20 @@ async def running(kind: str, system: str, app: Any, governor: Any, retry: RetryP
         else:
             root, transport = await stack.enter_async_context(serve_app(app)), None
             control = await stack.enter_async_context(httpx.AsyncClient(base_url=root))
-        api = await stack.enter_async_context(
-            ApiClient(system, root + prefix, headers=auth, governor=governor, retry=retry, transport=transport))
+        api = await stack.enter_async_context(ApiClient(system, root + prefix, headers=auth, governor=governor, retry=retry, transport=transport))
         yield Sandbox(api, control, app)
 
 
-def pipedrive_sandbox(kind: str, *, plan: str = "essential", governor: Any = None, retry: RetryPolicy = RetryPolicy(),
-                      time_scale: float = S, **settings: Any) -> contextlib.AbstractAsyncContextManager[Sandbox]:
+def pipedrive_sandbox(
+    kind: str, *, plan: str = "essential", governor: Any = None, retry: RetryPolicy = RetryPolicy(), time_scale: float = S, **settings: Any
+) -> contextlib.AbstractAsyncContextManager[Sandbox]:
     app = pipedrive.create_app(plan=plan, time_scale=time_scale, settings=pipedrive.PipedriveSettings(**settings))
     return running(kind, "pipedrive", app, governor or PipedriveGovernor(plan=plan, time_scale=time_scale), retry)
 
 
-def autopilot_sandbox(kind: str, *, governor: Any = None, retry: RetryPolicy = RetryPolicy(),
-                      **settings: Any) -> contextlib.AbstractAsyncContextManager[Sandbox]:
+def autopilot_sandbox(
+    kind: str, *, governor: Any = None, retry: RetryPolicy = RetryPolicy(), **settings: Any
+) -> contextlib.AbstractAsyncContextManager[Sandbox]:
     app = autopilot.create_app(rate_per_second=5, time_scale=S, settings=autopilot.AutopilotSettings(**settings))
     return running(kind, "autopilot", app, governor or AutopilotGovernor(rate=5, time_scale=S), retry)
 
@@ -169,8 +175,9 @@ async def test_a_post_meeting_a_500_is_not_retried_blind(kind: str) -> None:
         assert [(e["method"], e["status"]) for e in await sb.log()] == [("POST", 500)]
         error = caught.value
         assert (error.system, error.method, error.path) == ("pipedrive", "POST", PERSONS)
-        assert str(error) == ("pipedrive POST /api/v2/persons: outcome unknown (HTTP 500: An internal server "
-                              "error occurred); look before sending it again")
+        assert str(error) == (
+            "pipedrive POST /api/v2/persons: outcome unknown (HTTP 500: An internal server error occurred); look before sending it again"
+        )
 
 
 @pytest.mark.parametrize("kind", TRANSPORTS)
@@ -209,8 +216,7 @@ async def test_a_post_meeting_429s_is_retried_then_given_up_clearly() -> None:
             await sb.api.request("POST", PERSONS, json={"name": "Ada Lovelace"})
         assert [(e["method"], e["status"]) for e in await sb.log()] == [("POST", 429)] * 3
         assert caught.value.status == 429
-        assert str(caught.value).startswith("pipedrive POST /api/v2/persons answered HTTP 429: Request over limit "
-                                            "(gave up after 3 attempts in ")
+        assert str(caught.value).startswith("pipedrive POST /api/v2/persons answered HTTP 429: Request over limit (gave up after 3 attempts in ")
 
 
 @async_test
@@ -234,8 +240,9 @@ async def test_idempotent_5xx_give_up_after_the_attempts_or_the_elapsed_time() -
 async def test_a_refusal_raises_api_error_unless_its_status_is_ok() -> None:
     app = pipedrive.create_app(time_scale=S)
     governor = PipedriveGovernor(time_scale=S)
-    async with ApiClient("pipedrive", "http://sandbox.test", params={"api_token": "sandbox-token"},
-                         governor=governor, transport=httpx.ASGITransport(app)) as api:
+    async with ApiClient(
+        "pipedrive", "http://sandbox.test", params={"api_token": "sandbox-token"}, governor=governor, transport=httpx.ASGITransport(app)
+    ) as api:
         with pytest.raises(ApiError) as caught:
             await api.request("GET", "/api/v2/persons/999")
         error = caught.value
@@ -253,8 +260,7 @@ async def test_connect_errors_are_retried_even_for_posts_then_reported() -> None
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed when the block ends: nobody listens there
     retry = RetryPolicy(max_attempts=3, base_delay=0.001)
-    async with ApiClient("autopilot", f"http://127.0.0.1:{port}/v1", governor=AutopilotGovernor(rate=1000),
-                         retry=retry) as api:
+    async with ApiClient("autopilot", f"http://127.0.0.1:{port}/v1", governor=AutopilotGovernor(rate=1000), retry=retry) as api:
         with pytest.raises(ApiError) as caught:
             await api.request("POST", "/contacts", json={"contacts": []})
     assert caught.value.status == 0 and "gave no answer: connection failed: ConnectError" in str(caught.value)

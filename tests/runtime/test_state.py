@@ -75,9 +75,7 @@ def test_default_path_follows_xdg_then_the_platform(tmp_path: Path) -> None:
     assert default_state_path({}, "darwin", home) == home / "Library/Application Support/syncmap/state.db"
 
 
-def test_open_without_a_path_creates_the_default_file_in_private_folders(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_open_without_a_path_creates_the_default_file_in_private_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     old_umask = os.umask(0)  # so the modes below are the ones syncmap chose, not the umask's
     try:
@@ -325,7 +323,11 @@ def letter(
     details: dict | None = None,
 ) -> int:
     return store.add_dead_letter(
-        pair="persons", side="left", record_id=record_id, reason=reason, message=message,
+        pair="persons",
+        side="left",
+        record_id=record_id,
+        reason=reason,
+        message=message,
         details={"field": "first_name"} if details is None else details,
     )
 
@@ -446,9 +448,7 @@ def test_finishing_an_inbox_item(store: StateStore) -> None:
 def make_v1_file(path: Path) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     migrations.migrate(conn, str(path), steps=migrations.STEPS[:1])
-    conn.execute(
-        "INSERT INTO links VALUES ('persons', '1', 'a', ?, '{}', 3.0)", (json.dumps({"name": "Ada"}),)
-    )
+    conn.execute("INSERT INTO links VALUES ('persons', '1', 'a', ?, '{}', 3.0)", (json.dumps({"name": "Ada"}),))
     conn.execute("INSERT INTO cursors VALUES ('persons', 'c1', 3.0)")
     conn.close()
 

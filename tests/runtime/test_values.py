@@ -31,7 +31,9 @@ def test_flat_keys_name_fields_paths_and_custom_fields() -> None:
     assert ref_key({"kind": "relation", "path": ["person"]}) == "person"
     assert ref_key({"kind": "custom", "path": ['custom("apId")'], "custom": {"name": "apId", "key": None}}) == "custom:apId"
     # Autopilot's wire key carries the type: two fields of one name and two types stay apart.
-    assert ref_key({"kind": "custom", "path": ["x"], "custom": {"name": "Lead Score", "key": "integer--Lead--Score"}}) == "custom:integer--Lead--Score"
+    assert (
+        ref_key({"kind": "custom", "path": ["x"], "custom": {"name": "Lead Score", "key": "integer--Lead--Score"}}) == "custom:integer--Lead--Score"
+    )
 
 
 @pytest.mark.parametrize("value", [None, "", "   ", [], {}])
@@ -44,11 +46,21 @@ def test_values_that_are_not_empty(value) -> None:
     assert not is_empty(value)
 
 
-@pytest.mark.parametrize(("a", "b", "equal"), [
-    (1, 1.0, True), ("1.50", 1.5, True), (True, 1, False), ("Ada@X.com ", "ada@x.com", True),
-    ("Ada", "ada", False), ("2024-01-05", "2024-01-05T00:00:00Z", True), ("2024-01-05", "2024-01-06", False),
-    (None, "", True), (None, 0, False), ("a b", "a  b", False),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "equal"),
+    [
+        (1, 1.0, True),
+        ("1.50", 1.5, True),
+        (True, 1, False),
+        ("Ada@X.com ", "ada@x.com", True),
+        ("Ada", "ada", False),
+        ("2024-01-05", "2024-01-05T00:00:00Z", True),
+        ("2024-01-05", "2024-01-06", False),
+        (None, "", True),
+        (None, 0, False),
+        ("a b", "a  b", False),
+    ],
+)
 def test_same_compares_meaning(a, b, equal) -> None:
     assert same(a, b) is equal
     assert same(b, a) is equal
@@ -63,12 +75,19 @@ def test_match_keys_are_normalised_as_the_plan_says() -> None:
 
 def test_evaluate_every_kind_of_value() -> None:
     record = {"first_name": "Ada", "last_name": None, "email.primary": "ada@x.com"}
-    ctx = Context(now=lambda: dt.datetime(2024, 1, 31, 9, 30, tzinfo=dt.timezone.utc), me={"pipedrive": 7},
-                  users_by_name={"pipedrive": {"Riley": 3}}, this_id="c1")
+    ctx = Context(
+        now=lambda: dt.datetime(2024, 1, 31, 9, 30, tzinfo=dt.timezone.utc),
+        me={"pipedrive": 7},
+        users_by_name={"pipedrive": {"Riley": 3}},
+        this_id="c1",
+    )
     assert evaluate(field(["first_name"]), record, ctx) == "Ada"
     assert evaluate({"kind": "literal", "value": 3, "type": "integer"}, record, ctx) == 3
-    fmt = {"kind": "format", "template": "{first} {last} <{mail}>",
-           "fields": {"first": field(["first_name"])["ref"], "last": field(["last_name"])["ref"], "mail": field(["email", "primary"])["ref"]}}
+    fmt = {
+        "kind": "format",
+        "template": "{first} {last} <{mail}>",
+        "fields": {"first": field(["first_name"])["ref"], "last": field(["last_name"])["ref"], "mail": field(["email", "primary"])["ref"]},
+    }
     assert evaluate(fmt, record, ctx) == "Ada  <ada@x.com>"  # an empty part is empty, not "None"
     assert evaluate({"kind": "clock", "base": "today", "shift": None}, record, ctx) == "2024-01-31"
     assert evaluate({"kind": "clock", "base": "now", "shift": {"sign": "+", "amount": 2, "unit": "hours"}}, record, ctx) == "2024-01-31T11:30:00Z"
@@ -82,15 +101,18 @@ def test_evaluate_every_kind_of_value() -> None:
         evaluate({"kind": "member", "system": "autopilot", "name": "L"}, record, ctx)
 
 
-@pytest.mark.parametrize(("base", "shift", "expected"), [
-    (dt.datetime(2024, 1, 31), {"sign": "+", "amount": 1, "unit": "months"}, dt.datetime(2024, 2, 29)),
-    (dt.datetime(2023, 1, 31), {"sign": "+", "amount": 1, "unit": "months"}, dt.datetime(2023, 2, 28)),
-    (dt.datetime(2024, 3, 31), {"sign": "-", "amount": 1, "unit": "months"}, dt.datetime(2024, 2, 29)),
-    (dt.datetime(2024, 1, 15), {"sign": "-", "amount": 2, "unit": "weeks"}, dt.datetime(2024, 1, 1)),
-    (dt.datetime(2024, 2, 29), {"sign": "+", "amount": 1, "unit": "years"}, dt.datetime(2025, 2, 28)),
-    (dt.datetime(2024, 12, 15), {"sign": "+", "amount": 1, "unit": "months"}, dt.datetime(2025, 1, 15)),
-    (dt.datetime(2024, 1, 1, 0, 30), {"sign": "-", "amount": 45, "unit": "minutes"}, dt.datetime(2023, 12, 31, 23, 45)),
-])
+@pytest.mark.parametrize(
+    ("base", "shift", "expected"),
+    [
+        (dt.datetime(2024, 1, 31), {"sign": "+", "amount": 1, "unit": "months"}, dt.datetime(2024, 2, 29)),
+        (dt.datetime(2023, 1, 31), {"sign": "+", "amount": 1, "unit": "months"}, dt.datetime(2023, 2, 28)),
+        (dt.datetime(2024, 3, 31), {"sign": "-", "amount": 1, "unit": "months"}, dt.datetime(2024, 2, 29)),
+        (dt.datetime(2024, 1, 15), {"sign": "-", "amount": 2, "unit": "weeks"}, dt.datetime(2024, 1, 1)),
+        (dt.datetime(2024, 2, 29), {"sign": "+", "amount": 1, "unit": "years"}, dt.datetime(2025, 2, 28)),
+        (dt.datetime(2024, 12, 15), {"sign": "+", "amount": 1, "unit": "months"}, dt.datetime(2025, 1, 15)),
+        (dt.datetime(2024, 1, 1, 0, 30), {"sign": "-", "amount": 45, "unit": "minutes"}, dt.datetime(2023, 12, 31, 23, 45)),
+    ],
+)
 def test_date_arithmetic(base, shift, expected) -> None:
     assert shifted(base, shift) == expected
 
@@ -133,18 +155,24 @@ def test_refs_in_finds_every_reference() -> None:
     assert sorted(r["path"][0] for r in refs_in(cond)) == ["a", "b", "done"]
 
 
-@pytest.mark.parametrize(("value", "epoch"), [
-    ("2024-01-01T00:00:00Z", 1704067200.0),
-    ("2024-01-01T00:00:00.250Z", 1704067200.25),
-    ("2024-01-01T01:00:00+01:00", 1704067200.0),
-    ("Mon, 01 Jan 2024 00:00:00 GMT", 1704067200.0),
-    (1704067200250, 1704067200.25),
-    ("1704067200250", 1704067200.25),
-    (1704067200, 1704067200.0),
-    ("2024-01-01 00:00:00", 1704067200.0),
-    ("2024-01-01", 1704067200.0),
-    (None, None), ("", None), ("not a time", None), (True, None),
-])
+@pytest.mark.parametrize(
+    ("value", "epoch"),
+    [
+        ("2024-01-01T00:00:00Z", 1704067200.0),
+        ("2024-01-01T00:00:00.250Z", 1704067200.25),
+        ("2024-01-01T01:00:00+01:00", 1704067200.0),
+        ("Mon, 01 Jan 2024 00:00:00 GMT", 1704067200.0),
+        (1704067200250, 1704067200.25),
+        ("1704067200250", 1704067200.25),
+        (1704067200, 1704067200.0),
+        ("2024-01-01 00:00:00", 1704067200.0),
+        ("2024-01-01", 1704067200.0),
+        (None, None),
+        ("", None),
+        ("not a time", None),
+        (True, None),
+    ],
+)
 def test_timestamps_of_both_apis(value, epoch) -> None:
     assert to_epoch(value) == epoch
 

@@ -30,9 +30,7 @@ def async_test(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., No
 @asynccontextmanager
 async def client(app: Any, key: str | None = "sandbox-key") -> AsyncIterator[httpx.AsyncClient]:
     headers = {"autopilotapikey": key} if key is not None else {}
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app), base_url=f"{HOST}/v1", headers=headers
-    ) as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=f"{HOST}/v1", headers=headers) as http:
         yield http
 
 
@@ -45,8 +43,9 @@ class Receiver:
         self.app = Starlette(routes=[Route("/{path:path}", self._receive, methods=["POST"])])
 
     async def _receive(self, request: Request) -> Response:
-        self.received.append({"path": request.url.path, "body": json.loads(await request.body()),
-                              "content_type": request.headers.get("content-type")})
+        self.received.append(
+            {"path": request.url.path, "body": json.loads(await request.body()), "content_type": request.headers.get("content-type")}
+        )
         return Response(status_code=self.statuses.pop(0) if self.statuses else 200)
 
     async def send(self, url: str, headers: dict[str, str], body: bytes) -> int:

@@ -228,7 +228,6 @@ def as_json(data: Any) -> Any:
     return json.loads(json.dumps(data))
 
 
-
 def async_test(fn: Any) -> Any:
     """Run an async test function in a fresh event loop."""
 

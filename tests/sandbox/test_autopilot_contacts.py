@@ -26,8 +26,7 @@ async def test_upsert_matches_email_case_insensitively_and_keeps_stored_spelling
         assert again.json() == first
         contact = (await api.get("/contact/ANN.LEE@example.com")).json()
         assert contact["contact_id"] == first["contact_id"]
-        assert (contact["Email"], contact["FirstName"], contact["LastName"], contact["Name"]) == (
-            "Ann.Lee@Example.com", "Ann", "Lee", "Ann Lee")
+        assert (contact["Email"], contact["FirstName"], contact["LastName"], contact["Name"]) == ("Ann.Lee@Example.com", "Ann", "Lee", "Ann Lee")
         assert (await api.get("/contacts")).json()["total_contacts"] == 1
 
 
@@ -172,8 +171,13 @@ async def test_get_and_delete_by_id_or_email_and_delete_by_email_takes_all() -> 
 @async_test
 async def test_custom_fields_write_as_typed_keys_and_read_as_a_list() -> None:
     async with client(unlimited()) as api:
-        custom = {"integer--Lead--Score": "42", "string--Favourite--Colour": "teal", "boolean--VIP": True,
-                  "date--Signup--Date": "2024-03-05", "float--Lifetime--Value": 12}
+        custom = {
+            "integer--Lead--Score": "42",
+            "string--Favourite--Colour": "teal",
+            "boolean--VIP": True,
+            "date--Signup--Date": "2024-03-05",
+            "float--Lifetime--Value": 12,
+        }
         await api.post("/contact", json={"contact": {"Email": "c@x.test", "custom": custom}})
         body = (await api.get("/contact/c@x.test")).json()
         assert "custom" not in body
@@ -258,10 +262,7 @@ async def test_seed_is_deterministic_and_realistic() -> None:
             triggers = (await api.get("/triggers")).json()["triggers"]
         # identical but for timestamps, which are placed in the year before the sandbox clock's now
         # (delivery ids embed their send time: engagement is compared by count per kind)
-        timeless = [
-            {k: len(v) if k.startswith("mail_") else v for k, v in c.items() if k not in ("created_at", "updated_at")}
-            for c in contacts
-        ]
+        timeless = [{k: len(v) if k.startswith("mail_") else v for k, v in c.items() if k not in ("created_at", "updated_at")} for c in contacts]
         listings.append((timeless, lists))
     assert listings[0] == listings[1]
     emails = [c["Email"] for c in contacts if "Email" in c]

@@ -17,12 +17,10 @@ async def test_missing_and_wrong_keys() -> None:
     app = create_app(api_key="right")
     async with client(app, key=None) as anonymous:
         missing = await anonymous.get("/contacts")
-        assert (missing.status_code, missing.json()) == (
-            400, {"error": "Bad Request", "message": "No autopilotapikey header provided."})
+        assert (missing.status_code, missing.json()) == (400, {"error": "Bad Request", "message": "No autopilotapikey header provided."})
     async with client(app, key="wrong") as wrong:
         refused = await wrong.get("/contacts")
-        assert (refused.status_code, refused.json()) == (
-            401, {"error": "Unauthorized", "message": "Provided autopilotapikey not valid."})
+        assert (refused.status_code, refused.json()) == (401, {"error": "Unauthorized", "message": "Provided autopilotapikey not valid."})
     async with client(app, key="right") as ok:
         assert (await ok.get("/contacts")).status_code == 200
 
@@ -65,8 +63,12 @@ async def test_rate_limit_is_configurable_and_can_send_retry_after() -> None:
 async def test_injected_status_faults_use_the_error_shape() -> None:
     app = create_app(rate_per_second=None)
     async with client(app) as api:
-        for name, status, reason in (("p429", 429, "Too Many Requests"), ("p500", 500, "Internal Server Error"),
-                                     ("p502", 502, "Bad Gateway"), ("p503", 503, "Service Unavailable")):
+        for name, status, reason in (
+            ("p429", 429, "Too Many Requests"),
+            ("p500", 500, "Internal Server Error"),
+            ("p502", 502, "Bad Gateway"),
+            ("p503", 503, "Service Unavailable"),
+        ):
             await api.put(f"{CONTROL}/faults", json={name: 1.0})
             answer = await api.get("/account")
             assert answer.status_code == status and answer.json()["error"] == reason and "message" in answer.json()

@@ -37,7 +37,9 @@ async def test_register_list_and_delete_hooks() -> None:
         assert (await api.post("/hook", json={"event": "contact_added", "target_url": "ftp://r.test/"})).status_code == 400
         hooks = (await api.get("/hooks")).json()["hooks"]
         assert [(h["event"], h["target_url"]) for h in hooks] == [
-            ("contact_added", "https://receiver.test/hooks/secret"), ("contact_added", "https://other.test/h")]
+            ("contact_added", "https://receiver.test/hooks/secret"),
+            ("contact_added", "https://other.test/h"),
+        ]
         assert (await api.delete(f"/hook/{added}")).status_code == 204
         assert (await api.delete(f"/hook/{added}")).status_code == 404
         assert len((await api.get("/hooks")).json()["hooks"]) == 1
@@ -75,8 +77,7 @@ async def test_notify_false_suppresses_added_and_updated_but_not_list_events() -
         await subscribe(api, "contact_added", "contact_updated", "contact_added_to_list")
         await api.post("/contact", json={"contact": {"Email": "q@x.test", "notify": False, "_autopilot_list": list_id}})
         await api.post("/contact", json={"contact": {"Email": "q@x.test", "FirstName": "Q", "notify": False}})
-        await api.post("/contacts", json={"contacts": [{"Email": "b1@x.test"}, {"Email": "b2@x.test", "notify": True}],
-                                          "notify": False})
+        await api.post("/contacts", json={"contacts": [{"Email": "b1@x.test"}, {"Email": "b2@x.test", "notify": True}], "notify": False})
         await app.state.hooks.drain()
         assert receiver.events() == ["contact_added_to_list", "contact_added"]
         assert receiver.received[1]["body"]["contact"]["Email"] == "b2@x.test"
@@ -122,8 +123,7 @@ async def test_failed_deliveries_are_retried_with_growing_backoff_then_dropped()
         await app.state.hooks.drain()
         assert time.monotonic() - started >= 0.15
         deliveries = (await api.get(f"{CONTROL}/hook-deliveries")).json()["deliveries"]
-        assert [(d["attempt"], d["status"], d["outcome"]) for d in deliveries] == [
-            (1, 500, "retrying"), (2, 503, "retrying"), (3, 200, "delivered")]
+        assert [(d["attempt"], d["status"], d["outcome"]) for d in deliveries] == [(1, 500, "retrying"), (2, 503, "retrying"), (3, 200, "delivered")]
         assert len(receiver.received) == 3 and all(r["body"] == receiver.received[0]["body"] for r in receiver.received)
 
         receiver.statuses = [500] * 10
@@ -144,8 +144,7 @@ async def test_unreachable_target_counts_as_failure() -> None:
         await subscribe(api, "contact_added")
         await api.post("/contact", json={"contact": {"Email": "x@x.test"}})
         await app.state.hooks.drain()
-    assert [(d["status"], d["outcome"]) for d in app.state.hooks.deliveries] == [
-        (None, "retrying"), (None, "retrying"), (None, "dropped")]
+    assert [(d["status"], d["outcome"]) for d in app.state.hooks.deliveries] == [(None, "retrying"), (None, "retrying"), (None, "dropped")]
 
 
 @async_test

@@ -104,9 +104,7 @@ async def test_journey_triggers_are_listed_and_not_idempotent() -> None:
     app = unlimited()
     async with client(app) as api:
         trigger = (await api.post(f"{CONTROL}/app/trigger", json={"journey": "Onboarding"})).json()["trigger_id"]
-        assert (await api.get("/triggers")).json() == {
-            "triggers": [{"trigger_id": trigger, "journey": "Onboarding", "trigger_type": "apiTrigger"}]
-        }
+        assert (await api.get("/triggers")).json() == {"triggers": [{"trigger_id": trigger, "journey": "Onboarding", "trigger_type": "apiTrigger"}]}
         cid = (await api.post("/contact", json={"contact": {"Email": "j@x.test"}})).json()["contact_id"]
         for ref in (cid, "j@x.test"):
             entered = await api.post(f"/trigger/{trigger}/contact/{ref}")

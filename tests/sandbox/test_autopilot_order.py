@@ -23,10 +23,7 @@ async def _rest_of_scan(api, path: str, bookmark: str) -> list[str]:
 @async_test
 async def test_contacts_page_in_contact_id_order_not_creation_order() -> None:
     async with client(create_app(rate_per_second=None)) as api:
-        created = [
-            (await api.post("/contact", json={"contact": {"Email": f"c{i}@x.test"}})).json()["contact_id"]
-            for i in range(40)
-        ]
+        created = [(await api.post("/contact", json={"contact": {"Email": f"c{i}@x.test"}})).json()["contact_id"] for i in range(40)]
         listed = [c["contact_id"] for c in (await api.get("/contacts")).json()["contacts"]]
         assert listed == sorted(created) and listed != created
 
@@ -37,10 +34,7 @@ async def test_a_contact_created_during_a_scan_can_land_before_the_bookmark() ->
         await api.post(f"{CONTROL}/seed", json={"n": 250, "seed": 5})
         first = (await api.get("/contacts")).json()
         bookmark = first["bookmark"]
-        new_ids = [
-            (await api.post("/contact", json={"contact": {"Email": f"late{i}@x.test"}})).json()["contact_id"]
-            for i in range(20)
-        ]
+        new_ids = [(await api.post("/contact", json={"contact": {"Email": f"late{i}@x.test"}})).json()["contact_id"] for i in range(20)]
         rest = await _rest_of_scan(api, "/contacts", bookmark)
         assert rest == sorted(rest) and rest[0] > bookmark
         missed = [i for i in new_ids if i < bookmark]

@@ -87,9 +87,7 @@ async def test_field_definitions_conform(profile: str) -> None:
             check(await c.get(f"/api/v2/{path}/{v2['data'][0]['field_code']}"))
             check(await c.get(f"/api/v2/{path}/nope"), 404, strict=False)
         person_fields = check(await c.get("/v1/personFields", params={"start": 2, "limit": 3}))
-        assert person_fields["additional_data"]["pagination"] == {
-            "start": 2, "limit": 3, "more_items_in_collection": True, "next_start": 5
-        }
+        assert person_fields["additional_data"]["pagination"] == {"start": 2, "limit": 3, "more_items_in_collection": True, "next_start": 5}
         check(await c.get(f"/v1/personFields/{person_fields['data'][0]['id']}"))
         made = check(await c.post("/v1/personFields", json={"name": "Shoe size", "field_type": "double"}))
         assert len(made["data"]["key"]) == 40

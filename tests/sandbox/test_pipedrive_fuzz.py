@@ -82,9 +82,7 @@ class Sandbox:
         # fuzzing, not rate limits; recents' user items as the schema says (the default follows clients)
         limits = PipedriveSettings(window_seconds=1e-6, daily_budget=10**12, recents_user_data="object")
         self.app = create_app(plan="enterprise", settings=limits, webhook_sender=_no_network)
-        self.client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.app), base_url="http://pipedrive.test", headers={"x-api-token": TOKEN}
-        )
+        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://pipedrive.test", headers={"x-api-token": TOKEN})
         seeded = self.call("POST", "/__sandbox__/seed", json={"n": 20, "seed": 3})
         assert seeded.status_code == 200, seeded.text
         self.field_codes = {kind: [f["key"] for f in defs] for kind, defs in self.app.state.store.fields.items()}

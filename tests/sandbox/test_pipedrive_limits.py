@@ -172,9 +172,7 @@ async def test_injected_faults_use_pipedrive_bodies_and_are_logged() -> None:
         assert (await c.get("/api/v2/persons")).status_code == 200
         assert asyncio.get_running_loop().time() - started >= 0.03
         log = (await c.get("/__sandbox__/requests")).json()["requests"]
-        assert [(e["status"], e.get("fault")) for e in log] == [
-            (500, "500"), (502, "502"), (503, "503"), (429, "429"), (0, "drop"), (200, None)
-        ]
+        assert [(e["status"], e.get("fault")) for e in log] == [(500, "500"), (502, "502"), (503, "503"), (429, "429"), (0, "drop"), (200, None)]
 
 
 @async_test
@@ -216,5 +214,3 @@ def test_sandbox_serves_over_loopback() -> None:
     finally:
         server.should_exit = True
         thread.join(5)
-
-

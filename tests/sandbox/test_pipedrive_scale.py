@@ -128,4 +128,3 @@ async def test_page_counters_equal_the_counters_of_a_full_scan() -> None:
             for row in await walk(c, path, include_fields=names, limit=37):
                 for name in names.split(","):
                     assert row[name] == full.get(row["id"], {}).get(name, 0 if name.endswith("_count") else None), (kind, row["id"], name)
-

@@ -64,8 +64,22 @@ def _lines(proc: subprocess.Popen[str]) -> queue.Queue[str]:
 
 
 def test_syncmap_sandbox_serves_both_until_interrupted() -> None:
-    options = ["--pipedrive-port", "0", "--autopilot-port", "0", "--seed", "30", "--profile", "strict",
-               "--pipedrive-token", "pd-token", "--autopilot-key", "ap-key", "--plan", "essential"]
+    options = [
+        "--pipedrive-port",
+        "0",
+        "--autopilot-port",
+        "0",
+        "--seed",
+        "30",
+        "--profile",
+        "strict",
+        "--pipedrive-token",
+        "pd-token",
+        "--autopilot-key",
+        "ap-key",
+        "--plan",
+        "essential",
+    ]
     proc = subprocess.Popen(CLI + options, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines, env, comments = _lines(proc), {}, []
@@ -105,8 +119,7 @@ def test_syncmap_sandbox_reports_a_busy_port() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run(CLI + ["--pipedrive-port", "0", "--autopilot-port", str(port)],
-                              capture_output=True, text=True, timeout=30)
+        done = subprocess.run(CLI + ["--pipedrive-port", "0", "--autopilot-port", str(port)], capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert "cannot listen on 127.0.0.1" in done.stderr and done.stdout == ""
 

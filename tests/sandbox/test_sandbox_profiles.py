@@ -22,9 +22,7 @@ from syncmap.sandbox.serve import serve_sandboxes
 HOOK = {"subscription_url": "https://receiver.example/pd", "event_action": "*", "event_object": "*", "name": "t"}
 
 
-@pytest.mark.parametrize(
-    ("module", "cls"), [(pipedrive_module, PipedriveSettings), (autopilot_module, AutopilotSettings)]
-)
+@pytest.mark.parametrize(("module", "cls"), [(pipedrive_module, PipedriveSettings), (autopilot_module, AutopilotSettings)])
 def test_every_strict_entry_is_a_setting_that_changes_its_default(module, cls) -> None:
     defaults = cls()
     names = {f.name for f in fields(cls)}
