@@ -9,7 +9,6 @@ import contextlib
 import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from syncmap.compiler.catalog import load_catalog
@@ -135,7 +134,3 @@ async def open_connectors(connections: Mapping[str, Connection], *, scale: float
 
 def api_stats(connectors: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {name: connector.http.stats.as_dict() for name, connector in connectors.items()}
-
-
-def state_path(option: str | None) -> Path | None:
-    return Path(option) if option else None

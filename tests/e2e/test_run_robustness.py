@@ -47,24 +47,32 @@ def no_duplicates(sbx: Sandbox, before: tuple[Counter, Counter]) -> None:
         assert not grown, f"{side} has more records with these emails than before: {grown}"
 
 
-def until_settled(sbx: Sandbox, tries: int = 4) -> dict:
+def until_settled(sbx: Sandbox, tries: int = 4) -> list[dict]:
+    """Run until a pass ends clean; every pass's summary, in order."""
+    summaries = []
     for _ in range(tries):
         done = run(sbx)
         assert done.returncode in (0, 1, 3), done.stderr
-        summary = json.loads(done.stdout)
-        if done.returncode in (0, 1) and not summary["notes"]:
-            return summary
+        summaries.append(json.loads(done.stdout))
+        if done.returncode in (0, 1) and not summaries[-1]["notes"]:
+            return summaries
     raise AssertionError(f"no clean run after {tries} tries: {done.stdout[-2000:]}")
 
 
 def test_429_storm_and_server_errors_end_in_the_exact_state(sbx: Sandbox) -> None:
     seed_both_ways(sbx, persons=30, members=10)
     before = email_counts(sbx)
-    sbx.faults(p429=0.10, p500=0.03, p502=0.01, p503=0.01, seed=11)
-    summary = until_settled(sbx)
+    sbx.faults(p429=0.10, p500=0.03, p502=0.01, p503=0.01, seed=9)
+    summaries = until_settled(sbx)
     sbx.faults()
     no_duplicates(sbx, before)
-    assert summary["apis"]["pipedrive"]["rate_limited"] + summary["apis"]["autopilot"]["rate_limited"] >= 0
+    # The storm was met and ridden out: the runtime counted the 429s and 5xx the sandbox sent.
+    # (The fault seed is one under which both APIs met both kinds: the checks below say so.)
+    for system in ("pipedrive", "autopilot"):
+        faults = [r.get("fault") for r in sbx.requests(system)]
+        assert "429" in faults and {"500", "502", "503"} & set(faults), (system, faults)
+        met = sum(s["apis"][system]["rate_limited"] for s in summaries)
+        assert met >= faults.count("429")  # plus any real window 429s
     # Once settled, nothing is left to do.
     sbx.clear_log()
     assert run(sbx).returncode in (0, 1)
