@@ -219,6 +219,76 @@ class PairRun(Pairing, Writing):
                 if full:
                     self.state.set_cursor(f"{self.id}:full", repr(time.time()))
 
+    async def targeted(self, records: Mapping[str, Mapping[str, Record | None]], deleted: Mapping[str, set[str]]) -> None:
+        """Chosen records through the pass's pairing, diff and writes (a webhook's records):
+        `records` holds side -> id -> the record as the delivery carried it, or None to read it.
+        A partner that is linked is not read: the values last synced stand for it, as on an
+        incremental pass. An unlinked Pipedrive record is matched by its email against the
+        contact Autopilot holds under it; an unlinked contact is looked up in Pipedrive by
+        `look_up_left`. Deletions flow as `deletes` says (R6)."""
+        engine = self.engine
+        engine.full_pass_now[self.id] = False
+        self.right_complete = False
+        read: dict[str, dict[str, Record]] = {"left": {}, "right": {}}
+        missing = {side: set(deleted.get(side, ())) for side in SIDES}
+        for side in SIDES:
+            for record_id, record in (records.get(side) or {}).items():
+                if record is None:
+                    record = (await self.read_ids(side, {record_id})).get(record_id)
+                if record is None:
+                    missing[side].add(record_id)  # gone by the time it was read
+                else:
+                    read[side][record.id] = record
+        gone: list[tuple[str, Any]] = []
+        for side in SIDES:
+            for record_id in sorted(missing[side]):
+                links = [self.state.link_by_left(self.id, record_id)] if side == "left" else self.state.links_by_right(self.id, record_id)
+                gone.extend((side, link) for link in links if link is not None and not is_gone(link, side))
+        await self.partners_by_email(read)
+        members = await engine.scope_members(self.pair)
+        self.begin_pairing(read["right"])
+        with self.state.transaction():
+            candidates = self.pair_chunk(read["left"], read["right"])
+            candidates += self.pair_tail(read["right"])
+        await self.apply(candidates, members)
+        if gone:
+            await self.deletions(gone)
+
+    async def partners_by_email(self, read: dict[str, dict[str, Record]]) -> None:
+        """An unlinked Pipedrive record's contact, read by its email (Autopilot keys contacts by
+        email): pairing then sees the contact as a full pass would."""
+        right = self.sides["right"]
+        if right.system != "autopilot" or right.obj != "Contact":
+            return
+        ap: Autopilot = self.engine.connectors["autopilot"]
+        for record in list(read["left"].values()):
+            if self.state.link_by_left(self.id, record.id) is not None:
+                continue
+            for group in self.pair["match"]:
+                for key in group["keys"]:
+                    if key["kind"] != "field" or not isinstance(key.get("right"), Mapping) or key["right"].get("path") != ["Email"]:
+                        continue
+                    email = normalize_key(record.values.get(ref_key(key["left"])), ("trim",))
+                    if email is None:
+                        continue
+                    raw = await ap.get(email)
+                    if raw is not None:
+                        contact = ap.flatten(raw, self.sides["right"].keys)
+                        read["right"].setdefault(contact.id, contact)
+
+    def echo(self, side: str, record: Record) -> bool:
+        """Whether `record` holds exactly the values last synced on its side: our own write
+        coming back (or a change to fields no rule reads). Nothing to do, and nothing to read."""
+        if side == "left":
+            link = self.state.link_by_left(self.id, record.id)
+        else:
+            links = self.state.links_by_right(self.id, record.id)
+            link = links[0] if len(links) == 1 else None
+        if link is None or is_gone(link, side):
+            return False
+        snapshot = link.left_values if side == "left" else link.right_values
+        return all(same(value, snapshot.get(key)) or (is_empty(value) and is_empty(snapshot.get(key))) for key, value in record.values.items())
+
     async def read_ids(self, side: str, ids: set[str]) -> dict[str, Record]:
         s = self.sides[side]
         connector = self.engine.connectors[s.system]
@@ -227,6 +297,7 @@ class PairRun(Pairing, Writing):
             if isinstance(connector, Pipedrive):
                 raw = await connector.get(s.obj, record_id)
                 if raw is not None:
+                    await connector.ensure_related(raw)
                     records[record_id] = connector.flatten(s.obj, raw, s.keys)
             elif s.obj == "Contact":
                 raw = await connector.get(record_id)
@@ -688,6 +759,10 @@ class Engine:
         from syncmap.runtime.http import ApiError, UnknownOutcome
 
         self.api_error, self.unknown_outcome = errors or (ApiError, UnknownOutcome)
+        from syncmap.runtime.api_errors import LimitReached
+
+        # What a request can end in when the API, not the record, is the problem.
+        self.api_failures: tuple[type[BaseException], ...] = (self.api_error, self.unknown_outcome, LimitReached)
         self.members: dict[str, set[str]] = {}
         self.progress = progress or (lambda line: None)
         self.full_pass_now: dict[str, bool] = {}
@@ -799,6 +874,41 @@ class Engine:
             if letter.details.get("field"):
                 self.retry_fields.setdefault(letter.pair, set()).add(letter.details["field"])
         return await self._run("retry", only)
+
+    # -- a long-lived engine (`syncmap serve`) -------------------------------------------
+    async def begin(self, mode: str) -> None:
+        """Set up once and open a run that deliveries are logged under, until `end`."""
+        self.run_id = 0 if self.dry_run else self.state.start_run(mode=mode, plan_digest=self.plan["source"]["digest"])
+        if not self.dry_run:
+            self.state.set_meta("plan", self.plan)
+        await self.setup()
+
+    def end(self, status: str) -> None:
+        if not self.dry_run and self.run_id:
+            self.state.finish_run(self.run_id, status=status, summary=self.report.as_dict())
+
+    async def reconcile(self) -> Report:
+        """A pass over every pair as `run` makes one, under a run of its own: what deliveries
+        missed (both APIs drop some) is found here. List rosters are read afresh."""
+        serving = self.run_id
+        self.members, self.report = {}, Report(keep_changes=self.dry_run)
+        try:
+            return await self._run("reconcile", None)
+        finally:
+            self.run_id = serving
+
+    def pair_run(self, pair_id: str) -> PairRun:
+        pair = next(p for p in self.plan["pairs"] if p["id"] == pair_id)
+        return PairRun(self, pair, self.run_id)
+
+    def pairs_of(self, system: str, obj: str) -> list[tuple[str, str]]:
+        """(pair id, side) of every pair that syncs this object, in stage order."""
+        found = []
+        for stage in self.plan["stages"]:
+            for pair_id in stage["pairs"]:
+                pair = next(p for p in self.plan["pairs"] if p["id"] == pair_id)
+                found.extend((pair_id, side) for side in SIDES if pair[side]["system"] == system and pair[side]["object"] == obj)
+        return found
 
     async def _run(self, mode: str, only: Mapping[str, Mapping[str, set[str]]] | None) -> Report:
         self.run_id = 0 if self.dry_run else self.state.start_run(mode=mode, plan_digest=self.plan["source"]["digest"])

@@ -37,6 +37,9 @@ COMMANDS: dict[str, Entry] = {
     ),
     "run": Entry("syncmap.runtime.cli.run_cmd:run", "Sync Pipedrive and Autopilot as the mapping (or compiled plan) says."),
     "sandbox": Entry("syncmap.runtime.cli.sandbox_cmd:sandbox", "Run local Pipedrive and Autopilot sandboxes in the foreground until Ctrl+C."),
+    "serve": Entry(
+        "syncmap.runtime.cli.serve_cmd:serve", "Keep Pipedrive and Autopilot in sync as changes happen (webhooks), and run journey actions."
+    ),
     "status": Entry("syncmap.runtime.cli.status_cmd:status", "Links per pair, cursors, the last runs, and every open dead letter with its reason."),
 }
 

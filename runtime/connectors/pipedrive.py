@@ -16,6 +16,7 @@ PATHS = {"Person": "persons", "Organization": "organizations", "Deal": "deals", 
 FIELDS_PATHS = {"Person": "personFields", "Organization": "organizationFields", "Deal": "dealFields", "Activity": "activityFields"}
 MULTI = {"email": "emails", "phone": "phones"}
 RELATION_KEYS = {"person": "person_id", "organization": "org_id", "owner": "owner_id", "deal": "deal_id", "creator": "creator_user_id"}
+RELATED_OBJECTS = {"organization": "Organization", "person": "Person", "deal": "Deal"}
 # Custom field types whose values Pipedrive keeps as option ids; the mapping speaks in labels.
 OPTION_TYPES = ("enum", "set")
 
@@ -105,6 +106,19 @@ class Pipedrive:
             for raw in page:
                 self.related[obj][str(raw["id"])] = raw
 
+    async def ensure_related(self, raw: Mapping[str, Any]) -> None:
+        """The records `raw` points at through a relation read by path, when they were made
+        after `load_related` (a long-running server sees new organizations every day)."""
+        for head, key in RELATION_KEYS.items():
+            obj = RELATED_OBJECTS.get(head)
+            related_id = raw.get(key)
+            if obj not in self.related or related_id is None or isinstance(related_id, (dict, list)):
+                continue
+            if str(related_id) not in self.related[obj]:
+                found = await self.get(obj, str(related_id))
+                if found is not None:
+                    self.related[obj][str(related_id)] = found
+
     # -- records ----------------------------------------------------------------------------
     async def pages(self, obj: str, *, updated_since: float | None = None) -> AsyncIterator[list[dict[str, Any]]]:
         # Sorted by update time: a record changed while the scan runs moves behind it and is read
@@ -174,9 +188,7 @@ class Pipedrive:
             if not rest:
                 return None if related_id is None else str(related_id)
             target = (
-                self.users.get(str(related_id))
-                if head in ("owner", "creator")
-                else self.related.get({"organization": "Organization", "person": "Person", "deal": "Deal"}[head], {}).get(str(related_id))
+                self.users.get(str(related_id)) if head in ("owner", "creator") else self.related.get(RELATED_OBJECTS[head], {}).get(str(related_id))
             )
             return None if target is None else target.get(rest)
         if key == "stage":
