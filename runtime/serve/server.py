@@ -1,0 +1,185 @@
+"""`syncmap serve`: one long-running process that keeps both systems in sync as changes happen.
+
+Start: open the state, set the engine up once (the checks `run` does), bind the socket, register
+the subscriptions against the public URL, then run three things in one event loop: the HTTP
+receiver, the worker (deliveries, and a reconciliation pass every `reconcile_every` seconds:
+both APIs drop deliveries, so a lost one costs latency, never data), and an API health check.
+Stop (SIGTERM/SIGINT): stop accepting, let the worker finish its batch, remove the
+subscriptions (unless asked to keep them), close the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+from syncmap.runtime.serve.app import DEFAULT_BODY_LIMIT, DEFAULT_BODY_SECONDS, Health, Receiver, build_app
+from syncmap.runtime.serve.metrics import Metrics
+from syncmap.runtime.serve.subscriptions import credentials, register, unregister
+from syncmap.runtime.serve.worker import Worker
+
+HEALTH_EVERY = 60.0  # seconds between API checks
+STOP_GRACE = 30.0  # seconds the worker gets to finish its batch on a clean stop
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None
+    state: str | None = None
+    reconcile_every: float = 300.0
+    full_scan_every: float = 3600.0
+    keep_subscriptions: bool = False
+    body_limit: int = DEFAULT_BODY_LIMIT
+    body_timeout: float = DEFAULT_BODY_SECONDS
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # `serve` handles SIGTERM/SIGINT itself: the subscriptions are removed before exit
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+async def serve(plan: dict[str, Any], connections: Any, store: Any, options: ServeOptions, *, scale: float = 1.0) -> int:
+    from syncmap.runtime.engine import Engine
+    from syncmap.runtime.session import api_stats, open_connectors
+
+    sock = bind(options.host, options.port)
+    host, port = sock.getsockname()[:2]
+    public_url = (options.public_url or (f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}")).rstrip("/")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with open_connectors(connections, scale=scale) as connectors:
+        engine = Engine(plan, connectors, store, full_scan_every=options.full_scan_every)
+        await engine.begin("serve")
+        actions_runner, deliveries = await _actions(plan, connectors, store, engine)
+        creds, made = credentials(store)
+        metrics = Metrics(lambda: api_stats(connectors))
+        health = Health()
+        worker = Worker(engine, store, metrics, reconcile_every=options.reconcile_every, actions=actions_runner, on_error=say)
+        receiver = Receiver(
+            state=store,
+            metrics=metrics,
+            creds=creds,
+            actions={a["name"]: a for a in plan["actions"]},
+            wake=worker.wake.set,
+            health=health,
+            me=lambda: None if engine.ctx.me.get("pipedrive") is None else str(engine.ctx.me["pipedrive"]),
+            journey_deliveries=deliveries,
+            body_limit=options.body_limit,
+            body_seconds=options.body_timeout,
+        )
+        server = _Server(uvicorn.Config(build_app(receiver), log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=5))
+        http_task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started:
+            if http_task.done():
+                http_task.result()
+                raise RuntimeError("the HTTP server stopped while starting")
+            await asyncio.sleep(0.01)
+        subscriptions = await register(plan, connectors, store, public_url, creds)
+        say(f"syncmap serve: listening on {host}:{port}; public URL {public_url}")
+        say(
+            f"  subscribed: Pipedrive webhooks for {', '.join(sorted(subscriptions['pipedrive'])) or 'nothing'}; "
+            f"Autopilot hooks for {', '.join(sorted(subscriptions['autopilot'])) or 'nothing'}"
+        )
+        for name in sorted(receiver.actions):
+            say(f"  action {name!r}: POST {public_url}/actions/{name.replace(' ', '%20')} (basic auth)")
+        if made:
+            say("  new credentials made and kept in the state file (`syncmap serve --show-credentials` prints them)")
+
+        async def reconcile() -> None:
+            status = "failed"
+            try:
+                await engine.reconcile()
+                status = "done"
+            finally:
+                metrics.passes.labels(status).inc()
+                health.last_pass = time.time()
+                metrics.last_pass.set(health.last_pass)
+
+        async def check_apis() -> None:
+            while True:
+                for system, connector in connectors.items():
+                    try:
+                        await connector.check()
+                        health.mark(system, True)
+                    except Exception as error:
+                        health.mark(system, False, str(error))
+                await asyncio.sleep(HEALTH_EVERY)
+
+        worker_task = asyncio.create_task(worker.loop(reconcile))
+        health_task = asyncio.create_task(check_apis())
+        waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait({waiter, worker_task, http_task}, return_when=asyncio.FIRST_COMPLETED)
+        say("syncmap serve: stopping")
+        server.should_exit = True
+        health_task.cancel()
+        code = 0
+        if worker_task.done() and worker_task.exception() is not None:
+            say(f"syncmap serve: the worker failed: {worker_task.exception()}")
+            code = 1
+        await _finish_batch(worker, worker_task)
+        await asyncio.gather(http_task, health_task, return_exceptions=True)
+        if not options.keep_subscriptions:
+            try:
+                await unregister(connectors, store)
+                say("  subscriptions removed")
+            except Exception as error:  # the next start finds and re-uses or replaces them
+                say(f"  could not remove the subscriptions ({error}); the next start re-uses them")
+        engine.end("stopped" if code == 0 else "failed")
+    sock.close()
+    return code
+
+
+async def _finish_batch(worker: Worker, task: asyncio.Task) -> None:
+    """Let a batch in progress finish (its deliveries are then done, not processed twice)."""
+    if task.done():
+        return
+    worker.stopping = True
+    worker.wake.set()
+    deadline = time.monotonic() + STOP_GRACE
+    while worker.busy and time.monotonic() < deadline and not task.done():
+        await asyncio.sleep(0.05)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def _actions(plan: dict[str, Any], connectors: Any, store: Any, engine: Any) -> tuple[Any, Any]:
+    if not plan["actions"]:
+        return None, None
+    try:
+        from syncmap.runtime.actions import ActionRunner, journey_deliveries
+    except ImportError:
+        return None, None
+
+    runner = ActionRunner(plan, connectors, store, ctx=engine.ctx)
+    await runner.setup()
+    return runner, journey_deliveries

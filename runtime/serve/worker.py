@@ -1,0 +1,269 @@
+"""The server's one worker: takes deliveries from the inbox, in arrival order, and runs their
+records through the engine; runs a reconciliation pass every `reconcile_every` seconds.
+
+One worker, so a delivery and a pass never write the same record at once. A delivery is
+finished in the inbox only after its writes are recorded: a killed server processes it again
+on restart, and the engine's links and snapshots make that second time write nothing new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from syncmap.runtime.connectors.base import Record
+from syncmap.runtime.serve.events import Change, ShapeError, autopilot_delivery, pipedrive_delivery
+from syncmap.runtime.serve.metrics import Metrics
+from syncmap.runtime.state import InboxItem
+
+BATCH = 200  # deliveries taken from the inbox at a time
+MAX_ATTEMPTS = 5  # a delivery failing this often is given up: the next reconciliation covers it
+ACTIONS_PREFIX = "action:"
+
+
+@dataclass
+class Work:
+    """What one batch of deliveries asks of one pair."""
+
+    records: dict[str, dict[str, Record | None]] = field(default_factory=lambda: {"left": {}, "right": {}})
+    deleted: dict[str, set[str]] = field(default_factory=lambda: {"left": set(), "right": set()})
+
+    def __bool__(self) -> bool:
+        return any(self.records.values()) or any(self.deleted.values())
+
+
+def decode(item: InboxItem, me: str | None) -> Change | None:
+    if item.source == "pipedrive":
+        return pipedrive_delivery(item.body, me=me)[1]
+    if item.source == "autopilot":
+        return autopilot_delivery(item.body)[1]
+    raise ShapeError(f"unknown inbox source {item.source!r}")
+
+
+class Worker:
+    def __init__(
+        self,
+        engine: Any,
+        state: Any,
+        metrics: Metrics,
+        *,
+        reconcile_every: float,
+        actions: Any = None,
+        on_error: Callable[[str], None] = lambda line: None,
+    ) -> None:
+        self.engine, self.state, self.metrics = engine, state, metrics
+        self.reconcile_every = reconcile_every
+        self.actions = actions
+        self.on_error = on_error
+        self.wake = asyncio.Event()
+        self.last_seen: dict[tuple[str, str, str], float] = {}  # (system, object, id) -> newest change time processed
+        self.next_pass = time.monotonic() if reconcile_every > 0 else float("inf")
+        self.busy = False  # a batch or a pass is under way (a clean stop lets it finish)
+        self.stopping = False
+
+    # -- the loop -------------------------------------------------------------------------------
+    async def loop(self, reconcile: Callable[[], Awaitable[None]]) -> None:
+        backoff = 0.0
+        while not self.stopping:
+            timeout = max(0.0, min(self.next_pass - time.monotonic(), 3600.0))
+            if backoff:
+                await asyncio.sleep(min(timeout, backoff))  # new deliveries wait too: the API is the problem
+            elif not self.state.pending_inbox(limit=1):
+                try:
+                    await asyncio.wait_for(self.wake.wait(), timeout)
+                except asyncio.TimeoutError:
+                    pass
+            self.wake.clear()
+            if self.stopping:
+                return
+            self.busy = True
+            try:
+                await self.step(reconcile)
+                backoff = 0.0
+            except self.engine.api_failures as error:
+                # The API is down, refusing or out of budget: the deliveries stay in the inbox, as
+                # they were, and are tried again a little later each time.
+                backoff = min(max(backoff * 2, 1.0), 60.0)
+                self.on_error(f"deliveries wait {backoff:.0f} s: {error}")
+            except Exception as error:
+                # Not the API: a delivery this code cannot handle. Tried again a few times, then
+                # given up (the next reconciliation covers its records) so it cannot block the rest.
+                backoff = min(max(backoff * 2, 1.0), 60.0)
+                self.on_error(f"deliveries failed ({type(error).__name__}: {error}); tried again in {backoff:.0f} s")
+                self.retry_later(self.state.pending_inbox(limit=BATCH), f"{type(error).__name__}: {error}")
+            finally:
+                self.busy = False
+
+    async def step(self, reconcile: Callable[[], Awaitable[None]]) -> None:
+        if time.monotonic() >= self.next_pass:
+            self.next_pass = time.monotonic() + self.reconcile_every
+            try:
+                await reconcile()
+            except Exception as error:  # a pass that fails is tried again at the next interval
+                self.on_error(f"reconciliation pass failed: {error}")
+        items = self.state.pending_inbox(limit=BATCH)
+        self.metrics.queue.set(len(items))
+        if items:
+            await self.process(items)
+
+    def retry_later(self, items: list[InboxItem], error: str) -> None:
+        with self.state.transaction():
+            for item in items:
+                status = "failed" if item.attempts + 1 >= MAX_ATTEMPTS else "pending"
+                self.state.finish_inbox(item.id, status=status, error=error[:500])
+                if status == "failed":
+                    self.metrics.failed.labels(self._label(item)).inc()
+
+    # -- one batch ------------------------------------------------------------------------------
+    async def process(self, items: list[InboxItem]) -> None:
+        me = str(self.engine.ctx.me.get("pipedrive")) if self.engine.ctx.me.get("pipedrive") is not None else None
+        work: dict[str, Work] = {}
+        done: list[InboxItem] = []
+        for item in items:
+            if item.source.startswith(ACTIONS_PREFIX):
+                await self.perform(item)
+                continue
+            try:
+                change = decode(item, me)
+            except ShapeError as error:
+                self.state.finish_inbox(item.id, status="failed", error=str(error))
+                self.metrics.failed.labels(item.source).inc()
+                continue
+            if change is not None and not await self.plan_change(change, work):
+                self.metrics.echoes.labels(item.source).inc()
+            done.append(item)
+        for stage in self.engine.plan["stages"]:
+            for pair_id in stage["pairs"]:
+                if work.get(pair_id):
+                    await self.engine.pair_run(pair_id).targeted(work[pair_id].records, work[pair_id].deleted)
+        now = time.time()
+        with self.state.transaction():
+            for item in done:
+                self.state.finish_inbox(item.id, status="done")
+                self.metrics.processed.labels(item.source).inc()
+                self.metrics.latency.observe(max(0.0, now - item.received_at))
+
+    async def plan_change(self, change: Change, work: dict[str, Work]) -> bool:
+        """Add the change's record to the work of every pair that syncs it; False when there is
+        nothing to do (our own write coming back, an older state than one already processed)."""
+        engine = self.engine
+        key = (change.system, change.obj, change.record_id)
+        if change.action in ("list_add", "list_remove"):
+            return self.plan_membership(change, work)
+        stale = change.occurred is not None and change.occurred < self.last_seen.get(key, float("-inf"))
+        if change.occurred is not None and not stale:
+            self.last_seen[key] = change.occurred
+        connector = engine.connectors.get(change.system)
+        if change.system == "pipedrive" and change.raw is not None:
+            refresh_related(connector, change)
+            await connector.ensure_related(change.raw)
+        wanted = False
+        for pair_id, side in engine.pairs_of(change.system, change.obj):
+            run = engine.pair_run(pair_id)
+            slot = work.setdefault(pair_id, Work())
+            if change.action == "delete":
+                slot.deleted[side].add(change.record_id)
+                slot.records[side].pop(change.record_id, None)
+                wanted = True
+                continue
+            record = None
+            # The payload stands for the record when it is the first delivery of the newest change
+            # and carries every field the pair reads; otherwise the record is read.
+            if change.raw is not None and change.attempt == 1 and not stale and covers(connector, change, run.sides[side].keys):
+                record = flatten(connector, change, run.sides[side].keys)
+                if run.echo(side, record):
+                    continue
+            if change.record_id in slot.deleted[side]:
+                slot.deleted[side].discard(change.record_id)
+            if record is None and stale and change.record_id in slot.records[side]:
+                continue  # a newer state of it is in this batch already
+            slot.records[side][change.record_id] = record
+            wanted = True
+        return wanted
+
+    def plan_membership(self, change: Change, work: dict[str, Work]) -> bool:
+        """A contact joined or left a list. The scope lists' members are kept current from these
+        events; a contact that joins the scope list and is not synced yet flows into Pipedrive
+        (R2); one taken off the mirror list while its person exists goes back on it (R7)."""
+        engine = self.engine
+        ap = engine.connectors.get("autopilot")
+        title = next((t for t, list_id in (getattr(ap, "lists", None) or {}).items() if list_id == change.list_id), None)
+        if title is None:
+            return False
+        members = engine.members.setdefault(title, set()) if title in engine.members else None
+        wanted = False
+        for pair_id, side in engine.pairs_of("autopilot", "Contact"):
+            pair = next(p for p in engine.plan["pairs"] if p["id"] == pair_id)
+            if title not in engine.scope_list_titles(pair):
+                continue
+            linked = bool(engine.state.links_by_right(pair_id, change.record_id))
+            if change.action == "list_add":
+                if members is not None:
+                    members.add(change.record_id)
+                if linked:
+                    continue  # on the list and synced already: our own mirror write, most often
+            else:
+                if members is not None:
+                    members.discard(change.record_id)
+                if not linked:
+                    continue
+            work.setdefault(pair_id, Work()).records[side].setdefault(change.record_id, None)
+            wanted = True
+        return wanted
+
+    # -- journey actions ------------------------------------------------------------------------
+    async def perform(self, item: InboxItem) -> None:
+        name = item.source[len(ACTIONS_PREFIX) :]
+        contact = item.body.get("contact") if isinstance(item.body, Mapping) else None
+        try:
+            outcome = await self.actions.perform(name, contact, delivery=item.delivery_key)
+        except ShapeError as error:
+            self.state.finish_inbox(item.id, status="failed", error=str(error))
+            self.metrics.actions.labels(name, "failed").inc()
+            return
+        self.state.finish_inbox(item.id, status="done")
+        self.metrics.actions.labels(name, outcome.status).inc()
+        self.metrics.processed.labels("action").inc()
+        self.metrics.latency.observe(max(0.0, time.time() - item.received_at))
+
+    @staticmethod
+    def _label(item: InboxItem) -> str:
+        return "action" if item.source.startswith(ACTIONS_PREFIX) else item.source
+
+
+def covers(connector: Any, change: Change, keys: list[str]) -> bool:
+    """Whether the payload carries every value the pair reads (Pipedrive's v2 `data` carries
+    "only crucial information"; a missing key means: read the record)."""
+    raw = change.raw or {}
+    if change.system == "autopilot":
+        return True  # a hook's contact is the whole contact; an absent field is an empty one
+    from syncmap.runtime.connectors.pipedrive import MULTI, RELATION_KEYS
+
+    for key in keys:
+        if key.startswith("custom:"):
+            definition = connector.custom.get(change.obj, {}).get(key[len("custom:") :])
+            if definition is None or definition["key"] not in (raw.get("custom_fields") or {}):
+                return False
+            continue
+        head, _, _ = key.partition(".")
+        wire = MULTI.get(head) or RELATION_KEYS.get(head) or ("stage_id" if key == "stage" else key)
+        if wire not in raw:
+            return False
+    return True
+
+
+def flatten(connector: Any, change: Change, keys: list[str]) -> Record:
+    if change.system == "autopilot":
+        return connector.flatten(change.raw, keys)
+    return connector.flatten(change.obj, change.raw, keys)
+
+
+def refresh_related(connector: Any, change: Change) -> None:
+    """A changed organization (or person, deal) that other records read through a relation
+    (`organization.name`) replaces the copy loaded at set-up."""
+    related = getattr(connector, "related", None)
+    if related is not None and change.obj in related and change.raw is not None:
+        related[change.obj][change.record_id] = change.raw
