@@ -6,6 +6,7 @@ and through the sandbox's request log, as a person with curl would.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -156,3 +157,86 @@ def primary(items: list[dict[str, Any]] | None) -> str | None:
         if item.get("primary"):
             return item.get("value")
     return (items or [{}])[0].get("value") if items else None
+
+
+class Server:
+    """`syncmap serve` as a process on a free port, its stderr in a file (never a full pipe)."""
+
+    def __init__(self, sbx: Sandbox, source: str | Path, log: Path, *args: str) -> None:
+        self.sbx, self.source, self.log_path = sbx, str(source), log
+        self.args = args
+        self.start()
+
+    def start(self) -> None:
+        self.log = open(self.log_path, "a")  # noqa: SIM115 - closed in stop()/kill()
+        command = [*SYNCMAP, "serve", self.source, "--port", "0", "--state", self.sbx.state, *self.args]
+        self.proc = subprocess.Popen(command, env=self.sbx.run_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log, text=True)
+        deadline = time.monotonic() + 60
+        while True:
+            text = self.log_path.read_text()
+            found = [line for line in text.splitlines() if "listening on " in line]
+            if found and len(found) > getattr(self, "_starts", 0):
+                self._starts = len(found)
+                address = found[-1].split("listening on ", 1)[1].split(";")[0]
+                self.url = f"http://{address}"
+                break
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"syncmap serve did not start (exit {self.proc.poll()}):\n{text}")
+            time.sleep(0.05)
+        self.http = httpx.Client(timeout=30)
+        creds = json.loads(self.sbx.syncmap("serve", self.source, "--state", self.sbx.state, "--show-credentials").stdout)
+        self.auth = (creds["user"], creds["password"])
+        self.token = creds["token"]
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.http.close()
+        self.log.close()
+        return code
+
+    def output(self) -> str:
+        return self.log_path.read_text()
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.http.post(f"{self.url}{path}", **kwargs)
+
+    def metrics(self) -> dict[str, float]:
+        """`name{labels}` -> value, from /metrics as Prometheus scrapes it."""
+        text = self.http.get(f"{self.url}/metrics").text
+        out: dict[str, float] = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                out[name] = float(value)
+        return out
+
+    def settled(self, timeout: float = 30) -> dict[str, float]:
+        """Wait until both sandboxes have sent every delivery and the server has processed all."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.sbx.control("pipedrive", "POST", "webhooks/drain")
+            health = self.http.get(f"{self.url}/healthz").json()
+            if health["queue"] == 0:
+                time.sleep(0.3)  # a delivery in flight lands in the inbox first
+                if self.http.get(f"{self.url}/healthz").json()["queue"] == 0:
+                    return self.metrics()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the server did not settle: {health}\n{self.output()}")
+            time.sleep(0.1)
+
+
+def eventually(check: Any, timeout: float = 20, what: str = "") -> Any:
+    """Poll `check()` until it returns something truthy; its last value, or AssertionError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        time.sleep(0.1)

@@ -1,0 +1,255 @@
+"""`syncmap serve` as a process against `syncmap sandbox`, over real sockets, both profiles.
+
+Changes are made as people make them (the sandboxes' app routes), reach the server as the
+sandboxes' own webhook senders deliver them, and are checked through the APIs and the request
+logs. Polling is off (`--reconcile-every 0`) wherever the point is that webhooks alone suffice.
+"""
+
+from __future__ import annotations
+
+import base64
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from harness import MAPPINGS, Sandbox, Server, eventually, primary
+
+MAPPING = MAPPINGS / "autopilot.syncmap"
+WEBHOOKS_ONLY = ("--reconcile-every", "0")
+
+
+def app_person(sbx: Sandbox, name: str, email: str) -> dict[str, Any]:
+    return sbx.control("pipedrive", "POST", "app/persons", {"name": name, "emails": [{"value": email, "primary": True}]})["data"]
+
+
+def contact(sbx: Sandbox, email: str) -> dict[str, Any] | None:
+    return sbx.ap("GET", f"/contact/{email}")
+
+
+def writes(sbx: Sandbox, system: str) -> list[tuple[str, str]]:
+    return [(method, path) for method, path, status in sbx.writes(system) if status < 300]
+
+
+def test_changes_cross_both_ways_through_webhooks_alone_and_our_writes_do_not_come_back(sbx: Sandbox, tmp_path: Path) -> None:
+    server = Server(sbx, MAPPING, tmp_path / "serve.log", *WEBHOOKS_ONLY)
+    try:
+        sbx.clear_log()
+        person = app_person(sbx, "Ada Lovelace", "ada@example.com")
+        made = eventually(lambda: contact(sbx, "ada@example.com"), what="the contact made from the new person")
+        assert (made["FirstName"], made["LastName"]) == ("Ada", "Lovelace")
+        # R7: the new person's contact is on the list that mirrors Pipedrive.
+        eventually(lambda: made["contact_id"] in sbx.roster("Pipedrive Contacts"), what="the contact on Pipedrive Contacts")
+
+        # A phone, not a name: an Autopilot that keeps names on upsert (strict) would not take one.
+        sbx.control("pipedrive", "PATCH", f"app/persons/{person['id']}", {"phones": [{"value": "+44 20 7946 0001", "primary": True}]})
+        eventually(lambda: (contact(sbx, "ada@example.com") or {}).get("Phone") == "+44 20 7946 0001", what="the new phone in Autopilot")
+
+        sbx.control("autopilot", "POST", "app/contact", {"contact": {"Email": "ada@example.com", "LastName": "King"}})
+        eventually(lambda: sbx.pd("GET", f"/api/v2/persons/{person['id']}")["data"]["last_name"] == "King", what="the edit in Pipedrive")
+
+        figures = server.settled()
+        # Each change became exactly one write on the other side: the creation's upsert and the
+        # phone's upsert in Autopilot; the link field (apId, R11) and the new last name in
+        # Pipedrive. Our own writes came back as webhooks and made no second write.
+        ap_upserts = [w for w in writes(sbx, "autopilot") if w == ("POST", "/v1/contacts")]
+        pd_patches = [w for w in writes(sbx, "pipedrive") if w == ("PATCH", f"/api/v2/persons/{person['id']}")]
+        assert len(ap_upserts) == 2, writes(sbx, "autopilot")
+        assert len(pd_patches) == 2, writes(sbx, "pipedrive")
+        if sbx.profile == "default":
+            # The apId and last-name PATCHes came back carrying what was synced: known without a
+            # read. (Strict sends minimal payloads: the record is read, and nothing is written.)
+            assert figures['syncmap_events_echo_suppressed_total{source="pipedrive"}'] >= 1, figures
+        assert not any(k.startswith("syncmap_events_failed_total") and v for k, v in figures.items()), figures
+        assert figures["syncmap_webhook_to_write_seconds_count"] >= 3
+    finally:
+        assert server.stop() == 0, server.output()
+    # A clean stop removes every subscription it made.
+    assert sbx.pd("GET", "/v1/webhooks")["data"] == []
+    assert sbx.ap("GET", "/hooks")["hooks"] == []
+
+
+def test_a_repeated_delivery_is_processed_once(sbx: Sandbox, tmp_path: Path) -> None:
+    server = Server(sbx, MAPPING, tmp_path / "serve.log", *WEBHOOKS_ONLY)
+    try:
+        person = app_person(sbx, "Grace Hopper", "grace@example.com")
+        eventually(lambda: contact(sbx, "grace@example.com"), what="the first sync")
+        server.settled()
+        sbx.clear_log()
+        # A retry of a delivery the server already took (Pipedrive retries after a timeout with
+        # the same event id): built as the v2 guide shows it, with a new phone in `data`.
+        data = sbx.pd("GET", f"/api/v2/persons/{person['id']}")["data"]
+        now = sbx.control("pipedrive", "GET", "clock")["now"]  # a change newer than any delivered so far
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + ".999Z"
+        data = {**data, "phones": [{"value": "+1 555 0100", "primary": True, "label": "work"}], "update_time": stamp}
+        body = {
+            "meta": {"action": "change", "entity": "person", "entity_id": str(person["id"]), "id": "3f1c6a3e-0000-4000-8000-000000000001"},
+            "data": data,
+            "previous": {"phones": []},
+        }
+        body["meta"].update({"version": "2.0", "attempt": 1, "change_source": "app", "user_id": "2", "timestamp": "2026-01-01T00:00:00.000Z"})
+        first = server.post("/hooks/pipedrive", json=body, auth=server.auth)
+        again = server.post("/hooks/pipedrive", json={**body, "meta": {**body["meta"], "attempt": 2}}, auth=server.auth)
+        assert (first.status_code, first.json()["duplicate"]) == (200, False)
+        assert (again.status_code, again.json()["duplicate"]) == (200, True)
+        figures = server.settled()
+        assert figures['syncmap_events_deduplicated_total{source="pipedrive"}'] == 1
+        assert [w for w in writes(sbx, "autopilot") if w == ("POST", "/v1/contacts")] == [("POST", "/v1/contacts")]
+        assert contact(sbx, "grace@example.com")["Phone"] == "+1 555 0100"
+    finally:
+        server.stop()
+
+
+def test_a_lost_delivery_costs_latency_not_data(sbx: Sandbox, tmp_path: Path) -> None:
+    sbx.control("pipedrive", "PUT", "faults", {"p_lost_webhook": 1.0})
+    server = Server(sbx, MAPPING, tmp_path / "serve.log", "--reconcile-every", "1")
+    try:
+        app_person(sbx, "Katherine Johnson", "katherine@example.com")
+        made = eventually(lambda: contact(sbx, "katherine@example.com"), timeout=30, what="reconciliation to find the person")
+        assert made["FirstName"] == "Katherine"
+        lost = sbx.control("pipedrive", "GET", "webhooks/deliveries")
+        assert any(item.get("entity") == "person" and item.get("reason") == "fault" for item in lost["lost"]), lost
+        figures = server.metrics()
+        assert figures.get('syncmap_events_received_total{source="pipedrive"}', 0) == 0  # nothing arrived: the pass found it
+        assert figures['syncmap_reconcile_passes_total{status="done"}'] >= 1
+    finally:
+        server.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_restart_reuses_the_subscriptions(sbx: Sandbox, tmp_path: Path) -> None:
+    port = free_port()  # a server keeps its public URL across restarts
+    server = Server(sbx, MAPPING, tmp_path / "serve.log", *WEBHOOKS_ONLY, "--public-url", f"http://127.0.0.1:{port}", "--port", str(port))
+    hooks = sorted((h["id"], h["event_object"]) for h in sbx.pd("GET", "/v1/webhooks")["data"])
+    ap_hooks = sorted((h["hook_id"], h["event"]) for h in sbx.ap("GET", "/hooks")["hooks"])
+    assert [obj for _, obj in hooks] == ["organization", "person"]
+    assert sorted(event for _, event in ap_hooks) == sorted(
+        ["contact_added", "contact_updated", "contact_unsubscribed", "contact_added_to_list", "contact_removed_from_list"]
+    )
+    server.proc.kill()  # no clean stop: the subscriptions stay
+    server.proc.wait()
+    server.log.close()
+    server.start()
+    try:
+        assert sorted((h["id"], h["event_object"]) for h in sbx.pd("GET", "/v1/webhooks")["data"]) == hooks
+        assert sorted((h["hook_id"], h["event"]) for h in sbx.ap("GET", "/hooks")["hooks"]) == ap_hooks
+        # and they still deliver to the restarted server
+        app_person(sbx, "Hedy Lamarr", "hedy@example.com")
+        eventually(lambda: contact(sbx, "hedy@example.com"), what="a sync after the restart")
+    finally:
+        server.stop(signal.SIGKILL)
+    # A server that comes back at another public URL replaces its subscriptions (none left
+    # pointing at the old address), and the others it finds there.
+    server = Server(sbx, MAPPING, tmp_path / "serve.log", *WEBHOOKS_ONLY, "--keep-subscriptions")
+    try:
+        urls = {h["subscription_url"] for h in sbx.pd("GET", "/v1/webhooks")["data"]}
+        assert urls == {f"{server.url}/hooks/pipedrive"}
+        assert len(sbx.pd("GET", "/v1/webhooks")["data"]) == 2
+        assert {h["target_url"] for h in sbx.ap("GET", "/hooks")["hooks"]} == {f"{server.url}/hooks/autopilot/{server.token}"}
+    finally:
+        server.stop()
+    assert len(sbx.pd("GET", "/v1/webhooks")["data"]) == 2, "--keep-subscriptions leaves them"
+
+
+def test_the_server_refuses_what_does_not_belong_and_keeps_answering(sbx: Sandbox, tmp_path: Path) -> None:
+    server = Server(sbx, MAPPING, tmp_path / "serve.log", *WEBHOOKS_ONLY, "--body-limit", "20000", "--body-timeout", "1")
+    try:
+        hook = "/hooks/pipedrive"
+        assert server.post(hook, json={"meta": {}}).status_code == 401
+        assert server.post(hook, json={"meta": {}}, auth=("syncmap", "wrong")).status_code == 401
+        assert server.post(hook, json={}, headers={"Authorization": "Basic !!!not-base64"}).status_code == 401
+        assert server.post(f"/hooks/autopilot/{'x' * len(server.token)}", json={"event": "contact_added"}).status_code == 401
+        assert server.post(hook, content=b"{not json", auth=server.auth).status_code == 400
+        assert server.post(hook, content=b"\xff\xfe", auth=server.auth).status_code == 400
+        unknown = server.post(hook, json={"meta": {"action": "explode"}}, auth=server.auth)
+        assert unknown.status_code == 400 and "meta.action" in unknown.json()["error"]
+        assert server.post(f"/hooks/autopilot/{server.token}", json={"event": "contact_added"}).status_code == 400
+        assert server.post(f"/hooks/autopilot/{server.token}", json=[1, 2, 3]).status_code == 400
+        assert server.post(hook, content=b"x" * 30000, auth=server.auth).status_code == 413
+
+        def chunks() -> Any:
+            for _ in range(50):
+                yield b" " * 1000  # streamed without a Content-Length: counted as it arrives
+
+        assert server.post(hook, content=chunks(), auth=server.auth).status_code == 413
+        assert server.post("/actions/Launch%20Rocket", json={}, auth=server.auth).status_code == 404
+        assert server.http.get(f"{server.url}/wp-admin").status_code == 404
+        assert server.http.get(f"{server.url}/hooks/pipedrive").status_code == 405
+
+        # A body that trickles in is cut off; meanwhile the server answers others.
+        slow = socket.create_connection(tuple(server.url.removeprefix("http://").split(":")))  # type: ignore[arg-type]
+        token = base64.b64encode(f"{server.auth[0]}:{server.auth[1]}".encode()).decode()
+        slow.sendall(
+            f"POST {hook} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {token}\r\nContent-Type: application/json\r\n"
+            "Content-Length: 500\r\n\r\n{".encode()
+        )
+        started = time.monotonic()
+        assert server.http.get(f"{server.url}/healthz").status_code == 200
+        slow.settimeout(10)
+        answer = slow.recv(200).decode()
+        slow.close()
+        assert answer.startswith("HTTP/1.1 408"), answer
+        assert time.monotonic() - started < 5
+
+        # Garbage on the socket itself.
+        with socket.create_connection(tuple(server.url.removeprefix("http://").split(":"))) as raw:  # type: ignore[arg-type]
+            raw.sendall(b"\x00\x01GARBAGE\r\n\r\n")
+            raw.settimeout(5)
+            try:
+                raw.recv(100)
+            except (ConnectionError, TimeoutError):
+                pass
+
+        figures = server.metrics()
+        assert figures['syncmap_requests_rejected_total{reason="unauthorized"}'] == 4
+        assert figures['syncmap_requests_rejected_total{reason="too_large"}'] == 2
+        assert figures['syncmap_requests_rejected_total{reason="slow"}'] == 1
+        # Still syncing after all that.
+        app_person(sbx, "Mary Jackson", "mary@example.com")
+        eventually(lambda: contact(sbx, "mary@example.com"), what="a sync after the garbage")
+        assert sbx.ap("GET", "/hooks")["hooks"], "the subscriptions are still there"
+    finally:
+        assert server.stop() == 0, server.output()
+
+
+def test_a_contact_added_to_the_scope_list_flows_to_pipedrive_and_a_deleted_person_leaves_autopilot(sbx: Sandbox, tmp_path: Path) -> None:
+    server = Server(sbx, MAPPING, tmp_path / "serve.log", *WEBHOOKS_ONLY)
+    try:
+        made = sbx.control(
+            "autopilot", "POST", "app/contact", {"contact": {"Email": "dorothy@example.com", "FirstName": "Dorothy", "LastName": "Vaughan"}}
+        )
+        list_id = sbx.list_id("Pipedrive Contacts")
+        assert list_id, "serve made the scope list at start"
+        sbx.control("autopilot", "POST", f"app/list/{list_id}/contact/{made['contact_id']}")
+
+        def person() -> dict[str, Any] | None:
+            return next((p for p in sbx.persons() if primary(p.get("emails")) == "dorothy@example.com"), None)
+
+        created = eventually(person, timeout=30, what="the person made from the list member (R2)")
+        assert (created["first_name"], created["last_name"]) == ("Dorothy", "Vaughan")
+        server.settled()
+        sbx.control("pipedrive", "DELETE", f"app/persons/{created['id']}")
+        eventually(lambda: contact(sbx, "dorothy@example.com") is None, what="the contact deleted after its person (R6)")
+    finally:
+        server.stop()
+
+
+def test_serve_refuses_bad_credentials_with_a_clear_error(sbx: Sandbox, tmp_path: Path) -> None:
+    env = {**sbx.run_env(), "PIPEDRIVE_API_TOKEN": "wrong"}
+    import subprocess
+
+    from harness import ROOT, SYNCMAP
+
+    done = subprocess.run(
+        [*SYNCMAP, "serve", str(MAPPING), "--port", "0", "--state", sbx.state], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2, done.stderr
+    assert "PIPEDRIVE_API_TOKEN" in done.stderr
+    assert httpx.get(f"{sbx.pd_root}/v1/webhooks", headers={"x-api-token": sbx.env["PIPEDRIVE_API_TOKEN"]}).json()["data"] == []
