@@ -235,6 +235,11 @@ def test_a_contact_added_to_the_scope_list_flows_to_pipedrive_and_a_deleted_pers
         created = eventually(person, timeout=30, what="the person made from the list member (R2)")
         assert (created["first_name"], created["last_name"]) == ("Dorothy", "Vaughan")
         server.settled()
+        # Taken off the mirror list while the person exists: back on it (R7, the list holds
+        # exactly the persons in Pipedrive).
+        sbx.control("autopilot", "DELETE", f"app/list/{list_id}/contact/{made['contact_id']}")
+        eventually(lambda: made["contact_id"] in sbx.roster("Pipedrive Contacts"), what="the contact back on the list")
+        server.settled()
         sbx.control("pipedrive", "DELETE", f"app/persons/{created['id']}")
         eventually(lambda: contact(sbx, "dorothy@example.com") is None, what="the contact deleted after its person (R6)")
     finally:
@@ -253,3 +258,30 @@ def test_serve_refuses_bad_credentials_with_a_clear_error(sbx: Sandbox, tmp_path
     assert done.returncode == 2, done.stderr
     assert "PIPEDRIVE_API_TOKEN" in done.stderr
     assert httpx.get(f"{sbx.pd_root}/v1/webhooks", headers={"x-api-token": sbx.env["PIPEDRIVE_API_TOKEN"]}).json()["data"] == []
+
+
+def test_a_killed_server_loses_no_delivery_it_acknowledged(sbx: Sandbox, tmp_path: Path) -> None:
+    server = Server(sbx, MAPPING, tmp_path / "serve.log", *WEBHOOKS_ONLY)
+    apid = sbx.person_fields()["apId"]
+    # Autopilot answers slowly, so the server is mid-write when it dies.
+    sbx.control("autopilot", "PUT", "faults", {"latency_ms": 3000})
+    person = app_person(sbx, "Annie Easley", "annie@example.com")
+
+    def acknowledged() -> bool:
+        deliveries = sbx.control("pipedrive", "GET", "webhooks/deliveries")["deliveries"]
+        return any(d["entity_id"] == person["id"] and d["action"] == "create" and d["ok"] for d in deliveries)
+
+    eventually(acknowledged, what="the server to acknowledge the delivery")
+    time.sleep(0.5)
+    server.stop(signal.SIGKILL)
+    assert sbx.pd("GET", f"/api/v2/persons/{person['id']}")["data"]["custom_fields"].get(apid) is None, "killed before it finished"
+    sbx.control("autopilot", "PUT", "faults", {})
+    server.start()  # polling still off: only the inbox can bring the delivery back
+    try:
+        linked = eventually(
+            lambda: sbx.pd("GET", f"/api/v2/persons/{person['id']}")["data"]["custom_fields"].get(apid), timeout=30, what="the delivery processed"
+        )
+        made = [c for c in sbx.contacts() if (c.get("Email") or "").lower() == "annie@example.com"]
+        assert [c["contact_id"] for c in made] == [linked], "one contact, the one the person links to"
+    finally:
+        server.stop()
