@@ -285,3 +285,34 @@ def test_a_killed_server_loses_no_delivery_it_acknowledged(sbx: Sandbox, tmp_pat
         assert [c["contact_id"] for c in made] == [linked], "one contact, the one the person links to"
     finally:
         server.stop()
+
+
+def test_a_429_and_5xx_storm_delays_deliveries_and_loses_none(sbx: Sandbox, tmp_path: Path) -> None:
+    server = Server(sbx, MAPPING, tmp_path / "serve.log", *WEBHOOKS_ONLY)
+    try:
+        people = [app_person(sbx, f"Storm Person{i}", f"storm{i}@example.com") for i in range(6)]
+        eventually(lambda: all(contact(sbx, f"storm{i}@example.com") for i in range(6)), what="the calm first sync")
+        server.settled()
+        sbx.faults(p429=0.4, p503=0.2, seed=7)
+        for i in range(3):  # Pipedrive -> Autopilot
+            sbx.control("pipedrive", "PATCH", f"app/persons/{people[i]['id']}", {"phones": [{"value": f"+1 555 03{i:02d}", "primary": True}]})
+        for i in range(3, 6):  # Autopilot -> Pipedrive
+            sbx.control("autopilot", "POST", "app/contact", {"contact": {"Email": f"storm{i}@example.com", "Phone": f"+1 555 03{i:02d}"}})
+        time.sleep(3)  # the server works through the storm (our own checks wait until it is over)
+        storm = server.metrics()
+        sbx.faults()
+        for i in range(3):
+            eventually(lambda i=i: (contact(sbx, f"storm{i}@example.com") or {}).get("Phone") == f"+1 555 03{i:02d}", what="a phone in Autopilot")
+        for i in range(3, 6):
+            eventually(
+                lambda i=i: primary(sbx.pd("GET", f"/api/v2/persons/{people[i]['id']}")["data"].get("phones")) == f"+1 555 03{i:02d}",
+                what="a phone in Pipedrive",
+            )
+        figures = server.settled(timeout=60)
+        assert storm['syncmap_api_rate_limited_total{system="pipedrive"}'] + storm['syncmap_api_rate_limited_total{system="autopilot"}'] > 0, storm
+        # Polling is off: every change above reached the other side from the inbox.
+        assert figures.get('syncmap_reconcile_passes_total{status="done"}', 0) == 0
+        assert not any(k.startswith("syncmap_events_failed_total") and v for k, v in figures.items()), figures
+    finally:
+        sbx.faults()
+        server.stop()
