@@ -50,6 +50,9 @@ TESTS: dict[str, list[str]] = {
     # the runtime's pure core; the end-to-end tests (minutes per mutant) are left out
     "runtime/diff.py": ["tests/runtime/test_diff.py", "tests/runtime/test_values.py"],
     "runtime/values.py": ["tests/runtime/test_diff.py", "tests/runtime/test_values.py"],
+    # the server's decisions; its end-to-end tests (tests/e2e/test_serve.py) are left out the same way
+    "runtime/serve/events.py": ["tests/runtime/test_serve_events.py", "tests/runtime/test_serve_worker.py"],
+    "runtime/serve/worker.py": ["tests/runtime/test_serve_worker.py"],
 }  # fmt: skip
 
 
