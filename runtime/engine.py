@@ -276,6 +276,14 @@ class PairRun(Pairing, Writing):
                         contact = ap.flatten(raw, self.sides["right"].keys)
                         read["right"].setdefault(contact.id, contact)
 
+    def targetable(self) -> bool:
+        """Whether one record can be synced alone (`targeted`): one-to-one pairs matched by
+        fields. Others pair through records of the other side that a pass reads (the contacts
+        of a company, the person's partner of a deal)."""
+        matched_by_fields = all(key["kind"] == "field" for group in self.pair["match"] for key in group["keys"])
+        sides = {(self.pair[s]["system"], self.pair[s]["object"]) for s in SIDES}
+        return self.one_to_one() and matched_by_fields and sides == {("pipedrive", "Person"), ("autopilot", "Contact")}
+
     def echo(self, side: str, record: Record) -> bool:
         """Whether `record` holds exactly the values last synced on its side: our own write
         coming back (or a change to fields no rule reads). Nothing to do, and nothing to read."""
@@ -900,6 +908,20 @@ class Engine:
     def pair_run(self, pair_id: str) -> PairRun:
         pair = next(p for p in self.plan["pairs"] if p["id"] == pair_id)
         return PairRun(self, pair, self.run_id)
+
+    async def pass_pair(self, pair_id: str) -> None:
+        """One pair's pass, as `run` makes it, within the serving run (rosters read afresh)."""
+        pair = next(p for p in self.plan["pairs"] if p["id"] == pair_id)
+        for title in self.scope_list_titles(pair):
+            self.members.pop(title, None)
+        await PairRun(self, pair, self.run_id).run(None)
+
+    def pairs_fed_by(self, system: str, obj: str) -> list[str]:
+        """Pairs whose records come out of this object's records without being it: Autopilot
+        activities are the engagement a contact carries."""
+        if (system, obj) != ("autopilot", "Contact"):
+            return []
+        return [p["id"] for p in self.plan["pairs"] if any(p[s]["system"] == "autopilot" and p[s]["object"] == "Activity" for s in SIDES)]
 
     def pairs_of(self, system: str, obj: str) -> list[tuple[str, str]]:
         """(pair id, side) of every pair that syncs this object, in stage order."""

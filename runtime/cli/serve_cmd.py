@@ -36,6 +36,13 @@ SERVE_EXIT_HELP = "Exit codes: 0 stopped cleanly (SIGTERM or Ctrl+C), 1 the work
     show_default=True,
     help="Seconds between full reads of Pipedrive within reconciliation passes (they find deletions).",
 )
+@click.option(
+    "--pass-delay",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Seconds a delivery for a pair without a per-record path (deals, activities, organizations) waits for its pair's pass.",
+)
 @click.option("--keep-subscriptions", is_flag=True, help="Leave the webhook subscriptions in place on stop (a restart re-uses them).")
 @click.option("--body-limit", type=click.IntRange(min=1024), default=1_000_000, show_default=True, help="Largest request body accepted, in bytes.")
 @click.option(
@@ -50,6 +57,7 @@ def serve(
     state: str | None,
     reconcile_every: float,
     full_scan_every: float,
+    pass_delay: float,
     keep_subscriptions: bool,
     body_limit: int,
     body_timeout: float,
@@ -87,6 +95,7 @@ def serve(
             state=state,
             reconcile_every=reconcile_every,
             full_scan_every=full_scan_every,
+            pass_delay=pass_delay,
             keep_subscriptions=keep_subscriptions,
             body_limit=body_limit,
             body_timeout=body_timeout,

@@ -39,6 +39,7 @@ class ServeOptions:
     state: str | None = None
     reconcile_every: float = 300.0
     full_scan_every: float = 3600.0
+    pass_delay: float = 10.0
     keep_subscriptions: bool = False
     body_limit: int = DEFAULT_BODY_LIMIT
     body_timeout: float = DEFAULT_BODY_SECONDS
@@ -84,7 +85,9 @@ async def serve(plan: dict[str, Any], connections: Any, store: Any, options: Ser
         creds, made = credentials(store)
         metrics = Metrics(lambda: api_stats(connectors))
         health = Health()
-        worker = Worker(engine, store, metrics, reconcile_every=options.reconcile_every, actions=actions_runner, on_error=say)
+        worker = Worker(
+            engine, store, metrics, reconcile_every=options.reconcile_every, actions=actions_runner, on_error=say, pair_pass_delay=options.pass_delay
+        )
         receiver = Receiver(
             state=store,
             metrics=metrics,

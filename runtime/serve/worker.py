@@ -53,6 +53,7 @@ class Worker:
         reconcile_every: float,
         actions: Any = None,
         on_error: Callable[[str], None] = lambda line: None,
+        pair_pass_delay: float = 10.0,
     ) -> None:
         self.engine, self.state, self.metrics = engine, state, metrics
         self.reconcile_every = reconcile_every
@@ -61,6 +62,10 @@ class Worker:
         self.wake = asyncio.Event()
         self.last_seen: dict[tuple[str, str, str], float] = {}  # (system, object, id) -> newest change time processed
         self.next_pass = time.monotonic() if reconcile_every > 0 else float("inf")
+        self.dirty: dict[str, float] = {}  # pair id -> when its pass is due (pairs without a targeted path)
+        self.pair_pass_delay = pair_pass_delay
+        self.waiting: dict[str, list[float]] = {}  # pair id -> arrival times of the deliveries its pass will answer
+        self.marked: set[str] = set()  # pairs the delivery being planned marked for a pass
         self.busy = False  # a batch or a pass is under way (a clean stop lets it finish)
         self.stopping = False
 
@@ -68,7 +73,7 @@ class Worker:
     async def loop(self, reconcile: Callable[[], Awaitable[None]]) -> None:
         backoff = 0.0
         while not self.stopping:
-            timeout = max(0.0, min(self.next_pass - time.monotonic(), 3600.0))
+            timeout = max(0.0, min(self.next_pass, *self.dirty.values(), time.monotonic() + 3600.0) - time.monotonic())
             if backoff:
                 await asyncio.sleep(min(timeout, backoff))  # new deliveries wait too: the API is the problem
             elif not self.state.pending_inbox(limit=1):
@@ -108,6 +113,8 @@ class Worker:
         self.metrics.queue.set(len(items))
         if items:
             await self.process(items)
+        else:
+            await self.pass_dirty()
 
     def retry_later(self, items: list[InboxItem], error: str) -> None:
         with self.state.transaction():
@@ -132,19 +139,24 @@ class Worker:
                 self.state.finish_inbox(item.id, status="failed", error=str(error))
                 self.metrics.failed.labels(item.source).inc()
                 continue
+            self.marked = set()
             if change is not None and not await self.plan_change(change, work):
                 self.metrics.echoes.labels(item.source).inc()
+            for pair_id in self.marked:
+                self.waiting.setdefault(pair_id, []).append(item.received_at)
             done.append(item)
         for stage in self.engine.plan["stages"]:
             for pair_id in stage["pairs"]:
                 if work.get(pair_id):
                     await self.engine.pair_run(pair_id).targeted(work[pair_id].records, work[pair_id].deleted)
+        await self.pass_dirty()
         now = time.time()
         with self.state.transaction():
             for item in done:
                 self.state.finish_inbox(item.id, status="done")
                 self.metrics.processed.labels(item.source).inc()
-                self.metrics.latency.observe(max(0.0, now - item.received_at))
+                if not any(item.received_at in times for times in self.waiting.values()):
+                    self.metrics.latency.observe(max(0.0, now - item.received_at))
 
     async def plan_change(self, change: Change, work: dict[str, Work]) -> bool:
         """Add the change's record to the work of every pair that syncs it; False when there is
@@ -161,8 +173,18 @@ class Worker:
             refresh_related(connector, change)
             await connector.ensure_related(change.raw)
         wanted = False
+        for pair_id in engine.pairs_fed_by(change.system, change.obj):
+            self.mark(pair_id)
+            wanted = True
         for pair_id, side in engine.pairs_of(change.system, change.obj):
             run = engine.pair_run(pair_id)
+            if not run.targetable():
+                # Many-to-one pairs and pairs matched through a relation need the other side's
+                # records to pair, as a pass reads them: a pass of that pair, soon (its changes
+                # gathered), instead of one record's path.
+                self.mark(pair_id)
+                wanted = True
+                continue
             slot = work.setdefault(pair_id, Work())
             if change.action == "delete":
                 slot.deleted[side].add(change.record_id)
@@ -213,6 +235,26 @@ class Worker:
             work.setdefault(pair_id, Work()).records[side].setdefault(change.record_id, None)
             wanted = True
         return wanted
+
+    def mark(self, pair_id: str) -> None:
+        self.dirty.setdefault(pair_id, time.monotonic() + self.pair_pass_delay)
+        self.marked.add(pair_id)
+
+    async def pass_dirty(self, *, force: bool = False) -> None:
+        """Passes of the pairs deliveries marked, once their delay is over (a burst of deal
+        changes makes one pass, not one per change)."""
+        now = time.monotonic()
+        due = [pair_id for pair_id, when in self.dirty.items() if force or when <= now]
+        if not due:
+            return
+        for stage in self.engine.plan["stages"]:
+            for pair_id in stage["pairs"]:
+                if pair_id in due:
+                    del self.dirty[pair_id]
+                    await self.engine.pass_pair(pair_id)
+                    finished = time.time()
+                    for received in self.waiting.pop(pair_id, ()):
+                        self.metrics.latency.observe(max(0.0, finished - received))
 
     # -- journey actions ------------------------------------------------------------------------
     async def perform(self, item: InboxItem) -> None:

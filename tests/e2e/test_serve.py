@@ -316,3 +316,30 @@ def test_a_429_and_5xx_storm_delays_deliveries_and_loses_none(sbx: Sandbox, tmp_
     finally:
         sbx.faults()
         server.stop()
+
+
+def test_a_deal_reaches_autopilot_through_its_pairs_pass_without_polling(sbx: Sandbox, tmp_path: Path) -> None:
+    """Deals pair through their person's contact (`match person`): a delivery makes a pass of
+    that pair (changes gathered for --pass-delay seconds), not a per-record path."""
+    sbx.reset(pipedrive=3, autopilot=3, seed=5)  # the custom fields the mapping names
+    server = Server(sbx, MAPPINGS / "five-objects.syncmap", tmp_path / "serve.log", *WEBHOOKS_ONLY, "--pass-delay", "0.5")
+    try:
+        person = app_person(sbx, "Frances Allen", "frances@example.com")
+        eventually(lambda: contact(sbx, "frances@example.com"), what="the person's contact")
+        sbx.control(
+            "pipedrive",
+            "POST",
+            "app/deals",
+            {"title": "Compiler rewrite", "person_id": person["id"], "value": 5000, "expected_close_date": "2027-01-15"},
+        )
+
+        def open_deal() -> Any:
+            fields = {f["kind"]: f["value"] for f in (contact(sbx, "frances@example.com") or {}).get("custom_fields") or ()}
+            return fields.get("Open Deal") == "Compiler rewrite" and fields
+
+        fields = eventually(open_deal, timeout=30, what="the deal on the contact")
+        assert fields["Open Deal Value"] == 5000 and fields["Deal Status"] == "Open"
+        figures = server.settled()
+        assert figures.get('syncmap_reconcile_passes_total{status="done"}', 0) == 0
+    finally:
+        server.stop()

@@ -139,3 +139,22 @@ def test_list_events_keep_the_roster_and_bring_new_members(worker: Worker) -> No
     # another list: nothing
     wanted, _ = plan_of(worker, Change("autopilot", "Contact", "person_5", "list_add", list_id="contactlist_other"))
     assert not wanted
+
+
+def test_a_change_no_per_record_path_can_sync_marks_its_pairs_pass(tmp_path: Path) -> None:
+    result = compile_plan(str(ROOT / "mappings" / "five-objects.syncmap"))
+    assert result.plan is not None
+    state = open_state(tmp_path / "state.db")
+    engine = Engine(result.plan, {"pipedrive": Pipedrive(None), "autopilot": Autopilot(None)}, state)
+    worker = Worker(engine, state, Metrics(), reconcile_every=0, pair_pass_delay=5.0)
+    targetable = {p["id"]: engine.pair_run(p["id"]).targetable() for p in result.plan["pairs"]}
+    assert [pid for pid, ok in targetable.items() if ok] == [PAIR]  # only persons and contacts, one to one, by fields
+    deal = Change("pipedrive", "Deal", "3", "upsert", raw={"id": 3, "title": "Big"}, occurred=1.0)
+    wanted, work = plan_of(worker, deal)
+    assert wanted and not any(work.values())
+    assert set(worker.dirty) == {"pipedrive.Deal<->autopilot.Contact"}
+    # a contact's change feeds its person's pair directly, and the engagement pair by a pass
+    wanted, work = plan_of(worker, Change("autopilot", "Contact", "person_1", "upsert", raw={"contact_id": "person_1"}, occurred=2.0))
+    assert wanted and work[PAIR].records["right"].keys() == {"person_1"}
+    assert "pipedrive.Activity<-autopilot.Activity" in worker.dirty
+    assert "pipedrive.Organization<-autopilot.Contact" in worker.dirty and "pipedrive.Deal<->autopilot.Contact" in worker.dirty
