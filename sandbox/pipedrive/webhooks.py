@@ -16,6 +16,8 @@ event carries the wall times `event_at` (the change) and `at` (the attempt, or t
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -36,9 +38,18 @@ Sender = Callable[[str, dict[str, str], bytes], Awaitable[int]]
 DAY = 86_400
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
 async def httpx_sender(url: str, headers: dict[str, str], body: bytes) -> int:
-    """The default sender: a real HTTP POST (timeouts are enforced by the dispatcher)."""
-    async with httpx.AsyncClient(trust_env=False) as client:  # straight to the URL: no proxy from the environment
+    """The default sender: a real HTTP POST (timeouts are enforced by the dispatcher).
+
+    A new connection per delivery, as from a fleet of senders; the TLS context is built once
+    (building it per client cost tens of ms a delivery). Straight to the URL: no proxy from the
+    environment."""
+    async with httpx.AsyncClient(trust_env=False, verify=_tls()) as client:
         response = await client.post(url, content=body, headers=headers)
         return response.status_code
 
@@ -206,7 +217,7 @@ class Webhooks:
         except Exception as exc:  # a receiver that is down is an ordinary failure
             return None, f"{type(exc).__name__}: {exc}"
 
-    async def _deliver(self, delivery: "Delivery") -> None:
+    async def _deliver(self, delivery: Delivery) -> None:
         sub = delivery.sub
         delays = (0.0, *self.settings.webhook_retry_delays)
         for attempt, delay in enumerate(delays, start=1):
@@ -232,7 +243,7 @@ class Webhooks:
                 removed["remove_reason"] = "no successful deliveries for 3 days"
                 self.removed.append(removed)
 
-    async def _send_duplicate(self, delivery: "Delivery", attempt: int) -> None:
+    async def _send_duplicate(self, delivery: Delivery, attempt: int) -> None:
         """The delivered event once more, as the retry Pipedrive sends when it believes the
         receiver timed out: after that retry's delay (the last one past the fourth attempt)."""
         delays = self.settings.webhook_retry_delays
@@ -241,7 +252,7 @@ class Webhooks:
         if delivery.sub["id"] in self.subscriptions:
             await self._send(delivery, attempt, duplicate=True)
 
-    async def _send(self, delivery: "Delivery", attempt: int, *, duplicate: bool = False) -> bool:
+    async def _send(self, delivery: Delivery, attempt: int, *, duplicate: bool = False) -> bool:
         """One attempt: POST, log it, keep the subscription's delivery fields. True on a 2xx."""
         sub, event = delivery.sub, delivery.event
         body = dumps({"meta": self.meta(sub, event, attempt, delivery.correlation_id, delivery.event_id), **delivery.payload})

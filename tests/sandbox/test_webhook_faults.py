@@ -152,10 +152,11 @@ async def test_bad_fault_counters_are_refused() -> None:
 # ------------------------------------------------------------------------- late answers
 @pd.async_test
 async def test_pipedrive_retries_a_delivery_the_receiver_processed_but_answered_too_late() -> None:
-    receiver = SlowFirstReceiver(delay=0.6)
+    receiver = SlowFirstReceiver(delay=1.2)
     async with serve_app(receiver.app) as url:
-        # 10 s scaled by 100 is 0.1 s, held at the 0.2 s floor: the 0.6 s answer is a timeout
-        app = create_pipedrive(time_scale=100, settings=PipedriveSettings(webhook_min_real_timeout=0.2))
+        # 10 s scaled by 100 is 0.1 s, held at a 0.5 s floor (room for a loaded machine to
+        # connect): the 1.2 s answer is a timeout
+        app = create_pipedrive(time_scale=100, settings=PipedriveSettings(webhook_min_real_timeout=0.5))
         async with pd.client(app) as c:
             await c.post("/v1/webhooks", json={**PD_HOOK, "subscription_url": f"{url}/pd"})
             await pd_change(c, "Slow Poke")
@@ -168,9 +169,9 @@ async def test_pipedrive_retries_a_delivery_the_receiver_processed_but_answered_
 
 @ap.async_test
 async def test_autopilot_retries_a_delivery_the_receiver_processed_but_answered_too_late() -> None:
-    receiver = SlowFirstReceiver(delay=0.6)
+    receiver = SlowFirstReceiver(delay=1.2)
     async with serve_app(receiver.app) as url:
-        settings = AutopilotSettings(hook_timeout_seconds=0.2, hook_backoff_seconds=0.01)
+        settings = AutopilotSettings(hook_timeout_seconds=0.5, hook_backoff_seconds=0.01)
         app = create_autopilot(rate_per_second=None, settings=settings)
         async with ap.client(app) as api:
             await api.post("/hook", json={**AP_HOOK, "target_url": f"{url}/ap"})
@@ -181,3 +182,25 @@ async def test_autopilot_retries_a_delivery_the_receiver_processed_but_answered_
     first, second = receiver.processed
     assert first == second and first["contact"]["Email"] == "slow@x.test"
     assert [(d["attempt"], d["status"], d["outcome"]) for d in log] == [(1, None, "retrying"), (2, 200, "delivered")]
+
+
+@ap.async_test
+async def test_autopilot_retry_and_duplicate_waits_run_on_the_sandbox_clock() -> None:
+    receiver = ap.Receiver(statuses=[500])
+    settings = AutopilotSettings(hook_backoff_seconds=3600, hook_max_retries=1)  # an hour per wait
+    app = create_autopilot(rate_per_second=None, hook_sender=receiver.send, settings=settings)
+    async with ap.client(app) as api:
+        await api.post("/hook", json=AP_HOOK)
+        await api.patch(f"{ap.CONTROL}/faults", json={"duplicate_next_webhooks": 1})
+        await ap_change(api, "clock@x.test")
+
+        async def skip_each_wait() -> None:
+            for expected in (1, 2, 3):  # the failure, the retry, the duplicate
+                while len(receiver.received) < expected:
+                    await asyncio.sleep(0.01)
+                await api.put(f"{ap.CONTROL}/clock", json={"advance": 2 * 3600})
+            await app.state.hooks.drain()
+
+        await asyncio.wait_for(skip_each_wait(), 5)  # real hours of waiting otherwise
+    log = app.state.hooks.deliveries
+    assert [(d["attempt"], d["outcome"], d["duplicate"]) for d in log] == [(1, "retrying", False), (2, "delivered", False), (3, "delivered", True)]
