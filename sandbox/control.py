@@ -54,11 +54,15 @@ def control_routes(state: SandboxState, reset: ResetFn, seed: SeedFn) -> list[Ro
         return JSONResponse({"ok": True, "created": seed(count, body.get("seed"))})
 
     async def faults(request: Request) -> Response:
-        if request.method == "PUT":
-            try:
+        # PUT replaces every setting (absent = off); PATCH changes only those given, so a test
+        # can lose the next webhook without turning off the error rates it set before
+        try:
+            if request.method == "PUT":
                 state.faults.configure(FaultSettings.from_json(await _json_body(request)))
-            except (TypeError, ValueError) as exc:
-                return JSONResponse({"ok": False, "error": str(exc)}, status_code=400)
+            elif request.method == "PATCH":
+                state.faults.update(await _json_body(request))
+        except (TypeError, ValueError) as exc:
+            return JSONResponse({"ok": False, "error": str(exc)}, status_code=400)
         return JSONResponse(state.faults.as_json())
 
     async def requests_log(request: Request) -> Response:
@@ -82,7 +86,7 @@ def control_routes(state: SandboxState, reset: ResetFn, seed: SeedFn) -> list[Ro
     return [
         Route(f"{p}/reset", do_reset, methods=["POST"]),
         Route(f"{p}/seed", do_seed, methods=["POST"]),
-        Route(f"{p}/faults", faults, methods=["GET", "PUT"]),
+        Route(f"{p}/faults", faults, methods=["GET", "PUT", "PATCH"]),
         Route(f"{p}/requests", requests_log, methods=["GET", "DELETE"]),
         Route(f"{p}/clock", clock, methods=["GET", "PUT"]),
     ]

@@ -7,6 +7,8 @@ Each API app owns one `SandboxState`; the control routes under `/__sandbox__/` (
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import math
 import random
@@ -78,10 +80,26 @@ class Clock:
         """How long a simulated duration takes in real time."""
         return simulated / self._scale
 
+    async def sleep(self, simulated: float) -> None:
+        """Wait `simulated` seconds of sandbox time: scaled, and cut short by `advance` (polled,
+        so a test that jumps the clock releases pending webhook retries at once)."""
+        due = self.now() + simulated
+        while (left := due - self.now()) > 0:
+            await asyncio.sleep(min(self.real_seconds(left), 0.05))
+
+
+PROBABILITIES = ("p429", "p500", "p502", "p503", "p_drop", "p_lost_webhook", "p_duplicate_webhook")
+COUNTERS = ("lose_next_webhooks", "duplicate_next_webhooks")
+
 
 @dataclass
 class FaultSettings:
-    """Probabilities (0..1) per request, added latency, and lost webhook deliveries."""
+    """Probabilities (0..1) per request, added latency, and lost or duplicated webhook deliveries.
+
+    The two counters act deterministically: the next N deliveries (of either sandbox's outgoing
+    webhooks, in the order they are scheduled) are lost, or sent twice, whatever the
+    probabilities say.
+    """
 
     p429: float = 0.0
     p500: float = 0.0
@@ -90,6 +108,9 @@ class FaultSettings:
     p_drop: float = 0.0  # close the connection without an answer
     latency_ms: float = 0.0  # added to every answer (real milliseconds)
     p_lost_webhook: float = 0.0
+    p_duplicate_webhook: float = 0.0  # a delivered webhook is sent once more, as a retry
+    lose_next_webhooks: int = 0
+    duplicate_next_webhooks: int = 0
     seed: int | None = None
 
     @classmethod
@@ -99,10 +120,14 @@ class FaultSettings:
         if unknown:
             raise ValueError(f"unknown fault settings: {', '.join(unknown)}")
         settings = cls(**data)
-        for name in ("p429", "p500", "p502", "p503", "p_drop", "p_lost_webhook"):
+        for name in PROBABILITIES:
             value = getattr(settings, name)
-            if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a probability between 0 and 1")
+        for name in COUNTERS:
+            value = getattr(settings, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a whole number, 0 or more")
         return settings
 
 
@@ -116,6 +141,15 @@ class Faults:
         self.settings = settings
         self._rng = random.Random(settings.seed)
 
+    def update(self, data: dict[str, Any]) -> None:
+        """Change only the given settings (the counters left so far count as set); the random
+        sequence restarts only when `seed` is among them."""
+        merged = FaultSettings.from_json({**asdict(self.settings), **data})
+        rng = self._rng
+        self.configure(merged)
+        if "seed" not in data:
+            self._rng = rng
+
     def pick(self) -> str | None:
         """One of "429", "500", "502", "503", "drop", or None for a normal answer."""
         s = self.settings
@@ -127,20 +161,47 @@ class Faults:
         return None
 
     def lose_webhook(self) -> bool:
-        return self.settings.p_lost_webhook > 0 and self._rng.random() < self.settings.p_lost_webhook
+        """Whether the delivery being scheduled is lost (a counted loss first, then the odds)."""
+        return self._take("lose_next_webhooks") or self._roll(self.settings.p_lost_webhook)
+
+    def duplicate_webhook(self) -> bool:
+        """Whether the delivery being scheduled is sent twice (counted first, then the odds)."""
+        return self._take("duplicate_next_webhooks") or self._roll(self.settings.p_duplicate_webhook)
+
+    def _take(self, counter: str) -> bool:
+        left = getattr(self.settings, counter)
+        if left <= 0:
+            return False
+        setattr(self.settings, counter, left - 1)
+        return True
+
+    def _roll(self, p: float) -> bool:
+        # no draw when off, so adding a fault kind leaves existing seeded sequences alone
+        return p > 0 and self._rng.random() < p
 
     def as_json(self) -> dict[str, Any]:
+        """The settings, with each counter at what is left of it."""
         return asdict(self.settings)
+
+
+def basic_auth(user: str | None, password: str | None) -> str:
+    """An `Authorization` header value for HTTP basic auth (both sandboxes' webhooks use it)."""
+    return "Basic " + base64.b64encode(f"{user or ''}:{password or ''}".encode()).decode()
 
 
 @dataclass
 class RequestLog:
-    """Every request a sandbox answered, in order, for tests and benchmarks to count."""
+    """Every request a sandbox answered, in order, for tests and benchmarks to count.
+
+    `at` is the wall time (epoch seconds, `time.time()`, not the sandbox clock) the answer was
+    done, so a benchmark can line up two sandboxes' logs and their delivery logs.
+    """
 
     entries: list[dict[str, Any]] = field(default_factory=list)
 
     def record(self, method: str, path: str, status: int, tokens: int = 0, **extra: Any) -> None:
-        self.entries.append({"seq": len(self.entries) + 1, "method": method, "path": path, "status": status, "tokens": tokens, **extra})
+        entry = {"seq": len(self.entries) + 1, "method": method, "path": path, "status": status, "tokens": tokens, "at": time.time()}
+        self.entries.append({**entry, **extra})
 
     def clear(self) -> None:
         self.entries.clear()

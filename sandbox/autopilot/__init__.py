@@ -82,7 +82,7 @@ def create_app(
         routes=[
             *api_routes(store, hooks, settings),
             *control_routes(state, reset, seed),
-            *app_control_routes(store, hooks, limiter),
+            *app_control_routes(store, hooks, limiter, settings),
         ],
         middleware=[Middleware(ApiGate, state=state, limiter=limiter, api_key=api_key, settings=settings)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},

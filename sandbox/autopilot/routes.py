@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from syncmap.sandbox.autopilot.errors import ApiError
+from syncmap.sandbox.autopilot import journey_webhook
 from syncmap.sandbox.autopilot.hooks import HookDispatcher
 from syncmap.sandbox.autopilot.ratelimit import RateLimiter
 from syncmap.sandbox.autopilot.settings import AutopilotSettings
@@ -166,7 +167,7 @@ def api_routes(store: AutopilotStore, hooks: HookDispatcher, settings: Autopilot
     ]
 
 
-def app_control_routes(store: AutopilotStore, hooks: HookDispatcher, limiter: RateLimiter) -> list[Route]:
+def app_control_routes(store: AutopilotStore, hooks: HookDispatcher, limiter: RateLimiter, settings: AutopilotSettings) -> list[Route]:
     """Autopilot-only control routes: act as a marketer in the Autopilot app (or as Autopilot
     mailing a contact), read what the sandbox sent out, change the rate limit. Marketer edits
     fire hooks as real edits do."""
@@ -207,6 +208,13 @@ def app_control_routes(store: AutopilotStore, hooks: HookDispatcher, limiter: Ra
         hooks.emit(events)
         return JSONResponse({"delivery_id": delivery, "contact": store.render(contact)})
 
+    async def journey_webhook_step(request: Request) -> Response:
+        step = journey_webhook.parse_step(await json_object(request), settings)
+        requests = journey_webhook.requests_for(step, store, settings)
+        hooks.send(requests)
+        journey = requests[0].about["journey"]
+        return JSONResponse({"journey": journey, "delivery_ids": [r.delivery_id for r in requests]})
+
     async def deliveries(request: Request) -> Response:
         return JSONResponse({"deliveries": hooks.deliveries})
 
@@ -229,6 +237,7 @@ def app_control_routes(store: AutopilotStore, hooks: HookDispatcher, limiter: Ra
         Route(f"{p}/app/custom_field", create_custom_field, methods=["POST"]),
         Route(f"{p}/app/trigger", create_trigger, methods=["POST"]),
         Route(f"{p}/app/engagement", record_engagement, methods=["POST"]),
+        Route(f"{p}/app/journey-webhook", journey_webhook_step, methods=["POST"]),
         Route(f"{p}/hook-deliveries", deliveries, methods=["GET"]),
         Route(f"{p}/journey-entries", journey_entries, methods=["GET"]),
         Route(f"{p}/rate-limit", rate_limit, methods=["GET", "PUT"]),

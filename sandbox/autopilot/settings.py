@@ -13,6 +13,7 @@ TIMESTAMP_FORMATS = ("iso", "rfc1123", "epoch_ms", "mixed")
 DUPLICATE_LIST_POLICIES = ("conflict", "create")
 UNSUBSCRIBED_KEY_POLICIES = ("when_set", "always")
 EMPTY_STRING_POLICIES = ("keep", "clear")
+JOURNEY_PAYLOAD_PLACES = ("key", "merge")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,13 @@ class AutopilotSettings:
     hook_max_retries: int = 5
     hook_backoff_seconds: float = 30.0
     hook_timeout_seconds: float = 10.0
+    # A journey's Webhook step (help page "Autopilot: Action - Webhook"; its retries follow the
+    # hook_* settings above, unverified: the page is silent): whether contacts reaching the step
+    # together go in one request with several `records` (as the page's sample shows) or one
+    # request each, and where the marketer's custom payload goes: under the key `payload`
+    # ("key") or merged beside `records` and `journey` ("merge"). The page does not show it.
+    journey_webhook_per_contact: bool = False
+    journey_webhook_payload: str = "key"
     # The `message` of 404s from the list endpoints (a PHP client saw it empty).
     list_not_found_message: str = ""
     # Accept `Owner_Name` as an alias of `owner_name` on writes (no source shows it).
@@ -80,6 +88,8 @@ class AutopilotSettings:
             raise ValueError(f"empty_strings must be one of {', '.join(EMPTY_STRING_POLICIES)}")
         if self.duplicate_list_name not in DUPLICATE_LIST_POLICIES:
             raise ValueError(f"duplicate_list_name must be one of {', '.join(DUPLICATE_LIST_POLICIES)}")
+        if self.journey_webhook_payload not in JOURNEY_PAYLOAD_PLACES:
+            raise ValueError(f"journey_webhook_payload must be one of {', '.join(JOURNEY_PAYLOAD_PLACES)}")
         if self.page_size < 1 or self.bulk_limit < 1:
             raise ValueError("page_size and bulk_limit must be positive")
         if self.hook_max_retries < 0 or self.hook_backoff_seconds < 0 or self.hook_timeout_seconds <= 0:

@@ -167,6 +167,7 @@ class AutopilotStore:
         self.custom_fields: dict[tuple[str, str], bool] = {}  # (fieldType, name) -> deleted
         self.lists: dict[str, ContactList] = {}
         self.triggers: dict[str, Trigger] = {}
+        self.journey_ids: dict[str, str] = {}  # journey name -> `campaign_<UUID>`
         self.journey_entries: list[dict[str, Any]] = []
         self.hooks: dict[str, Hook] = {}
         self.reseed_ids(id_seed)
@@ -444,6 +445,13 @@ class AutopilotStore:
         trigger = Trigger(f"{len(self.triggers) + 1:04d}", journey)
         self.triggers[trigger.trigger_id] = trigger
         return trigger
+
+    def journey_id(self, name: str) -> str:
+        """A journey's id (`campaign_<UUID upper>`, the form APD1 and the webhook sample show),
+        minted the first time the journey is named."""
+        if name not in self.journey_ids:
+            self.journey_ids[name] = f"campaign_{self._uuid()}"
+        return self.journey_ids[name]
 
     def enter_journey(self, trigger_id: str, id_or_email: str) -> dict[str, Any]:
         trigger = self.triggers.get(trigger_id)

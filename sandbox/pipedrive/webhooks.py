@@ -6,19 +6,27 @@ fails (non-2xx, error or the 10 s timeout) is retried after 3, 30 and 150 second
 time; failed first attempts count toward a ban (10 -> 30 minutes during which events are
 lost), and a webhook without a successful delivery for 3 days is deleted. Tests await
 `drain()` to see every pending delivery through.
+
+Faults (`Faults.lose_webhook`, `Faults.duplicate_webhook`) lose a delivery before its first
+attempt, or send a delivered one once more as Pipedrive's retry after a timeout would: the
+same `meta.id`, the next `meta.attempt`, after that retry's delay. Every attempt and every lost
+event carries the wall times `event_at` (the change) and `at` (the attempt, or the loss).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
+import functools
+import ssl
+import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from syncmap.sandbox.core import Clock, Faults
+from syncmap.sandbox.core import Clock, Faults, basic_auth
 from syncmap.sandbox.pipedrive import times
 from syncmap.sandbox.pipedrive.errors import dumps
 from syncmap.sandbox.pipedrive.models import View
@@ -30,9 +38,18 @@ Sender = Callable[[str, dict[str, str], bytes], Awaitable[int]]
 DAY = 86_400
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
 async def httpx_sender(url: str, headers: dict[str, str], body: bytes) -> int:
-    """The default sender: a real HTTP POST (timeouts are enforced by the dispatcher)."""
-    async with httpx.AsyncClient() as client:
+    """The default sender: a real HTTP POST (timeouts are enforced by the dispatcher).
+
+    A new connection per delivery, as from a fleet of senders; the TLS context is built once
+    (building it per client cost tens of ms a delivery). Straight to the URL: no proxy from the
+    environment."""
+    async with httpx.AsyncClient(trust_env=False, verify=_tls()) as client:
         response = await client.post(url, content=body, headers=headers)
         return response.status_code
 
@@ -125,26 +142,37 @@ class Webhooks:
             previous = None
         data, previous = shape(event.kind, data, self.store), shape(event.kind, previous, self.store, previous=True)
         correlation_id = str(uuid.uuid4())
+        event_at = time.time()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
         for sub in targets:
-            record = {"webhook_id": sub["id"], "action": event.action, "entity": event.kind, "entity_id": event.entity_id}
+            record = {
+                "webhook_id": sub["id"],
+                "action": event.action,
+                "entity": event.kind,
+                "entity_id": event.entity_id,
+                "correlation_id": correlation_id,
+                "event_at": event_at,
+            }
             banned_until = sub["_banned_until"]
             if banned_until is not None and self.store.now() < banned_until:
-                self.lost.append({**record, "reason": "banned"})
+                self._lose(record, "banned")
                 continue
             if self.faults.lose_webhook():
-                self.lost.append({**record, "reason": "fault"})
+                self._lose(record, "fault")
                 continue
             if loop is None:
-                self.lost.append({**record, "reason": "no event loop"})
+                self._lose(record, "no event loop")
                 continue
-            payload = {"data": data, "previous": previous}
-            task = loop.create_task(self._deliver(sub, event, payload, correlation_id))
+            delivery = Delivery(sub, event, {"data": data, "previous": previous}, correlation_id, event_at, self.faults.duplicate_webhook())
+            task = loop.create_task(self._deliver(delivery))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def _lose(self, record: dict[str, Any], reason: str) -> None:
+        self.lost.append({**record, "reason": reason, "at": time.time()})
 
     def meta(self, sub: dict[str, Any], event: Event, attempt: int, correlation_id: str, event_id: str) -> dict[str, Any]:
         as_id: Callable[[Any], Any] = str if self.settings.webhook_meta_style == "doc" else int
@@ -176,15 +204,8 @@ class Webhooks:
     def headers(self, sub: dict[str, Any]) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "User-Agent": "Pipedrive-Webhook"}
         if sub["http_auth_user"] is not None or sub["http_auth_password"] is not None:
-            pair = f"{sub['http_auth_user'] or ''}:{sub['http_auth_password'] or ''}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+            headers["Authorization"] = basic_auth(sub["http_auth_user"], sub["http_auth_password"])
         return headers
-
-    async def _sleep(self, simulated: float) -> None:
-        """Wait `simulated` seconds of sandbox time (scaled, and cut short by clock.advance)."""
-        due = self.clock.now() + simulated
-        while (left := due - self.clock.now()) > 0:
-            await asyncio.sleep(min(self.clock.real_seconds(left), 0.05))
 
     async def _attempt(self, sub: dict[str, Any], body: bytes) -> tuple[int | None, str | None]:
         timeout = max(self.clock.real_seconds(self.settings.webhook_timeout_seconds), self.settings.webhook_min_real_timeout)
@@ -196,42 +217,22 @@ class Webhooks:
         except Exception as exc:  # a receiver that is down is an ordinary failure
             return None, f"{type(exc).__name__}: {exc}"
 
-    async def _deliver(self, sub: dict[str, Any], event: Event, payload: dict[str, Any], correlation_id: str) -> None:
-        event_id = str(uuid.uuid4())
+    async def _deliver(self, delivery: Delivery) -> None:
+        sub = delivery.sub
         delays = (0.0, *self.settings.webhook_retry_delays)
         for attempt, delay in enumerate(delays, start=1):
             if delay:
-                await self._sleep(delay)
+                await self.clock.sleep(delay)
             if sub["id"] not in self.subscriptions:
                 return  # deleted meanwhile
-            body = dumps({"meta": self.meta(sub, event, attempt, correlation_id, event_id), **payload})
-            status, error = await self._attempt(sub, body)
-            now = self.store.now()
-            ok = status is not None and 200 <= status < 300
-            self.deliveries.append(
-                {
-                    "webhook_id": sub["id"],
-                    "url": sub["subscription_url"],
-                    "attempt": attempt,
-                    "status": status,
-                    "error": error,
-                    "ok": ok,
-                    "event_id": event_id,
-                    "action": event.action,
-                    "entity": event.kind,
-                    "entity_id": event.entity_id,
-                    "time": now,
-                }
-            )
-            sub["last_delivery_time"] = now
-            sub["last_http_status"] = status
-            if ok:
-                sub["_last_success"] = now
+            if await self._send(delivery, attempt):
+                if delivery.duplicate:
+                    await self._send_duplicate(delivery, attempt + 1)
                 return
             if attempt == 1:
                 sub["_ban_counter"] += 1
                 if sub["_ban_counter"] >= self.settings.webhook_ban_threshold:
-                    sub["_banned_until"] = now + self.settings.webhook_ban_minutes * 60
+                    sub["_banned_until"] = self.store.now() + self.settings.webhook_ban_minutes * 60
                     sub["_ban_counter"] = 0
         since = sub["_last_success"] or sub["add_time"]
         if self.store.now() - since >= self.settings.webhook_auto_delete_days * DAY:
@@ -241,6 +242,49 @@ class Webhooks:
                 removed["remove_time"] = self.store.now()
                 removed["remove_reason"] = "no successful deliveries for 3 days"
                 self.removed.append(removed)
+
+    async def _send_duplicate(self, delivery: Delivery, attempt: int) -> None:
+        """The delivered event once more, as the retry Pipedrive sends when it believes the
+        receiver timed out: after that retry's delay (the last one past the fourth attempt)."""
+        delays = self.settings.webhook_retry_delays
+        if delays:
+            await self.clock.sleep(delays[min(attempt - 2, len(delays) - 1)])
+        if delivery.sub["id"] in self.subscriptions:
+            await self._send(delivery, attempt, duplicate=True)
+
+    async def _send(self, delivery: Delivery, attempt: int, *, duplicate: bool = False) -> bool:
+        """One attempt: POST, log it, keep the subscription's delivery fields. True on a 2xx."""
+        sub, event = delivery.sub, delivery.event
+        body = dumps({"meta": self.meta(sub, event, attempt, delivery.correlation_id, delivery.event_id), **delivery.payload})
+        sent_at = time.time()
+        status, error = await self._attempt(sub, body)
+        now = self.store.now()
+        ok = status is not None and 200 <= status < 300
+        self.deliveries.append(
+            {
+                "webhook_id": sub["id"],
+                "url": sub["subscription_url"],
+                "attempt": attempt,
+                "status": status,
+                "error": error,
+                "ok": ok,
+                "event_id": delivery.event_id,
+                "correlation_id": delivery.correlation_id,
+                "action": event.action,
+                "entity": event.kind,
+                "entity_id": event.entity_id,
+                "time": now,
+                "event_at": delivery.event_at,
+                "at": sent_at,
+                "duration": time.time() - sent_at,
+                "duplicate": duplicate,
+            }
+        )
+        sub["last_delivery_time"] = now
+        sub["last_http_status"] = status
+        if ok:
+            sub["_last_success"] = now
+        return ok
 
     # -- waiting ------------------------------------------------------------------------------
     @property
@@ -257,3 +301,16 @@ class Webhooks:
             "failed_attempts": sum(1 for d in self.deliveries if not d["ok"]),
             "lost": len(self.lost),
         }
+
+
+@dataclass
+class Delivery:
+    """One event on its way to one subscription: what every attempt (and a duplicate) resends."""
+
+    sub: dict[str, Any]
+    event: Event
+    payload: dict[str, Any]  # data and previous
+    correlation_id: str
+    event_at: float  # wall time of the change
+    duplicate: bool  # the duplicate fault picked it: send it once more after its success
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))

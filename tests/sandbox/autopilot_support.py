@@ -40,17 +40,23 @@ class Receiver:
     def __init__(self, statuses: list[int] | None = None) -> None:
         self.statuses = list(statuses or [])
         self.received: list[dict[str, Any]] = []
-        self.app = Starlette(routes=[Route("/{path:path}", self._receive, methods=["POST"])])
+        self.app = Starlette(routes=[Route("/{path:path}", self._receive, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])])
 
     async def _receive(self, request: Request) -> Response:
         self.received.append(
-            {"path": request.url.path, "body": json.loads(await request.body()), "content_type": request.headers.get("content-type")}
+            {
+                "path": request.url.path,
+                "method": request.method,
+                "body": json.loads(await request.body()),
+                "content_type": request.headers.get("content-type"),
+                "headers": {k.lower(): v for k, v in request.headers.items()},
+            }
         )
         return Response(status_code=self.statuses.pop(0) if self.statuses else 200)
 
-    async def send(self, url: str, headers: dict[str, str], body: bytes) -> int:
+    async def send(self, url: str, headers: dict[str, str], body: bytes, method: str = "POST") -> int:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(self.app)) as http:
-            return (await http.post(url, headers=headers, content=body)).status_code
+            return (await http.request(method, url, headers=headers, content=body)).status_code
 
     def events(self) -> list[str]:
         return [r["body"]["event"] for r in self.received]

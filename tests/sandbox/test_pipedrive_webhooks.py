@@ -129,7 +129,9 @@ async def test_ten_failed_first_attempts_ban_the_webhook_and_lose_events() -> No
             await c.post("/api/v2/persons", json={"name": f"P {i}"})
             await app.state.webhooks.drain()
         assert len(receiver.calls) == 10
-        assert app.state.webhooks.lost == [{"webhook_id": 1, "action": "create", "entity": "person", "entity_id": 11, "reason": "banned"}]
+        (lost,) = app.state.webhooks.lost
+        picked = {k: lost[k] for k in ("webhook_id", "action", "entity", "entity_id", "reason")}
+        assert picked == {"webhook_id": 1, "action": "create", "entity": "person", "entity_id": 11, "reason": "banned"}
         app.state.sandbox.clock.advance(30 * 60)
         receiver.default = 200
         await c.post("/api/v2/persons", json={"name": "After the ban"})
