@@ -58,7 +58,6 @@ class Receiver:
     actions: Mapping[str, Any]  # action name -> its plan entry
     wake: Callable[[], None]
     health: Health
-    me: Callable[[], str | None] = lambda: None
     journey_deliveries: Callable[[str, Any], list[tuple[dict, str]]] | None = None
     body_limit: int = DEFAULT_BODY_LIMIT
     body_seconds: float = DEFAULT_BODY_SECONDS
@@ -126,7 +125,7 @@ class Receiver:
         self.check_basic(request)
         body = await self.body(request)
         try:
-            key, _ = pipedrive_delivery(body, me=self.me())
+            key, _ = pipedrive_delivery(body)
         except ShapeError as error:
             raise Refused(400, str(error), "unknown_shape") from None
         new = self.accept("pipedrive", key, body)

@@ -48,7 +48,6 @@ class Change:
     occurred: float | None = None
     attempt: int = 1
     list_id: str | None = None
-    own: bool = False  # made through the API by the user syncmap connects as (a hint, not proof)
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -66,7 +65,7 @@ def _id(value: Any) -> str | None:
     return None
 
 
-def pipedrive_delivery(body: Any, *, me: str | None = None) -> tuple[str, Change | None]:
+def pipedrive_delivery(body: Any) -> tuple[str, Change | None]:
     """(delivery key, change) of a Pipedrive v2 webhook; the change is None for an entity no
     pair can sync (a note, a product): acknowledged and dropped. ShapeError otherwise."""
     if not isinstance(body, Mapping) or not isinstance(body.get("meta"), Mapping):
@@ -91,7 +90,6 @@ def pipedrive_delivery(body: Any, *, me: str | None = None) -> tuple[str, Change
     occurred = to_epoch(meta.get("timestamp"))
     if isinstance(data, Mapping):
         occurred = to_epoch(data.get("update_time")) or occurred
-    own = meta.get("change_source") == "api" and me is not None and _id(meta.get("user_id")) == me
     return event_id, Change(
         system="pipedrive",
         obj=obj,
@@ -100,7 +98,6 @@ def pipedrive_delivery(body: Any, *, me: str | None = None) -> tuple[str, Change
         raw=dict(data) if isinstance(data, Mapping) and action != "delete" else None,
         occurred=occurred,
         attempt=attempt,
-        own=own,
         details={"merged_to_id": _id(meta.get("merged_to_id"))} if meta.get("merged_to_id") is not None else {},
     )
 

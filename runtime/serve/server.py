@@ -95,7 +95,6 @@ async def serve(plan: dict[str, Any], connections: Any, store: Any, options: Ser
             actions={a["name"]: a for a in plan["actions"]},
             wake=worker.wake.set,
             health=health,
-            me=lambda: None if engine.ctx.me.get("pipedrive") is None else str(engine.ctx.me["pipedrive"]),
             journey_deliveries=deliveries,
             body_limit=options.body_limit,
             body_seconds=options.body_timeout,

@@ -35,9 +35,9 @@ class Work:
         return any(self.records.values()) or any(self.deleted.values())
 
 
-def decode(item: InboxItem, me: str | None) -> Change | None:
+def decode(item: InboxItem) -> Change | None:
     if item.source == "pipedrive":
-        return pipedrive_delivery(item.body, me=me)[1]
+        return pipedrive_delivery(item.body)[1]
     if item.source == "autopilot":
         return autopilot_delivery(item.body)[1]
     raise ShapeError(f"unknown inbox source {item.source!r}")
@@ -126,7 +126,6 @@ class Worker:
 
     # -- one batch ------------------------------------------------------------------------------
     async def process(self, items: list[InboxItem]) -> None:
-        me = str(self.engine.ctx.me.get("pipedrive")) if self.engine.ctx.me.get("pipedrive") is not None else None
         work: dict[str, Work] = {}
         done: list[InboxItem] = []
         for item in items:
@@ -134,7 +133,7 @@ class Worker:
                 await self.perform(item)
                 continue
             try:
-                change = decode(item, me)
+                change = decode(item)
             except ShapeError as error:
                 self.state.finish_inbox(item.id, status="failed", error=str(error))
                 self.metrics.failed.labels(item.source).inc()

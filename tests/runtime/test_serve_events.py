@@ -34,13 +34,12 @@ PERSON = {"id": 42, "name": "Ada Lovelace", "update_time": "2026-03-01T10:00:01Z
 
 @pytest.mark.parametrize("meta", [DOC_META, CAPTURED_META], ids=["doc", "captured"])
 def test_a_v2_change_names_the_record_its_state_and_when(meta: dict) -> None:
-    key, change = pipedrive_delivery({"meta": meta, "data": PERSON, "previous": {"name": "Ada"}}, me="1")
+    key, change = pipedrive_delivery({"meta": meta, "data": PERSON, "previous": {"name": "Ada"}})
     assert key == DOC_META["id"]
     assert change is not None
     assert (change.system, change.obj, change.record_id, change.action) == ("pipedrive", "Person", "42", "upsert")
     assert change.raw == PERSON
     assert change.occurred == pytest.approx(1772359201.0)  # the record's update_time, not the meta's
-    assert change.own is (meta is CAPTURED_META)  # through the API, by the user syncmap connects as
 
 
 def test_a_retry_has_the_same_key_and_counts_its_attempt() -> None:
