@@ -1,4 +1,5 @@
-"""One diagnostic record, rendered three ways: human text with a caret, JSON, GitHub annotations.
+"""One diagnostic record, rendered four ways: human text with a caret, JSON, GitHub annotations,
+and GitLab's code quality report.
 
 Every stage (parse, structural checks, semantic checks) reports problems as `Diagnostic`s and
 never raises for a user's mistake; the CLI picks a renderer.
@@ -6,6 +7,7 @@ never raises for a user's mistake; the CLI picks a renderer.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -130,24 +132,55 @@ def _github_escape(text: str, *, property_value: bool = False) -> str:
     return text
 
 
+def _github_position(span: Span) -> list[str]:
+    """GitHub's runner drops the columns of an annotation that spans several lines (with a
+    warning in the log), and its end column is inclusive (it defaults to the start column), where
+    a span's end is exclusive: columns only on one line, ending on the span's last character."""
+    if span.end_line != span.line:
+        return [f"line={span.line}", f"endLine={span.end_line}"]
+    return [f"line={span.line}", f"col={span.col}", f"endLine={span.end_line}", f"endColumn={max(span.col, span.end_col - 1)}"]
+
+
 def render_github(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str] | None = None) -> str:
     lines = []
     for d in diagnostics:
         kind = "error" if d.is_error else "warning"
-        props = ",".join(
-            [
-                f"file={_github_escape(d.span.file, property_value=True)}",
-                f"line={d.span.line}",
-                f"col={d.span.col}",
-                f"endLine={d.span.end_line}",
-                f"endColumn={d.span.end_col}",
-                f"title={d.code}",
-            ]
-        )
+        props = ",".join([f"file={_github_escape(d.span.file, property_value=True)}", *_github_position(d.span), f"title={d.code}"])
         message = f"[{d.code}] {d.message}" + (f"\nhelp: {d.help}" if d.help else "")
         lines.append(f"::{kind} {props}::{_github_escape(message)}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 
+# GitLab's code quality severities run info, minor, major, critical, blocker: an error stops the
+# mapping from compiling (major), a warning does not (minor).
+_GITLAB_SEVERITY = {ERROR: "major", WARNING: "minor"}
+
+
+def render_gitlab(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str] | None = None) -> str:
+    """GitLab's code quality report: a JSON list of issues for `artifacts: reports: codequality`.
+
+    GitLab shows one issue per fingerprint and compares fingerprints between the merge request
+    and its target branch, so a fingerprint must be unique within a report and should survive
+    lines moving above the problem: it hashes the file, code and message (not the line), plus
+    the count of earlier identical ones.
+    """
+    seen: dict[tuple[str, str, str], int] = {}
+    issues = []
+    for d in diagnostics:
+        key = (d.span.file, d.code, d.message)
+        seen[key] = seen.get(key, 0) + 1
+        fingerprint = hashlib.sha256("\0".join([*key, str(seen[key])]).encode("utf-8")).hexdigest()
+        issues.append(
+            {
+                "description": f"[{d.code}] {d.message}" + (f" (help: {d.help})" if d.help else ""),
+                "check_name": d.code,
+                "fingerprint": fingerprint,
+                "severity": _GITLAB_SEVERITY.get(d.severity, "info"),
+                "location": {"path": d.span.file, "lines": {"begin": d.span.line, "end": d.span.end_line}},
+            }
+        )
+    return json.dumps(issues, indent=2) + "\n"
+
+
 Renderer = Callable[..., str]
-RENDERERS: dict[str, Renderer] = {"human": render_human, "json": render_json, "github": render_github}
+RENDERERS: dict[str, Renderer] = {"human": render_human, "json": render_json, "github": render_github, "gitlab": render_gitlab}

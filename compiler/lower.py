@@ -31,11 +31,16 @@ def compiler_version() -> str:
         return "0+unknown"
 
 
+def plan_file_name(path: str, root: str) -> str:
+    """How the plan names `path` (a file of the mapping rooted at `root`): relative to the root
+    mapping's folder, with forward slashes, whatever the working directory."""
+    return os.path.relpath(os.path.abspath(path), os.path.dirname(os.path.abspath(root))).replace(os.sep, "/")
+
+
 class _Lowerer:
     def __init__(self, model: Model, sources: SourceSet) -> None:
         self.model = model
         self.sources = sources
-        self.base = os.path.dirname(os.path.abspath(sources.root))
         self._files: dict[str, str] = {}
 
     # ------------------------------------------------------------ leaves
@@ -43,7 +48,7 @@ class _Lowerer:
     def file(self, name: str) -> str:
         found = self._files.get(name)
         if found is None:
-            found = self._files[name] = os.path.relpath(os.path.abspath(name), self.base).replace(os.sep, "/")
+            found = self._files[name] = plan_file_name(name, self.sources.root)
         return found
 
     def span(self, span: Span) -> dict[str, Any]:

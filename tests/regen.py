@@ -1,7 +1,9 @@
 """Regenerate everything the tests compare against, so nobody edits it by hand:
 
   * tests/golden/*.plan.yaml: the plan of every shipped mapping and every valid case;
-  * docs/errors.md: every diagnostic code, with its failing example from tests/cases/invalid.
+  * docs/errors.md: every diagnostic code, with its failing example from tests/cases/invalid;
+  * docs/graphs/*.mmd and *.dot: every shipped mapping drawn by `syncmap graph`, and the
+    Mermaid blocks of docs/graph.md that show them.
 
     python tests/regen.py          # rewrite, printing the diff of every file it changes
     python tests/regen.py --check  # exit 1 if anything is out of date (the tests do this too)
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -74,9 +77,37 @@ def errors_doc() -> str:
     return "\n".join(lines)
 
 
+GRAPHS = ROOT / "docs" / "graphs"
+GRAPH_DOC = ROOT / "docs" / "graph.md"
+# A block of docs/graph.md that shows one picture; the text between the fences is regenerated.
+GRAPH_BLOCK = re.compile(r"(<!-- generated from docs/graphs/(?P<name>[\w.-]+) by tests/regen.py -->\n```mermaid\n)(?P<body>.*?)(```\n)", re.DOTALL)
+
+
+def graph_pictures() -> dict[Path, str]:
+    from syncmap.compiler.graph import graph_of, plan_texts
+    from syncmap.compiler.graph_render import render_dot, render_mermaid
+
+    out = {}
+    for source in sorted((ROOT / "mappings").glob("*.syncmap")):
+        result = compile_plan(str(source))
+        assert result.plan is not None, f"{source} does not compile"
+        graph = graph_of(result.plan, plan_texts(result.sources.root, result.sources.texts), source.name)
+        out[GRAPHS / f"{source.stem}.mmd"] = render_mermaid(graph)
+        out[GRAPHS / f"{source.stem}.dot"] = render_dot(graph)
+    return out
+
+
+def graph_doc(pictures: dict[Path, str]) -> str:
+    """docs/graph.md (written by hand) with each generated Mermaid block set to its picture."""
+    return GRAPH_BLOCK.sub(lambda m: m.group(1) + pictures[GRAPHS / m["name"]] + m.group(4), GRAPH_DOC.read_text(encoding="utf-8"))
+
+
 def outputs() -> dict[Path, str]:
     out = golden_plans()
     out[ROOT / "docs" / "errors.md"] = errors_doc()
+    pictures = graph_pictures()
+    out.update(pictures)
+    out[GRAPH_DOC] = graph_doc(pictures)
     return out
 
 

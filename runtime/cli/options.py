@@ -35,10 +35,11 @@ def report_diagnostics(result: Any, output_format: str) -> None:
 format_option = click.option(
     "--format",
     "output_format",
-    type=click.Choice(["human", "json", "github"]),
+    type=click.Choice(["human", "json", "github", "gitlab"]),
     default="human",
     show_default=True,
-    help="human: text with the source line and a caret (stderr); json: a list of records; github: Actions annotations.",
+    help="human: text with the source line and a caret (stderr); json: a list of records; github: Actions annotations; "
+    "gitlab: a code quality report.",
 )
 
 files_argument = click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
