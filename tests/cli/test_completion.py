@@ -86,6 +86,7 @@ def test_bash_completes_a_command_name_and_a_file(tmp_path: Path) -> None:
         "INPUTRC": "/dev/null",
         "PS1": "$ ",
         "TERM": "dumb",
+        "PYTHONDONTWRITEBYTECODE": "1",  # no bytecode caches in the checkout (tests/conftest.py)
     }
     term = Terminal(tmp_path, env)
     try:
