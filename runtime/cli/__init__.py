@@ -32,6 +32,7 @@ COMMANDS: dict[str, Entry] = {
         "syncmap.runtime.cli.explain_cmd:explain", "Explain a mapping in plain words (flows, rules, initial-sync cost), or a diagnostic code."
     ),
     "fmt": Entry("syncmap.runtime.cli.fmt_cmd:fmt", "Format mappings in the one canonical layout (comments are kept)."),
+    "init": Entry("syncmap.runtime.cli.init_cmd:init", "Write a starter mapping from the fields, lists and activity types of live accounts."),
     "retry": Entry(
         "syncmap.runtime.cli.retry_cmd:retry", "Replay dead letters through the plan of the last run: records that sync now are resolved."
     ),
