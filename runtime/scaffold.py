@@ -11,6 +11,7 @@ gives a mapping that still passes `syncmap check`, which the tests prove for all
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,8 @@ TEXT_LIKE = {"text": "string", "enum": "string", "phone": "string"}
 # Autopilot's engagement becomes Pipedrive activities of this type when the account has it.
 PREFERRED_ACTIVITY_TYPE = "email"
 
+COMMENT_WIDTH = 96  # of a comment's text; fmt keeps comments as written
+
 # An optional line is written active with this trailing comment, laid out by `fmt` with the
 # rest, then commented out: so commented code is aligned exactly as it will be once enabled.
 _MARK = "# syncmap-init:optional"
@@ -74,8 +77,9 @@ class _Line:
     optional: bool = False
 
 
-def _comment(text: str) -> _Line:
-    return _Line(f"# {text}" if text else "#")
+def _comment(text: str) -> list[_Line]:
+    """`# text`, wrapped: an account's lists and field names can make it any length."""
+    return [_Line(f"# {line}") for line in textwrap.wrap(text, COMMENT_WIDTH, break_long_words=False, break_on_hyphens=False)]
 
 
 def _names(items: Iterable[str]) -> str:
@@ -135,10 +139,12 @@ def _custom_rules(account: Account, pipedrive_custom: Sequence[Mapping[str, Any]
 
 def _header(account: Account) -> list[_Line]:
     return [
-        _comment(f"A starter mapping written by `syncmap init` from {account.source}."),
-        _comment("Pipedrive persons and Autopilot contacts sync as Autopilot's own integration does; the fields"),
-        _comment("every new record needs are mapped, and the rest of what both accounts offer is written out"),
-        _comment("below, commented: remove the `# ` before a line to sync it, then run `syncmap check`."),
+        *_comment(f"A starter mapping written by `syncmap init` from {account.source}."),
+        *_comment(
+            "Pipedrive persons and Autopilot contacts sync as Autopilot's own integration does; the fields every new record "
+            "needs are mapped, and the rest of what both accounts offer is written out below, commented: remove the `# ` "
+            "before a line to sync it, then run `syncmap check`."
+        ),
         _Line("syncmap 1"),
         _Line(""),
     ]
@@ -158,27 +164,27 @@ def _person_sync(account: Account) -> list[_Line]:
     other_lists = [title for title in account.lists if title != SYNC_LIST]
     lines = [
         _Line("sync pipedrive.Person <-> autopilot.Contact {"),
-        _comment("Pairs are kept in a Pipedrive person field the first run creates."),
+        *_comment("Pairs are kept in a Pipedrive person field the first run creates."),
         _Line('link pipedrive.custom("apId") = autopilot.contact_id'),
         _Line("match email.primary = Email"),
-        _comment(f'Only contacts on this Autopilot list reach Pipedrive (the first run creates "{SYNC_LIST}").'),
+        *_comment(f'Only contacts on this Autopilot list reach Pipedrive (the first run creates "{SYNC_LIST}").'),
     ]
     if other_lists:
-        lines.append(_comment(f"Lists in this account: {_names(quote(t) for t in other_lists)}."))
+        lines.extend(_comment(f"Lists in this account: {_names(quote(t) for t in other_lists)}."))
     lines += [
         _Line(f"only autopilot.list({quote(SYNC_LIST)}) -> pipedrive"),
-        _comment("Deleting a person in Pipedrive deletes the contact in Autopilot:"),
+        *_comment("Deleting a person in Pipedrive deletes the contact in Autopilot:"),
         _Line("deletes pipedrive -> autopilot", optional=True),
         _Line("owner default pipedrive.me"),
         _Line("empty skip"),
         _Line("conflict newest"),
         _Line(""),
-        _comment("Required: Pipedrive needs both names to create a person; Autopilot keys contacts by email."),
+        *_comment("Required: Pipedrive needs both names to create a person; Autopilot keys contacts by email."),
         *(_Line(f"{left} {arrow} {right}") for left, arrow, right in REQUIRED_RULES),
     ]
     standard = [_Line(f"{left} {arrow} {right}", optional=True) for left, arrow, right, key in OPTIONAL_RULES if key in present]
     if standard:
-        lines += [_Line(""), _comment("Standard fields both systems have:"), *standard]
+        lines += [_Line(""), *_comment("Standard fields both systems have:"), *standard]
     pipedrive_custom = _pipedrive_custom(account)
     both, pipedrive_only, autopilot_only, unsyncable = _custom_rules(account, pipedrive_custom)
     sections = (
@@ -188,21 +194,25 @@ def _person_sync(account: Account) -> list[_Line]:
     )
     for title, rules in sections:
         if rules:
-            lines += [_Line(""), _comment(title), *rules]
+            lines += [_Line(""), *_comment(title), *rules]
     unmapped = [
         f"{f.get('name')} ({f.get('key')})"
         for f in account.person_fields
         if str(f.get("key")) not in HANDLED | {rule[3] for rule in OPTIONAL_RULES} and f not in pipedrive_custom
     ]
-    if unmapped or unsyncable:
-        lines += [_Line(""), _comment(f"Person fields with no Autopilot counterpart: {_names(unmapped + unsyncable)}.")]
+    notes = [
+        *([f"Pipedrive person fields with no Autopilot counterpart: {_names(unmapped)}."] if unmapped else []),
+        *([f"Pipedrive custom fields whose type Autopilot cannot hold: {_names(unsyncable)}."] if unsyncable else []),
+    ]
+    if notes:
+        lines += [_Line(""), *(line for note in notes for line in _comment(note))]
     return [*lines, _Line("}"), _Line("")]
 
 
 def _activity_sync(account: Account) -> list[_Line]:
     kinds = [(str(t.get("key_string", "")), str(t.get("name", ""))) for t in account.activity_types if t.get("key_string")]
     if not kinds:
-        return [_comment("This Pipedrive account has no activity types: Autopilot's engagement cannot become activities.")]
+        return _comment("This Pipedrive account has no activity types: Autopilot's engagement cannot become activities.")
     default = next((key for key, _ in kinds if key == PREFERRED_ACTIVITY_TYPE), kinds[0][0])
     body = [
         "sync pipedrive.Activity <- autopilot.Activity {",
@@ -217,8 +227,8 @@ def _activity_sync(account: Account) -> list[_Line]:
         "}",
     ]
     return [
-        _comment("Autopilot's email engagement (sends, opens, clicks) as done Pipedrive activities."),
-        _comment(f"Activity types in this account: {_names(f'{key} ({name})' for key, name in kinds)}."),
+        *_comment("Autopilot's email engagement (sends, opens, clicks) as done Pipedrive activities."),
+        *_comment(f"Activity types in this account: {_names(f'{key} ({name})' for key, name in kinds)}."),
         *(_Line(text, optional=bool(text)) for text in body),
     ]
 

@@ -10,7 +10,7 @@ import pytest
 
 from syncmap.compiler.api import check, compile_plan, format_text
 from syncmap.compiler.catalog import load_catalog
-from syncmap.runtime.scaffold import Account, scaffold
+from syncmap.runtime.scaffold import COMMENT_WIDTH, Account, scaffold
 
 
 def custom_key(n: int) -> str:
@@ -98,7 +98,8 @@ def test_custom_fields_pair_by_name_and_each_side_offers_its_own() -> None:
     assert any(r.startswith('custom("Contract start")') and r.endswith('-> custom("Contract start", date)') for r in rules)
     assert any(r.startswith('custom("Signup Date")') and r.endswith('<- custom("Signup Date", date)') for r in rules)
     assert not any("Interests" in r or "Odd" in r for r in rules)  # a Pipedrive set, an unknown Autopilot type
-    assert any("Interests (set)" in line for line in lines if line.startswith("#"))
+    said = " ".join(line.removeprefix("#").strip() for line in lines if line.startswith("#"))
+    assert "custom fields whose type Autopilot cannot hold: Interests (set)" in said
 
 
 def test_field_names_are_quoted_so_they_round_trip() -> None:
@@ -125,3 +126,12 @@ def test_without_other_lists_no_list_comment(lists: tuple[str, ...]) -> None:
     text = scaffold(account(lists=lists))
     assert "Lists in this account" not in text
     assert 'only autopilot.list("Pipedrive Contacts") -> pipedrive' in text
+
+
+def test_long_comments_are_wrapped_and_keep_every_name() -> None:
+    lists = tuple(f"Campaign list number {n}" for n in range(30))
+    text = scaffold(account(lists=lists))
+    comment_lines = [line.strip() for line in text.splitlines() if line.strip().startswith("#")]
+    assert all(len(line) <= COMMENT_WIDTH + 2 for line in comment_lines)
+    said = " ".join(line.removeprefix("#").strip() for line in comment_lines)
+    assert all(f'"{title}"' in said for title in lists)
