@@ -28,6 +28,9 @@ ENV = {
 }
 # The list Autopilot's integration syncs into Pipedrive; the runtime creates it when missing.
 SYNC_LIST = "Pipedrive Contacts"
+# The Pipedrive person field that keeps each pair's contact id (created by the first run): the
+# link, never a field to sync.
+LINK_FIELD = "apId"
 
 # Pipedrive person field -> Autopilot contact field, for the standard fields both systems have:
 # (Pipedrive path, arrow, Autopilot field, the personFields key that must exist). The arrows are
@@ -89,9 +92,13 @@ def _names(items: Iterable[str]) -> str:
 # ---------------------------------------------------------------- custom fields
 
 
+def _is_custom(definition: Mapping[str, Any]) -> bool:
+    pattern = load_catalog("pipedrive").custom_field_style.key_pattern or r"^[0-9a-f]{40}$"
+    return re.match(pattern, str(definition.get("key", ""))) is not None
+
+
 def _pipedrive_custom(account: Account) -> list[Mapping[str, Any]]:
-    pattern = re.compile(load_catalog("pipedrive").custom_field_style.key_pattern or r"^[0-9a-f]{40}$")
-    return [f for f in account.person_fields if pattern.match(str(f.get("key", ""))) and str(f.get("name", "")).strip()]
+    return [f for f in account.person_fields if _is_custom(f) and str(f.get("name", "")).strip() not in ("", LINK_FIELD)]
 
 
 def _autopilot_type(pipedrive_field_type: str) -> str | None:
@@ -165,7 +172,7 @@ def _person_sync(account: Account) -> list[_Line]:
     lines = [
         _Line("sync pipedrive.Person <-> autopilot.Contact {"),
         *_comment("Pairs are kept in a Pipedrive person field the first run creates."),
-        _Line('link pipedrive.custom("apId") = autopilot.contact_id'),
+        _Line(f"link pipedrive.custom({quote(LINK_FIELD)}) = autopilot.contact_id"),
         _Line("match email.primary = Email"),
         *_comment(f'Only contacts on this Autopilot list reach Pipedrive (the first run creates "{SYNC_LIST}").'),
     ]
@@ -198,7 +205,7 @@ def _person_sync(account: Account) -> list[_Line]:
     unmapped = [
         f"{f.get('name')} ({f.get('key')})"
         for f in account.person_fields
-        if str(f.get("key")) not in HANDLED | {rule[3] for rule in OPTIONAL_RULES} and f not in pipedrive_custom
+        if str(f.get("key")) not in HANDLED | {rule[3] for rule in OPTIONAL_RULES} and not _is_custom(f)
     ]
     notes = [
         *([f"Pipedrive person fields with no Autopilot counterpart: {_names(unmapped)}."] if unmapped else []),

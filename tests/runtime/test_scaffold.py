@@ -135,3 +135,9 @@ def test_long_comments_are_wrapped_and_keep_every_name() -> None:
     assert all(len(line) <= COMMENT_WIDTH + 2 for line in comment_lines)
     said = " ".join(line.removeprefix("#").strip() for line in comment_lines)
     assert all(f'"{title}"' in said for title in lists)
+
+
+def test_the_link_field_a_first_run_made_is_not_offered_as_a_field() -> None:
+    fields = (*PERSON_FIELDS, {"key": custom_key(9), "name": "apId", "field_type": "varchar"})
+    lines = [line for line in scaffold(account(person_fields=fields)).splitlines() if "apId" in line]
+    assert lines == ['  link pipedrive.custom("apId") = autopilot.contact_id']
