@@ -33,6 +33,7 @@ COMMANDS: dict[str, Entry] = {
     ),
     "fmt": Entry("syncmap.runtime.cli.fmt_cmd:fmt", "Format mappings in the one canonical layout (comments are kept)."),
     "graph": Entry("syncmap.runtime.cli.graph_cmd:graph", "Draw a mapping (objects, flows, scopes, deletes, actions) as Mermaid or DOT."),
+    "init": Entry("syncmap.runtime.cli.init_cmd:init", "Write a starter mapping from the fields, lists and activity types of live accounts."),
     "retry": Entry(
         "syncmap.runtime.cli.retry_cmd:retry", "Replay dead letters through the plan of the last run: records that sync now are resolved."
     ),

@@ -37,6 +37,14 @@ class Autopilot:
         for item in answer.body.get("lists") or ():
             self.lists.setdefault(item["title"], item["list_id"])
 
+    async def custom_field_definitions(self) -> list[dict[str, Any]]:
+        """`{name, fieldType}` of each custom contact field (ref §1.2: a bare array, marked [C];
+        an object holding the array under `custom_fields` is read too, in case the live API wraps it)."""
+        answer = await self.http.request("GET", "/contacts/custom_fields")
+        body = answer.body
+        items = body.get("custom_fields") if isinstance(body, dict) else body
+        return [item for item in items or () if isinstance(item, dict) and item.get("name")]
+
     async def ensure_list(self, title: str) -> str:
         for _ in range(3):
             if title in self.lists:

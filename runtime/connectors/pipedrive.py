@@ -72,6 +72,19 @@ class Pipedrive:
             start = more.get("next_start", start + 500)
         self.custom[obj] = definitions
 
+    async def field_definitions(self, obj: str) -> list[dict[str, Any]]:
+        """Every field definition of `obj`, built-in and custom, in the account's order (what
+        `syncmap init` scaffolds a mapping from; the sync itself needs only `load_fields`)."""
+        definitions: list[dict[str, Any]] = []
+        start = 0
+        while True:
+            answer = await self.http.request("GET", f"/v1/{FIELDS_PATHS[obj]}", params={"start": start, "limit": 500})
+            definitions.extend(answer.body.get("data") or ())
+            more = (answer.body.get("additional_data") or {}).get("pagination") or {}
+            if not more.get("more_items_in_collection"):
+                return definitions
+            start = more.get("next_start", start + 500)
+
     async def ensure_field(self, obj: str, name: str, field_type: str = "varchar") -> dict[str, Any]:
         """The custom field named `name`, created when missing (the link field `apId`, R11)."""
         if obj not in self.custom:
