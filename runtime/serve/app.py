@@ -160,7 +160,7 @@ class Receiver:
     async def healthz(self, request: Request) -> Response:
         apis = self.health.apis
         ok = all(entry.get("ok") for entry in apis.values()) if apis else True
-        queue = len(self.state.pending_inbox(limit=10_000))
+        queue = self.state.count_pending_inbox()
         return JSONResponse(
             {
                 "status": "ok" if ok else "degraded",
@@ -172,7 +172,7 @@ class Receiver:
         )
 
     async def metrics_route(self, request: Request) -> Response:
-        self.metrics.queue.set(len(self.state.pending_inbox(limit=10_000)))
+        self.metrics.queue.set(self.state.count_pending_inbox())
         return Response(self.metrics.render(), media_type=CONTENT_TYPE)
 
 

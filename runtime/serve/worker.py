@@ -110,7 +110,7 @@ class Worker:
             except Exception as error:  # a pass that fails is tried again at the next interval
                 self.on_error(f"reconciliation pass failed: {error}")
         items = self.state.pending_inbox(limit=BATCH)
-        self.metrics.queue.set(len(items))
+        self.metrics.queue.set(self.state.count_pending_inbox())
         if items:
             await self.process(items)
         else:

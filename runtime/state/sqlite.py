@@ -467,6 +467,10 @@ class SqliteStateStore:
         rows = self._all(f"SELECT {_INBOX_COLUMNS} FROM inbox WHERE status = ? ORDER BY id LIMIT ?", (INBOX_PENDING, limit))
         return [_inbox(row) for row in rows]
 
+    def count_pending_inbox(self) -> int:
+        row = self._one("SELECT COUNT(*) FROM inbox WHERE status = ?", (INBOX_PENDING,))
+        return int(row[0]) if row else 0
+
     def finish_inbox(self, item_id: int, *, status: str, error: str | None = None) -> None:
         """Record one processing attempt; "pending" leaves the item queued to be tried again."""
         _one_of(status, INBOX_STATUSES, "an inbox item's status")

@@ -432,8 +432,9 @@ def test_finishing_an_inbox_item(store: StateStore) -> None:
     store.finish_inbox(retry, status="pending", error="pipedrive answered 503")
     (left,) = store.pending_inbox()
     assert (left.id, left.attempts, left.error) == (retry, 1, "pipedrive answered 503")
+    assert store.count_pending_inbox() == 1
     store.finish_inbox(retry, status="failed", error="gave up")
-    assert store.pending_inbox() == []
+    assert store.pending_inbox() == [] and store.count_pending_inbox() == 0
     # A delivery already processed is still a duplicate when it comes again.
     assert store.add_inbox(source="pipedrive", delivery_key="1", body={}) is None
     with pytest.raises(ValueError, match="an inbox item's status must be one of pending, done, failed"):
