@@ -56,6 +56,8 @@ def render(outcome: ActionOutcome, output_format: str) -> str:
     if output_format == "json":
         return json.dumps(dataclasses.asdict(outcome), indent=2, sort_keys=True) + "\n"
     lines = [f"{outcome.status}: {outcome.message}"]
+    if outcome.status == "duplicate" and outcome.writes:
+        lines.append("  the first call wrote:")
     for write in outcome.writes:
         target = f"{write['system']} {write['object']}" + (f" {write['id']}" if write["id"] else "")
         lines.append(f"  {write['op']} {target}: {_changes(write['changes'])}")

@@ -29,6 +29,7 @@ from syncmap.runtime.connectors.base import Record
 from syncmap.runtime.connectors.pipedrive import Pipedrive
 from syncmap.runtime.engine import Engine, PairRun, _jsonable, _walk
 from syncmap.runtime.pairing import id_order
+from syncmap.runtime.runner import ACTION_LETTERS
 from syncmap.runtime.values import Context, evaluate, is_empty, ref_key, refs_in, same, truth
 from syncmap.runtime.actions.stages import resolve_stage
 
@@ -193,7 +194,7 @@ class ActionRunner:
     def _outcome(self, action: Mapping[str, Any], contact_id: str, letter: DeadLetter) -> ActionOutcome:
         if not self.dry_run:
             self.state.add_dead_letter(
-                pair=f"action:{action['name']}",
+                pair=f"{ACTION_LETTERS}{action['name']}",
                 side="right",
                 record_id=contact_id,
                 reason=letter.reason,
@@ -408,7 +409,7 @@ class ActionRunner:
             if made is None:
                 raise DeadLetter(f"{write.object.lower()}_missing", f"the Pipedrive {write.object.lower()} {write.id} is gone")
             return write.as_dict()
-        pair = f"action:{action['name']}"
+        pair = f"{ACTION_LETTERS}{action['name']}"
         key = f"{memo or pair}:step{write.step}"
         made_before = ((self.state.get_meta(memo) or {}).get("made") or {}) if memo else {}
         if key in made_before:  # an earlier attempt with this key made it, then stopped short

@@ -169,3 +169,13 @@ def test_a_dry_run_writes_nothing_and_says_what_it_would_write(sbx: Sandbox) -> 
     # A dry run remembers no key: the real call acts.
     code, outcome = action(sbx, "Add Deal", contact_id, "--key", "k")
     assert outcome["status"] == "done" and posts(sbx, "/api/v2/deals") == 1
+
+
+def test_retry_leaves_an_actions_dead_letter_open(sbx: Sandbox) -> None:
+    contact_id = contact(sbx)
+    assert sbx.syncmap("run", MAPPING, "--state", sbx.state).returncode == 0  # the state file knows the plan
+    assert action(sbx, "Update Deal Stage", contact_id)[1]["reason"] == "person_missing"
+    retried = sbx.syncmap("retry", "--state", sbx.state)
+    assert retried.returncode == 0 and "1 dead letters of journey actions are left open" in retried.stderr, retried.stderr
+    status = json.loads(sbx.syncmap("status", "--state", sbx.state, "--format", "json").stdout)
+    assert [(d["pair"], d["reason"]) for d in status["dead_letters"]] == [("action:Update Deal Stage", "person_missing")]
