@@ -156,7 +156,10 @@ class ActionRunner:
         # One action at a time per contact: two actions creating the same person concurrently
         # would make two persons.
         async with self._locks.hold(given.lower()):
-            raw = dict(contact) if isinstance(contact, Mapping) else await self.ap.get(quote(given, safe="@"))
+            # A record as the journey sent it is used as is; one without its contact_id (or an
+            # id or email given alone) is read through the API.
+            usable = isinstance(contact, Mapping) and not is_empty(contact.get("contact_id"))
+            raw = dict(contact) if usable else await self.ap.get(quote(given, safe="@"))
             if raw is None:
                 return self._outcome(action, given, DeadLetter("contact_missing", f"Autopilot has no contact {given}"))
             contact_id = str(raw.get("contact_id") or given)

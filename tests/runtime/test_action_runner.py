@@ -219,3 +219,15 @@ async def test_two_actions_at_once_for_one_new_contact_make_one_person(tmp_path:
         [person] = acc.records("person")
         assert [d["person_id"] for d in acc.records("deal")] == [person["id"]]
         assert [a["person_id"] for a in acc.records("activity")] == [person["id"]]
+
+
+@async_test
+async def test_a_record_without_its_contact_id_is_read_by_email(tmp_path: Path) -> None:
+    async with accounts(tmp_path) as acc:
+        ids = await acc.runner.ap.upsert_many([{"Email": "grace@example.com", "FirstName": "Grace", "LastName": "Hopper"}])
+        outcome = await acc.runner.perform("Add Deal", {"Email": "Grace@Example.com"})
+        assert (outcome.status, outcome.contact) == ("done", ids["grace@example.com"])
+        assert [d["title"] for d in acc.records("deal")] == ["Grace Hopper"]
+        missing = await acc.runner.perform("Add Deal", {"Email": "nobody@example.com"})
+        assert (missing.status, missing.reason, missing.contact) == ("dead_letter", "contact_missing", "nobody@example.com")
+        assert [(d.pair, d.record_id) for d in acc.state.dead_letters()] == [("action:Add Deal", "nobody@example.com")]
