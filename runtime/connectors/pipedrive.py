@@ -220,7 +220,9 @@ class Pipedrive:
             elif key == "owner_id":
                 body["owner_id"] = None if is_empty(value) else int(value)
             elif key == "stage" and obj == "Deal":
-                body["stage_id"] = int(value)  # resolved from a stage name by the caller
+                # An id (actions resolve a name first); anything else goes as given, for
+                # Pipedrive to refuse with its reason rather than a crash here.
+                body["stage_id"] = int(value) if str(value).strip().isdigit() else value
             else:
                 body[key] = value
         if obj == "Person" and ("first_name" in changes or "last_name" in changes):
