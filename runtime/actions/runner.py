@@ -161,7 +161,7 @@ class ActionRunner:
             usable = isinstance(contact, Mapping) and not is_empty(contact.get("contact_id"))
             raw = dict(contact) if usable else await self.ap.get(quote(given, safe="@"))
             if raw is None:
-                return self._outcome(action, given, DeadLetter("contact_missing", f"Autopilot has no contact {given}"))
+                return self._outcome(action, given, DeadLetter("contact_missing", f"Autopilot has no contact {given}"), [])
             contact_id = str(raw.get("contact_id") or given)
             memo = f"action:{name}:{contact_id}:{delivery}" if delivery else None
             seen = self._seen(memo)
@@ -171,11 +171,12 @@ class ActionRunner:
                 )
             run_id = 0 if self.dry_run else self.state.start_run(mode="action", plan_digest=self.plan["source"]["digest"])
             status = "failed"
+            writes: list[dict] = []  # filled as writes are made: a dead letter part-way reports them
             try:
-                writes = await self._act(action, raw, run_id, memo)
+                await self._act(action, raw, run_id, memo, writes)
             except DeadLetter as letter:
                 status = "dead_letters"
-                return self._outcome(action, contact_id, letter)
+                return self._outcome(action, contact_id, letter, writes)
             else:
                 status = "done"
                 if memo and not self.dry_run:
@@ -194,7 +195,7 @@ class ActionRunner:
             return done
         return None
 
-    def _outcome(self, action: Mapping[str, Any], contact_id: str, letter: DeadLetter) -> ActionOutcome:
+    def _outcome(self, action: Mapping[str, Any], contact_id: str, letter: DeadLetter, writes: list[dict]) -> ActionOutcome:
         if not self.dry_run:
             self.state.add_dead_letter(
                 pair=f"{ACTION_LETTERS}{action['name']}",
@@ -206,10 +207,12 @@ class ActionRunner:
             )
         note = " (dry run: not stored)" if self.dry_run else ""
         return ActionOutcome(
-            action["name"], contact_id, "dead_letter", [], f"{action['name']} for {contact_id}: {letter.message}{note}", letter.reason
+            action["name"], contact_id, "dead_letter", writes, f"{action['name']} for {contact_id}: {letter.message}{note}", letter.reason
         )
 
-    async def _act(self, action: Mapping[str, Any], raw: Mapping[str, Any], run_id: int, memo: str | None) -> list[dict]:
+    async def _act(self, action: Mapping[str, Any], raw: Mapping[str, Any], run_id: int, memo: str | None, done: list[dict]) -> None:
+        """Plan, check, then write the action's steps; `done` receives each write made (or, in a
+        dry run, planned)."""
         for node in _custom_targets(action):
             if node["custom"]["name"] not in self.pd.custom.get(node["object"], {}):
                 raise DeadLetter(
@@ -238,11 +241,11 @@ class ActionRunner:
             PairRun.check_pipedrive_values(self, "Person", creating)  # type: ignore[arg-type]  # uses .engine only
         for write in writes:
             PairRun.check_pipedrive_values(self, write.object, write.changes)  # type: ignore[arg-type]
-        done: list[dict] = []
         if self.dry_run:
             if creating is not None:
                 done.append(Write(-1, "Person", "create", None, creating).as_dict())
-            return done + [w.as_dict() for w in writes]
+            done += [w.as_dict() for w in writes]
+            return
         if creating is not None:
             person_id = await self._create_person(raw, creating, run_id, done)
             for write in writes:
@@ -251,7 +254,6 @@ class ActionRunner:
                         write.changes[key] = person_id
         for write in writes:
             done.append(await self._write(action, write, person_id, run_id, memo))
-        return done
 
     # -- the person -------------------------------------------------------------------------
     async def _find_person(self, contact: Record) -> str | None:

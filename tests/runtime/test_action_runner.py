@@ -192,6 +192,7 @@ async def test_a_create_whose_answer_was_lost_is_looked_for_before_creating_agai
         [(contact, key)] = journey_deliveries("Add Deal", BODY)
         lost = await acc.runner.perform("Add Deal", contact, delivery=key)
         assert (lost.status, lost.reason) == ("dead_letter", "outcome_unknown")
+        assert [(w["object"], w["op"]) for w in lost.writes] == [("Person", "create"), ("List", "add")]  # made before it stopped
         assert [i.key for i in acc.state.open_intents("action:Add Deal")]  # the intent stays open
         pd.create = real_create  # type: ignore[method-assign]
         retried = await acc.runner.perform("Add Deal", contact, delivery=key)
