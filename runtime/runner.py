@@ -21,6 +21,7 @@ from syncmap.runtime.session import (
 )
 
 DONE, DEAD_LETTERS, CONFIG, LIMIT = 0, 1, 2, 3
+ACTION_LETTERS = "action:"  # the pair of a journey action's dead letters: `action:<name>`
 
 
 def fail(message: str, rendered: str = "") -> int:
@@ -144,8 +145,14 @@ async def retry_letters(state: str | None, ids: tuple[int, ...], output_format: 
         if plan is None:
             return fail("this state file has no run yet: run `syncmap run MAPPING` first")
         letters = store.dead_letters(ids=list(ids) if ids else None)
+        actions = [letter for letter in letters if letter.pair.startswith(ACTION_LETTERS)]
+        if actions:
+            # A journey action is replayed by calling it again (its delivery decides what it
+            # does), not by a pass of a pair: those letters stay open.
+            print(f"{len(actions)} dead letters of journey actions are left open: run `syncmap action` again for them", file=sys.stderr)
+            letters = [letter for letter in letters if letter not in actions]
         if ids:
-            missing = sorted(set(ids) - {letter.id for letter in letters})
+            missing = sorted(set(ids) - {letter.id for letter in letters} - {letter.id for letter in actions})
             if missing:
                 return fail(f"no open dead letter with id {', '.join(map(str, missing))} (see `syncmap status`)")
         if not letters:

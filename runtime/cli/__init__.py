@@ -22,6 +22,7 @@ class Entry(NamedTuple):
 
 # One line per command: what to import when it runs, and what `syncmap --help` says about it.
 COMMANDS: dict[str, Entry] = {
+    "action": Entry("syncmap.runtime.cli.action_cmd:action", "Run one journey action of the mapping for one Autopilot contact."),
     "check": Entry("syncmap.runtime.cli.check_cmd:check", "Check mappings for syntax errors and broken rules."),
     "compile": Entry("syncmap.runtime.cli.compile_cmd:compile", "Compile a mapping into a sync plan (byte-identical for the same sources)."),
     "demo": Entry(

@@ -12,7 +12,14 @@ from syncmap.runtime.http import UnknownOutcome
 from syncmap.runtime.times import iso_seconds, to_epoch
 from syncmap.runtime.values import is_empty
 
-PATHS = {"Person": "persons", "Organization": "organizations", "Deal": "deals", "Activity": "activities"}
+PATHS = {
+    "Person": "persons",
+    "Organization": "organizations",
+    "Deal": "deals",
+    "Activity": "activities",
+    "Pipeline": "pipelines",
+    "Stage": "stages",
+}
 FIELDS_PATHS = {"Person": "personFields", "Organization": "organizationFields", "Deal": "dealFields", "Activity": "activityFields"}
 MULTI = {"email": "emails", "phone": "phones"}
 RELATION_KEYS = {"person": "person_id", "organization": "org_id", "owner": "owner_id", "deal": "deal_id", "creator": "creator_user_id"}
@@ -32,6 +39,8 @@ class Pipedrive:
         self.activity_types: list[dict[str, Any]] = []
         self.custom: dict[str, dict[str, dict[str, Any]]] = {}  # object -> name -> field definition
         self.related: dict[str, dict[str, dict[str, Any]]] = {}  # object -> id -> raw, for relation hops
+        self.pipelines: dict[str, dict[str, Any]] = {}  # id -> pipeline (Update Deal Stage names stages)
+        self.stages: list[dict[str, Any]] = []
 
     # -- account ----------------------------------------------------------------------------
     async def check(self) -> None:
@@ -57,6 +66,11 @@ class Pipedrive:
             if text in (str(kind.get("key_string", "")).lower(), str(kind.get("name", "")).lower()):
                 return kind["key_string"]
         return None
+
+    async def load_stages(self) -> None:
+        """The account's pipelines and their live stages: a stage given by name is found here."""
+        self.pipelines = {str(p["id"]): p async for page in self.pages("Pipeline", sort_by="id") for p in page if not p.get("is_deleted")}
+        self.stages = [s async for page in self.pages("Stage", sort_by="id") for s in page if not s.get("is_deleted")]
 
     async def load_fields(self, obj: str) -> None:
         definitions: dict[str, dict[str, Any]] = {}
@@ -133,10 +147,12 @@ class Pipedrive:
                     self.related[obj][str(related_id)] = found
 
     # -- records ----------------------------------------------------------------------------
-    async def pages(self, obj: str, *, updated_since: float | None = None) -> AsyncIterator[list[dict[str, Any]]]:
+    async def pages(
+        self, obj: str, *, updated_since: float | None = None, filters: Mapping[str, Any] | None = None, sort_by: str = "update_time"
+    ) -> AsyncIterator[list[dict[str, Any]]]:
         # Sorted by update time: a record changed while the scan runs moves behind it and is read
         # again later in the scan or after the cursor, never lost between two pages.
-        params: dict[str, Any] = {"limit": self.page_size, "sort_by": "update_time", "sort_direction": "asc"}
+        params: dict[str, Any] = {"limit": self.page_size, "sort_by": sort_by, "sort_direction": "asc", **(filters or {})}
         if updated_since is not None:
             params["updated_since"] = iso_seconds(updated_since)
         cursor = None
@@ -228,6 +244,10 @@ class Pipedrive:
                 body["type"] = value
             elif key == "owner_id":
                 body["owner_id"] = None if is_empty(value) else int(value)
+            elif key == "stage" and obj == "Deal":
+                # An id (actions resolve a name first); anything else goes as given, for
+                # Pipedrive to refuse with its reason rather than a crash here.
+                body["stage_id"] = int(value) if str(value).strip().isdigit() else value
             else:
                 body[key] = value
         if obj == "Person" and ("first_name" in changes or "last_name" in changes):

@@ -187,7 +187,7 @@ def _deal_item(store: Store, record: dict[str, Any], custom: list[str], includes
         "currency": record["currency"],
         "status": record["status"],
         **_owner_and_notes(record, custom),
-        "stage": {"id": record["stage_id"], "name": store.settings.stage_name(record["stage_id"])},
+        "stage": {"id": record["stage_id"], "name": (store.stages.get(record["stage_id"]) or {}).get("name")},
         "person": {"id": person["id"], "name": person["name"]} if person else None,
         "organization": {"id": org["id"], "name": org["name"]} if org else None,
         "is_archived": record["is_archived"],

@@ -14,6 +14,7 @@ from syncmap.sandbox.pipedrive import (
     api_entities,
     api_fields,
     api_merge,
+    api_pipelines,
     api_recents,
     api_search,
     api_users,
@@ -100,6 +101,7 @@ def create_app(
         *api_entities.item_routes(),
         *api_fields.routes(),
         *api_users.routes(),
+        *api_pipelines.routes(),
         *api_recents.routes(),
         *api_webhooks.routes(),
     ]

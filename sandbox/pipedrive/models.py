@@ -424,6 +424,28 @@ def changes_for(kind: str, record: dict[str, Any], body: dict[str, Any], store: 
     return changes
 
 
+def deal_stage(old: dict[str, Any], new: dict[str, Any], store: Store, *, creating: bool) -> dict[str, Any]:
+    """A deal's stage and pipeline agree: a stage moves the deal into its pipeline, a pipeline
+    alone puts it in that pipeline's first stage. An id that names no live stage or pipeline is
+    a 400 (Pipedrive answers so for unknown ids; its exact wording is not published)."""
+    pipeline_moved = new.get("pipeline_id") != old.get("pipeline_id")
+    stage_moved = new.get("stage_id") != old.get("stage_id") or (creating and not pipeline_moved)
+    if stage_moved:
+        stage = store.live_stage(new.get("stage_id"))
+        if stage is None:
+            raise bad_request(f'"stage_id" {new.get("stage_id")} is not an existing stage')
+        if pipeline_moved and new.get("pipeline_id") != stage["pipeline_id"]:
+            raise bad_request(f'"stage_id" {stage["id"]} is not a stage of pipeline {new.get("pipeline_id")}')
+        return {"pipeline_id": stage["pipeline_id"]}
+    if pipeline_moved:
+        pipeline = store.pipelines.get(new.get("pipeline_id"))
+        first = store.first_stage(new.get("pipeline_id")) if pipeline is not None and not pipeline["is_deleted"] else None
+        if first is None:
+            raise bad_request(f'"pipeline_id" {new.get("pipeline_id")} is not an existing pipeline with stages')
+        return {"stage_id": first["id"]}
+    return {}
+
+
 def derive(kind: str, old: dict[str, Any], new: dict[str, Any], store: Store, *, creating: bool) -> dict[str, Any]:
     now = store.now()
     out: dict[str, Any] = {}
@@ -452,6 +474,7 @@ def derive(kind: str, old: dict[str, Any], new: dict[str, Any], store: Store, *,
         for key, needs in (("won_time", ("won",)), ("lost_time", ("lost",)), ("close_time", ("won", "lost"))):
             if new.get(key) is not None and status not in needs and new.get(key) != old.get(key):
                 raise bad_request(f'"{key}" can only be set if deal status is {" or ".join(needs)}')
+        out.update(deal_stage(old, new, store, creating=creating))
         if not creating and new.get("stage_id") != old.get("stage_id"):
             out["stage_change_time"] = now
         if new.get("is_archived") != old.get("is_archived") or creating:

@@ -173,6 +173,33 @@ def user_record(user_id: int, name: str, email: str, *, admin: bool, active: boo
     }
 
 
+def pipeline_record(pipeline_id: int, name: str, order_nr: int, when: float) -> dict[str, Any]:
+    return {
+        "id": pipeline_id,
+        "name": name,
+        "order_nr": order_nr,
+        "is_deleted": False,
+        "is_deal_probability_enabled": False,
+        "add_time": when,
+        "update_time": when,
+    }
+
+
+def stage_record(stage_id: int, name: str, pipeline_id: int, order_nr: int, when: float) -> dict[str, Any]:
+    return {
+        "id": stage_id,
+        "order_nr": order_nr,
+        "name": name,
+        "is_deleted": False,
+        "deal_probability": 100,
+        "pipeline_id": pipeline_id,
+        "is_deal_rot_enabled": False,
+        "days_to_rotten": None,
+        "add_time": when,
+        "update_time": when,
+    }
+
+
 def baseline(store: Store) -> None:
     domain = store.company_domain
     for user in (
@@ -196,6 +223,13 @@ def baseline(store: Store) -> None:
             "update_time": ACCOUNT_TIME,
         }
     store._next_id["activity_type"] = len(ACTIVITY_TYPES) + 1
+    # Pipedrive's default pipeline, its stages named as `settings.stage_names` (ids 1..n, the
+    # ids deals and search answers already use).
+    store.pipelines[1] = pipeline_record(1, "Pipeline", 1, ACCOUNT_TIME)
+    for order, name in enumerate(store.settings.stage_names, start=1):
+        store.stages[order] = stage_record(order, name, 1, order, ACCOUNT_TIME)
+    store._next_id["pipeline"] = 2
+    store._next_id["stage"] = len(store.settings.stage_names) + 1
     for kind, key, name, field_type, options in BUILTIN_FIELDS:
         add_field(store, kind, key, name, field_type, options, custom=False, user_id=None, when=ACCOUNT_TIME)
 

@@ -100,8 +100,8 @@ class PipedriveSettings:
     search_index_delay_seconds: float = 2.0
     default_currency: str = "USD"
     default_activity_type: str = "call"
-    # Stages are not modelled; search answers name a deal's stage from this list (ids 1..5). The
-    # v2 examples show 1 "Lead In" and 3 "Demo Scheduled", the rest is Pipedrive's default pipeline.
+    # The seeded default pipeline's stages, ids 1..n (`api_pipelines.py`). The v2 examples show
+    # 1 "Lead In" and 3 "Demo Scheduled", the rest is Pipedrive's default pipeline.
     stage_names: tuple[str, ...] = ("Lead In", "Contact Made", "Demo Scheduled", "Proposal Made", "Negotiations Started")
 
     # -- merge (§8) ----------------------------------------------------------------------------

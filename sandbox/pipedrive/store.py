@@ -61,6 +61,10 @@ class Store:
         self._orders: dict[str, dict[str, OrderIndex]] = {kind: {} for kind in KINDS}
         self.users: dict[int, dict[str, Any]] = {}
         self.activity_types: dict[int, dict[str, Any]] = {}
+        # Pipelines and their stages (`api_pipelines.py`); a deal's stage_id names one, and its
+        # pipeline_id is that stage's pipeline.
+        self.pipelines: dict[int, dict[str, Any]] = {}
+        self.stages: dict[int, dict[str, Any]] = {}
         self.fields: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
         self.me_id = 0
         self.app_user_id = 0
@@ -218,6 +222,14 @@ class Store:
 
     def custom_fields(self, kind: str) -> list[dict[str, Any]]:
         return [f for f in self.fields[kind] if f["custom"]]
+
+    def live_stage(self, stage_id: Any) -> dict[str, Any] | None:
+        stage = self.stages.get(stage_id) if isinstance(stage_id, int) and not isinstance(stage_id, bool) else None
+        return None if stage is None or stage["is_deleted"] else stage
+
+    def first_stage(self, pipeline_id: Any) -> dict[str, Any] | None:
+        live = [s for s in self.stages.values() if s["pipeline_id"] == pipeline_id and not s["is_deleted"]]
+        return min(live, key=lambda s: (s["order_nr"], s["id"])) if live else None
 
     def activity_type_keys(self) -> dict[str, dict[str, Any]]:
         return {t["key_string"]: t for t in self.activity_types.values() if t["active_flag"]}

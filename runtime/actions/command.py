@@ -1,0 +1,71 @@
+"""`syncmap action`: one action for one contact, its outcome printed, and the exit code
+(0 done or duplicate, 1 dead letter, 2 usage or configuration error, 3 stopped by an API limit)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from typing import Any
+
+from syncmap.runtime.actions.runner import ActionOutcome, ActionRunner, UnknownAction
+from syncmap.runtime.connectors.base import ConnectorError
+from syncmap.runtime.runner import CONFIG, DEAD_LETTERS, DONE, LIMIT, connection_hint, fail
+from syncmap.runtime.session import ConfigError, PlanInputError, load_plan_input, open_connectors, resolve_connections, time_scale
+
+
+async def run_action(source: str, name: str, contact: str, *, dry_run: bool, key: str | None, state: str | None, output_format: str) -> int:
+    try:
+        plan = load_plan_input(source)
+        if name not in {a["name"] for a in plan["actions"]}:
+            known = ", ".join(f'"{a["name"]}"' for a in plan["actions"]) or "none"
+            return fail(f'{source} has no action named "{name}" (its actions: {known})')
+        connections = resolve_connections(plan)
+        scale = time_scale()
+    except PlanInputError as error:
+        return fail(str(error), error.rendered)
+    except ConfigError as error:
+        return fail(str(error))
+    from syncmap.runtime.http import ApiError, LimitReached, UnknownOutcome
+    from syncmap.runtime.state import StateError, open_state
+
+    try:
+        store = open_state(state)
+    except (StateError, OSError) as error:
+        return fail(f"cannot open the state file: {error}")
+    try:
+        async with open_connectors(connections, scale=scale) as connectors:
+            runner = ActionRunner(plan, connectors, store, dry_run=dry_run)
+            try:
+                await runner.setup()
+                outcome = await runner.perform(name, contact, delivery=key)
+            except (ConnectorError, UnknownAction, ValueError) as error:
+                return fail(str(error))
+            except LimitReached as error:
+                print(f"stopped: {error}", file=sys.stderr)
+                return LIMIT
+            except (ApiError, UnknownOutcome) as error:
+                return fail(f"{error}\n  ({connection_hint(plan, error)})")
+    finally:
+        store.close()
+    sys.stdout.write(render(outcome, output_format))
+    return DEAD_LETTERS if outcome.status == "dead_letter" else DONE
+
+
+def render(outcome: ActionOutcome, output_format: str) -> str:
+    if output_format == "json":
+        return json.dumps(dataclasses.asdict(outcome), indent=2, sort_keys=True) + "\n"
+    lines = [f"{outcome.status}: {outcome.message}"]
+    if outcome.status == "duplicate" and outcome.writes:
+        lines.append("  the first call wrote:")
+    for write in outcome.writes:
+        target = f"{write['system']} {write['object']}" + (f" {write['id']}" if write["id"] else "")
+        lines.append(f"  {write['op']} {target}: {_changes(write['changes'])}")
+    return "\n".join(lines) + "\n"
+
+
+def _changes(changes: dict[str, Any]) -> str:
+    return ", ".join(f"{k} = {json.dumps(v)}" for k, v in changes.items()) or "(no values)"
+
+
+__all__ = ["CONFIG", "run_action", "render"]
