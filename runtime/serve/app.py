@@ -151,9 +151,14 @@ class Receiver:
             deliveries = self.journey_deliveries(name, body)
         except ValueError as error:
             raise Refused(400, str(error), "unknown_shape") from None
+        # A journey step that names its delivery (a header the step sets) is known by that name;
+        # otherwise by what its body carries (`journey_deliveries`: a retry repeats the body).
+        explicit = request.headers.get("idempotency-key", "").strip()
         accepted = 0
         with self.state.transaction():
             for contact, key in deliveries:
+                if explicit:
+                    key = f"key:{explicit}:{contact.get('contact_id') or str(contact.get('Email', '')).strip().lower()}"
                 accepted += self.accept(f"action:{name}", key, {"contact": contact})
         return JSONResponse({"ok": True, "accepted": accepted, "duplicates": len(deliveries) - accepted})
 

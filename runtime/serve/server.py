@@ -121,6 +121,8 @@ async def serve(plan: dict[str, Any], connections: Any, store: Any, options: Ser
             status = "failed"
             try:
                 await engine.reconcile()
+                if actions_runner is not None:
+                    await actions_runner.setup()  # new users, activity types, stages since the last pass
                 status = "done"
             finally:
                 metrics.passes.labels(status).inc()
@@ -177,10 +179,7 @@ async def _finish_batch(worker: Worker, task: asyncio.Task) -> None:
 async def _actions(plan: dict[str, Any], connectors: Any, store: Any, engine: Any) -> tuple[Any, Any]:
     if not plan["actions"]:
         return None, None
-    try:
-        from syncmap.runtime.actions import ActionRunner, journey_deliveries
-    except ImportError:
-        return None, None
+    from syncmap.runtime.actions import ActionRunner, journey_deliveries
 
     runner = ActionRunner(plan, connectors, store, ctx=engine.ctx)
     await runner.setup()

@@ -261,9 +261,10 @@ class Worker:
         contact = item.body.get("contact") if isinstance(item.body, Mapping) else None
         try:
             outcome = await self.actions.perform(name, contact, delivery=item.delivery_key)
-        except ShapeError as error:
+        except (LookupError, ValueError) as error:  # an action the plan lost, a record without a contact
             self.state.finish_inbox(item.id, status="failed", error=str(error))
             self.metrics.actions.labels(name, "failed").inc()
+            self.metrics.failed.labels("action").inc()
             return
         self.state.finish_inbox(item.id, status="done")
         self.metrics.actions.labels(name, outcome.status).inc()

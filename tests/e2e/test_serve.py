@@ -8,6 +8,7 @@ logs. Polling is off (`--reconcile-every 0`) wherever the point is that webhooks
 from __future__ import annotations
 
 import base64
+import json
 import signal
 import socket
 import time
@@ -341,5 +342,71 @@ def test_a_deal_reaches_autopilot_through_its_pairs_pass_without_polling(sbx: Sa
         assert fields["Open Deal Value"] == 5000 and fields["Deal Status"] == "Open"
         figures = server.settled()
         assert figures.get('syncmap_reconcile_passes_total{status="done"}', 0) == 0
+    finally:
+        server.stop()
+
+
+def journey_step(sbx: Sandbox, server: Server, action: str, *contacts: str, journey: str = "Onboarding") -> dict[str, Any]:
+    """An Autopilot journey's Webhook step, set up as docs/serve.md says, reached by `contacts`."""
+    return sbx.control(
+        "autopilot",
+        "POST",
+        "app/journey-webhook",
+        {
+            "journey": journey,
+            "url": f"{server.url}/actions/{action.replace(' ', '%20')}",
+            "basic_auth": {"user": server.auth[0], "password": server.auth[1]},
+            "contacts": list(contacts),
+        },
+    )
+
+
+def deals_of(sbx: Sandbox, person_id: int) -> list[dict[str, Any]]:
+    return sbx.pd("GET", "/api/v2/deals", params={"person_id": person_id})["data"] or []
+
+
+def test_journey_actions_arrive_through_the_server_and_a_retried_step_acts_once(sbx: Sandbox, tmp_path: Path) -> None:
+    server = Server(sbx, MAPPING, tmp_path / "serve.log", *WEBHOOKS_ONLY)
+    try:
+        for email, first in (("ada@example.com", "Ada"), ("grace@example.com", "Grace")):
+            sbx.control("autopilot", "POST", "app/contact", {"contact": {"Email": email, "FirstName": first, "LastName": "Test"}})
+        server.settled()
+        sbx.clear_log()
+        # Add Deal for two contacts not in Pipedrive: one request with two records; each person is
+        # created (R4) and gets its deal. The step is delivered twice (a retry after a timeout).
+        sbx.control("autopilot", "PATCH", "faults", {"duplicate_next_webhooks": 1})
+        journey_step(sbx, server, "Add Deal", "ada@example.com", "grace@example.com")
+
+        def persons_with_deals() -> dict[str, list[dict[str, Any]]]:
+            found = {primary(p.get("emails")): deals_of(sbx, p["id"]) for p in sbx.persons()}
+            return found if all(found.get(e) for e in ("ada@example.com", "grace@example.com")) else {}
+
+        found = eventually(persons_with_deals, timeout=30, what="a person and a deal for each contact")
+        eventually(lambda: server.metrics().get('syncmap_events_deduplicated_total{source="action"}', 0) >= 2, what="the retried step")
+        figures = server.settled()
+        assert {e: [d["title"] for d in deals] for e, deals in found.items()} == {
+            "ada@example.com": ["Ada Test"],
+            "grace@example.com": ["Grace Test"],
+        }
+        assert sum(1 for m, p in writes(sbx, "pipedrive") if (m, p) == ("POST", "/api/v2/deals")) == 2, "one deal per contact, not two"
+        assert figures['syncmap_actions_total{action="Add Deal",status="done"}'] == 2
+        # Update Deal Stage to a stage the account does not have: a clear dead letter, nothing written.
+        sbx.clear_log()
+        journey_step(sbx, server, "Update Deal Stage", "ada@example.com")
+        eventually(lambda: server.metrics().get('syncmap_actions_total{action="Update Deal Stage",status="dead_letter"}'), what="the dead letter")
+        status = json.loads(sbx.syncmap("status", "--state", sbx.state, "--format", "json").stdout)
+        [letter] = [d for d in status["dead_letters"] if d["pair"] == "action:Update Deal Stage"]
+        assert letter["reason"] == "stage_unknown" and '"Negotiation"' in letter["message"] and '"Negotiations Started"' in letter["message"]
+        assert [w for w in writes(sbx, "pipedrive") if w[1].startswith("/api/v2/")] == []
+        # Update Pipedrive Field never creates the person (R4): reported, not created.
+        sbx.control("autopilot", "POST", "app/contact", {"contact": {"Email": "new@example.com", "FirstName": "New", "LastName": "Person"}})
+        journey_step(sbx, server, "Update Pipedrive Field", "new@example.com")
+        eventually(lambda: server.metrics().get('syncmap_actions_total{action="Update Pipedrive Field",status="dead_letter"}'), what="person_missing")
+        assert "new@example.com" not in {primary(p.get("emails")) for p in sbx.persons()}
+        # A step without the credentials is refused, and nothing is acted on.
+        refused = server.post("/actions/Add%20Deal", json={"records": [{"contact_id": "person_x", "Email": "x@example.com"}], "journey": {}})
+        assert refused.status_code == 401
+        bad = server.post("/actions/Add%20Deal", json={"records": "nope"}, auth=server.auth)
+        assert bad.status_code == 400 and "records" in bad.json()["error"]
     finally:
         server.stop()
