@@ -119,3 +119,79 @@ def test_a_body_that_is_not_json_is_a_shape_error_with_a_reason(raw: bytes) -> N
 
 def test_the_digest_does_not_depend_on_key_order() -> None:
     assert body_digest({"a": 1, "b": [1, 2]}) == body_digest({"b": [1, 2], "a": 1}) != body_digest({"a": 1, "b": [2, 1]})
+
+
+@pytest.mark.parametrize(("entity", "obj"), [("person", "Person"), ("organization", "Organization"), ("deal", "Deal"), ("activity", "Activity")])
+@pytest.mark.parametrize("action", ["create", "change"])
+def test_each_synced_entity_and_action_is_an_upsert_of_its_object(entity: str, obj: str, action: str) -> None:
+    _, change = pipedrive_delivery({"meta": {**DOC_META, "entity": entity, "action": action}, "data": {"id": 42}, "previous": None})
+    assert change is not None and (change.obj, change.action, change.raw) == (obj, "upsert", {"id": 42})
+
+
+def test_a_meta_without_a_version_is_taken_as_v2_and_a_bad_attempt_as_the_first() -> None:
+    meta = {k: v for k, v in DOC_META.items() if k not in ("version", "attempt")}
+    _, change = pipedrive_delivery({"meta": meta, "data": PERSON})
+    assert change is not None and change.attempt == 1
+    for attempt in (0, -2, True, "2", None):
+        _, change = pipedrive_delivery({"meta": {**DOC_META, "attempt": attempt}, "data": PERSON})
+        assert change is not None and change.attempt == 1, attempt
+    _, change = pipedrive_delivery({"meta": {**DOC_META, "attempt": 4}, "data": PERSON})
+    assert change is not None and change.attempt == 4
+
+
+def test_when_a_change_happened_comes_from_the_record_else_from_the_meta() -> None:
+    _, without_time = pipedrive_delivery({"meta": DOC_META, "data": {"id": 42}})
+    assert without_time is not None and without_time.occurred == pytest.approx(1772359200.0)  # meta.timestamp
+    _, deleted = pipedrive_delivery({"meta": {**DOC_META, "action": "delete"}, "data": PERSON, "previous": PERSON})
+    assert deleted is not None and deleted.raw is None and deleted.action == "delete"  # a delete's data is never a state
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"meta": DOC_META, "previous": "Ada"}, "`previous` must be an object or null"),
+        ({"meta": "x"}, "no `meta` object"),
+        ({"meta": {**DOC_META, "entity": 5}}, "needs meta.action"),
+    ],
+)
+def test_shape_errors_say_what_is_wrong(body: object, words: str) -> None:
+    with pytest.raises(ShapeError) as error:
+        pipedrive_delivery(body)
+    assert words in str(error.value)
+
+
+@pytest.mark.parametrize("event", ["contact_added", "contact_updated", "contact_unsubscribed", "contact_unsubscribes"])
+def test_every_contact_event_is_an_upsert(event: str) -> None:
+    _, change = autopilot_delivery({"event": event, "contact": {"contact_id": "person_1"}})
+    assert (change.action, change.record_id, change.list_id) == ("upsert", "person_1", None)
+
+
+def test_autopilot_shape_errors_say_what_is_wrong() -> None:
+    cases = [
+        ({"contact": {}}, "not an Autopilot hook: no `event`"),
+        ({"event": "contact_added", "contact": {"Email": "a@x"}}, "needs a `contact` object with a contact_id"),
+        ({"event": "contact_removed_from_list", "list_id": "l"}, "needs contact_id and list_id"),
+        ({"event": "contact_left_segment"}, "'contact_left_segment' is not one syncmap subscribes to"),
+    ]
+    for body, words in cases:
+        with pytest.raises(ShapeError) as error:
+            autopilot_delivery(body)
+        assert words in str(error.value)
+    with pytest.raises(ShapeError) as error:
+        parse_json(b'{"a": 1,}')
+    assert "the body is not JSON" in str(error.value) and "line 1" in str(error.value)
+
+
+def test_the_subscribed_events_are_the_ones_the_parser_accepts() -> None:
+    from syncmap.runtime.serve.events import AUTOPILOT_SUBSCRIBED
+
+    assert set(AUTOPILOT_SUBSCRIBED) == {
+        "contact_added",
+        "contact_updated",
+        "contact_unsubscribed",
+        "contact_added_to_list",
+        "contact_removed_from_list",
+    }
+    for event in AUTOPILOT_SUBSCRIBED:
+        body = {"event": event, "contact": {"contact_id": "person_1"}, "contact_id": "person_1", "list_id": "contactlist_1"}
+        assert autopilot_delivery(body)[1].record_id == "person_1"
