@@ -163,6 +163,7 @@ class Server:
     """`syncmap serve` as a process on a free port, its stderr in a file (never a full pipe)."""
 
     def __init__(self, sbx: Sandbox, source: str | Path, log: Path, *args: str) -> None:
+        assert not log.exists(), "one log per Server: its start is found by counting the lines that announce it"
         self.sbx, self.source, self.log_path = sbx, str(source), log
         self.args = args
         self.start()

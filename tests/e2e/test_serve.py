@@ -148,7 +148,7 @@ def test_a_restart_reuses_the_subscriptions(sbx: Sandbox, tmp_path: Path) -> Non
         server.stop(signal.SIGKILL)
     # A server that comes back at another public URL replaces its subscriptions (none left
     # pointing at the old address), and the others it finds there.
-    server = Server(sbx, MAPPING, tmp_path / "serve.log", *WEBHOOKS_ONLY, "--keep-subscriptions")
+    server = Server(sbx, MAPPING, tmp_path / "serve-elsewhere.log", *WEBHOOKS_ONLY, "--keep-subscriptions")
     try:
         urls = {h["subscription_url"] for h in sbx.pd("GET", "/v1/webhooks")["data"]}
         assert urls == {f"{server.url}/hooks/pipedrive"}
