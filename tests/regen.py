@@ -3,7 +3,8 @@
   * tests/golden/*.plan.yaml: the plan of every shipped mapping and every valid case;
   * docs/errors.md: every diagnostic code, with its failing example from tests/cases/invalid;
   * docs/graphs/*.mmd and *.dot: every shipped mapping drawn by `syncmap graph`, and the
-    Mermaid blocks of docs/graph.md that show them.
+    Mermaid blocks of docs/graph.md that show them (and the SVG beside a changed DOT, drawn
+    by Graphviz when `dot` is installed).
 
     python tests/regen.py          # rewrite, printing the diff of every file it changes
     python tests/regen.py --check  # exit 1 if anything is out of date (the tests do this too)
@@ -17,6 +18,8 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -143,7 +146,22 @@ def main() -> int:
             p.unlink()
     for p in stale:
         print(("stale: " if check else "rewrote: ") + str(p.relative_to(ROOT)))
+    if not check:
+        redraw([p for p in stale if p.suffix == ".dot"])
     return 1 if (check and stale) else 0
+
+
+def redraw(dots: list[Path]) -> None:
+    """The SVG beside each rewritten DOT, drawn by Graphviz (tests/compiler/test_graph_svg.py
+    checks that each SVG draws its DOT; Graphviz itself is not needed to run the suite)."""
+    if not dots:
+        return
+    if shutil.which("dot") is None:
+        print("Graphviz's `dot` is not installed: redraw " + ", ".join(f"{p.with_suffix('.svg').name}" for p in dots) + " where it is")
+        return
+    for dot in dots:
+        subprocess.run(["dot", "-Tsvg", str(dot), "-o", str(dot.with_suffix(".svg"))], check=True)
+        print("redrew: " + str(dot.with_suffix(".svg").relative_to(ROOT)))
 
 
 if __name__ == "__main__":
