@@ -142,3 +142,5 @@ def parse_json(raw: bytes) -> Any:
         raise ShapeError("the body is not UTF-8") from None
     except json.JSONDecodeError as error:
         raise ShapeError(f"the body is not JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+    except RecursionError:  # `[[[[…` nested deeper than the decoder goes: no delivery looks like that
+        raise ShapeError("the body nests too deeply to be a delivery") from None

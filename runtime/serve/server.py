@@ -29,6 +29,7 @@ from syncmap.runtime.serve.worker import Worker
 
 HEALTH_EVERY = 60.0  # seconds between API checks
 STOP_GRACE = 30.0  # seconds the worker gets to finish its batch on a clean stop
+MAX_CONNECTIONS = 1000
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,12 @@ async def serve(plan: dict[str, Any], connections: Any, store: Any, options: Ser
             body_limit=options.body_limit,
             body_seconds=options.body_timeout,
         )
-        server = _Server(uvicorn.Config(build_app(receiver), log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=5))
+        # Past `limit_concurrency` open connections new ones get 503 at once: a flood of idle or
+        # slow clients cannot use up the process's file descriptors.
+        config = uvicorn.Config(
+            build_app(receiver), log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=5, limit_concurrency=MAX_CONNECTIONS
+        )
+        server = _Server(config)
         http_task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started:
             if http_task.done():

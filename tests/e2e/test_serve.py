@@ -174,6 +174,7 @@ def test_the_server_refuses_what_does_not_belong_and_keeps_answering(sbx: Sandbo
         assert server.post(f"/hooks/autopilot/{server.token}", json={"event": "contact_added"}).status_code == 400
         assert server.post(f"/hooks/autopilot/{server.token}", json=[1, 2, 3]).status_code == 400
         assert server.post(hook, content=b"x" * 30000, auth=server.auth).status_code == 413
+        assert server.post(hook, content=b"[" * 9000 + b"]" * 9000, auth=server.auth).status_code == 400  # deeper than json goes
 
         def chunks() -> Any:
             for _ in range(50):

@@ -195,3 +195,8 @@ def test_the_subscribed_events_are_the_ones_the_parser_accepts() -> None:
     for event in AUTOPILOT_SUBSCRIBED:
         body = {"event": event, "contact": {"contact_id": "person_1"}, "contact_id": "person_1", "list_id": "contactlist_1"}
         assert autopilot_delivery(body)[1].record_id == "person_1"
+
+
+def test_a_body_nested_past_the_decoder_is_a_shape_error_not_a_crash() -> None:
+    with pytest.raises(ShapeError, match="nests too deeply"):
+        parse_json(b"[" * 200_000 + b"]" * 200_000)
