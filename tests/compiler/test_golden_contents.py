@@ -101,7 +101,7 @@ SHARED_ACTIONS = {
 @pytest.mark.parametrize("name", sorted(p.name for p in GOLDEN.glob("*.plan.yaml")))
 def test_every_golden_connects_both_systems_from_the_environment(name: str) -> None:
     plan = golden(name)
-    assert plan["plan_version"] == "1.0" and plan["warnings"] == []
+    assert plan["plan_version"] == "2.0" and plan["warnings"] == []
     assert {c["system"]: c["settings"] for c in plan["connections"]} == ENV_CONNECTIONS
 
 
