@@ -254,7 +254,7 @@ def test_compile_cli_check_and_errors(tmp_path: Path) -> None:
     garbled = runner.invoke(cli, ["compile", source, "-o", str(out), "--check"])
     assert garbled.exit_code == 1 and "is stale" in garbled.stderr
     bad = runner.invoke(
-        cli, ["compile", str(ROOT / "tests" / "cases" / "invalid" / "SM307-required-not-mapped.syncmap"), "-o", str(tmp_path / "x.json")]
+        cli, ["compile", str(ROOT / "tests" / "cases" / "invalid" / "SM307-create-organization.syncmap"), "-o", str(tmp_path / "x.json")]
     )
     assert bad.exit_code == 1 and "SM307" in bad.stderr and not (tmp_path / "x.json").exists()
     assert runner.invoke(cli, ["compile", source, "--check"]).exit_code == 2
