@@ -73,16 +73,19 @@ def _flow_safe(spelled: str, value: Any) -> str:
 
 def dump(data: dict, width: int) -> str:
     """`data` as YAML: block style, and flow style wherever it fits in `width` columns."""
-    cache: dict = {}
+    strings: dict[str, str] = {}
+    others: dict = {}  # by type and value: True == 1, yet they are spelled differently
 
     def spell(v: Any) -> str:
-        key = (type(v), v)
-        text = cache.get(key)
-        if text is None:
-            text = _plain(v)
+        if type(v) is str:
+            text = strings.get(v)
             if text is None:
-                text = _quoted(v) if isinstance(v, str) else _ruamel_spelling(v)
-            cache[key] = text
+                text = strings[v] = _plain(v) or _quoted(v)
+            return text
+        key = (type(v), v)
+        text = others.get(key)
+        if text is None:
+            text = others[key] = _plain(v) or _ruamel_spelling(v)
         return text
 
     return _Layout(spell, width).text(data)
@@ -104,6 +107,8 @@ class _Layout:
         return "\n".join(self.out) + "\n"
 
     def scalar(self, v: Any) -> str | None:
+        if type(v) is str:
+            return self.spell(v)
         if isinstance(v, dict):
             return "{}" if not v else None
         if isinstance(v, list):
@@ -111,6 +116,12 @@ class _Layout:
         return self.spell(v)
 
     def flow_scalar(self, v: Any) -> str:
+        """A scalar as it may stand inside `{…}` or `[…]`."""
+        if type(v) is str:  # most scalars, keyed by the string alone
+            text = self.flow_strings.get(v)
+            if text is None:
+                text = self.flow_strings[v] = _flow_safe(self.spell(v), v)
+            return text
         key = (type(v), v)
         text = self.flow_cache.get(key)
         if text is None:
@@ -119,39 +130,34 @@ class _Layout:
 
     def flow(self, v: Any, budget: int) -> str | None:
         """`v` in flow style if that takes at most `budget` characters."""
-        text = self.flow_text(v)
+        text = self.flow_text(v) if isinstance(v, (dict, list)) else self.flow_scalar(v)
         return text if text is not None and len(text) <= budget else None
 
-    def flow_text(self, v: Any) -> str | None:
-        """`v` in flow style, or None when that is longer than flow_width; worked out once
-        per node, as a mapping too long for one line is tried before each of its values."""
-        if type(v) is str:  # most scalars: the cache lookup inlined, keyed by the string
-            text = self.flow_strings.get(v)
-            if text is None:
-                text = self.flow_strings[v] = _flow_safe(self.spell(v), v)
-            return text if len(text) <= self.flow_width else None
-        if not isinstance(v, (dict, list)):
-            text = self.flow_scalar(v)
-            return text if len(text) <= self.flow_width else None
+    def flow_text(self, v: dict | list) -> str | None:
+        """A mapping or list in flow style, or None when that is longer than flow_width;
+        worked out once per node, as a mapping too long for one line is tried before each of
+        its values."""
         known = self.flow_nodes.get(id(v), self)
         if known is not self:
             return known
+        width = self.flow_width
+        is_dict = isinstance(v, dict)
         parts: list[str] = []
         used = 2
-        for k, x in v.items() if isinstance(v, dict) else enumerate(v):
-            text = self.flow_text(x)
-            if isinstance(v, dict) and text is not None:
+        for k, x in v.items() if is_dict else enumerate(v):
+            text = self.flow_text(x) if isinstance(x, (dict, list)) else self.flow_scalar(x)
+            if text is not None and is_dict:
                 key = self.flow_scalar(k)
                 text = f"{key}: {text}" if len(key) <= _LONGEST_KEY else None
             if text is None:
                 break
             used += len(text) + (2 if parts else 0)
-            if used > self.flow_width:
+            if used > width:
                 break
             parts.append(text)
         else:
             inner = ", ".join(parts)
-            found: str | None = "{" + inner + "}" if isinstance(v, dict) else "[" + inner + "]"
+            found: str | None = "{" + inner + "}" if is_dict else "[" + inner + "]"
             self.flow_nodes[id(v)] = found
             return found
         self.flow_nodes[id(v)] = None
