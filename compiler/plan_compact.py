@@ -189,11 +189,14 @@ class _Expander:
         self.refs = doc["refs"]
         self.done: dict[str, dict[str, Any]] = {}
 
-    def facts(self, system: str, obj: str, name: str, ref: str) -> dict[str, Any]:
-        try:
-            return self.catalog[f"{system}.{obj}"][name]
-        except KeyError:
-            raise CompactError(f"the ref {ref!r} uses {system}.{obj}.{name}, which the plan's catalog does not have") from None
+    def facts(self, system: str, obj: str, name: str, ref: str, kind: str) -> dict[str, Any]:
+        """The catalog entry of a field (`kind` "field") or relation ("relation")."""
+        found = self.catalog.get(f"{system}.{obj}", {}).get(name)
+        if found is None:
+            raise CompactError(f"the ref {ref!r} uses {system}.{obj}.{name}, which the plan's catalog does not have")
+        if ("target" in found) != (kind == "relation"):
+            raise CompactError(f"the ref {ref!r} uses {system}.{obj}.{name} as a {kind}, but the plan's catalog says it is not one")
+        return found
 
     def ref(self, name: str) -> dict[str, Any]:
         found = self.done.get(name)
@@ -210,13 +213,13 @@ class _Expander:
         path = entry.get("path", rest.split("."))
         via, owner = [], obj
         for relation in entry.get("via", []):
-            hop = {"relation": relation, **self.facts(system, owner, relation, name)}
+            hop = {"relation": relation, **self.facts(system, owner, relation, name, "relation")}
             via.append(hop)
             owner = hop["target"]
         out: dict[str, Any] = {"system": system, "object": obj, "path": list(path), "via": via}
         if "field" in entry:
             field = {"name": entry["field"]}
-            for key, value in self.facts(system, owner, entry["field"], name).items():
+            for key, value in self.facts(system, owner, entry["field"], name, "field").items():
                 field[key] = value
                 if key == "access" and "selector" in entry:
                     field["selector"] = entry["selector"]

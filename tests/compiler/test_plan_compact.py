@@ -111,6 +111,21 @@ def test_a_ref_whose_catalog_entry_is_missing_is_refused() -> None:
         loads(json.dumps(written), "json")
 
 
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda w: w["refs"].__setitem__("pipedrive.Person.owner.name", {"via": ["email"], "field": "name", "type": "string"}),
+        lambda w: w["refs"].__setitem__("pipedrive.Person.first_name", {"field": "owner", "type": "string"}),
+    ],
+    ids=["field-as-relation", "relation-as-field"],
+)
+def test_a_ref_that_uses_a_catalog_entry_as_the_wrong_kind_is_refused(tamper) -> None:
+    written = json.loads(dump_json(compile_plan(str(AUTOPILOT)).plan))
+    tamper(written)
+    with pytest.raises(PlanError, match="but the plan's catalog says it is not one"):
+        loads(json.dumps(written), "json")
+
+
 def test_left_out_defaults_come_back() -> None:
     plan = compile_plan(str(AUTOPILOT)).plan
     written = compact(plan)
