@@ -134,8 +134,10 @@ def header(plan: dict[str, Any]) -> str:
 
 
 def dump_json(plan: dict[str, Any]) -> str:
+    from syncmap.compiler import plan_json
+
     with gc_paused():  # like a compile: many small acyclic objects, see gcpause.py
-        return json.dumps(compact(plan), indent=2, ensure_ascii=False) + "\n"
+        return plan_json.dump(compact(plan), FLOW_WIDTH)
 
 
 def dump_yaml(plan: dict[str, Any]) -> str:

@@ -88,12 +88,12 @@ def dump(data: dict, width: int) -> str:
             text = others[key] = _plain(v) or _ruamel_spelling(v)
         return text
 
-    return _Layout(spell, width).text(data)
+    return Layout(spell, width).text(data)
 
 
-class _Layout:
+class Layout:
     """Block mappings and sequences, `{}`/`[]` when empty, flow where it fits, scalars as
-    `spell` writes them."""
+    `spell` writes them. plan_json lays out JSON with the same decisions."""
 
     def __init__(self, spell: Any, flow_width: int) -> None:
         self.spell, self.flow_width = spell, flow_width
@@ -120,13 +120,16 @@ class _Layout:
         if type(v) is str:  # most scalars, keyed by the string alone
             text = self.flow_strings.get(v)
             if text is None:
-                text = self.flow_strings[v] = _flow_safe(self.spell(v), v)
+                text = self.flow_strings[v] = self.flow_safe(self.spell(v), v)
             return text
         key = (type(v), v)
         text = self.flow_cache.get(key)
         if text is None:
-            text = self.flow_cache[key] = _flow_safe(self.spell(v), v)
+            text = self.flow_cache[key] = self.flow_safe(self.spell(v), v)
         return text
+
+    def flow_safe(self, spelled: str, v: Any) -> str:
+        return _flow_safe(spelled, v)
 
     def flow(self, v: Any, budget: int) -> str | None:
         """`v` in flow style if that takes at most `budget` characters."""

@@ -445,6 +445,35 @@ def test_plan_yaml_reads_back_as_the_data_it_wrote(data: dict, width: int) -> No
     assert YAML(typ="safe", pure=True).load(plan_yaml.dump(data, width)) == data
 
 
+@settings(max_examples=int(os.environ.get("PLAN_YAML_EXAMPLES", "300")), deadline=None)
+@given(
+    st.dictionaries(st.text(max_size=10) | st.sampled_from(_TRICKY), _DATA, min_size=1, max_size=5),
+    st.sampled_from([0, 30, 150, 10**6]),
+)
+def test_plan_json_reads_back_as_the_data_it_wrote(data: dict, width: int) -> None:
+    from syncmap.compiler import plan_json
+
+    assert json.loads(plan_json.dump(data, width)) == data
+
+
+def test_plan_json_lays_out_what_fits_on_one_line() -> None:
+    from syncmap.compiler import plan_json
+
+    data = {"a": {"b": [1, 2], "c": "x, y"}, "items": [{"k": 1}], "long": {"k": "v" * 40}, "e": []}
+    assert plan_json.dump(data, 40).splitlines() == [
+        "{",
+        '  "a": {"b": [1, 2], "c": "x, y"},',
+        '  "items": [',  # a list of mappings keeps one item per line
+        '    {"k": 1}',
+        "  ],",
+        '  "long": {',
+        f'    "k": "{"v" * 40}"',
+        "  },",
+        '  "e": []',
+        "}",
+    ]
+
+
 def test_plan_yaml_lays_out_what_fits_on_one_line() -> None:
     from syncmap.compiler import plan_yaml
 
