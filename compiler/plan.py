@@ -15,11 +15,11 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import jsonschema
-
 from syncmap.compiler.gcpause import gc_paused
 from syncmap.compiler.plan_compact import CompactError, compact, expand
+
+if TYPE_CHECKING:
+    import jsonschema
 
 SUPPORTED = (2, 0)  # the newest plan format this syncmap reads
 FLOW_WIDTH = 150  # the project's line length: most catalog entries and refs take one line

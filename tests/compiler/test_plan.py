@@ -366,6 +366,9 @@ def test_compile_still_refuses_a_lowered_plan_that_contradicts_itself(monkeypatc
     monkeypatch.setattr(lower_module, "lower", lambda *a, **k: dict(real(*a, **k), stages=[]))
     with pytest.raises(PlanError, match="is in 0 stages"):
         compile_plan(str(ROOT / "mappings" / "autopilot.syncmap"))
+    monkeypatch.setattr(lower_module, "lower", lambda *a, **k: dict(real(*a, **k), extra=[]))
+    with pytest.raises(PlanError, match="this one has plan_version, .*, warnings, extra"):
+        compile_plan(str(ROOT / "mappings" / "autopilot.syncmap"))
 
 
 _TRICKY = [
