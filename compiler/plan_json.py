@@ -24,9 +24,7 @@ class _JsonLayout(Layout):
 
     def value(self, v: Any, indent: int, lead: str, tail: str) -> None:
         """`v` starting after `lead` (an indentation and maybe `"key": `), then `tail`."""
-        text = self.scalar(v)
-        if text is None:
-            text = self.fitting(lead, v)
+        text = self.inline(lead, v)
         if text is not None:
             self.out.append(f"{lead}{text}{tail}")
             return

@@ -106,14 +106,23 @@ class Layout:
         self.mapping(data, 0, "")
         return "\n".join(self.out) + "\n"
 
-    def scalar(self, v: Any) -> str | None:
+    def inline(self, lead: str, v: Any) -> str | None:
+        """`v` on the line that starts with `lead` (a scalar, `{}`, `[]` or what fits in flow
+        style), or None when it needs lines of its own."""
         if type(v) is str:
             return self.spell(v)
         if isinstance(v, dict):
-            return "{}" if not v else None
-        if isinstance(v, list):
-            return "[]" if not v else None
-        return self.spell(v)
+            if not v:
+                return "{}"
+        elif isinstance(v, list):
+            if not v:
+                return "[]"
+            if any(isinstance(x, dict) for x in v):
+                return None  # a list of mappings stays a list of lines, so one more item is one more line
+        else:
+            return self.spell(v)
+        text = self.flow_text(v)
+        return text if text is not None and len(lead) + len(text) <= self.flow_width else None
 
     def flow_scalar(self, v: Any) -> str:
         """A scalar as it may stand inside `{…}` or `[…]`."""
@@ -130,11 +139,6 @@ class Layout:
 
     def flow_safe(self, spelled: str, v: Any) -> str:
         return _flow_safe(spelled, v)
-
-    def flow(self, v: Any, budget: int) -> str | None:
-        """`v` in flow style if that takes at most `budget` characters."""
-        text = self.flow_text(v) if isinstance(v, (dict, list)) else self.flow_scalar(v)
-        return text if text is not None and len(text) <= budget else None
 
     def flow_text(self, v: dict | list) -> str | None:
         """A mapping or list in flow style, or None when that is longer than flow_width;
@@ -166,12 +170,6 @@ class Layout:
         self.flow_nodes[id(v)] = None
         return None
 
-    def fitting(self, lead: str, v: Any) -> str | None:
-        """`v` in flow style when the line it starts at stays within flow_width."""
-        if isinstance(v, list) and any(isinstance(x, dict) for x in v):
-            return None  # a list of mappings stays a list of lines, so one more item is one more line
-        return self.flow(v, self.flow_width - len(lead))
-
     def mapping(self, d: dict, indent: int, lead: str) -> None:
         for k, v in d.items():
             key = self.spell(k)
@@ -179,9 +177,7 @@ class Layout:
                 self.explicit(key, v, indent, lead)
                 lead = " " * indent
                 continue
-            text = self.scalar(v)
-            if text is None:
-                text = self.fitting(f"{lead}{key}: ", v)
+            text = self.inline(f"{lead}{key}: ", v)
             if text is not None:
                 self.out.append(f"{lead}{key}: {text}")
             elif isinstance(v, dict):
@@ -196,9 +192,7 @@ class Layout:
         """`? KEY` / `: VALUE`: YAML allows no longer key in the `KEY: VALUE` form."""
         self.out.append(f"{lead}? {key}")
         colon = " " * indent + ": "
-        text = self.scalar(v)
-        if text is None:
-            text = self.fitting(colon, v)
+        text = self.inline(colon, v)
         if text is not None:
             self.out.append(colon + text)
         else:
@@ -211,9 +205,7 @@ class Layout:
     def sequence(self, items: list, indent: int, lead: str) -> None:
         for item in items:
             dash = lead + "- "
-            text = self.scalar(item)
-            if text is None:
-                text = self.fitting(dash, item)
+            text = self.inline(dash, item)
             if text is not None:
                 self.out.append(dash + text)
             elif isinstance(item, dict):
