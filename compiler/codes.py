@@ -412,8 +412,11 @@ REQUIRED_NOT_MAPPED = _code(
     ERROR,
     """"Required fields must be mapped in Bedrock in order for records to sync as expected." The
     table requires Person First Name and Last Name, Organization Company Name, Deal Expected
-    Close and Activity Marked as Done Time for every sync of that object.""",
-    """Map the field (either direction), or give it a `default`.""",
+    Close and Activity Marked as Done Time. A sync that can create records of such an object
+    would create them without the field; a sync that only reads or updates it creates none,
+    so it is not asked for there.""",
+    """Write the field toward the side the sync creates on (a rule flowing that way), or give
+    it a `default`; or, if the sync should not create there, say `only linked -> SYSTEM`.""",
 )
 BAD_ACTIVITY_TYPE = _code(
     "SM308",

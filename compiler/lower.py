@@ -19,7 +19,7 @@ from syncmap.compiler.semantic import Model, PairModel, Write, owner_field
 from syncmap.compiler.sources import SourceSet
 from syncmap.compiler.structure import env_name, format_placeholders
 
-PLAN_VERSION = "1.0"
+PLAN_VERSION = "2.0"
 
 _DIRECTIONS = {"left_to_right", "right_to_left", "both"}
 

@@ -1,21 +1,29 @@
 """The plan as a file: its JSON Schema, validation, and deterministic JSON/YAML emission.
 
-The schema (`plan.schema.json`, shipped in the package) is checked on write and on load; a
-plan whose major version this syncmap does not know is refused with a clear message.
+A file holds the written form (`plan_compact`: catalog facts once, one-line spans); memory
+holds the expanded form the runtime reads. The schema (`plan.schema.json`, shipped in the
+package) describes the written form and is checked when a plan is read from a file. A plan
+the compiler has just lowered is not schema-checked again (the test suite checks that every
+lowered plan validates): `assert_consistent` is all a compile pays for. A plan whose format
+this syncmap does not know is refused with a clear message.
 """
 
 from __future__ import annotations
 
-import io
 import json
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from syncmap.compiler.gcpause import gc_paused
+from syncmap.compiler.plan_compact import CompactError, compact, expand
+
 if TYPE_CHECKING:
     import jsonschema
 
-SUPPORTED = (1, 0)  # the newest plan format this syncmap reads
+SUPPORTED = (2, 0)  # the newest plan format this syncmap reads
+FLOW_WIDTH = 150  # the project's line length: most catalog entries and refs take one line
+SECTIONS = ("plan_version", "compiler", "source", "connections", "stages", "pairs", "actions", "warnings")
 
 
 class PlanError(Exception):
@@ -51,14 +59,27 @@ def _fast_validator() -> Any:
     return jsonschema_rs.validator_for(plan_schema())
 
 
-def validate_plan(plan: dict[str, Any]) -> None:
-    """Raise PlanError naming every place the plan breaks its schema."""
-    _check_version(plan)
+def validate_document(doc: Any) -> None:
+    """Raise PlanError naming every place a written plan breaks its schema."""
+    _check_version(doc)
     fast = _fast_validator()
-    errors = [] if fast is not None and fast.is_valid(plan) else sorted(_validator().iter_errors(plan), key=lambda e: list(e.absolute_path))
+    errors = [] if fast is not None and fast.is_valid(doc) else sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
     if errors:
         lines = [f"  /{'/'.join(str(p) for p in e.absolute_path)}: {e.message}" for e in errors[:10]]
         raise PlanError("the plan does not match plan.schema.json:\n" + "\n".join(lines))
+
+
+def validate_plan(plan: dict[str, Any]) -> None:
+    """Raise PlanError when an in-memory plan, written out, would break its schema or itself."""
+    assert_consistent(plan)
+    validate_document(compact(plan))
+
+
+def assert_consistent(plan: dict[str, Any]) -> None:
+    """The cheap check of a plan: its version, its sections, and what no schema can say."""
+    _check_version(plan)
+    if tuple(plan) != SECTIONS:
+        raise PlanError(f"a plan has the sections {', '.join(SECTIONS)}, in that order; this one has {', '.join(map(str, plan))}")
     problems = list(_reference_problems(plan))
     if problems:
         raise PlanError("the plan contradicts itself (edited by hand?); recompile it:\n" + "\n".join(f"  {p}" for p in problems[:10]))
@@ -113,25 +134,21 @@ def header(plan: dict[str, Any]) -> str:
 
 
 def dump_json(plan: dict[str, Any]) -> str:
-    return json.dumps(plan, indent=2, ensure_ascii=False) + "\n"
+    from syncmap.compiler import plan_json
+
+    with gc_paused():  # like a compile: many small acyclic objects, see gcpause.py
+        return plan_json.dump(compact(plan), FLOW_WIDTH)
 
 
 def dump_yaml(plan: dict[str, Any]) -> str:
     from syncmap.compiler import plan_yaml
 
-    text = plan_yaml.dump(plan)
-    if text is None:  # something plan_yaml does not mirror exactly: ruamel writes it all
-        out = io.StringIO()
-        plan_yaml.ruamel_yaml().dump(plan, out)
-        text = out.getvalue()
-    return f"# {header(plan)}\n{text}"
+    with gc_paused():
+        return f"# {header(plan)}\n{plan_yaml.dump(compact(plan), FLOW_WIDTH)}"
 
 
-def dumps(plan: dict[str, Any], fmt: str, *, validate: bool = True) -> str:
-    """The plan as text. `validate=False` for a plan `compile_plan` has just validated, so a
-    compile validates once."""
-    if validate:
-        validate_plan(plan)
+def dumps(plan: dict[str, Any], fmt: str) -> str:
+    """A plan the compiler lowered (`compile_plan` checked it) as the text of a plan file."""
     return dump_yaml(plan) if fmt == "yaml" else dump_json(plan)
 
 
@@ -149,8 +166,13 @@ def loads(text: str, fmt: str) -> dict[str, Any]:
             data = json.loads(text)
     except Exception as exc:  # the parsers raise many types; all mean "not a readable plan"
         raise PlanError(f"cannot read the plan: {exc}") from None
-    validate_plan(data)
-    return data
+    validate_document(data)
+    try:
+        plan = expand(data)
+    except CompactError as exc:
+        raise PlanError(f"the plan contradicts itself (edited by hand?); recompile it:\n  {exc}") from None
+    assert_consistent(plan)
+    return plan
 
 
 def load_plan(path: str) -> dict[str, Any]:

@@ -1,31 +1,44 @@
-"""The plan as YAML, byte for byte what ruamel.yaml's safe dumper writes, in a fraction of the time.
+"""The plan as YAML, laid out for a reviewer, in a fraction of ruamel.yaml's time.
 
 ruamel.yaml's pure-Python emitter spent over a minute on the 10 MB plan of a 10,000-line
-mapping. The layout of a plan is simple (block mappings and sequences, `[]`/`{}` when empty),
-so this module lays out the structure itself and leaves every scalar's spelling (plain or
-quoted, escapes) to ruamel: all distinct scalars are dumped in one batch, and each comes back
-as one line. Whatever it does not mirror exactly (a scalar that would not fit on one line, a
-string long enough that ruamel could wrap it, a top level that is not a mapping) makes
-`dump` return None, and the caller uses ruamel for the whole plan.
+mapping. The layout of a plan is simple, so this module writes it itself: block mappings and
+sequences, `{}`/`[]` when empty, and every mapping or list whose flow form (`{a: 1, b: [x, y]}`)
+fits on its line within the given width on that one line, so a reviewer reads one catalog entry
+or small operation per line. A list of mappings stays one item per line, so that adding an item
+adds lines instead of rewriting one.
+
+Scalars: a word or name with nothing YAML treats specially is written plain; every other string
+is double-quoted with JSON's escapes (which are YAML's too); the odd float is spelled by ruamel.
+The tests load the output back with ruamel and PyYAML and compare.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import re
 from typing import Any
 
-# ruamel wraps a scalar once its line passes the emitter width (4096); beyond this length a
-# string could reach it at some indentation, so such a plan goes to ruamel whole.
-_LONGEST = 3000
-_BREAKS = frozenset("\r\x85\u2028\u2029")
-# Spelled without asking ruamel: a word of letters, digits, `_` and `.` starting with a letter
-# is plain in YAML 1.2 unless it is one of these words (which ruamel is left to spell).
-_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,99}")
+# Plain in YAML 1.1 and 1.2, in block and (without a comma) in flow context: a word of letters,
+# digits, `_` and `.` starting with a letter, unless it is one of _WORDS; the plan's spans
+# (`file:1:2-3:4`, the file name may also start with `_` or `.`) and digests; and names such as
+# `pipedrive.Person.custom("Lead score")`, which have no character YAML treats specially inside
+# a scalar, nor a space at either end.
+_PLAIN = re.compile(
+    r"[A-Za-z][A-Za-z0-9_.]{0,99}"
+    r"|[A-Za-z_.][A-Za-z0-9_./-]{0,80}:[0-9]{1,9}:[0-9]{1,9}-[0-9]{1,9}:[0-9]{1,9}"
+    r"|sha256:[0-9a-f]{64}"
+    r'|[A-Za-z][A-Za-z0-9_.()",<> -]{0,98}[A-Za-z0-9_.()"]'
+)
 _WORDS = {"true", "false", "null", "yes", "no", "on", "off", "y", "n"}
+_FLOW_INDICATORS = frozenset(",[]{}")
+_LONGEST_KEY = 1000  # YAML limits a `key: value` key to 1024 characters
+# What YAML lets a double-quoted scalar hold unescaped (printable, and not a line break in
+# YAML 1.1 either); everything else is written as a \\uXXXX escape.
+_UNPRINTABLE = re.compile("[^\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
 
 
-def _obvious(value: Any) -> str | None:
+def _plain(value: Any) -> str | None:
     if value is None:
         return "null"
     if value is True or value is False:
@@ -37,114 +50,166 @@ def _obvious(value: Any) -> str | None:
     return None
 
 
-def ruamel_yaml() -> Any:
+def _quoted(value: str) -> str:
+    return _UNPRINTABLE.sub(lambda m: "\\u%04x" % ord(m.group()), json.dumps(value, ensure_ascii=False))
+
+
+def _ruamel_spelling(value: Any) -> str:
     from ruamel.yaml import YAML
 
+    out = io.StringIO()
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False
-    yaml.width = 4096
-    return yaml
+    yaml.dump([value], out)
+    return out.getvalue().removeprefix("- ").rstrip("\n")
 
 
-def _ruamel_dump(data: Any) -> str:
-    out = io.StringIO()
-    ruamel_yaml().dump(data, out)
-    return out.getvalue()
+def _flow_safe(spelled: str, value: Any) -> str:
+    """`spelled` (a block-context spelling) as it may stand inside `{…}` or `[…]`."""
+    if not isinstance(value, str) or spelled[:1] == '"' or not _FLOW_INDICATORS.intersection(spelled):
+        return spelled
+    return _quoted(value)
 
 
-def _scalars(data: Any, values: dict, keys: dict) -> bool:
-    """Collect every distinct scalar (by type and value) and mapping key; False when one is
-    too long to be spelled on one line for sure, or when a mapping or list is reached twice
-    (ruamel would write an anchor and an alias)."""
-    stack = [data]
-    seen: set[int] = set()
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (dict, list)):
-            if id(node) in seen:
-                return False
-            seen.add(id(node))
-        if isinstance(node, dict):
-            for k, v in node.items():
-                keys[(type(k), k)] = None
-                stack.append(v)
-        elif isinstance(node, list):
-            stack.extend(node)
-        else:
-            if isinstance(node, str) and len(node) > _LONGEST:
-                return False
-            values[(type(node), node)] = None
-    return True
+def dump(data: dict, width: int) -> str:
+    """`data` as YAML: block style, and flow style wherever it fits in `width` columns."""
+    strings: dict[str, str] = {}
+    others: dict = {}  # by type and value: True == 1, yet they are spelled differently
+
+    def spell(v: Any) -> str:
+        if type(v) is str:
+            text = strings.get(v)
+            if text is None:
+                text = strings[v] = _plain(v) or _quoted(v)
+            return text
+        key = (type(v), v)
+        text = others.get(key)
+        if text is None:
+            text = others[key] = _plain(v) or _ruamel_spelling(v)
+        return text
+
+    return Layout(spell, width).text(data)
 
 
-def _spellings(items: list, as_keys: bool) -> list[str] | None:
-    """ruamel's one-line spelling of each item, as a value (`- X`) or as a key (`K: 0`)."""
-    if not items:
-        return []
-    if as_keys:
-        lines = _ruamel_dump({k: 0 for k in items}).split("\n")
-        cut = [line[:-3] if line.endswith(": 0") else None for line in lines[:-1]]
-    else:
-        lines = _ruamel_dump(list(items)).split("\n")
-        cut = [line[2:] if line.startswith("- ") else None for line in lines[:-1]]
-    if lines[-1] != "" or len(cut) != len(items) or any(c is None or _BREAKS.intersection(c) for c in cut):
-        return None  # some item took more than one line (YAML breaks lines at these too)
-    return cut  # type: ignore[return-value]
+class Layout:
+    """Block mappings and sequences, `{}`/`[]` when empty, flow where it fits, scalars as
+    `spell` writes them. plan_json lays out JSON with the same decisions."""
 
+    def __init__(self, spell: Any, flow_width: int) -> None:
+        self.spell, self.flow_width = spell, flow_width
+        self.out: list[str] = []
+        self.flow_cache: dict = {}
+        self.flow_strings: dict[str, str] = {}
+        self.flow_nodes: dict[int, str | None] = {}  # id of a mapping or list -> its flow form
 
-def dump(data: Any) -> str | None:
-    """`data` as ruamel's safe dumper writes it (block style, width 4096), or None."""
-    if not isinstance(data, dict) or not data:
-        return None
-    values: dict = {}
-    keys: dict = {}
-    if not _scalars(data, values, keys):
-        return None
-    spell = {key: text for key in values if (text := _obvious(key[1])) is not None}
-    spell_key = {key: text for key in keys if (text := _obvious(key[1])) is not None}
-    rest = [key for key in values if key not in spell]
-    rest_keys = [key for key in keys if key not in spell_key]
-    value_text = _spellings([v for _, v in rest], as_keys=False)
-    key_text = _spellings([k for _, k in rest_keys], as_keys=True)
-    if value_text is None or key_text is None:
-        return None
-    spell.update(zip(rest, value_text))
-    spell_key.update(zip(rest_keys, key_text))
-    out: list[str] = []
+    def text(self, data: dict) -> str:
+        self.mapping(data, 0, "")
+        return "\n".join(self.out) + "\n"
 
-    def scalar(v: Any) -> str | None:
+    def inline(self, lead: str, v: Any) -> str | None:
+        """`v` on the line that starts with `lead` (a scalar, `{}`, `[]` or what fits in flow
+        style), or None when it needs lines of its own."""
+        if type(v) is str:
+            return self.spell(v)
         if isinstance(v, dict):
-            return "{}" if not v else None
-        if isinstance(v, list):
-            return "[]" if not v else None
-        return spell[(type(v), v)]
+            if not v:
+                return "{}"
+        elif isinstance(v, list):
+            if not v:
+                return "[]"
+            if any(isinstance(x, dict) for x in v):
+                return None  # a list of mappings stays a list of lines, so one more item is one more line
+        else:
+            return self.spell(v)
+        text = self.flow_text(v)
+        return text if text is not None and len(lead) + len(text) <= self.flow_width else None
 
-    def mapping(d: dict, indent: int, lead: str) -> None:
+    def flow_scalar(self, v: Any) -> str:
+        """A scalar as it may stand inside `{…}` or `[…]`."""
+        if type(v) is str:  # most scalars, keyed by the string alone
+            text = self.flow_strings.get(v)
+            if text is None:
+                text = self.flow_strings[v] = self.flow_safe(self.spell(v), v)
+            return text
+        key = (type(v), v)
+        text = self.flow_cache.get(key)
+        if text is None:
+            text = self.flow_cache[key] = self.flow_safe(self.spell(v), v)
+        return text
+
+    def flow_safe(self, spelled: str, v: Any) -> str:
+        return _flow_safe(spelled, v)
+
+    def flow_text(self, v: dict | list) -> str | None:
+        """A mapping or list in flow style, or None when that is longer than flow_width;
+        worked out once per node, as a mapping too long for one line is tried before each of
+        its values."""
+        known = self.flow_nodes.get(id(v), self)
+        if known is not self:
+            return known
+        width = self.flow_width
+        is_dict = isinstance(v, dict)
+        parts: list[str] = []
+        used = 2
+        for k, x in v.items() if is_dict else enumerate(v):
+            text = self.flow_text(x) if isinstance(x, (dict, list)) else self.flow_scalar(x)
+            if text is not None and is_dict:
+                key = self.flow_scalar(k)
+                text = f"{key}: {text}" if len(key) <= _LONGEST_KEY else None
+            if text is None:
+                break
+            used += len(text) + (2 if parts else 0)
+            if used > width:
+                break
+            parts.append(text)
+        else:
+            inner = ", ".join(parts)
+            found: str | None = "{" + inner + "}" if is_dict else "[" + inner + "]"
+            self.flow_nodes[id(v)] = found
+            return found
+        self.flow_nodes[id(v)] = None
+        return None
+
+    def mapping(self, d: dict, indent: int, lead: str) -> None:
         for k, v in d.items():
-            key = spell_key[(type(k), k)]
-            text = scalar(v)
+            key = self.spell(k)
+            if len(key) > _LONGEST_KEY:
+                self.explicit(key, v, indent, lead)
+                lead = " " * indent
+                continue
+            text = self.inline(f"{lead}{key}: ", v)
             if text is not None:
-                out.append(f"{lead}{key}: {text}")
+                self.out.append(f"{lead}{key}: {text}")
             elif isinstance(v, dict):
-                out.append(f"{lead}{key}:")
-                mapping(v, indent + 2, " " * (indent + 2))
+                self.out.append(f"{lead}{key}:")
+                self.mapping(v, indent + 2, " " * (indent + 2))
             else:
-                out.append(f"{lead}{key}:")
-                sequence(v, indent, " " * indent)
+                self.out.append(f"{lead}{key}:")
+                self.sequence(v, indent, " " * indent)
             lead = " " * indent
 
-    def sequence(items: list, indent: int, lead: str) -> None:
+    def explicit(self, key: str, v: Any, indent: int, lead: str) -> None:
+        """`? KEY` / `: VALUE`: YAML allows no longer key in the `KEY: VALUE` form."""
+        self.out.append(f"{lead}? {key}")
+        colon = " " * indent + ": "
+        text = self.inline(colon, v)
+        if text is not None:
+            self.out.append(colon + text)
+        else:
+            self.out.append(colon.rstrip())
+            if isinstance(v, dict):
+                self.mapping(v, indent + 2, " " * (indent + 2))
+            else:
+                self.sequence(v, indent + 2, " " * (indent + 2))
+
+    def sequence(self, items: list, indent: int, lead: str) -> None:
         for item in items:
             dash = lead + "- "
-            text = scalar(item)
+            text = self.inline(dash, item)
             if text is not None:
-                out.append(dash + text)
+                self.out.append(dash + text)
             elif isinstance(item, dict):
-                mapping(item, indent + 2, dash)
+                self.mapping(item, indent + 2, dash)
             else:
-                sequence(item, indent + 2, dash)
+                self.sequence(item, indent + 2, dash)
             lead = " " * indent
-
-    mapping(data, 0, "")
-    return "\n".join(out) + "\n"

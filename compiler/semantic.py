@@ -938,51 +938,36 @@ class _Analyser:
 
     def required(self, pair: PairModel) -> None:
         """R23. A side the pair can create records on needs every required field written into
-        it, in that direction (defaults count: they are written on creation); a side it never
-        creates on needs the field named somewhere in the block, as the seed's table asks."""
-        named: dict[str, set[str]] = {str(pair.left): set(), str(pair.right): set()}
+        it, in that direction (defaults count: they are written on creation). A side it never
+        creates on needs none: the seed asks for required fields "in order for records to sync
+        as expected", and a pair that only reads or updates a side makes no record there that
+        could lack one (a person synced out to Autopilot needs no `last_name` rule)."""
         written: dict[str, set[str]] = {str(pair.left): set(), str(pair.right): set()}
         for w in pair.writes:
             if w.target.spec is not None and not w.target.through_relation:
                 written[str(w.target.side)].add(w.target.spec.name)
-        refs = [ref for w in pair.writes for ref in (w.target, *w.source.reads)]
-        refs += [ref for m in pair.matches for val in (m.left, m.right) if val is not None for ref in val.reads]
-        for ref in refs:
-            if ref.spec is not None and not ref.hops:
-                named[str(ref.side)].add(ref.spec.name)
         for ref in pair.mentioned:  # a rule that failed to resolve: its own error says enough
             if ref.spec is not None and not ref.hops:
-                named[str(ref.side)].add(ref.spec.name)
                 written[str(ref.side)].add(ref.spec.name)
         for side in (pair.left, pair.right):
+            if str(side) not in pair.creating:
+                continue
             other = pair.right if side is pair.left else pair.left
-            creates = str(side) in pair.creating
-            have = written[str(side)] if creates else named[str(side)]
+            arrow = "<-" if side is pair.left else "->"
             for req in side.spec.required:
-                if req.field in have:
+                if req.field in written[str(side)]:
                     continue
-                what = f"{side.catalog.display_name} {side.spec.display_name} requires `{req.field}` ({req.seed})"
-                if creates:
-                    arrow = "<-" if side is pair.left else "->"
-                    self.out.append(
-                        _diag(
-                            REQUIRED_NOT_MAPPED,
-                            f"{what}, but this sync can create one from {_article(other.catalog.display_name.lower())} {other.catalog.display_name} {other.spec.display_name} and nothing writes it {other.system} -> {side.system}",
-                            pair.sync.span,
-                            f"creates {side.spec.plural or side.object} without `{req.field}`",
-                            f"write `{req.field}` toward {side.system} ({arrow} or <->) in this block, or give it a `default`",
-                        )
+                self.out.append(
+                    _diag(
+                        REQUIRED_NOT_MAPPED,
+                        f"{side.catalog.display_name} {side.spec.display_name} requires `{req.field}` ({req.seed}), but this sync "
+                        f"can create one from {_article(other.catalog.display_name.lower())} {other.catalog.display_name} "
+                        f"{other.spec.display_name} and nothing writes it {other.system} -> {side.system}",
+                        pair.sync.span,
+                        f"creates {side.spec.plural or side.object} without `{req.field}`",
+                        f"write `{req.field}` toward {side.system} ({arrow} or <->) in this block, or give it a `default`",
                     )
-                else:
-                    self.out.append(
-                        _diag(
-                            REQUIRED_NOT_MAPPED,
-                            f"{what}, but it is not mapped",
-                            pair.sync.span,
-                            "required field missing",
-                            f"map `{req.field}` in this block, or give it a default",
-                        )
-                    )
+                )
 
     def creates_on(self, pair: PairModel, side: Side) -> bool:
         """Whether the pair may create records on `side`: it flows there, the object may be

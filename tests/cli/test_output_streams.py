@@ -15,7 +15,7 @@ from syncmap.runtime.cli import cli
 ROOT = Path(__file__).resolve().parents[2]
 INVALID = ROOT / "tests" / "cases" / "invalid"
 WARNS = str(INVALID / "SM119-only-comments.syncmap")  # compiles to a plan, with one warning
-ERRS = str(INVALID / "SM307-required-not-mapped.syncmap")
+ERRS = str(INVALID / "SM307-create-organization.syncmap")
 
 
 def run(*args: str):

@@ -101,7 +101,7 @@ SHARED_ACTIONS = {
 @pytest.mark.parametrize("name", sorted(p.name for p in GOLDEN.glob("*.plan.yaml")))
 def test_every_golden_connects_both_systems_from_the_environment(name: str) -> None:
     plan = golden(name)
-    assert plan["plan_version"] == "1.0" and plan["warnings"] == []
+    assert plan["plan_version"] == "2.0" and plan["warnings"] == []
     assert {c["system"]: c["settings"] for c in plan["connections"]} == ENV_CONNECTIONS
 
 
@@ -259,3 +259,15 @@ def test_five_objects_plan() -> None:
 
     for action, expected in SHARED_ACTIONS.items():
         assert steps(plan, action) == expected, action
+
+
+def test_required_fields_are_asked_only_where_a_pair_creates() -> None:
+    # R23 (SM307) applies where a pair can create: these two never create a person.
+    out = golden("case-required-only-where-created.plan.yaml")["pairs"][0]
+    assert (out["direction"], out["creates"]) == ("left_to_right", {"left": False, "right": True})
+    assert [op["target"]["path"] for op in out["fields"]] == [["FirstName"]]  # no last_name rule
+    update = golden("case-required-not-asked-on-update.plan.yaml")["pairs"][0]
+    assert update["creates"] == {"left": False, "right": False} and update["updates"]["left"] is True
+    assert [op["target"]["path"] for op in update["fields"]] == [["job_title"]]
+    # the runtime still learns the required fields, to refuse a record that lacks one
+    assert {r["field"] for r in update["required"]} == {"first_name", "last_name"}
