@@ -7,7 +7,7 @@ layout compare equal; `fmt` relies on that to prove it preserves meaning.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
+from typing import TypeVar, Union
 
 from syncmap.compiler.diagnostics import Span
 
@@ -330,6 +330,9 @@ class Comment:
     own_line: bool  # alone on its line (else it trails code)
 
 
+_Node = TypeVar("_Node")
+
+
 @dataclass(frozen=True)
 class Mapping:
     file: str
@@ -337,5 +340,5 @@ class Mapping:
     comments: tuple[Comment, ...] = field(default=(), compare=False)
     span: Span = _span()
 
-    def of_type(self, kind: type) -> list:
+    def of_type(self, kind: type[_Node]) -> list[_Node]:
         return [item for item in self.items if isinstance(item, kind)]

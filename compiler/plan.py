@@ -24,7 +24,8 @@ class PlanError(Exception):
 
 @lru_cache(maxsize=1)
 def plan_schema() -> dict[str, Any]:
-    return json.loads(resources.files("syncmap.compiler").joinpath("plan.schema.json").read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(resources.files("syncmap.compiler").joinpath("plan.schema.json").read_text(encoding="utf-8"))
+    return schema
 
 
 @lru_cache(maxsize=1)
@@ -150,7 +151,8 @@ def loads(text: str, fmt: str) -> dict[str, Any]:
     except Exception as exc:  # the parsers raise many types; all mean "not a readable plan"
         raise PlanError(f"cannot read the plan: {exc}") from None
     validate_plan(data)
-    return data
+    plan: dict[str, Any] = data  # a JSON object: validate_plan made sure
+    return plan
 
 
 def load_plan(path: str) -> dict[str, Any]:

@@ -42,7 +42,8 @@ def ruamel_yaml() -> Any:
 
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False
+    # ruamel leaves this attribute unannotated, so mypy takes its default (None) for its type
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     yaml.width = 4096
     return yaml
 
@@ -53,7 +54,11 @@ def _ruamel_dump(data: Any) -> str:
     return out.getvalue()
 
 
-def _scalars(data: Any, values: dict, keys: dict) -> bool:
+# Every distinct scalar, as (type, value) -> None: a set that keeps the order found.
+_Scalars = dict[tuple[type[Any], Any], None]
+
+
+def _scalars(data: Any, values: _Scalars, keys: _Scalars) -> bool:
     """Collect every distinct scalar (by type and value) and mapping key; False when one is
     too long to be spelled on one line for sure, or when a mapping or list is reached twice
     (ruamel would write an anchor and an alias)."""
@@ -78,7 +83,7 @@ def _scalars(data: Any, values: dict, keys: dict) -> bool:
     return True
 
 
-def _spellings(items: list, as_keys: bool) -> list[str] | None:
+def _spellings(items: list[Any], as_keys: bool) -> list[str] | None:
     """ruamel's one-line spelling of each item, as a value (`- X`) or as a key (`K: 0`)."""
     if not items:
         return []
@@ -88,17 +93,18 @@ def _spellings(items: list, as_keys: bool) -> list[str] | None:
     else:
         lines = _ruamel_dump(list(items)).split("\n")
         cut = [line[2:] if line.startswith("- ") else None for line in lines[:-1]]
-    if lines[-1] != "" or len(cut) != len(items) or any(c is None or _BREAKS.intersection(c) for c in cut):
+    spelt = [c for c in cut if c is not None and not _BREAKS.intersection(c)]
+    if lines[-1] != "" or len(cut) != len(items) or len(spelt) != len(cut):
         return None  # some item took more than one line (YAML breaks lines at these too)
-    return cut  # type: ignore[return-value]
+    return spelt
 
 
 def dump(data: Any) -> str | None:
     """`data` as ruamel's safe dumper writes it (block style, width 4096), or None."""
     if not isinstance(data, dict) or not data:
         return None
-    values: dict = {}
-    keys: dict = {}
+    values: _Scalars = {}
+    keys: _Scalars = {}
     if not _scalars(data, values, keys):
         return None
     spell = {key: text for key in values if (text := _obvious(key[1])) is not None}
@@ -120,7 +126,7 @@ def dump(data: Any) -> str | None:
             return "[]" if not v else None
         return spell[(type(v), v)]
 
-    def mapping(d: dict, indent: int, lead: str) -> None:
+    def mapping(d: dict[Any, Any], indent: int, lead: str) -> None:
         for k, v in d.items():
             key = spell_key[(type(k), k)]
             text = scalar(v)
@@ -134,7 +140,7 @@ def dump(data: Any) -> str | None:
                 sequence(v, indent, " " * indent)
             lead = " " * indent
 
-    def sequence(items: list, indent: int, lead: str) -> None:
+    def sequence(items: list[Any], indent: int, lead: str) -> None:
         for item in items:
             dash = lead + "- "
             text = scalar(item)

@@ -7,12 +7,13 @@ or reports why it cannot. Pure: catalogs are data, nothing here touches the outs
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
 from syncmap.compiler import ast
-from syncmap.compiler.catalog import Catalog, FieldSpec, ObjectSpec, ResolvedPath, TYPES, resolve_path, suggest
+from syncmap.compiler.catalog import TYPES, Catalog, FieldSpec, ObjectSpec, RelationSpec, ResolvedPath, resolve_path, suggest
 from syncmap.compiler.codes import (
     AMBIGUOUS_NAME,
     BAD_CUSTOM_FIELD,
@@ -68,7 +69,7 @@ class FieldRef:
         return not self.is_custom and self.resolved is not None and self.resolved.ends_at_relation
 
     @property
-    def hops(self) -> tuple:
+    def hops(self) -> tuple[RelationSpec, ...]:
         return self.resolved.hops if self.resolved is not None else ()
 
     @property
@@ -98,7 +99,7 @@ class FieldRef:
         return self.resolved.end_object if self.resolved is not None else self.side.object
 
     @cached_property
-    def target_key(self) -> tuple:
+    def target_key(self) -> tuple[Hashable, ...]:
         """Identity of the written field: two writes with the same key collide."""
         side = (self.side.system, self.side.object)
         if self.is_custom:
@@ -119,7 +120,7 @@ class Val:
     kind: Literal["field", "literal", "format", "date", "this", "list", "builtin", "null"]
     type: str | None
     reads: tuple[FieldRef, ...] = ()
-    node: object = None
+    node: ast.Value | None = None  # what was written
     builtin: str | None = None  # `me`, `user`, `list`, `linked`, `new`
 
 

@@ -8,12 +8,23 @@ DESIGN.md that applies at compile time is one function below, named after what i
 from __future__ import annotations
 
 import re
-
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from syncmap.compiler import ast
 from syncmap.compiler import satisfiable as sat
-from syncmap.compiler.catalog import Catalog, DependencyCycleError, available_systems, dependency_order, load_catalog, resolve_path, suggest
+from syncmap.compiler.catalog import (
+    Catalog,
+    DependencyCycleError,
+    RuleSpec,
+    SearchPath,
+    available_systems,
+    dependency_order,
+    load_catalog,
+    resolve_path,
+    suggest,
+)
 from syncmap.compiler.codes import (
     ACTIVITY_IDENTITY,
     BAD_ACTION,
@@ -183,7 +194,7 @@ def _diag(
 
 
 class _Analyser:
-    def __init__(self, mappings: list[ast.Mapping], search_path=None) -> None:
+    def __init__(self, mappings: list[ast.Mapping], search_path: SearchPath = None) -> None:
         self.mappings = mappings
         self.search_path = search_path
         self.out: list[Diagnostic] = []
@@ -629,7 +640,7 @@ class _Analyser:
 
     def deletes(self, pair: PairModel, st: ast.Deletes, scopes: "_Scopes") -> None:
         pair.deletes = st
-        if st.arrow not in ("->", "<-"):
+        if st.arrow not in ("->", "<-") or st.target is None:
             return  # `deletes never`, or a two-way arrow (SM113)
         for name in (st.source, st.target):
             if pair.side(name) is None:
@@ -717,7 +728,7 @@ class _Analyser:
         self.unsplittable(pair.writes)
 
     def written_twice(self, writes: list[Write]) -> None:
-        seen: dict[tuple, Write] = {}
+        seen: dict[tuple[tuple[Hashable, ...], bool], Write] = {}
         for w in writes:
             key = (w.target.target_key, w.create_only)
             if key in seen and seen[key].rule == w.rule:
@@ -767,10 +778,12 @@ class _Analyser:
                     continue
                 cat = ref.side.catalog
                 near = f"{ref.side.system}.{ref.end_object}"
+                end = cat.object(ref.end_object)
+                assert end is not None  # a resolved path ends at an object of its catalog
                 self.out.append(
                     _diag(
                         RELATION_NOT_PAIRED,
-                        f"`{ref.describe()}` leads to {cat.display_name} {cat.object(ref.end_object).display_name} records, but no sync pairs {near} with {far}",
+                        f"`{ref.describe()}` leads to {cat.display_name} {end.display_name} records, but no sync pairs {near} with {far}",
                         node.span,
                         "nothing pairs these",
                         f"add `sync {near} <-> {far} {{ … }}` to this mapping or a file it includes",
@@ -788,6 +801,7 @@ class _Analyser:
             source = pair.right if target is pair.left else pair.left
             implicit = self.implicit_filters(pair, source)
             fixed = [f for f, _ in implicit]
+            statements: list[tuple[ast.Condition, ast.Where | ast.Only, str]]
             statements = [(cond, st, f"where {render_condition(cond)}") for cond, _, st in pair.filters]
             statements += [(st.scope, st, f"only {render_condition(st.scope)} -> {st.toward}") for st, side in pair.scopes if side is target]
             kept: list[tuple[sat.Formula, ast.Where | ast.Only, str]] = []
@@ -798,7 +812,14 @@ class _Analyser:
                     continue
                 self.out.append(self.contradiction(f, st, text, implicit, kept))
 
-    def contradiction(self, f, st, text: str, implicit: list, kept: list) -> Diagnostic:
+    def contradiction(
+        self,
+        f: sat.Formula,
+        st: ast.Where | ast.Only,
+        text: str,
+        implicit: list[tuple[sat.Formula, RuleSpec]],
+        kept: list[tuple[sat.Formula, ast.Where | ast.Only, str]],
+    ) -> Diagnostic:
         if not sat.satisfiable([f]):
             return _diag(UNSATISFIABLE_FILTER, f"`{text}` can never be true", st.span, "never true", "remove it, or write the condition you meant")
         for g, rule in implicit:
@@ -829,9 +850,9 @@ class _Analyser:
             "keep the conditions you meant",
         )
 
-    def implicit_filters(self, pair: PairModel, source: Side) -> list:
+    def implicit_filters(self, pair: PairModel, source: Side) -> list[tuple[sat.Formula, RuleSpec]]:
         """The catalogs' filters on a flow out of `source`: (formula, rule)."""
-        out = []
+        out: list[tuple[sat.Formula, RuleSpec]] = []
         for rule in source.catalog.rules_of("sync_out_filter", object=source.object):
             out.append((sat.equals(_var_of(_catalog_ref(source, rule["where"]["field"])), rule["where"]["equals"]), rule))
         for side in (pair.left, pair.right):
@@ -1026,7 +1047,7 @@ class _Analyser:
         if not pair.matches and pair.link is None:
             return  # no pairing at all: SM312
         # Every `match` line is an alternative the runtime may pair by, so each needs the time.
-        groups: dict[int, set[tuple]] = {}
+        groups: dict[int, set[tuple[str | None, str | None]]] = {}
         lines: dict[int, ast.Match | None] = {}
         for m in pair.matches:
             keys = groups.setdefault(m.group, set())
@@ -1072,7 +1093,7 @@ class _Analyser:
         """R21 on every object: a field the catalog marks unsplittable (a user's full name,
         reached through any owner or creator relation; Autopilot's `owner_name`) goes whole to
         one field, never through a format string or a transform, nor into a name part."""
-        by_source: dict[tuple, list[Write]] = {}
+        by_source: dict[tuple[str, tuple[str, ...]], list[Write]] = {}
         for w in writes:
             for ref in w.source.reads:
                 if ref.spec is not None and ref.spec.unsplittable:
@@ -1217,7 +1238,8 @@ class _Scopes:
     source: Scope
 
 
-_STATEMENTS = {
+# the handler's statement argument is the key's type: a mapping of types mypy cannot spell
+_STATEMENTS: dict[type[ast.Statement], Callable[[_Analyser, PairModel, Any, _Scopes], None]] = {
     ast.FieldRule: _Analyser.rule,
     ast.Assign: _Analyser.assign,
     ast.Match: _Analyser._match,
@@ -1234,7 +1256,8 @@ _STATEMENTS = {
 def owner_field(side: Side) -> str | None:
     """The field that holds a record's owner: the catalog's default_owner rule, else a user field."""
     for rule in side.catalog.rules_of("default_owner", object=side.object):
-        return rule["field"]
+        owner: str = rule["field"]
+        return owner
     return next((f.name for f in side.spec.fields if f.type == "user" and f.settable), None)
 
 
@@ -1266,8 +1289,8 @@ def _literals(write: Write) -> tuple[list[ast.Literal], list[ast.Literal]]:
     the way back of a two-way rule is read backwards (SM116 made sure it can be)."""
     maps = [t for t in write.transforms if isinstance(t, ast.MapTransform)]
     backwards = isinstance(write.rule, ast.FieldRule) and write.rule.arrow == "<->" and write.direction == "right_to_left"
-    reaching: list = []
-    read: list = []
+    reaching: list[ast.Value | None] = []
+    read: list[ast.Value] = []
     for m in maps:
         for p in m.pairs:
             key, out = (p.value, p.key) if backwards else (p.key, p.value)
@@ -1281,7 +1304,7 @@ def _literals(write: Write) -> tuple[list[ast.Literal], list[ast.Literal]]:
     return [v for v in reaching if isinstance(v, ast.Literal)], [v for v in read if isinstance(v, ast.Literal)]
 
 
-def _through_relations(pair: PairModel):
+def _through_relations(pair: PairModel) -> Iterator[tuple[ast.MatchKey | ast.FieldRule | ast.Assign, tuple[FieldRef, str]]]:
     """Every place `pair` finds a partner through a relation, as (node, (relation, far object)):
     the relation's records must be paired with the far object's. `match person` (the far
     object is the other side itself), `match person = contact`, and rules copying one relation
@@ -1312,7 +1335,7 @@ def _looks_like_name_part(ref: FieldRef) -> bool:
     return "surname" in words or ("name" in words and bool(words & _NAME_PART_WORDS))
 
 
-def analyse(mappings: list[ast.Mapping], search_path=None) -> tuple[Model, list[Diagnostic]]:
+def analyse(mappings: list[ast.Mapping], search_path: SearchPath = None) -> tuple[Model, list[Diagnostic]]:
     analyser = _Analyser(mappings, search_path)
     model = analyser.run()
     return model, analyser.out
