@@ -26,40 +26,39 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
-
 if TYPE_CHECKING:
     import jsonschema
 
 
 __all__ = [
-    "TYPES",
     "ACCESS",
-    "CatalogError",
-    "DependencyCycleError",
+    "TYPES",
+    "ActionSpec",
     "Catalog",
+    "CatalogError",
     "CustomFieldStyle",
-    "ObjectSpec",
-    "FieldSpec",
-    "MultiSpec",
+    "DependencyCycleError",
+    "DerivedSpec",
     "EnumValue",
+    "FieldSpec",
+    "Identity",
     "LookupSpec",
-    "WriteVia",
+    "MultiSpec",
+    "ObjectSpec",
+    "PathError",
+    "Permissions",
     "RelationSpec",
     "RequiredField",
-    "Permissions",
-    "Identity",
-    "DerivedSpec",
-    "ActionSpec",
-    "RuleSpec",
     "ResolvedPath",
-    "PathError",
-    "load_catalog",
+    "RuleSpec",
+    "WriteVia",
     "available_systems",
-    "resolve_path",
-    "suggest",
+    "clear_cache",
     "dependency_edges",
     "dependency_order",
-    "clear_cache",
+    "load_catalog",
+    "resolve_path",
+    "suggest",
 ]
 
 #: The type vocabulary shared with the language's ``custom("Name", type)``. The schema's

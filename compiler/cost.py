@@ -30,9 +30,9 @@ from __future__ import annotations
 import functools
 import json
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 from syncmap.compiler.token_costs import load_token_costs
@@ -306,9 +306,12 @@ def _uses_users(plan: Mapping[str, Any]) -> bool:
     for node in _walk(plan["pairs"]):
         if node.get("kind") == "user":
             return True
-        if node.get("system") == PIPEDRIVE and "path" in node:
-            if node.get("type") == "user" or any(isinstance(h, Mapping) and h.get("target") == "User" for h in node.get("via") or ()):
-                return True
+        if (
+            node.get("system") == PIPEDRIVE
+            and "path" in node
+            and (node.get("type") == "user" or any(isinstance(h, Mapping) and h.get("target") == "User" for h in node.get("via") or ()))
+        ):
+            return True
     return False
 
 

@@ -240,11 +240,11 @@ def format_mapping(mapping: ast.Mapping, source: str) -> str:
     previous: ast.Item | None = None
     for item in mapping.items:
         is_block = isinstance(item, (ast.Connect, ast.Sync, ast.Action))
-        if previous is not None and (is_block or isinstance(previous, (ast.Connect, ast.Sync, ast.Action)) or type(previous) is not type(item)):
-            # Blocks, and groups of different kinds, always stand apart (comments before an
-            # item stay with it, after the separating blank line).
-            if w.lines and w.lines[-1] != "":
-                w.lines.append("")
+        # Blocks, and groups of different kinds, always stand apart (comments before an item
+        # stay with it, after the separating blank line).
+        apart = previous is not None and (is_block or isinstance(previous, (ast.Connect, ast.Sync, ast.Action)) or type(previous) is not type(item))
+        if apart and w.lines and w.lines[-1] != "":
+            w.lines.append("")
         _item(w, item)
         previous = item
     w.rest()

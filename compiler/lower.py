@@ -103,7 +103,7 @@ class _Lowerer:
         if val.kind == "format":
             assert isinstance(node, ast.Literal)
             names = format_placeholders(str(node.value)) or []
-            return {"kind": "format", "template": node.value, "fields": {n: self.ref(r) for n, r in zip(names, val.reads)}}
+            return {"kind": "format", "template": node.value, "fields": {n: self.ref(r) for n, r in zip(names, val.reads, strict=True)}}
         if val.kind == "date":
             assert isinstance(node, (ast.Clock, ast.DateShift))
             return clock(node)

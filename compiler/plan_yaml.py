@@ -88,7 +88,7 @@ def _spellings(items: list[Any], as_keys: bool) -> list[str] | None:
     if not items:
         return []
     if as_keys:
-        lines = _ruamel_dump({k: 0 for k in items}).split("\n")
+        lines = _ruamel_dump(dict.fromkeys(items, 0)).split("\n")
         cut = [line[:-3] if line.endswith(": 0") else None for line in lines[:-1]]
     else:
         lines = _ruamel_dump(list(items)).split("\n")
@@ -115,8 +115,8 @@ def dump(data: Any) -> str | None:
     key_text = _spellings([k for _, k in rest_keys], as_keys=True)
     if value_text is None or key_text is None:
         return None
-    spell.update(zip(rest, value_text))
-    spell_key.update(zip(rest_keys, key_text))
+    spell.update(zip(rest, value_text, strict=True))
+    spell_key.update(zip(rest_keys, key_text, strict=True))
     out: list[str] = []
 
     def scalar(v: Any) -> str | None:

@@ -17,8 +17,8 @@ from syncmap.compiler.catalog import TYPES, Catalog, FieldSpec, ObjectSpec, Rela
 from syncmap.compiler.codes import (
     AMBIGUOUS_NAME,
     BAD_CUSTOM_FIELD,
-    BAD_REFERENCE,
     BAD_PATH,
+    BAD_REFERENCE,
     UNKNOWN_FIELD,
     UNKNOWN_PLACEHOLDER,
     WRONG_SIDE,
@@ -287,7 +287,7 @@ def resolve_field(path: ast.Path, scope: Scope, *, systems: set[str]) -> tuple[F
     # Two candidate sides (a where clause in a two-way sync): the name must exist on one only.
     found = []
     for side in scope.primary:
-        ref, diags = resolve_path_in(side, path)
+        ref, _ = resolve_path_in(side, path)
         if ref is not None:
             found.append(ref)
     if len(found) == 1:
@@ -320,7 +320,7 @@ def resolve_value(value: ast.Value, scope: Scope, *, systems: set[str]) -> tuple
             reads, diags = [], []
             for name in format_placeholders(str(value.value)) or ():
                 fake = ast.Path(tuple(ast.Segment(part, None, value.span) for part in name.split(".")), value.span)
-                ref, d = resolve_field(fake, scope, systems=systems)
+                ref, _ = resolve_field(fake, scope, systems=systems)  # an unknown name gets the hint below
                 if ref is None:
                     side = scope.primary[0]
                     hint = suggest(name, side.spec.names())

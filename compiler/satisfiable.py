@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, TypeGuard, Union
+from typing import Any, TypeGuard
 
 from syncmap.compiler import ast
 
@@ -56,7 +56,7 @@ class Negated:
     flag: Flag
 
 
-Term = Union[Var, Const, Flag, Negated, None]  # None: something that is neither (a date, `this`)
+Term = Var | Const | Flag | Negated | None  # None: something that is neither (a date, `this`)
 
 
 @dataclass(frozen=True)
@@ -66,12 +66,12 @@ class Test:
     constants: tuple[object, ...] = ()
 
 
-Atom = Union[Test, Flag, Negated, bool]  # a bool: a test already decided
+Atom = Test | Flag | Negated | bool  # a bool: a test already decided
 # A formula: ("and", [formulas]) | ("or", [formulas]) | ("lit", Atom, positive). Spelt as any
 # tuple: mypy cannot narrow a union of tuples on their first item.
 Formula = tuple[Any, ...]
 # One literal of an alternative: negations are folded into `positive`, so never a Negated.
-Lit = tuple[Union[Test, Flag, bool], bool]
+Lit = tuple[Test | Flag | bool, bool]
 
 
 def formula(cond: ast.Condition, term: Callable[[ast.Value], Term]) -> Formula:

@@ -32,12 +32,10 @@ from syncmap.compiler.codes import (
     BAD_LINK,
     BAD_OWNER,
     BAD_POLICY_SYSTEM,
-    LITERAL_SECRET,
-    RULE_AGAINST_SYNC,
-    UNKNOWN_SETTING,
     DELETES_TOWARD_PIPEDRIVE,
     DEPENDENCY_CYCLE,
     EMPTY_WRITES,
+    LITERAL_SECRET,
     MISSING_RELATION,
     MISSING_SCOPE,
     NO_PAIRING,
@@ -46,19 +44,21 @@ from syncmap.compiler.codes import (
     READ_ONLY_FIELD,
     RELATION_NOT_PAIRED,
     REQUIRED_NOT_MAPPED,
+    RULE_AGAINST_SYNC,
     SPLIT_FULL_NAME,
     SYNC_PERMISSION,
     TYPE_MISMATCH,
     UNKNOWN_OBJECT,
+    UNKNOWN_SETTING,
     UNKNOWN_SYSTEM,
     UNKNOWN_VALUE,
     UNSATISFIABLE_FILTER,
     WRITE_THROUGH_RELATION,
     WRITTEN_TWICE,
 )
+from syncmap.compiler.diagnostics import ERROR, WARNING, Diagnostic, Label, Span
 from syncmap.compiler.fmt import condition as render_condition
 from syncmap.compiler.fmt import value as render_value
-from syncmap.compiler.diagnostics import ERROR, WARNING, Diagnostic, Label, Span
 from syncmap.compiler.resolve import FieldRef, Scope, Side, Val, builtin_of, builtin_problem, resolve_field, resolve_value
 from syncmap.compiler.structure import SECRET_WORDS, env_call, env_name
 
@@ -140,7 +140,7 @@ class PairModel:
         return f"{self.left}{self.sync.arrow}{self.right}"
 
     @property
-    def partner_side(self) -> "Side | None":
+    def partner_side(self) -> Side | None:
         """The side whose record is found through the other's relation (`match person`): the
         related record's partner, owned by another pair, so this pair never creates it."""
         for m in self.matches:
@@ -415,7 +415,7 @@ class _Analyser:
 
     # Every statement kind has a handler `(pair, statement, scopes)`: `_STATEMENTS` below.
 
-    def _match(self, pair: PairModel, st: ast.Match, scopes: "_Scopes") -> None:
+    def _match(self, pair: PairModel, st: ast.Match, scopes: _Scopes) -> None:
         group = len({m.group for m in pair.matches})
         before = len(pair.matches)
         for key in st.keys:
@@ -423,11 +423,11 @@ class _Analyser:
         for m in pair.matches[before:]:
             m.group, m.statement = group, st
 
-    def _where(self, pair: PairModel, st: ast.Where, scopes: "_Scopes") -> None:
+    def _where(self, pair: PairModel, st: ast.Where, scopes: _Scopes) -> None:
         self.condition(st.condition, scopes.source)
         pair.filters.append((st.condition, None, st))
 
-    def _empty(self, pair: PairModel, st: ast.Empty, scopes: "_Scopes") -> None:
+    def _empty(self, pair: PairModel, st: ast.Empty, scopes: _Scopes) -> None:
         pair.empty, pair.empty_node = st.policy, st
         skipping = [s for s in (pair.left, pair.right) if s.catalog.rules_of("empty_values_skipped", object=s.object) and pair.flows_into(s)]
         if st.policy == "write" and skipping:
@@ -442,7 +442,7 @@ class _Analyser:
                 )
             )
 
-    def _conflict(self, pair: PairModel, st: ast.Conflict, scopes: "_Scopes") -> None:
+    def _conflict(self, pair: PairModel, st: ast.Conflict, scopes: _Scopes) -> None:
         self.conflict_words(pair, st.policy)
         pair.conflict, pair.conflict_node = st.policy.words, st
 
@@ -458,7 +458,7 @@ class _Analyser:
                 )
             )
 
-    def rule(self, pair: PairModel, rule: ast.FieldRule, scopes: "_Scopes") -> None:
+    def rule(self, pair: PairModel, rule: ast.FieldRule, scopes: _Scopes) -> None:
         lscope, rscope = scopes.left, scopes.right
         lval = self.value(rule.left, lscope)
         rval = self.value(rule.right, rscope)
@@ -492,7 +492,7 @@ class _Analyser:
             self.check_write(pair, write, target_node=rule.right if direction == "left_to_right" else rule.left)
             pair.writes.append(write)
 
-    def assign(self, pair: PairModel, st: ast.Assign, scopes: "_Scopes") -> None:
+    def assign(self, pair: PairModel, st: ast.Assign, scopes: _Scopes) -> None:
         if not isinstance(st.target, ast.Path) or st.target.segments[0].name == "this":
             return  # SM111, from the structural checks
         # One-way pairs write their destination; two-way pairs need a qualified target.
@@ -607,7 +607,7 @@ class _Analyser:
             self.out.append(_diag(TYPE_MISMATCH, f"cannot match {lval.type} with {rval.type}", key.span, "different types"))
         pair.matches.append(MatchModel(lval, rval, kind, key))
 
-    def link(self, pair: PairModel, st: ast.Link, scopes: "_Scopes") -> None:
+    def link(self, pair: PairModel, st: ast.Link, scopes: _Scopes) -> None:
         left = self.field(st.left, scopes.left)
         right = self.field(st.right, scopes.right)
         if left is None or right is None:
@@ -629,7 +629,7 @@ class _Analyser:
         pair.link_node = st
         pair.link_keeper = keepers[0]
 
-    def only(self, pair: PairModel, st: ast.Only, scopes: "_Scopes") -> None:
+    def only(self, pair: PairModel, st: ast.Only, scopes: _Scopes) -> None:
         target = pair.side(st.toward)
         if target is None:
             self.out.append(_diag(BAD_POLICY_SYSTEM, f"`{st.toward}` is not part of this sync", st.span, "not in the pair"))
@@ -638,7 +638,7 @@ class _Analyser:
         self.condition(st.scope, Scope((source,), (target,)))
         pair.scopes.append((st, target))
 
-    def deletes(self, pair: PairModel, st: ast.Deletes, scopes: "_Scopes") -> None:
+    def deletes(self, pair: PairModel, st: ast.Deletes, scopes: _Scopes) -> None:
         pair.deletes = st
         if st.arrow not in ("->", "<-") or st.target is None:
             return  # `deletes never`, or a two-way arrow (SM113)
@@ -682,7 +682,7 @@ class _Analyser:
                 )
             )
 
-    def owner(self, pair: PairModel, st: ast.OwnerDefault, scopes: "_Scopes") -> None:
+    def owner(self, pair: PairModel, st: ast.OwnerDefault, scopes: _Scopes) -> None:
         pair.owner = st
         v = st.value
         ok = False
