@@ -225,12 +225,12 @@ class Writing:
                 run_id=self.run_id, pair=self.id, system="autopilot", op="upsert", key=f"{self.id}:bulk", payload={"count": len(chunk)}
             )
             ids, refused = await self.upsert_isolating(chunk)
-            for body, (candidate, _) in zip(chunk, chunk_owners):
+            for body, (candidate, _) in zip(chunk, chunk_owners, strict=True):
                 if id(body) in refused:
                     engine.dead_letter(self, "left", candidate.left.id, DeadLetter("api_refused", refused[id(body)]))
             with self.state.transaction():
                 self.state.finish_intent(intent, status="done", result={"count": len(ids)})
-                for body, (candidate, changes) in zip(chunk, chunk_owners):
+                for body, (candidate, changes) in zip(chunk, chunk_owners, strict=True):
                     if id(body) in refused:
                         continue
                     email = str(body.get("Email", "")).strip().lower()
@@ -282,8 +282,8 @@ class Writing:
                     self.remember(Candidate(candidate.left, right, candidate.link))
                     engine.report.count(self.id, "left_to_right", "created" if candidate.right is None else "updated")
             # R7: every person synced out is on the mirror list; contacts already there need nothing.
-            for list_title, list_id in zip(engine.mirror_list_titles(self.pair), list_ids):
-                for body, (candidate, _) in zip(chunk, chunk_owners):
+            for list_title, list_id in zip(engine.mirror_list_titles(self.pair), list_ids, strict=False):
+                for body, (candidate, _) in zip(chunk, chunk_owners, strict=True):
                     contact_id = ids.get(str(body.get("Email", "")).strip().lower())
                     if candidate.right is not None and contact_id != candidate.right.id:
                         continue  # the upsert reached another contact with this email: not this pair's
@@ -318,7 +318,7 @@ class Writing:
         if not titles or engine.dry_run:
             return
         ap: Autopilot = engine.connectors["autopilot"]
-        for title, list_id in zip(titles, engine.mirror_lists(self.pair)):
+        for title, list_id in zip(titles, engine.mirror_lists(self.pair), strict=False):
             if title not in members:
                 continue
             for candidate in candidates:
