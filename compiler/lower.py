@@ -21,8 +21,6 @@ from syncmap.compiler.structure import env_name, format_placeholders
 
 PLAN_VERSION = "1.0"
 
-_DIRECTIONS = {"left_to_right", "right_to_left", "both"}
-
 
 def compiler_version() -> str:
     try:

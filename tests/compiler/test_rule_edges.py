@@ -121,6 +121,33 @@ action "Schedule Activity" on autopilot.Contact {{
     assert due == {"kind": "clock", "base": base, "shift": {"sign": sign, "amount": amount, "unit": unit}}
 
 
+@pytest.mark.parametrize(("written", "lowered"), [
+    ("pipedrive.me", {"kind": "me", "system": "pipedrive"}),
+    ('pipedrive.user("Ada Lovelace")', {"kind": "user", "system": "pipedrive", "name": "Ada Lovelace"}),
+])  # fmt: skip
+def test_an_owner_set_by_an_action_step_is_lowered_as_the_user_it_names(written: str, lowered: dict[str, str]) -> None:
+    # `owner default` has its own path through lowering; a step's value goes through the one
+    # every field value takes.
+    text = (
+        CONNECT
+        + f"""
+action "Schedule Activity" on autopilot.Contact {{
+  create pipedrive.Activity {{
+    subject = "Call"
+    type = "call"
+    owner_id = {written}
+    person = this
+  }}
+}}
+"""
+    )
+    result = compile_plan("m.syncmap", _from_memory(text).__getitem__)
+    assert result.plan is not None, [d.message for d in result.diagnostics]
+    (step,) = result.plan["actions"][0]["steps"]
+    (owner,) = [s["value"] for s in step["set"] if s["target"]["path"] == ["owner_id"]]
+    assert owner == lowered
+
+
 # ------------------------------------------------------------------ SM108 from the catalog
 
 
