@@ -148,6 +148,45 @@ action "Schedule Activity" on autopilot.Contact {{
     assert owner == lowered
 
 
+# ------------------------------------------------------------------ two-way syncs
+
+
+def _two_way(*lines: str) -> str:
+    body = "".join(f"  {line}\n" for line in lines)
+    return (
+        CONNECT
+        + f"""
+sync pipedrive.Person <-> autopilot.Contact {{
+  match email.primary = Email
+  only autopilot.list("Pipedrive Contacts") -> pipedrive
+  last_name <-> LastName
+{body}}}
+"""
+    )
+
+
+@pytest.mark.parametrize(("written", "system", "path", "direction"), [
+    ('default phone.primary = "unknown"', "pipedrive", ["phone", "primary"], "right_to_left"),
+    ('default Phone = "unknown"', "autopilot", ["Phone"], "left_to_right"),
+])  # fmt: skip
+def test_a_default_in_a_two_way_sync_writes_the_side_that_has_the_field(written: str, system: str, path: list[str], direction: str) -> None:
+    result = compile_plan("m.syncmap", _from_memory(_two_way("first_name <-> FirstName", written)).__getitem__)
+    assert result.plan is not None, [d.message for d in result.diagnostics]
+    (write,) = [f for f in result.plan["pairs"][0]["fields"] if f["target"]["path"] == path]
+    assert (write["target"]["system"], write["direction"], write["on"]) == (system, direction, "create")
+    assert write["source"] == {"kind": "literal", "value": "unknown", "type": "string"}
+
+
+def test_a_two_way_rule_with_a_constant_is_reported_once_and_still_names_its_field() -> None:
+    # `first_name <-> "Bob"` is SM115; the field it names still counts as written, so Person's
+    # required first_name is not reported as well.
+    assert _codes(_two_way('first_name <-> "Bob"')) == [("SM115", "`<->` needs a field on both sides")]
+
+
+def test_a_match_key_on_neither_side_is_reported_once() -> None:
+    assert _codes(_two_way("first_name <-> FirstName", "match nosuch")) == [("SM203", "Pipedrive Person has no field `nosuch`")]
+
+
 # ------------------------------------------------------------------ SM108 from the catalog
 
 
