@@ -187,6 +187,23 @@ def test_a_match_key_on_neither_side_is_reported_once() -> None:
     assert _codes(_two_way("first_name <-> FirstName", "match nosuch")) == [("SM203", "Pipedrive Person has no field `nosuch`")]
 
 
+def test_activities_written_into_pipedrive_without_their_person_are_sm310() -> None:
+    # The shipped case writes only into Autopilot; here the activity's own fields are written,
+    # but not the person it must belong to (R17).
+    text = (
+        CONNECT
+        + """
+sync pipedrive.Activity <- autopilot.Activity {
+  match marked_as_done_time = occurred_at
+  only new -> pipedrive
+
+  marked_as_done_time <- occurred_at
+}
+"""
+    )
+    assert _codes(text) == [("SM310", "Pipedrive activities must be synced with their `person` relationship")]
+
+
 # ------------------------------------------------------------------ SM108 from the catalog
 
 
