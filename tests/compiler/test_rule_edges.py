@@ -204,6 +204,45 @@ sync pipedrive.Activity <- autopilot.Activity {
     assert _codes(text) == [("SM310", "Pipedrive activities must be synced with their `person` relationship")]
 
 
+# ------------------------------------------------------------------ actions
+
+
+@pytest.mark.parametrize(("action", "verb", "object_", "message"), [
+    ("Update Pipedrive Field", "create", "Person", '"Update Pipedrive Field" is an update action: use `update`'),
+    ("Schedule Activity", "update", "Activity", '"Schedule Activity" is a create action: use `create`'),
+])  # fmt: skip
+def test_a_step_against_its_catalog_action_names_the_verb_to_use(action: str, verb: str, object_: str, message: str) -> None:
+    text = (
+        CONNECT
+        + f"""
+action "{action}" on autopilot.Contact {{
+  {verb} pipedrive.{object_} {{
+    subject = "Call"
+  }}
+}}
+"""
+    )
+    assert [m for code, m in _codes(text) if code == "SM316"] == [message]
+
+
+def test_a_step_on_an_unknown_system_does_not_hide_the_next_steps_problems() -> None:
+    text = (
+        CONNECT
+        + """
+action "Two Steps" on autopilot.Contact {
+  create salesforce.Lead {
+    name = "x"
+  }
+  create pipedrive.Activity {
+    subjekt = "Call"
+    person = this
+  }
+}
+"""
+    )
+    assert _codes(text) == [("SM201", "there is no system `salesforce`"), ("SM203", "Pipedrive Activity has no field `subjekt`")]
+
+
 # ------------------------------------------------------------------ SM108 from the catalog
 
 
