@@ -204,6 +204,28 @@ sync pipedrive.Activity <- autopilot.Activity {
     assert _codes(text) == [("SM310", "Pipedrive activities must be synced with their `person` relationship")]
 
 
+# ------------------------------------------------------------------ contradictions
+
+
+def test_a_filter_excluding_every_value_of_an_enum_can_never_be_true() -> None:
+    # Only the catalog's list of a deal's statuses makes this a contradiction: a present status
+    # that is none of open, won, lost and deleted.
+    condition = 'status and status != "open" and status != "won" and status != "lost" and status != "deleted"'
+    text = (
+        CONNECT
+        + f"""
+sync pipedrive.Deal -> autopilot.Contact {{
+  match title = Email
+  where {condition}
+  title -> FirstName
+}}
+"""
+    )
+    assert [(code, m) for code, m in _codes(text) if code == "SM325"] == [("SM325", f"`where {condition}` can never be true")]
+    # one status left open: satisfiable
+    assert "SM325" not in [code for code, _ in _codes(text.replace(' and status != "deleted"', ""))]
+
+
 # ------------------------------------------------------------------ actions
 
 
