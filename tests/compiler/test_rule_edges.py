@@ -11,7 +11,9 @@ import pytest
 
 from syncmap.compiler.api import check, compile_plan, parse
 from syncmap.compiler.catalog import clear_cache
+from syncmap.compiler.lower import lower
 from syncmap.compiler.semantic import analyse
+from syncmap.compiler.sources import load
 from syncmap.compiler.structure import check_structure
 
 CATALOGS = Path(__file__).resolve().parents[2] / "compiler" / "catalogs"
@@ -299,3 +301,47 @@ def test_a_catalog_secret_written_in_the_mapping_is_sm108(catalog_with_passphras
 def test_a_catalog_secret_from_the_environment_is_accepted(catalog_with_passphrase: Path) -> None:
     text = 'connect autopilot {\n  key = env("AUTOPILOT_API_KEY")\n  passphrase = env("AUTOPILOT_PASSPHRASE")\n}\n'
     assert _analysed(text, catalog_with_passphrase) == []
+
+
+# ------------------------------------------------------------------ a step's idempotency
+
+ADD_DEAL = (
+    CONNECT
+    + """
+action "Add Deal" on autopilot.Contact {
+  create pipedrive.Deal {
+    title = "Inbound"
+    person = this
+  }
+}
+"""
+)
+
+
+@pytest.fixture
+def catalog_with_idempotent_add_deal(tmp_path: Path):
+    """The shipped catalogs, with "Add Deal" (a create) marked idempotent: no shipped action's
+    idempotency differs from what its verb would suggest."""
+    for name in ("pipedrive.json", "autopilot.json"):
+        data = json.loads((CATALOGS / name).read_text(encoding="utf-8"))
+        for action in data.get("actions", []):
+            if action["name"] == "Add Deal":
+                action["idempotent"] = True
+        (tmp_path / name).write_text(json.dumps(data), encoding="utf-8")
+    clear_cache()
+    yield tmp_path
+    clear_cache()
+
+
+def _step(search_path: Path | None) -> dict[str, object]:
+    sources = load("m.syncmap", _from_memory(ADD_DEAL).__getitem__)
+    model, diagnostics = analyse(sources.mappings, search_path=[search_path] if search_path else None)
+    assert diagnostics == []
+    (step,) = lower(model, sources)["actions"][0]["steps"]
+    return step
+
+
+def test_a_step_is_idempotent_as_its_catalog_action_says_not_as_its_verb_suggests(catalog_with_idempotent_add_deal: Path) -> None:
+    shipped, made = _step(None), _step(catalog_with_idempotent_add_deal)
+    assert (shipped["verb"], shipped["catalog_action"], shipped["idempotent"]) == ("create", "Add Deal", False)
+    assert (made["verb"], made["catalog_action"], made["idempotent"]) == ("create", "Add Deal", True)
