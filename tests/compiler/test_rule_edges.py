@@ -206,6 +206,34 @@ sync pipedrive.Activity <- autopilot.Activity {
     assert _codes(text) == [("SM310", "Pipedrive activities must be synced with their `person` relationship")]
 
 
+# ------------------------------------------------------------------ warnings in the plan
+
+
+def test_a_plan_records_the_warnings_of_its_mapping() -> None:
+    # No shipped mapping or valid case has a warning, so every golden plan's list is empty.
+    text = (
+        CONNECT
+        + """
+sync pipedrive.Person -> autopilot.Contact {
+  match email.primary = Email
+  only autopilot.list("Pipedrive Contacts") -> pipedrive
+  empty write
+  first_name -> FirstName
+  last_name -> LastName
+}
+"""
+    )
+    result = compile_plan("m.syncmap", _from_memory(text).__getitem__)
+    assert result.plan is not None, [d.message for d in result.diagnostics]
+    assert result.plan["warnings"] == [
+        {
+            "code": "SM319",
+            "message": "empty values would be written to Autopilot",
+            "span": {"file": "m.syncmap", "line": 14, "col": 3, "end_line": 14, "end_col": 14},
+        }
+    ]
+
+
 # ------------------------------------------------------------------ contradictions
 
 
