@@ -150,6 +150,47 @@ action "Schedule Activity" on autopilot.Contact {{
     assert owner == lowered
 
 
+@pytest.mark.parametrize(("written", "expected"), [
+    ('"2024-01-31"', []),  # a date is written as a string
+    ("5", [("SM304", "an integer value cannot be written into `due_date`, which holds date")]),
+])  # fmt: skip
+def test_a_date_field_takes_a_string_constant_and_no_other(written: str, expected: list[tuple[str, str]]) -> None:
+    text = (
+        CONNECT
+        + f"""
+action "Schedule Activity" on autopilot.Contact {{
+  create pipedrive.Activity {{
+    subject = "Call"
+    type = "call"
+    due_date = {written}
+    person = this
+  }}
+}}
+"""
+    )
+    assert _codes(text) == expected
+
+
+def test_a_default_reads_its_value_from_the_side_opposite_its_target() -> None:
+    text = (
+        CONNECT
+        + """
+sync pipedrive.Person -> autopilot.Contact {
+  match email.primary = Email
+  only autopilot.list("Pipedrive Contacts") -> pipedrive
+  first_name -> FirstName
+  last_name -> LastName
+  default Phone = phone.primary
+}
+"""
+    )
+    result = compile_plan("m.syncmap", _from_memory(text).__getitem__)
+    assert result.plan is not None, [d.message for d in result.diagnostics]
+    (write,) = [f for f in result.plan["pairs"][0]["fields"] if f["target"]["path"] == ["Phone"]]
+    assert (write["direction"], write["on"]) == ("left_to_right", "create")
+    assert (write["source"]["ref"]["system"], write["source"]["ref"]["path"]) == ("pipedrive", ["phone", "primary"])
+
+
 # ------------------------------------------------------------------ two-way syncs
 
 
