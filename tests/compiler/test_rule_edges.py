@@ -191,6 +191,27 @@ sync pipedrive.Person -> autopilot.Contact {
     assert (write["source"]["ref"]["system"], write["source"]["ref"]["path"]) == ("pipedrive", ["phone", "primary"])
 
 
+@pytest.mark.parametrize(("link", "expected"), [
+    ('pipedrive.custom("apId") = autopilot.contact_id', []),
+    # neither side's id: nothing to keep the partner's id in
+    ('pipedrive.custom("apId") = autopilot.Email', [("SM320", "`link` pairs one side's id field with a writable or custom field of the other")]),
+])  # fmt: skip
+def test_a_link_pairs_exactly_one_id_field_with_a_field_that_keeps_it(link: str, expected: list[tuple[str, str]]) -> None:
+    text = (
+        CONNECT
+        + f"""
+sync pipedrive.Person <-> autopilot.Contact {{
+  link {link}
+  match email.primary = Email
+  only autopilot.list("Pipedrive Contacts") -> pipedrive
+  first_name <-> FirstName
+  last_name <-> LastName
+}}
+"""
+    )
+    assert _codes(text) == expected
+
+
 # ------------------------------------------------------------------ two-way syncs
 
 
