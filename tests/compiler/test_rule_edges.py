@@ -212,6 +212,22 @@ sync pipedrive.Person <-> autopilot.Contact {{
     assert _codes(text) == expected
 
 
+def test_an_owner_default_on_a_side_without_owners_is_sm314() -> None:
+    # pipedrive.me is a user, but Pipedrive's users have no owner field to put one in.
+    text = (
+        CONNECT
+        + """
+sync pipedrive.User -> autopilot.Contact {
+  match email = Email
+  owner default pipedrive.me
+  name -> FirstName
+}
+"""
+    )
+    owner = '`owner default` needs `SYSTEM.me`, a user id or `SYSTEM.user("Name")` of a side that has owners'
+    assert [(code, m) for code, m in _codes(text) if code == "SM314"] == [("SM314", owner)]
+
+
 # ------------------------------------------------------------------ two-way syncs
 
 
