@@ -228,6 +228,30 @@ sync pipedrive.User -> autopilot.Contact {
     assert [(code, m) for code, m in _codes(text) if code == "SM314"] == [("SM314", owner)]
 
 
+def test_each_relation_a_pair_matches_through_needs_its_own_pairing() -> None:
+    # `match person` is paired by the person sync; `match organization`, after it, is not.
+    text = (
+        CONNECT
+        + """
+sync pipedrive.Person <-> autopilot.Contact {
+  link pipedrive.custom("apId") = autopilot.contact_id
+  match email.primary = Email
+  only autopilot.list("Pipedrive Contacts") -> pipedrive
+  first_name <-> FirstName
+  last_name  <-> LastName
+}
+
+sync pipedrive.Deal -> autopilot.Contact {
+  match person
+  match organization
+  title -> Company
+}
+"""
+    )
+    unpaired = "`organization` leads to Pipedrive Organization records, but no sync pairs pipedrive.Organization with autopilot.Contact"
+    assert [(code, m) for code, m in _codes(text) if code == "SM324"] == [("SM324", unpaired)]
+
+
 # ------------------------------------------------------------------ two-way syncs
 
 
