@@ -90,7 +90,7 @@ def counts(repo: Path, module: str) -> dict[str, int]:
         ).fetchall()
     finally:
         db.close()
-    return {status: n for status, n in rows}
+    return dict(rows)
 
 
 def stale(repo: Path) -> list[int]:

@@ -89,7 +89,7 @@ async def run(sizes: list[int], rounds: int) -> int:
     apps = [new_app() for _ in sizes]
     clients = [client(app) for app in apps]
     try:
-        for http, n in zip(clients, sizes[:-1]):
+        for http, n in zip(clients, sizes[:-1], strict=False):  # every client but the last
             await seed(http, n)
         before, cpu = resident_bytes(), time.process_time()
         seconds, created = await seed(clients[-1], sizes[-1])
@@ -104,7 +104,7 @@ async def run(sizes: list[int], rounds: int) -> int:
     print(f"seed {sizes[-1]:,} persons ({records:,} records): {seconds:.2f} s wall, {cpu:.2f} s CPU (target < {SEED_TARGET_SECONDS:.0f} s)")
     print(f"memory per seeded record: {grown / records:,.0f} bytes (resident growth / records)")
     print(f"CPU time per list page of 100 persons:\n{'persons':>9} {'first page':>11} {'page (id)':>10} {'page (updated_since)':>21}")
-    for n, (first, page), (_, page_since) in zip(sizes, plain, since):
+    for n, (first, page), (_, page_since) in zip(sizes, plain, since, strict=True):
         print(f"{n:>9,} {first * 1000:>9.2f}ms {page * 1000:>8.2f}ms {page_since * 1000:>19.2f}ms")
     ratio = max(plain[-1][1] / plain[0][1], since[-1][1] / since[0][1])
     print(f"page cost at {sizes[-1]:,} / at {sizes[0]:,}: {ratio:.2f}x (target <= {PAGE_RATIO_TARGET}x)")

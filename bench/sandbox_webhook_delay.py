@@ -42,28 +42,27 @@ class Arrivals:
 
 def quantiles(values: list[float]) -> str:
     ms = sorted(v * 1000 for v in values)
-    p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
+    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
     return f"p50 {statistics.median(ms):6.1f} ms  p95 {p95:6.1f} ms  max {ms[-1]:6.1f} ms  (n={len(ms)})"
 
 
 async def main(changes: int) -> None:
     arrivals = Arrivals()
-    async with serve_app(arrivals.app) as receiver, serve_sandboxes(autopilot_rate=None) as running:
-        async with httpx.AsyncClient(trust_env=False) as http:
-            pd, ap = running.pipedrive_url, running.autopilot_url
-            token, key = {"x-api-token": running.pipedrive_token}, {"autopilotapikey": running.autopilot_key}
-            hook = {"subscription_url": f"{receiver}/pd", "event_action": "*", "event_object": "person", "name": "bench"}
-            (await http.post(f"{pd}/v1/webhooks", json=hook, headers=token)).raise_for_status()
-            ap_hook = {"event": "contact_added", "target_url": f"{receiver}/ap"}
-            (await http.post(f"{ap}/v1/hook", json=ap_hook, headers=key)).raise_for_status()
-            for i in range(changes):
-                (await http.post(f"{pd}/__sandbox__/app/persons", json={"name": f"Bench {i}"})).raise_for_status()
-                body = {"contact": {"Email": f"bench{i}@x.test"}}
-                (await http.post(f"{ap}/__sandbox__/app/contact", json=body)).raise_for_status()
-            await http.post(f"{pd}/__sandbox__/webhooks/drain")
-            await running.autopilot_app.state.hooks.drain()  # type: ignore[attr-defined]
-            pd_log = (await http.get(f"{pd}/__sandbox__/webhooks/deliveries")).json()["deliveries"]
-            ap_log = (await http.get(f"{ap}/__sandbox__/hook-deliveries")).json()["deliveries"]
+    async with serve_app(arrivals.app) as receiver, serve_sandboxes(autopilot_rate=None) as running, httpx.AsyncClient(trust_env=False) as http:
+        pd, ap = running.pipedrive_url, running.autopilot_url
+        token, key = {"x-api-token": running.pipedrive_token}, {"autopilotapikey": running.autopilot_key}
+        hook = {"subscription_url": f"{receiver}/pd", "event_action": "*", "event_object": "person", "name": "bench"}
+        (await http.post(f"{pd}/v1/webhooks", json=hook, headers=token)).raise_for_status()
+        ap_hook = {"event": "contact_added", "target_url": f"{receiver}/ap"}
+        (await http.post(f"{ap}/v1/hook", json=ap_hook, headers=key)).raise_for_status()
+        for i in range(changes):
+            (await http.post(f"{pd}/__sandbox__/app/persons", json={"name": f"Bench {i}"})).raise_for_status()
+            body = {"contact": {"Email": f"bench{i}@x.test"}}
+            (await http.post(f"{ap}/__sandbox__/app/contact", json=body)).raise_for_status()
+        await http.post(f"{pd}/__sandbox__/webhooks/drain")
+        await running.autopilot_app.state.hooks.drain()  # type: ignore[attr-defined]
+        pd_log = (await http.get(f"{pd}/__sandbox__/webhooks/deliveries")).json()["deliveries"]
+        ap_log = (await http.get(f"{ap}/__sandbox__/hook-deliveries")).json()["deliveries"]
     pd_arrive = [arrivals.at[f"pd:{d['entity_id']}"] - d["event_at"] for d in pd_log]
     ap_arrive = [arrivals.at[f"ap:{d['contact_ids'][0]}"] - d["event_at"] for d in ap_log]
     print(f"changes per sandbox: {changes}")

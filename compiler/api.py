@@ -9,6 +9,7 @@ format_text   -> canonical text
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from syncmap.compiler.diagnostics import Diagnostic, has_errors, sort_key
 from syncmap.compiler.fmt import format_mapping
@@ -53,7 +54,7 @@ def _check(root: str, reader: Reader) -> CheckResult:
 class CompileResult:
     sources: SourceSet
     diagnostics: tuple[Diagnostic, ...]
-    plan: dict | None  # None when there are errors
+    plan: dict[str, Any] | None  # None when there are errors
 
     @property
     def ok(self) -> bool:

@@ -7,7 +7,7 @@ layout compare equal; `fmt` relies on that to prove it preserves meaning.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
+from typing import TypeVar
 
 from syncmap.compiler.diagnostics import Span
 
@@ -36,7 +36,7 @@ class Segment:
     """One step of a path: a name, or a call such as `custom("Lead Score", integer)`."""
 
     name: str
-    args: tuple["Value", ...] | None = None  # None: not a call; () a call without arguments
+    args: tuple[Value, ...] | None = None  # None: not a call; () a call without arguments
     span: Span = _span()
 
 
@@ -79,11 +79,11 @@ class DateShift:
 
 @dataclass(frozen=True)
 class ListValue:
-    items: tuple["Value", ...]
+    items: tuple[Value, ...]
     span: Span = _span()
 
 
-Value = Union[Literal, Path, This, Clock, DateShift, ListValue]
+Value = Literal | Path | This | Clock | DateShift | ListValue
 
 
 # ---------------------------------------------------------------- conditions
@@ -112,18 +112,18 @@ class Truthy:
 
 @dataclass(frozen=True)
 class Not:
-    operand: "Condition"
+    operand: Condition
     span: Span = _span()
 
 
 @dataclass(frozen=True)
 class BoolOp:
     op: str  # "and" | "or"
-    operands: tuple["Condition", ...]
+    operands: tuple[Condition, ...]
     span: Span = _span()
 
 
-Condition = Union[Compare, InList, Truthy, Not, BoolOp]
+Condition = Compare | InList | Truthy | Not | BoolOp
 
 
 # ---------------------------------------------------------------- transforms
@@ -149,7 +149,7 @@ class MapTransform:
     span: Span = _span()
 
 
-Transform = Union[NamedTransform, MapTransform]
+Transform = NamedTransform | MapTransform
 
 
 # ---------------------------------------------------------------- sync statements
@@ -258,7 +258,7 @@ class FieldRule:
     arrow_span: Span = _span()
 
 
-Statement = Union[Match, Link, Only, Deletes, OwnerDefault, Empty, Conflict, Where, Assign, FieldRule]
+Statement = Match | Link | Only | Deletes | OwnerDefault | Empty | Conflict | Where | Assign | FieldRule
 
 
 # ---------------------------------------------------------------- top-level items
@@ -319,7 +319,7 @@ class Action:
     name_span: Span = _span()
 
 
-Item = Union[Version, Include, Connect, Sync, Action]
+Item = Version | Include | Connect | Sync | Action
 
 
 @dataclass(frozen=True)
@@ -330,6 +330,9 @@ class Comment:
     own_line: bool  # alone on its line (else it trails code)
 
 
+_Node = TypeVar("_Node")
+
+
 @dataclass(frozen=True)
 class Mapping:
     file: str
@@ -337,5 +340,5 @@ class Mapping:
     comments: tuple[Comment, ...] = field(default=(), compare=False)
     span: Span = _span()
 
-    def of_type(self, kind: type) -> list:
+    def of_type(self, kind: type[_Node]) -> list[_Node]:
         return [item for item in self.items if isinstance(item, kind)]

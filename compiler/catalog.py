@@ -26,40 +26,39 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
-
 if TYPE_CHECKING:
     import jsonschema
 
 
 __all__ = [
-    "TYPES",
     "ACCESS",
-    "CatalogError",
-    "DependencyCycleError",
+    "TYPES",
+    "ActionSpec",
     "Catalog",
+    "CatalogError",
     "CustomFieldStyle",
-    "ObjectSpec",
-    "FieldSpec",
-    "MultiSpec",
+    "DependencyCycleError",
+    "DerivedSpec",
     "EnumValue",
+    "FieldSpec",
+    "Identity",
     "LookupSpec",
-    "WriteVia",
+    "MultiSpec",
+    "ObjectSpec",
+    "PathError",
+    "Permissions",
     "RelationSpec",
     "RequiredField",
-    "Permissions",
-    "Identity",
-    "DerivedSpec",
-    "ActionSpec",
-    "RuleSpec",
     "ResolvedPath",
-    "PathError",
-    "load_catalog",
+    "RuleSpec",
+    "WriteVia",
     "available_systems",
-    "resolve_path",
-    "suggest",
+    "clear_cache",
     "dependency_edges",
     "dependency_order",
-    "clear_cache",
+    "load_catalog",
+    "resolve_path",
+    "suggest",
 ]
 
 #: The type vocabulary shared with the language's ``custom("Name", type)``. The schema's
@@ -484,15 +483,9 @@ def _package_dir() -> Traversable:
 def _dirs(search_path: SearchPath) -> tuple[Traversable, ...]:
     if search_path is None:
         return (_package_dir(),)
-    if isinstance(search_path, (str, os.PathLike)) or _is_traversable(search_path):
-        items: Iterable[Any] = (search_path,)
-    else:
-        items = search_path
-    return tuple(p if _is_traversable(p) else Path(p) for p in items)  # type: ignore[arg-type]
-
-
-def _is_traversable(p: Any) -> bool:
-    return isinstance(p, Traversable) or isinstance(p, Path)
+    # one directory (a path, or a Traversable such as a package's resources) or a sequence of them
+    items = search_path if isinstance(search_path, Sequence) and not isinstance(search_path, str) else (search_path,)
+    return tuple(Path(p) if isinstance(p, (str, os.PathLike)) else p for p in items)
 
 
 def _dir_key(search_path: SearchPath) -> tuple[str, ...] | None:
@@ -685,30 +678,30 @@ def _cross_check(data: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
         yield "/actions", f"action `{dup}` is declared twice"
 
     for i, rule in enumerate(data.get("rules", [])):
-        rptr = ("rules", i)
+        rule_ptr = ("rules", i)
         oname = rule.get("object")
         if oname is None:
             continue
         if oname not in objects:
-            yield _pointer(rptr + ("object",)), f"no object `{oname}` in this catalog"
+            yield _pointer(rule_ptr + ("object",)), f"no object `{oname}` in this catalog"
             continue
         obj = objects[oname]
         for key in ("field",):
             if key in rule and rule[key] not in obj["fields"]:
-                yield _pointer(rptr + (key,)), f"{oname} has no field `{rule[key]}`"
+                yield _pointer(rule_ptr + (key,)), f"{oname} has no field `{rule[key]}`"
         if "where" in rule and rule["where"]["field"] not in obj["fields"]:
-            yield _pointer(rptr + ("where", "field")), f"{oname} has no field `{rule['where']['field']}`"
+            yield _pointer(rule_ptr + ("where", "field")), f"{oname} has no field `{rule['where']['field']}`"
         for key in ("relation", "scope_relation"):
             if key in rule and rule[key] not in obj.get("relations", {}):
-                yield _pointer(rptr + (key,)), f"{oname} has no relation `{rule[key]}`"
+                yield _pointer(rule_ptr + (key,)), f"{oname} has no relation `{rule[key]}`"
         if "references" in rule:
             tobj, tfield = rule["references"].split(".", 1)
             if not has_field(tobj, tfield):
-                yield _pointer(rptr + ("references",)), f"no field `{rule['references']}` in this catalog"
+                yield _pointer(rule_ptr + ("references",)), f"no field `{rule['references']}` in this catalog"
         if "path" in rule:
             resolved = _resolve_raw(objects, oname, rule["path"])
             if resolved is not None:
-                yield _pointer(rptr + ("path",)), resolved
+                yield _pointer(rule_ptr + ("path",)), resolved
 
 
 def _resolve_raw(objects: Mapping[str, Any], oname: str, path: Sequence[str]) -> str | None:

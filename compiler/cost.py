@@ -30,9 +30,9 @@ from __future__ import annotations
 import functools
 import json
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 from syncmap.compiler.token_costs import load_token_costs
@@ -53,7 +53,8 @@ class CostError(ValueError):
 def load_limits() -> Mapping[str, Any]:
     """The shipped `costs/limits.json` (cached; treat it as read-only)."""
     text = resources.files("syncmap.compiler").joinpath("costs", "limits.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    limits: Mapping[str, Any] = json.loads(text)
+    return limits
 
 
 def plan_names(limits: Mapping[str, Any] | None = None) -> list[str]:
@@ -259,7 +260,7 @@ def _writes(pair: Mapping[str, Any], side: str) -> bool:
 
 
 def _is_contact(ref: Mapping[str, Any]) -> bool:
-    return ref["system"] == AUTOPILOT and ref["object"] == "Contact"
+    return (ref["system"], ref["object"]) == (AUTOPILOT, "Contact")
 
 
 def _upsert_pairs(pair: Mapping[str, Any]) -> bool:
@@ -305,9 +306,12 @@ def _uses_users(plan: Mapping[str, Any]) -> bool:
     for node in _walk(plan["pairs"]):
         if node.get("kind") == "user":
             return True
-        if node.get("system") == PIPEDRIVE and "path" in node:
-            if node.get("type") == "user" or any(isinstance(h, Mapping) and h.get("target") == "User" for h in node.get("via") or ()):
-                return True
+        if (
+            node.get("system") == PIPEDRIVE
+            and "path" in node
+            and (node.get("type") == "user" or any(isinstance(h, Mapping) and h.get("target") == "User" for h in node.get("via") or ()))
+        ):
+            return True
     return False
 
 
@@ -376,13 +380,11 @@ class _Builder:
             for p in pairs:
                 link = p.get("link")
                 ref = link and link["left"]
-                if ref and ref["system"] == PIPEDRIVE and ref.get("kind") == "custom" and self.op(PIPEDRIVE, ref["object"], "field_create"):
-                    self.once(
-                        PIPEDRIVE,
-                        self.op(PIPEDRIVE, ref["object"], "field_create"),
-                        f"create the link field {ref['custom']['name']} (worst case: missing; R11)",
-                        ref["object"],
-                    )
+                field_create = (
+                    self.op(PIPEDRIVE, ref["object"], "field_create") if ref and ref["system"] == PIPEDRIVE and ref.get("kind") == "custom" else None
+                )
+                if field_create:
+                    self.once(PIPEDRIVE, field_create, f"create the link field {ref['custom']['name']} (worst case: missing; R11)", ref["object"])
             if any(p[s]["system"] == PIPEDRIVE and p[s]["object"] == "Activity" and p["creates"][s] for p in pairs for s in ("left", "right")):
                 self.once(PIPEDRIVE, ops["activity_types"], "activity types (R18)", "Activity")
             hops = {h["target"] for r in _refs(pairs, PIPEDRIVE) for h in r.get("via") or () if isinstance(h, Mapping)}
@@ -531,8 +533,10 @@ class _Builder:
         name = _mirror_list(p)
         if name is None or not p["creates"]["right"]:
             return
-        ops = self.sys(AUTOPILOT)["operations"]
+        ops = self.limits[AUTOPILOT]["operations"]
         if self.list_adds == "in-upsert":
+            upsert = self.op(AUTOPILOT, "Contact", "create")
+            assert upsert is not None  # the shipped limits describe Autopilot's contact upsert
             self.add(
                 Call(
                     AUTOPILOT,
@@ -541,7 +545,7 @@ class _Builder:
                     None,
                     f'join "{name}" via _autopilot_list in the bulk upsert (R7)',
                     "POST",
-                    self.op(AUTOPILOT, "Contact", "create")["path"],
+                    upsert["path"],
                     self.n,
                     None,
                     0,

@@ -68,7 +68,7 @@ class Diagnostic:
         }
 
 
-def sort_key(d: Diagnostic) -> tuple:
+def sort_key(d: Diagnostic) -> tuple[str, int, int, str, str]:
     return (d.span.file, d.span.line, d.span.col, d.code, d.message)
 
 

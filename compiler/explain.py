@@ -81,7 +81,8 @@ def _value(v: Mapping[str, Any] | None) -> str:
         return f"the text {json.dumps(v['template'], ensure_ascii=False)}"
     if kind == "clock":
         shift = v.get("shift")
-        return v["base"] + (f" {shift['sign']} {shift['amount']} {shift['unit']}" if shift else "")
+        base: str = v["base"]
+        return base + (f" {shift['sign']} {shift['amount']} {shift['unit']}" if shift else "")
     if kind == "this":
         return "this record"
     if kind == "list":

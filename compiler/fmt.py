@@ -7,9 +7,13 @@ up so a block reads as a two-column table.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Protocol
 
 from syncmap.compiler import ast
+from syncmap.compiler.diagnostics import Span
 
 INDENT = "  "
 
@@ -135,7 +139,7 @@ class _Writer:
                 self._used.add(i)
         return ("  " + " ".join(found)) if found else ""
 
-    def line(self, text: str, depth: int, span: ast.Span, keep_blanks: bool = True, covers: tuple[int, int] | None = None) -> None:
+    def line(self, text: str, depth: int, span: Span, keep_blanks: bool = True, covers: tuple[int, int] | None = None) -> None:
         first, last = covers or (span.line, span.end_line)
         # A statement written over several lines (a value map) becomes one: the own-line
         # comments inside it go before it, where the next run finds them again.
@@ -148,22 +152,27 @@ class _Writer:
         self.leading(10**9, 0)
 
 
-def _block(w: _Writer, header: str, span: ast.Span, header_end: int, body, depth: int) -> None:
+def _block(w: _Writer, header: str, span: Span, header_end: int, body: Callable[[], None], depth: int) -> None:
     w.line(header + " {", depth, span, covers=(span.line, header_end))
     body()
     w.leading(span.end_line, depth + 1)
-    w.line("}", depth, ast.Span(span.file, span.end_line, 1, span.end_line, 1), keep_blanks=False)
+    w.line("}", depth, Span(span.file, span.end_line, 1, span.end_line, 1), keep_blanks=False)
 
 
-def _header_end(node_span: ast.Span, inner: list) -> int:
+class _Spanned(Protocol):
+    @property
+    def span(self) -> Span: ...
+
+
+def _header_end(node_span: Span, inner: Sequence[_Spanned]) -> int:
     """The source line holding a block's `{`: just before its first statement, or its end."""
     firsts = [n.span.line for n in inner if n.span.line > 0]
     return min(firsts) - 1 if firsts and min(firsts) > node_span.line else node_span.line
 
 
-def _statements(w: _Writer, statements: tuple, depth: int) -> None:
+def _statements(w: _Writer, statements: Sequence[ast.Statement], depth: int) -> None:
     # Runs of adjacent field rules (no blank line or comment between) share an arrow column.
-    runs: list[list] = []
+    runs: list[list[ast.Statement]] = []
     for st in statements:
         adjacent = (
             runs
@@ -178,10 +187,10 @@ def _statements(w: _Writer, statements: tuple, depth: int) -> None:
             runs.append([st])
     first_in_block = True
     for run in runs:
-        is_rules = isinstance(run[0], ast.FieldRule)
-        width = max(len(value(r.left)) for r in run) if is_rules else 0
+        rules = [r for r in run if isinstance(r, ast.FieldRule)]  # the whole run, or none of it
+        width = max((len(value(r.left)) for r in rules), default=0)
         # Right-align arrows so the targets form a column even when `->` meets `<->`.
-        arrow_width = max(len(r.arrow) for r in run) if is_rules else 0
+        arrow_width = max((len(r.arrow) for r in rules), default=0)
         for st in run:
             if isinstance(st, ast.FieldRule):
                 text = value(st.left).ljust(width) + " " + " " * (arrow_width - len(st.arrow)) + rule_tail(st)
@@ -217,7 +226,7 @@ def _item(w: _Writer, item: ast.Item) -> None:
         def steps() -> None:
             for step in item.steps:
                 header = f"{step.verb} {step.target}" + (f" where {condition(step.where)}" if step.where is not None else "")
-                _block(w, header, step.span, _header_end(step.span, list(step.assigns)), lambda step=step: _statements(w, step.assigns, 2), 1)
+                _block(w, header, step.span, _header_end(step.span, list(step.assigns)), partial(_statements, w, step.assigns, 2), 1)
 
         _block(w, f"action {quote(item.name)} on {item.on}", item.span, _header_end(item.span, list(item.steps)), steps, 0)
     else:
@@ -231,11 +240,11 @@ def format_mapping(mapping: ast.Mapping, source: str) -> str:
     previous: ast.Item | None = None
     for item in mapping.items:
         is_block = isinstance(item, (ast.Connect, ast.Sync, ast.Action))
-        if previous is not None and (is_block or isinstance(previous, (ast.Connect, ast.Sync, ast.Action)) or type(previous) is not type(item)):
-            # Blocks, and groups of different kinds, always stand apart (comments before an
-            # item stay with it, after the separating blank line).
-            if w.lines and w.lines[-1] != "":
-                w.lines.append("")
+        # Blocks, and groups of different kinds, always stand apart (comments before an item
+        # stay with it, after the separating blank line).
+        apart = previous is not None and (is_block or isinstance(previous, (ast.Connect, ast.Sync, ast.Action)) or type(previous) is not type(item))
+        if apart and w.lines and w.lines[-1] != "":
+            w.lines.append("")
         _item(w, item)
         previous = item
     w.rest()

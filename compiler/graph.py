@@ -269,7 +269,7 @@ def changes(old: Plan, old_texts: Mapping[str, str], new: Plan, new_texts: Mappi
     marked = [(item, REMOVED) for item in before if item in gone] + [(item, ADDED) for item in after if item in came]
     old_nodes = set(_objects(old)) | set(_actions(old))
     new_nodes = set(_objects(new)) | set(_actions(new))
-    node_change = {n: ADDED for n in new_nodes - old_nodes} | {n: REMOVED for n in old_nodes - new_nodes}
+    node_change = dict.fromkeys(new_nodes - old_nodes, ADDED) | dict.fromkeys(old_nodes - new_nodes, REMOVED)
     return _build(
         title,
         marked,

@@ -15,13 +15,11 @@ from typing import Any
 from syncmap.compiler import ast
 from syncmap.compiler.diagnostics import Diagnostic, Span
 from syncmap.compiler.resolve import FieldRef, Side, Val, builtin_of, literal_type
-from syncmap.compiler.semantic import Model, PairModel, Write, owner_field
+from syncmap.compiler.semantic import ActionModel, Model, PairModel, Write, owner_field
 from syncmap.compiler.sources import SourceSet
 from syncmap.compiler.structure import env_name, format_placeholders
 
 PLAN_VERSION = "2.0"
-
-_DIRECTIONS = {"left_to_right", "right_to_left", "both"}
 
 
 def compiler_version() -> str:
@@ -59,11 +57,11 @@ class _Lowerer:
 
     def ref(self, ref: FieldRef) -> dict[str, Any]:
         out: dict[str, Any] = {"system": ref.side.system, "object": ref.side.object, "path": list(ref.segments)}
-        via = []
+        via: list[dict[str, Any]] = []
         for hop in ref.hops:
             via.append({"relation": hop.name, "target": hop.target, "key": hop.key, "key_on": hop.key_on, "cardinality": hop.cardinality})
         out["via"] = via
-        if ref.is_custom:
+        if ref.custom_name is not None:  # a custom field
             style = ref.side.catalog.custom_field_style
             key = style.key_for(ref.custom_name, ref.custom_type) if ref.custom_type else None
             out["kind"] = "custom"
@@ -82,13 +80,13 @@ class _Lowerer:
             if spec.lookup is not None:
                 out["field"]["lookup"] = {"path": spec.lookup.path, "key": spec.lookup.key, "by": spec.lookup.by}
             if spec.write_via is not None:
-                via = spec.write_via
+                write_via = spec.write_via
                 out["field"]["write_via"] = {
-                    "field": via.field,
-                    "how": via.how,
-                    "parts": list(via.parts),
-                    "separator": via.separator,
-                    "value": via.value,
+                    "field": write_via.field,
+                    "how": write_via.how,
+                    "parts": list(write_via.parts),
+                    "separator": write_via.separator,
+                    "value": write_via.value,
                 }
         out["type"] = ref.type
         return out
@@ -108,7 +106,7 @@ class _Lowerer:
         if val.kind == "format":
             assert isinstance(node, ast.Literal)
             names = format_placeholders(str(node.value)) or []
-            return {"kind": "format", "template": node.value, "fields": {n: self.ref(r) for n, r in zip(names, val.reads)}}
+            return {"kind": "format", "template": node.value, "fields": {n: self.ref(r) for n, r in zip(names, val.reads, strict=True)}}
         if val.kind == "date":
             assert isinstance(node, (ast.Clock, ast.DateShift))
             return clock(node)
@@ -169,7 +167,7 @@ class _Lowerer:
         return {"op": "truthy", "value": v}
 
     def transforms(self, transforms: tuple[ast.Transform, ...]) -> list[dict[str, Any]]:
-        out = []
+        out: list[dict[str, Any]] = []
         for t in transforms:
             if isinstance(t, ast.NamedTransform):
                 out.append({"name": t.name})
@@ -220,7 +218,9 @@ class _Lowerer:
 
     def pair(self, pair: PairModel) -> dict[str, Any]:
         sync = pair.sync
-        scopes = [{"toward": target.system, "condition": self.condition(st.scope), "span": self.span(st.span)} for st, target in pair.scopes]
+        scopes: list[dict[str, Any]] = [
+            {"toward": target.system, "condition": self.condition(st.scope), "span": self.span(st.span)} for st, target in pair.scopes
+        ]
         only_words = {(s["toward"], s["condition"].get("op")) for s in scopes}
         creates, updates = {}, {}
         for key, side in (("left", pair.left), ("right", pair.right)):
@@ -282,7 +282,7 @@ class _Lowerer:
 
     # ------------------------------------------------------------ actions
 
-    def action(self, act) -> dict[str, Any]:
+    def action(self, act: ActionModel) -> dict[str, Any]:
         steps = []
         for s in act.steps:
             spec = s.target.catalog.action(s.catalog_action) if s.catalog_action else None
@@ -340,7 +340,7 @@ class _Lowerer:
             in_pairs |= {str(p.left), str(p.right)}
             anchor = max((str(p.left), str(p.right)), key=lambda n: rank.get(n, -1))
             anchored.setdefault(anchor, []).append(p.id)
-        out = []
+        out: list[dict[str, Any]] = []
         for name in self.model.stages:
             if name in anchored or name not in in_pairs:
                 out.append({"stage": len(out) + 1, "object": name, "pairs": anchored.get(name, [])})

@@ -51,7 +51,7 @@ def _plain(value: Any) -> str | None:
 
 
 def _quoted(value: str) -> str:
-    return _UNPRINTABLE.sub(lambda m: "\\u%04x" % ord(m.group()), json.dumps(value, ensure_ascii=False))
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))
 
 
 def _ruamel_spelling(value: Any) -> str:

@@ -7,17 +7,18 @@ or reports why it cannot. Pure: catalogs are data, nothing here touches the outs
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
 from syncmap.compiler import ast
-from syncmap.compiler.catalog import Catalog, FieldSpec, ObjectSpec, ResolvedPath, TYPES, resolve_path, suggest
+from syncmap.compiler.catalog import TYPES, Catalog, FieldSpec, ObjectSpec, RelationSpec, ResolvedPath, resolve_path, suggest
 from syncmap.compiler.codes import (
     AMBIGUOUS_NAME,
     BAD_CUSTOM_FIELD,
-    BAD_REFERENCE,
     BAD_PATH,
+    BAD_REFERENCE,
     UNKNOWN_FIELD,
     UNKNOWN_PLACEHOLDER,
     WRONG_SIDE,
@@ -68,7 +69,7 @@ class FieldRef:
         return not self.is_custom and self.resolved is not None and self.resolved.ends_at_relation
 
     @property
-    def hops(self) -> tuple:
+    def hops(self) -> tuple[RelationSpec, ...]:
         return self.resolved.hops if self.resolved is not None else ()
 
     @property
@@ -98,7 +99,7 @@ class FieldRef:
         return self.resolved.end_object if self.resolved is not None else self.side.object
 
     @cached_property
-    def target_key(self) -> tuple:
+    def target_key(self) -> tuple[Hashable, ...]:
         """Identity of the written field: two writes with the same key collide."""
         side = (self.side.system, self.side.object)
         if self.is_custom:
@@ -119,7 +120,7 @@ class Val:
     kind: Literal["field", "literal", "format", "date", "this", "list", "builtin", "null"]
     type: str | None
     reads: tuple[FieldRef, ...] = ()
-    node: object = None
+    node: ast.Value | None = None  # what was written
     builtin: str | None = None  # `me`, `user`, `list`, `linked`, `new`
 
 
@@ -286,7 +287,7 @@ def resolve_field(path: ast.Path, scope: Scope, *, systems: set[str]) -> tuple[F
     # Two candidate sides (a where clause in a two-way sync): the name must exist on one only.
     found = []
     for side in scope.primary:
-        ref, diags = resolve_path_in(side, path)
+        ref, _ = resolve_path_in(side, path)
         if ref is not None:
             found.append(ref)
     if len(found) == 1:
@@ -319,7 +320,7 @@ def resolve_value(value: ast.Value, scope: Scope, *, systems: set[str]) -> tuple
             reads, diags = [], []
             for name in format_placeholders(str(value.value)) or ():
                 fake = ast.Path(tuple(ast.Segment(part, None, value.span) for part in name.split(".")), value.span)
-                ref, d = resolve_field(fake, scope, systems=systems)
+                ref, _ = resolve_field(fake, scope, systems=systems)  # an unknown name gets the hint below
                 if ref is None:
                     side = scope.primary[0]
                     hint = suggest(name, side.spec.names())

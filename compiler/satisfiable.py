@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, TypeGuard
 
 from syncmap.compiler import ast
 
@@ -34,7 +34,7 @@ class Var:
 
     key: Hashable
     type: str | None = None
-    values: tuple = ()
+    values: tuple[object, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,18 +56,22 @@ class Negated:
     flag: Flag
 
 
-Term = Union[Var, Const, Flag, Negated, None]  # None: something that is neither (a date, `this`)
+Term = Var | Const | Flag | Negated | None  # None: something that is neither (a date, `this`)
 
 
 @dataclass(frozen=True)
 class Test:
     var: Var
     holds: Callable[[object], bool | None]  # None: depends on what is not modelled
-    constants: tuple = ()
+    constants: tuple[object, ...] = ()
 
 
-# A formula: ("and", [formulas]) | ("or", [formulas]) | ("lit", Test | Flag | bool, positive)
-Formula = tuple
+Atom = Test | Flag | Negated | bool  # a bool: a test already decided
+# A formula: ("and", [formulas]) | ("or", [formulas]) | ("lit", Atom, positive). Spelt as any
+# tuple: mypy cannot narrow a union of tuples on their first item.
+Formula = tuple[Any, ...]
+# One literal of an alternative: negations are folded into `positive`, so never a Negated.
+Lit = tuple[Test | Flag | bool, bool]
 
 
 def formula(cond: ast.Condition, term: Callable[[ast.Value], Term]) -> Formula:
@@ -93,7 +97,7 @@ def satisfiable(formulas: list[Formula]) -> bool:
 # ------------------------------------------------------------------ building
 
 
-def _build(cond: ast.Condition, term, positive: bool) -> Formula:
+def _build(cond: ast.Condition, term: Callable[[ast.Value], Term], positive: bool) -> Formula:
     if isinstance(cond, ast.Not):
         return _build(cond.operand, term, not positive)
     if isinstance(cond, ast.BoolOp):
@@ -102,7 +106,7 @@ def _build(cond: ast.Condition, term, positive: bool) -> Formula:
     return ("lit", _atom(cond, term), positive)
 
 
-def _atom(cond: ast.Condition, term):
+def _atom(cond: ast.Condition, term: Callable[[ast.Value], Term]) -> Atom:
     if isinstance(cond, ast.Truthy):
         t = term(cond.value)
         if isinstance(t, Var):
@@ -156,7 +160,7 @@ def _compare(var: Var, op: str, value: object) -> Test:
     return Test(var, holds, (value,))
 
 
-def _number(v: object) -> bool:
+def _number(v: object) -> TypeGuard[int | float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
@@ -177,7 +181,7 @@ def _truthy(v: object) -> bool:
 # ------------------------------------------------------------------ deciding
 
 
-def _dnf(f: Formula) -> list[list[tuple]] | None:
+def _dnf(f: Formula) -> list[list[Lit]] | None:
     """Alternatives, each a list of (atom, positive); None when there would be too many."""
     kind = f[0]
     if kind == "lit":
@@ -185,21 +189,24 @@ def _dnf(f: Formula) -> list[list[tuple]] | None:
         if isinstance(atom, Negated):
             atom, positive = atom.flag, not positive
         return [[(atom, positive)]]
-    parts = [_dnf(g) for g in f[1]]
-    if any(p is None for p in parts):
-        return None
+    parts = []
+    for g in f[1]:
+        alternatives = _dnf(g)
+        if alternatives is None:
+            return None
+        parts.append(alternatives)
     if kind == "or":
         out = [alt for p in parts for alt in p]
         return out if len(out) <= MAX_ALTERNATIVES else None
-    out = [[]]
+    product: list[list[Lit]] = [[]]
     for p in parts:
-        out = [a + b for a in out for b in p]
-        if len(out) > MAX_ALTERNATIVES:
+        product = [a + b for a in product for b in p]
+        if len(product) > MAX_ALTERNATIVES:
             return None
-    return out
+    return product
 
 
-def _consistent(lits: list[tuple]) -> bool:
+def _consistent(lits: list[Lit]) -> bool:
     flags: dict[Hashable, bool] = {}
     tests: dict[Hashable, list[tuple[Test, bool]]] = {}
     for atom, positive in lits:

@@ -8,12 +8,23 @@ DESIGN.md that applies at compile time is one function below, named after what i
 from __future__ import annotations
 
 import re
-
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from syncmap.compiler import ast
 from syncmap.compiler import satisfiable as sat
-from syncmap.compiler.catalog import Catalog, DependencyCycleError, available_systems, dependency_order, load_catalog, resolve_path, suggest
+from syncmap.compiler.catalog import (
+    Catalog,
+    DependencyCycleError,
+    RuleSpec,
+    SearchPath,
+    available_systems,
+    dependency_order,
+    load_catalog,
+    resolve_path,
+    suggest,
+)
 from syncmap.compiler.codes import (
     ACTIVITY_IDENTITY,
     BAD_ACTION,
@@ -21,12 +32,10 @@ from syncmap.compiler.codes import (
     BAD_LINK,
     BAD_OWNER,
     BAD_POLICY_SYSTEM,
-    LITERAL_SECRET,
-    RULE_AGAINST_SYNC,
-    UNKNOWN_SETTING,
     DELETES_TOWARD_PIPEDRIVE,
     DEPENDENCY_CYCLE,
     EMPTY_WRITES,
+    LITERAL_SECRET,
     MISSING_RELATION,
     MISSING_SCOPE,
     NO_PAIRING,
@@ -35,19 +44,21 @@ from syncmap.compiler.codes import (
     READ_ONLY_FIELD,
     RELATION_NOT_PAIRED,
     REQUIRED_NOT_MAPPED,
+    RULE_AGAINST_SYNC,
     SPLIT_FULL_NAME,
     SYNC_PERMISSION,
     TYPE_MISMATCH,
     UNKNOWN_OBJECT,
+    UNKNOWN_SETTING,
     UNKNOWN_SYSTEM,
     UNKNOWN_VALUE,
     UNSATISFIABLE_FILTER,
     WRITE_THROUGH_RELATION,
     WRITTEN_TWICE,
 )
+from syncmap.compiler.diagnostics import ERROR, WARNING, Diagnostic, Label, Span
 from syncmap.compiler.fmt import condition as render_condition
 from syncmap.compiler.fmt import value as render_value
-from syncmap.compiler.diagnostics import ERROR, WARNING, Diagnostic, Label, Span
 from syncmap.compiler.resolve import FieldRef, Scope, Side, Val, builtin_of, builtin_problem, resolve_field, resolve_value
 from syncmap.compiler.structure import SECRET_WORDS, env_call, env_name
 
@@ -129,7 +140,7 @@ class PairModel:
         return f"{self.left}{self.sync.arrow}{self.right}"
 
     @property
-    def partner_side(self) -> "Side | None":
+    def partner_side(self) -> Side | None:
         """The side whose record is found through the other's relation (`match person`): the
         related record's partner, owned by another pair, so this pair never creates it."""
         for m in self.matches:
@@ -183,7 +194,7 @@ def _diag(
 
 
 class _Analyser:
-    def __init__(self, mappings: list[ast.Mapping], search_path=None) -> None:
+    def __init__(self, mappings: list[ast.Mapping], search_path: SearchPath = None) -> None:
         self.mappings = mappings
         self.search_path = search_path
         self.out: list[Diagnostic] = []
@@ -404,7 +415,7 @@ class _Analyser:
 
     # Every statement kind has a handler `(pair, statement, scopes)`: `_STATEMENTS` below.
 
-    def _match(self, pair: PairModel, st: ast.Match, scopes: "_Scopes") -> None:
+    def _match(self, pair: PairModel, st: ast.Match, scopes: _Scopes) -> None:
         group = len({m.group for m in pair.matches})
         before = len(pair.matches)
         for key in st.keys:
@@ -412,11 +423,11 @@ class _Analyser:
         for m in pair.matches[before:]:
             m.group, m.statement = group, st
 
-    def _where(self, pair: PairModel, st: ast.Where, scopes: "_Scopes") -> None:
+    def _where(self, pair: PairModel, st: ast.Where, scopes: _Scopes) -> None:
         self.condition(st.condition, scopes.source)
         pair.filters.append((st.condition, None, st))
 
-    def _empty(self, pair: PairModel, st: ast.Empty, scopes: "_Scopes") -> None:
+    def _empty(self, pair: PairModel, st: ast.Empty, scopes: _Scopes) -> None:
         pair.empty, pair.empty_node = st.policy, st
         skipping = [s for s in (pair.left, pair.right) if s.catalog.rules_of("empty_values_skipped", object=s.object) and pair.flows_into(s)]
         if st.policy == "write" and skipping:
@@ -431,7 +442,7 @@ class _Analyser:
                 )
             )
 
-    def _conflict(self, pair: PairModel, st: ast.Conflict, scopes: "_Scopes") -> None:
+    def _conflict(self, pair: PairModel, st: ast.Conflict, scopes: _Scopes) -> None:
         self.conflict_words(pair, st.policy)
         pair.conflict, pair.conflict_node = st.policy.words, st
 
@@ -447,7 +458,7 @@ class _Analyser:
                 )
             )
 
-    def rule(self, pair: PairModel, rule: ast.FieldRule, scopes: "_Scopes") -> None:
+    def rule(self, pair: PairModel, rule: ast.FieldRule, scopes: _Scopes) -> None:
         lscope, rscope = scopes.left, scopes.right
         lval = self.value(rule.left, lscope)
         rval = self.value(rule.right, rscope)
@@ -481,7 +492,7 @@ class _Analyser:
             self.check_write(pair, write, target_node=rule.right if direction == "left_to_right" else rule.left)
             pair.writes.append(write)
 
-    def assign(self, pair: PairModel, st: ast.Assign, scopes: "_Scopes") -> None:
+    def assign(self, pair: PairModel, st: ast.Assign, scopes: _Scopes) -> None:
         if not isinstance(st.target, ast.Path) or st.target.segments[0].name == "this":
             return  # SM111, from the structural checks
         # One-way pairs write their destination; two-way pairs need a qualified target.
@@ -596,7 +607,7 @@ class _Analyser:
             self.out.append(_diag(TYPE_MISMATCH, f"cannot match {lval.type} with {rval.type}", key.span, "different types"))
         pair.matches.append(MatchModel(lval, rval, kind, key))
 
-    def link(self, pair: PairModel, st: ast.Link, scopes: "_Scopes") -> None:
+    def link(self, pair: PairModel, st: ast.Link, scopes: _Scopes) -> None:
         left = self.field(st.left, scopes.left)
         right = self.field(st.right, scopes.right)
         if left is None or right is None:
@@ -618,7 +629,7 @@ class _Analyser:
         pair.link_node = st
         pair.link_keeper = keepers[0]
 
-    def only(self, pair: PairModel, st: ast.Only, scopes: "_Scopes") -> None:
+    def only(self, pair: PairModel, st: ast.Only, scopes: _Scopes) -> None:
         target = pair.side(st.toward)
         if target is None:
             self.out.append(_diag(BAD_POLICY_SYSTEM, f"`{st.toward}` is not part of this sync", st.span, "not in the pair"))
@@ -627,9 +638,9 @@ class _Analyser:
         self.condition(st.scope, Scope((source,), (target,)))
         pair.scopes.append((st, target))
 
-    def deletes(self, pair: PairModel, st: ast.Deletes, scopes: "_Scopes") -> None:
+    def deletes(self, pair: PairModel, st: ast.Deletes, scopes: _Scopes) -> None:
         pair.deletes = st
-        if st.arrow not in ("->", "<-"):
+        if st.arrow not in ("->", "<-") or st.target is None:
             return  # `deletes never`, or a two-way arrow (SM113)
         for name in (st.source, st.target):
             if pair.side(name) is None:
@@ -671,7 +682,7 @@ class _Analyser:
                 )
             )
 
-    def owner(self, pair: PairModel, st: ast.OwnerDefault, scopes: "_Scopes") -> None:
+    def owner(self, pair: PairModel, st: ast.OwnerDefault, scopes: _Scopes) -> None:
         pair.owner = st
         v = st.value
         ok = False
@@ -717,7 +728,7 @@ class _Analyser:
         self.unsplittable(pair.writes)
 
     def written_twice(self, writes: list[Write]) -> None:
-        seen: dict[tuple, Write] = {}
+        seen: dict[tuple[tuple[Hashable, ...], bool], Write] = {}
         for w in writes:
             key = (w.target.target_key, w.create_only)
             if key in seen and seen[key].rule == w.rule:
@@ -767,10 +778,12 @@ class _Analyser:
                     continue
                 cat = ref.side.catalog
                 near = f"{ref.side.system}.{ref.end_object}"
+                end = cat.object(ref.end_object)
+                assert end is not None  # a resolved path ends at an object of its catalog
                 self.out.append(
                     _diag(
                         RELATION_NOT_PAIRED,
-                        f"`{ref.describe()}` leads to {cat.display_name} {cat.object(ref.end_object).display_name} records, but no sync pairs {near} with {far}",
+                        f"`{ref.describe()}` leads to {cat.display_name} {end.display_name} records, but no sync pairs {near} with {far}",
                         node.span,
                         "nothing pairs these",
                         f"add `sync {near} <-> {far} {{ … }}` to this mapping or a file it includes",
@@ -788,6 +801,7 @@ class _Analyser:
             source = pair.right if target is pair.left else pair.left
             implicit = self.implicit_filters(pair, source)
             fixed = [f for f, _ in implicit]
+            statements: list[tuple[ast.Condition, ast.Where | ast.Only, str]]
             statements = [(cond, st, f"where {render_condition(cond)}") for cond, _, st in pair.filters]
             statements += [(st.scope, st, f"only {render_condition(st.scope)} -> {st.toward}") for st, side in pair.scopes if side is target]
             kept: list[tuple[sat.Formula, ast.Where | ast.Only, str]] = []
@@ -798,7 +812,14 @@ class _Analyser:
                     continue
                 self.out.append(self.contradiction(f, st, text, implicit, kept))
 
-    def contradiction(self, f, st, text: str, implicit: list, kept: list) -> Diagnostic:
+    def contradiction(
+        self,
+        f: sat.Formula,
+        st: ast.Where | ast.Only,
+        text: str,
+        implicit: list[tuple[sat.Formula, RuleSpec]],
+        kept: list[tuple[sat.Formula, ast.Where | ast.Only, str]],
+    ) -> Diagnostic:
         if not sat.satisfiable([f]):
             return _diag(UNSATISFIABLE_FILTER, f"`{text}` can never be true", st.span, "never true", "remove it, or write the condition you meant")
         for g, rule in implicit:
@@ -829,9 +850,9 @@ class _Analyser:
             "keep the conditions you meant",
         )
 
-    def implicit_filters(self, pair: PairModel, source: Side) -> list:
+    def implicit_filters(self, pair: PairModel, source: Side) -> list[tuple[sat.Formula, RuleSpec]]:
         """The catalogs' filters on a flow out of `source`: (formula, rule)."""
-        out = []
+        out: list[tuple[sat.Formula, RuleSpec]] = []
         for rule in source.catalog.rules_of("sync_out_filter", object=source.object):
             out.append((sat.equals(_var_of(_catalog_ref(source, rule["where"]["field"])), rule["where"]["equals"]), rule))
         for side in (pair.left, pair.right):
@@ -1011,7 +1032,7 @@ class _Analyser:
         if not pair.matches and pair.link is None:
             return  # no pairing at all: SM312
         # Every `match` line is an alternative the runtime may pair by, so each needs the time.
-        groups: dict[int, set[tuple]] = {}
+        groups: dict[int, set[tuple[str | None, str | None]]] = {}
         lines: dict[int, ast.Match | None] = {}
         for m in pair.matches:
             keys = groups.setdefault(m.group, set())
@@ -1057,7 +1078,7 @@ class _Analyser:
         """R21 on every object: a field the catalog marks unsplittable (a user's full name,
         reached through any owner or creator relation; Autopilot's `owner_name`) goes whole to
         one field, never through a format string or a transform, nor into a name part."""
-        by_source: dict[tuple, list[Write]] = {}
+        by_source: dict[tuple[str, tuple[str, ...]], list[Write]] = {}
         for w in writes:
             for ref in w.source.reads:
                 if ref.spec is not None and ref.spec.unsplittable:
@@ -1202,7 +1223,8 @@ class _Scopes:
     source: Scope
 
 
-_STATEMENTS = {
+# the handler's statement argument is the key's type: a mapping of types mypy cannot spell
+_STATEMENTS: dict[type[ast.Statement], Callable[[_Analyser, PairModel, Any, _Scopes], None]] = {
     ast.FieldRule: _Analyser.rule,
     ast.Assign: _Analyser.assign,
     ast.Match: _Analyser._match,
@@ -1219,7 +1241,8 @@ _STATEMENTS = {
 def owner_field(side: Side) -> str | None:
     """The field that holds a record's owner: the catalog's default_owner rule, else a user field."""
     for rule in side.catalog.rules_of("default_owner", object=side.object):
-        return rule["field"]
+        owner: str = rule["field"]
+        return owner
     return next((f.name for f in side.spec.fields if f.type == "user" and f.settable), None)
 
 
@@ -1251,8 +1274,8 @@ def _literals(write: Write) -> tuple[list[ast.Literal], list[ast.Literal]]:
     the way back of a two-way rule is read backwards (SM116 made sure it can be)."""
     maps = [t for t in write.transforms if isinstance(t, ast.MapTransform)]
     backwards = isinstance(write.rule, ast.FieldRule) and write.rule.arrow == "<->" and write.direction == "right_to_left"
-    reaching: list = []
-    read: list = []
+    reaching: list[ast.Value | None] = []
+    read: list[ast.Value] = []
     for m in maps:
         for p in m.pairs:
             key, out = (p.value, p.key) if backwards else (p.key, p.value)
@@ -1266,7 +1289,7 @@ def _literals(write: Write) -> tuple[list[ast.Literal], list[ast.Literal]]:
     return [v for v in reaching if isinstance(v, ast.Literal)], [v for v in read if isinstance(v, ast.Literal)]
 
 
-def _through_relations(pair: PairModel):
+def _through_relations(pair: PairModel) -> Iterator[tuple[ast.MatchKey | ast.FieldRule | ast.Assign, tuple[FieldRef, str]]]:
     """Every place `pair` finds a partner through a relation, as (node, (relation, far object)):
     the relation's records must be paired with the far object's. `match person` (the far
     object is the other side itself), `match person = contact`, and rules copying one relation
@@ -1297,7 +1320,7 @@ def _looks_like_name_part(ref: FieldRef) -> bool:
     return "surname" in words or ("name" in words and bool(words & _NAME_PART_WORDS))
 
 
-def analyse(mappings: list[ast.Mapping], search_path=None) -> tuple[Model, list[Diagnostic]]:
+def analyse(mappings: list[ast.Mapping], search_path: SearchPath = None) -> tuple[Model, list[Diagnostic]]:
     analyser = _Analyser(mappings, search_path)
     model = analyser.run()
     return model, analyser.out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import TypeVar
 
 from syncmap.compiler import ast
 from syncmap.compiler.codes import (
@@ -71,7 +72,11 @@ def _empty_root(root: ast.Mapping) -> list[Diagnostic]:
     ]
 
 
-def _seen(first_of: dict, key: object, item: object):
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _seen(first_of: dict[_K, _V], key: _K, item: _V) -> _V | None:
     """The item first registered under `key`, or None after registering `item` as the first."""
     if key in first_of:
         return first_of[key]
@@ -83,7 +88,7 @@ def check_structure(mappings: list[ast.Mapping]) -> list[Diagnostic]:
     """`mappings[0]` is the root; the others are its includes."""
     out: list[Diagnostic] = _empty_root(mappings[0]) if mappings else []
     connects: dict[str, ast.Connect] = {}
-    syncs: dict[frozenset, ast.Sync] = {}
+    syncs: dict[frozenset[str], ast.Sync] = {}
     actions: dict[str, ast.Action] = {}
     for mapping in mappings:
         versions = mapping.of_type(ast.Version)
@@ -111,18 +116,26 @@ def check_structure(mappings: list[ast.Mapping]) -> list[Diagnostic]:
                     )
                 out.extend(_check_connect(item))
             elif isinstance(item, ast.Sync):
-                if first := _seen(syncs, frozenset({str(item.left), str(item.right)}), item):
+                if first_sync := _seen(syncs, frozenset({str(item.left), str(item.right)}), item):
                     out.append(
                         _duplicate(
-                            DUPLICATE_SYNC, f"`{item.left}` and `{item.right}` are paired twice", first.span, item.span, "merge the two sync blocks"
+                            DUPLICATE_SYNC,
+                            f"`{item.left}` and `{item.right}` are paired twice",
+                            first_sync.span,
+                            item.span,
+                            "merge the two sync blocks",
                         )
                     )
                 out.extend(_check_sync(item))
             elif isinstance(item, ast.Action):
-                if first := _seen(actions, item.name, item):
+                if first_action := _seen(actions, item.name, item):
                     out.append(
                         _duplicate(
-                            DUPLICATE_ACTION, f'two actions are named "{item.name}"', first.name_span, item.name_span, "action names must be unique"
+                            DUPLICATE_ACTION,
+                            f'two actions are named "{item.name}"',
+                            first_action.name_span,
+                            item.name_span,
+                            "action names must be unique",
                         )
                     )
                 out.extend(_check_action(item))

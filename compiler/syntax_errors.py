@@ -8,6 +8,8 @@ a missing arrow, and the general unexpected token.
 
 from __future__ import annotations
 
+from typing import cast
+
 from lark import Lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
@@ -125,7 +127,7 @@ def _code_part(line: str) -> str:
     return line
 
 
-def _previous_word(text: str, pos: int) -> str:
+def _previous_word(text: str, pos: int | None) -> str:
     """The last word of code before `pos`, never one from a comment."""
     lines = text[:pos].split("\n")
     before = ""
@@ -141,12 +143,16 @@ def _previous_word(text: str, pos: int) -> str:
 
 
 def describe_syntax_error(exc: UnexpectedInput, text: str, file: str, parser: Lark) -> Diagnostic:
+    # lark declares `pos_in_stream` as None; its lexer and parser set it to the offset of the
+    # failure (None only for a token that carries no position)
+    pos = cast("int | None", exc.pos_in_stream)
     if isinstance(exc, UnexpectedCharacters):
+        assert pos is not None  # the lexer always knows where it stopped
         line, col = exc.line, exc.column
-        char = text[exc.pos_in_stream] if 0 <= exc.pos_in_stream < len(text) else ""
+        char = text[pos] if 0 <= pos < len(text) else ""
         span = Span(file, line, col, line, col + 1)
         if char == '"':
-            rest = text[exc.pos_in_stream :].split("\n", 1)[0]
+            rest = text[pos:].split("\n", 1)[0]
             return Diagnostic(
                 SYNTAX_UNTERMINATED_STRING,
                 ERROR,
@@ -170,7 +176,7 @@ def describe_syntax_error(exc: UnexpectedInput, text: str, file: str, parser: La
     # `accepts` is exact; `expected` is the LALR table row, which can list tokens that would only
     # fail one reduction later.
     expected = set(getattr(exc, "accepts", None) or getattr(exc, "expected", None) or ())
-    open_braces = _open_braces(text if at_end else text[: exc.pos_in_stream if exc.pos_in_stream is not None else len(text)])
+    open_braces = _open_braces(text if at_end else text[: pos if pos is not None else len(text)])
 
     if at_end:
         span = _last_line_span(text, file)
@@ -197,7 +203,7 @@ def describe_syntax_error(exc: UnexpectedInput, text: str, file: str, parser: La
 
     # Inside a block `action` lexes as a plain name, so recognise the words themselves: a line
     # that starts a new top-level block while a brace is open means the brace was never closed.
-    line_start = text.rfind("\n", 0, exc.pos_in_stream) + 1
+    line_start = text.rfind("\n", 0, pos) + 1
     first_word = (text[line_start:].split(None, 1) or [""])[0]
     still_open = _open_braces(text[:line_start])
     if still_open and first_word in _BLOCK_WORDS:
@@ -206,7 +212,7 @@ def describe_syntax_error(exc: UnexpectedInput, text: str, file: str, parser: La
         return _unclosed(text, file, still_open[-1], first_span, f"before `{first_word}`")
 
     if "ARROW" in expected and "EQUAL" in expected and token.type not in ("ARROW", "EQUAL"):
-        left = _previous_word(text, exc.pos_in_stream)
+        left = _previous_word(text, pos)
         right = "the end of the line" if token.type == "_NL" else f"`{shown}`"
         return Diagnostic(
             SYNTAX_MISSING_ARROW,
@@ -217,7 +223,7 @@ def describe_syntax_error(exc: UnexpectedInput, text: str, file: str, parser: La
             help="write `<->` to sync both ways, `->` or `<-` for one way, or `=` to set a value",
         )
 
-    after = _previous_word(text, exc.pos_in_stream)
+    after = _previous_word(text, pos)
     context = f" after `{after}`" if after else ""
     return Diagnostic(
         SYNTAX_UNEXPECTED,

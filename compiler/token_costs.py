@@ -16,6 +16,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 __all__ = ["COSTS_FILE", "SPEC_ORDER", "TokenCosts", "load_token_costs"]
 
@@ -24,7 +25,7 @@ SPEC_ORDER = ("v2", "v1", "v1-2026-01-14")
 
 
 class TokenCosts:
-    def __init__(self, entries: list[dict]) -> None:
+    def __init__(self, entries: list[dict[str, Any]]) -> None:
         # (method, segment count) -> [(literal segments, regex, cost, path)], first spec wins.
         self._buckets: dict[tuple[str, int], list[tuple[int, re.Pattern[str], int, str]]] = {}
         seen: set[tuple[str, str]] = set()

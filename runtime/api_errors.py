@@ -9,7 +9,7 @@ applied, so look before writing again), and a limit that stops the run until it 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = ["ApiError", "LimitReached", "UnknownOutcome", "describe_body"]
@@ -48,7 +48,7 @@ class UnknownOutcome(Exception):
 
 
 def _when(reset_at: float) -> str:
-    moment = datetime.fromtimestamp(reset_at, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    moment = datetime.fromtimestamp(reset_at, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
     left = max(0.0, reset_at - time.time())
     hours, minutes = int(left // 3600), int(left % 3600 // 60)
     return f"{moment} (in {hours} h {minutes} min)" if hours else f"{moment} (in {minutes} min)"

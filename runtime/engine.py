@@ -21,16 +21,16 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from syncmap.runtime.candidates import BEFORE, FIELD_LEVEL, GONE, SHARED, Candidate, DeadLetter, is_gone
 from syncmap.runtime.connectors.autopilot import Autopilot
 from syncmap.runtime.connectors.base import Record
 from syncmap.runtime.connectors.pipedrive import Pipedrive
 from syncmap.runtime.diff import Op, diff, digest_ops, keys_of, snapshot_after
+from syncmap.runtime.pairing import Pairing, id_order
 from syncmap.runtime.report import Report
 from syncmap.runtime.state import Link
-from syncmap.runtime.candidates import BEFORE, FIELD_LEVEL, GONE, SHARED, Candidate, DeadLetter, is_gone
-from syncmap.runtime.pairing import Pairing, id_order
-from syncmap.runtime.writing import Writing
 from syncmap.runtime.values import Context, is_empty, normalize_key, ref_key, refs_in, same, truth
+from syncmap.runtime.writing import Writing
 
 SIDES = ("left", "right")
 OTHER = {"left": "right", "right": "left"}
@@ -535,9 +535,8 @@ class PairRun(Pairing, Writing):
                 return False
         for item in self.pair["filters"]:
             refs = list(refs_in(item["condition"]))
-            if refs and all(r["system"] == system and r["object"] == obj for r in refs):
-                if not truth(item["condition"], record, self.engine.ctx):
-                    return False
+            if refs and all(r["system"] == system and r["object"] == obj for r in refs) and not truth(item["condition"], record, self.engine.ctx):
+                return False
         return True
 
     def in_scope(self, toward: str, candidate: Candidate, source: Mapping[str, Any], members: Mapping[str, set[str]], linked: bool) -> bool:
@@ -578,15 +577,15 @@ class PairRun(Pairing, Writing):
 
     def check_pipedrive_values(self, obj: str, changes: dict[str, Any]) -> None:
         pd: Pipedrive = self.engine.connectors["pipedrive"]
-        if "owner_id" in changes and not is_empty(changes["owner_id"]):
-            # The connecting user (the owner default, R13) is one by definition; any other id is
-            # checked against the account's users, loaded whenever the plan can write one.
-            if str(changes["owner_id"]) != str(pd.me.get("id")) and not pd.active_user(changes["owner_id"]):
-                raise DeadLetter(
-                    "owner_not_a_user",
-                    f"owner id {changes['owner_id']} is not an active user of this Pipedrive account (R20)",
-                    owner_id=changes["owner_id"],
-                )
+        # The connecting user (the owner default, R13) is one by definition; any other id is
+        # checked against the account's users, loaded whenever the plan can write one.
+        owner = changes.get("owner_id")
+        if "owner_id" in changes and not is_empty(owner) and str(owner) != str(pd.me.get("id")) and not pd.active_user(owner):
+            raise DeadLetter(
+                "owner_not_a_user",
+                f"owner id {owner} is not an active user of this Pipedrive account (R20)",
+                owner_id=owner,
+            )
         if obj == "Activity" and not is_empty(changes.get("type")):
             key = pd.activity_type_key(changes["type"])
             if key is None:
@@ -798,9 +797,8 @@ class Engine:
             for pair in self.plan["pairs"]:
                 link = pair.get("link")
                 for side in SIDES:
-                    if link and link[side]["system"] == "pipedrive" and link[side]["kind"] == "custom":
-                        if not self.dry_run:
-                            await pd.ensure_field(pair[side]["object"], link[side]["custom"]["name"])
+                    if link and link[side]["system"] == "pipedrive" and link[side]["kind"] == "custom" and not self.dry_run:
+                        await pd.ensure_field(pair[side]["object"], link[side]["custom"]["name"])
                 for op in pair["fields"]:
                     for ref in [op["target"], *refs_in(op["source"])]:
                         if ref["system"] == "pipedrive" and ref["kind"] == "custom":
@@ -839,9 +837,11 @@ class Engine:
             return []
         return self.scope_list_titles(pair)
 
-    def mirror_lists(self, pair: Mapping[str, Any]) -> list[str]:
+    def mirror_lists(self, pair: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """(title, list id) of each mirror list Autopilot has (a title it lacks is left out, never
+        paired with another title's id)."""
         ap: Autopilot = self.connectors["autopilot"]
-        return [ap.lists[t] for t in self.mirror_list_titles(pair) if t in ap.lists]
+        return [(t, ap.lists[t]) for t in self.mirror_list_titles(pair) if t in ap.lists]
 
     async def scope_members(self, pair: Mapping[str, Any]) -> dict[str, set[str]]:
         ap: Autopilot | None = self.connectors.get("autopilot")

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -80,7 +79,7 @@ def normalize_key(value: Any, steps: Iterable[str]) -> Any:
 class Context:
     """What a value may need from the live accounts and the clock."""
 
-    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
     me: dict[str, Any] = field(default_factory=dict)  # system -> the connecting user's id
     users_by_name: dict[str, dict[str, Any]] = field(default_factory=dict)  # system -> name -> id
     this_id: str | None = None  # the record an action runs for

@@ -170,7 +170,7 @@ class Writing:
         if s.system != "autopilot" or s.obj != "Contact":
             raise ConnectorError(f"writing {s.system}.{s.obj} is not supported by this runtime")
         ap: Autopilot = engine.connectors["autopilot"]
-        list_ids = engine.mirror_lists(self.pair)
+        mirrors = engine.mirror_lists(self.pair)
 
         def prepared() -> Any:
             """(body, (candidate, changes)) per contact to write, made as the batches need them."""
@@ -197,8 +197,8 @@ class Writing:
                         DeadLetter("no_email", "Autopilot identifies contacts by email, and this record has none", field="Email"),
                     )
                     continue
-                if candidate.right is None and list_ids:
-                    body["_autopilot_list"] = list_ids[0]  # R7: documented for creation
+                if candidate.right is None and mirrors:
+                    body["_autopilot_list"] = mirrors[0][1]  # R7: documented for creation
                 engine.report.change(
                     pair=self.id,
                     direction="left_to_right",
@@ -225,12 +225,12 @@ class Writing:
                 run_id=self.run_id, pair=self.id, system="autopilot", op="upsert", key=f"{self.id}:bulk", payload={"count": len(chunk)}
             )
             ids, refused = await self.upsert_isolating(chunk)
-            for body, (candidate, _) in zip(chunk, chunk_owners):
+            for body, (candidate, _) in zip(chunk, chunk_owners, strict=True):
                 if id(body) in refused:
                     engine.dead_letter(self, "left", candidate.left.id, DeadLetter("api_refused", refused[id(body)]))
             with self.state.transaction():
                 self.state.finish_intent(intent, status="done", result={"count": len(ids)})
-                for body, (candidate, changes) in zip(chunk, chunk_owners):
+                for body, (candidate, changes) in zip(chunk, chunk_owners, strict=True):
                     if id(body) in refused:
                         continue
                     email = str(body.get("Email", "")).strip().lower()
@@ -282,8 +282,8 @@ class Writing:
                     self.remember(Candidate(candidate.left, right, candidate.link))
                     engine.report.count(self.id, "left_to_right", "created" if candidate.right is None else "updated")
             # R7: every person synced out is on the mirror list; contacts already there need nothing.
-            for list_title, list_id in zip(engine.mirror_list_titles(self.pair), list_ids):
-                for body, (candidate, _) in zip(chunk, chunk_owners):
+            for list_title, list_id in mirrors:
+                for body, (candidate, _) in zip(chunk, chunk_owners, strict=True):
                     contact_id = ids.get(str(body.get("Email", "")).strip().lower())
                     if candidate.right is not None and contact_id != candidate.right.id:
                         continue  # the upsert reached another contact with this email: not this pair's
@@ -318,7 +318,7 @@ class Writing:
         if not titles or engine.dry_run:
             return
         ap: Autopilot = engine.connectors["autopilot"]
-        for title, list_id in zip(titles, engine.mirror_lists(self.pair)):
+        for title, list_id in engine.mirror_lists(self.pair):
             if title not in members:
                 continue
             for candidate in candidates:

@@ -114,7 +114,7 @@ class FaultSettings:
     seed: int | None = None
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "FaultSettings":
+    def from_json(cls, data: dict[str, Any]) -> FaultSettings:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

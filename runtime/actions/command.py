@@ -68,4 +68,4 @@ def _changes(changes: dict[str, Any]) -> str:
     return ", ".join(f"{k} = {json.dumps(v)}" for k, v in changes.items()) or "(no values)"
 
 
-__all__ = ["CONFIG", "run_action", "render"]
+__all__ = ["CONFIG", "render", "run_action"]

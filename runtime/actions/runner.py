@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
+from syncmap.runtime.actions.stages import resolve_stage
 from syncmap.runtime.candidates import Candidate, DeadLetter, is_gone
 from syncmap.runtime.connectors.autopilot import Autopilot
 from syncmap.runtime.connectors.base import Record
@@ -31,7 +32,6 @@ from syncmap.runtime.engine import Engine, PairRun, _jsonable, _walk
 from syncmap.runtime.pairing import id_order
 from syncmap.runtime.runner import ACTION_LETTERS
 from syncmap.runtime.values import Context, evaluate, is_empty, ref_key, refs_in, same, truth
-from syncmap.runtime.actions.stages import resolve_stage
 
 # A done key is remembered this long: a retry inside it is a duplicate, the same key after it acts
 # again. Autopilot documents no retry span for journey webhooks; a day covers any retry policy seen.
@@ -328,7 +328,7 @@ class ActionRunner:
             run.record_left(write)
         person_id = str(write.raw["id"])
         done.append(Write(-1, "Person", "create", person_id, changes).as_dict())
-        for title, list_id in zip(self.engine.mirror_list_titles(pair), self.engine.mirror_lists(pair)):
+        for title, list_id in self.engine.mirror_lists(pair):
             await self.ap.add_to_list(list_id, record.id)
             done.append({"system": "autopilot", "object": "List", "op": "add", "id": list_id, "changes": {"list": title, "contact_id": record.id}})
         return person_id

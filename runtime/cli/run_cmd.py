@@ -45,4 +45,4 @@ def run(source: str, once: bool, interval: float | None, dry_run: bool, state: s
     )
 
 
-__all__ = ["run", "exits"]
+__all__ = ["exits", "run"]

@@ -14,7 +14,7 @@ from syncmap.runtime.cli.options import data_format_option
 
 
 def _when(epoch: float | None) -> str | None:
-    return None if epoch is None else dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return None if epoch is None else dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def gather(store: Any) -> dict[str, Any]:

@@ -91,7 +91,7 @@ class Receiver:
                 raise Refused(413, f"the body is over {self.body_limit:,} bytes", "too_large")
         try:
             raw = await asyncio.wait_for(self._read(request), self.body_seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise Refused(408, f"the body did not arrive within {self.body_seconds:g} s", "slow") from None
         except ClientDisconnect:
             raise Refused(400, "the client went away mid-body", "malformed") from None

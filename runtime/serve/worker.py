@@ -9,6 +9,7 @@ on restart, and the engine's links and snapshots make that second time write not
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -77,10 +78,8 @@ class Worker:
             if backoff:
                 await asyncio.sleep(min(timeout, backoff))  # new deliveries wait too: the API is the problem
             elif not self.state.pending_inbox(limit=1):
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), timeout)
-                except asyncio.TimeoutError:
-                    pass
             self.wake.clear()
             if self.stopping:
                 return

@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from syncmap.sandbox.autopilot.errors import ApiError
 from syncmap.sandbox.autopilot import journey_webhook
+from syncmap.sandbox.autopilot.errors import ApiError
 from syncmap.sandbox.autopilot.hooks import HookDispatcher
 from syncmap.sandbox.autopilot.ratelimit import RateLimiter
 from syncmap.sandbox.autopilot.settings import AutopilotSettings

@@ -11,7 +11,7 @@ engagement maps `mail_*` (delivery id -> epoch ms), hooks do not (no source show
 from __future__ import annotations
 
 import zlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ def custom_key(field_type: str, name: str) -> str:
 
 def iso_ms(epoch: float) -> str:
     """`2017-01-14T03:16:19.000Z`."""
-    moment = datetime.fromtimestamp(epoch, timezone.utc)
+    moment = datetime.fromtimestamp(epoch, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 

@@ -11,7 +11,7 @@ import random
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from syncmap.sandbox.autopilot import engagement, shapes
@@ -120,9 +120,11 @@ def coerce_custom(field_type: str, name: str, value: Any) -> Any:
     if field_type == "string" and isinstance(value, (str, int, float)) and not isinstance(value, bool):
         ok = value if isinstance(value, str) else str(value)
     elif field_type == "integer" and not isinstance(value, bool):
-        if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
-            ok = int(value)
-        elif isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]{1,300}", value.strip()):
+        if (
+            isinstance(value, int)
+            or (isinstance(value, float) and value.is_integer())
+            or (isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]{1,300}", value.strip()))
+        ):
             ok = int(value)
     elif field_type == "float" and not isinstance(value, bool):
         try:
@@ -140,7 +142,7 @@ def coerce_custom(field_type: str, name: str, value: Any) -> Any:
         try:
             parsed = datetime.fromisoformat(value.strip())
             if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=timezone.utc)
+                parsed = parsed.replace(tzinfo=UTC)
             ok = shapes.iso_ms(parsed.timestamp())
         except (ValueError, OverflowError):  # unparsable, or outside years 1..9999 once in UTC
             ok = None

@@ -9,4 +9,4 @@ rate limits, token budget, webhooks), as an ASGI app. See docs/sandbox.md, "Pipe
 from syncmap.sandbox.pipedrive.app import create_app
 from syncmap.sandbox.pipedrive.settings import PLANS, PipedriveSettings
 
-__all__ = ["create_app", "PipedriveSettings", "PLANS"]
+__all__ = ["PLANS", "PipedriveSettings", "create_app"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -44,7 +44,7 @@ def _since(request: Request) -> int:
     if not raw:
         raise bad_request('"since_timestamp" is required')
     try:
-        parsed = datetime.strptime(raw.strip(), V1_TIME).replace(tzinfo=timezone.utc)
+        parsed = datetime.strptime(raw.strip(), V1_TIME).replace(tzinfo=UTC)
     except ValueError:
         raise bad_request('"since_timestamp" must be a timestamp in format YYYY-MM-DD HH:MM:SS') from None
     return int(parsed.timestamp())
@@ -62,7 +62,7 @@ def _types(request: Request) -> list[str]:
 
 
 def _modified(user: dict[str, Any]) -> int:
-    return int(datetime.strptime(user["modified"], V1_TIME).replace(tzinfo=timezone.utc).timestamp())
+    return int(datetime.strptime(user["modified"], V1_TIME).replace(tzinfo=UTC).timestamp())
 
 
 def _changes(store: Store, item: str, since: int, skip: int = 0) -> Iterator[Change]:

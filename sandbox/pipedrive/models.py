@@ -367,9 +367,8 @@ def check_body(kind: str, body: Any, store: Store, *, creating: bool) -> dict[st
     required = REQUIRED.get(kind)
     if kind == "person" and settings.person_name_required:
         required = "name"
-    if creating and required and not out.get(required):
-        if not (kind == "person" and (out.get("first_name") or out.get("last_name"))):
-            raise bad_request(f'"{required}" is required.')
+    if creating and required and not out.get(required) and not (kind == "person" and (out.get("first_name") or out.get("last_name"))):
+        raise bad_request(f'"{required}" is required.')
     for key in ("emails", "phones", "im"):
         if key in out:
             out[key] = normalize_contacts(out[key], store)
@@ -453,7 +452,7 @@ def derive(kind: str, old: dict[str, Any], new: dict[str, Any], store: Store, *,
         if (
             store.settings.accept_first_last_name
             and ("first_name" in new or "last_name" in new)
-            and (creating and not new.get("name") or new.get("name") == old.get("name"))
+            and ((creating and not new.get("name")) or new.get("name") == old.get("name"))
         ):
             first, last = new.get("first_name"), new.get("last_name")
             out["name"] = " ".join(p for p in (first, last) if p)

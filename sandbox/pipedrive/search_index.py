@@ -33,7 +33,7 @@ class SearchIndex:
     def _forget_caught_up(self, now: float) -> None:
         """Drop what the index has caught up with, so bulk writes do not pile up snapshots."""
         while self._order and self._order[0][0] <= now:
-            due, key = self._order.popleft()
+            _due, key = self._order.popleft()
             pending = self._stale.get(key)
             if pending is not None and pending[0] <= now:
                 del self._stale[key]

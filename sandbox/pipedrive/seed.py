@@ -287,7 +287,7 @@ def seed(store: Store, n: int, seed_value: int | None) -> dict[str, int]:
             "name": name,
             "owner_id": rng.choice(owners),
             "website": f"https://{name.split()[0].lower()}{name.split()[1].lower()}.example" if rng.random() < 0.7 else None,
-            "address": {key: None for key in models.ADDRESS_KEYS}
+            "address": dict.fromkeys(models.ADDRESS_KEYS)
             | {"value": f"{rng.randrange(1, 200)} Main Street, {city}", "locality": city, "country": country}
             if rng.random() < 0.6
             else None,

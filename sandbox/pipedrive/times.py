@@ -10,9 +10,8 @@ both here rather than in production.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from functools import lru_cache
-from datetime import datetime, timezone
-
 
 TIMESTAMP_FORMATS = ("seconds", "millis", "mixed")
 
@@ -59,8 +58,8 @@ def day(ts: int | None) -> str | None:
 
 
 # Epoch seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z: answers must stay RFC 3339.
-_FIRST = int(datetime(1, 1, 1, tzinfo=timezone.utc).timestamp())
-_LAST = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp()) + 0.999
+_FIRST = int(datetime(1, 1, 1, tzinfo=UTC).timestamp())
+_LAST = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()) + 0.999
 
 
 def parse_rfc3339(text: str) -> float:
@@ -69,7 +68,7 @@ def parse_rfc3339(text: str) -> float:
         raise ValueError(f"invalid timestamp {text!r}")
     parsed = datetime.fromisoformat(text.strip().replace(" ", "T", 1) if "T" not in text else text.strip())
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     seconds = round(parsed.timestamp(), 3)
     if not _FIRST <= seconds <= _LAST:  # e.g. 0001-01-01T00:00:00+05:00 is in year 0 in UTC
         raise ValueError(f"timestamp {text!r} is outside 0001-01-01..9999-12-31 UTC")
@@ -80,7 +79,8 @@ def parse_date(text: str) -> str:
     """Validate a "YYYY-MM-DD" date and return it unchanged."""
     if not isinstance(text, str) or len(text) != 10:
         raise ValueError(f"invalid date {text!r}")
-    datetime.strptime(text, "%Y-%m-%d")
+    # a calendar date or a clock time alone has no zone to carry: naive on purpose
+    datetime.strptime(text, "%Y-%m-%d")  # noqa: DTZ007
     return text
 
 
@@ -90,7 +90,7 @@ def parse_clock_time(text: str) -> str:
         raise ValueError(f"invalid time {text!r}")
     for fmt in ("%H:%M:%S", "%H:%M"):
         try:
-            return datetime.strptime(text, fmt).strftime("%H:%M:%S")
+            return datetime.strptime(text, fmt).strftime("%H:%M:%S")  # noqa: DTZ007
         except ValueError:
             continue
     raise ValueError(f"invalid time {text!r}")

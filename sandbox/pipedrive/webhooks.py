@@ -212,7 +212,7 @@ class Webhooks:
         try:
             status = await asyncio.wait_for(self.sender(sub["subscription_url"], self.headers(sub), body), timeout)
             return status, None
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None, "timeout"
         except Exception as exc:  # a receiver that is down is an ordinary failure
             return None, f"{type(exc).__name__}: {exc}"

@@ -69,7 +69,7 @@ def test_json_has_the_same_content() -> None:
     result = run("explain", FIVE, "--format", "json", "--pipedrive-plan", "essential", "--records", "1000")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert [p["id"] for p in data["pairs"]][0] == "pipedrive.Person<->autopilot.Contact"
+    assert data["pairs"][0]["id"] == "pipedrive.Person<->autopilot.Contact"
     assert [r["rule"] for r in data["rules"]] == [f"R{i}" for i in range(1, 24)]
     assert data["cost"]["records"] == 1000 and data["cost"]["pipedrive_plan"] == "essential"
     # 1,000 records: 5 setup + 7 reads of 2 pages (organizations and persons also through paths,

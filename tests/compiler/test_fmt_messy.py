@@ -38,7 +38,7 @@ def messy(draw) -> tuple[str, str]:
         # Re-space arrows and `=` only where no string or comment could be touched.
         if body and '"' not in body and "#" not in body:
             spacing = draw(ARROW_SPACING)
-            body = ARROW.sub(lambda m: spacing.format(m.group(1)), body)
+            body = ARROW.sub(lambda m, spacing=spacing: spacing.format(m.group(1)), body)
         out.append(draw(INDENTS) + body + draw(TRAILING) + ending)
     return name, "".join(out)
 

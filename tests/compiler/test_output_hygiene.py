@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from syncmap.compiler.diagnostics import EXCERPT_WIDTH, ERROR, Diagnostic, Span, render_human
+from syncmap.compiler.diagnostics import ERROR, EXCERPT_WIDTH, Diagnostic, Span, render_human
 from syncmap.compiler.parser import parse
 
 

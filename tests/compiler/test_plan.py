@@ -144,7 +144,7 @@ def test_five_objects_plan_carries_implicit_seed_filters() -> None:
     plan = compile_plan(str(ROOT / "mappings" / "five-objects.syncmap")).plan
     pairs = {p["id"]: p for p in plan["pairs"]}
     out = pairs["pipedrive.Activity->autopilot.Contact"]["implicit_filters"]
-    assert {"side": "pipedrive", "field": "done", "equals": True} == {k: out[0][k] for k in ("side", "field", "equals")}  # R16
+    assert {k: out[0][k] for k in ("side", "field", "equals")} == {"side": "pipedrive", "field": "done", "equals": True}  # R16
     deal = pairs["pipedrive.Deal<->autopilot.Contact"]
     assert any(f["field"] == "expected_close_date" and f["present"] for f in deal["implicit_filters"])  # R19
     # Deal: Read / Update, and the contact is the deal's person's partner: nothing is created.
@@ -367,7 +367,7 @@ def test_compile_still_refuses_a_lowered_plan_that_contradicts_itself(monkeypatc
     with pytest.raises(PlanError, match="is in 0 stages"):
         compile_plan(str(ROOT / "mappings" / "autopilot.syncmap"))
     monkeypatch.setattr(lower_module, "lower", lambda *a, **k: dict(real(*a, **k), extra=[]))
-    with pytest.raises(PlanError, match="this one has plan_version, .*, warnings, extra"):
+    with pytest.raises(PlanError, match=r"this one has plan_version, .*, warnings, extra"):
         compile_plan(str(ROOT / "mappings" / "autopilot.syncmap"))
 
 

@@ -11,7 +11,9 @@ import pytest
 
 from syncmap.compiler.api import check, compile_plan, parse
 from syncmap.compiler.catalog import clear_cache
+from syncmap.compiler.lower import lower
 from syncmap.compiler.semantic import analyse
+from syncmap.compiler.sources import load
 from syncmap.compiler.structure import check_structure
 
 CATALOGS = Path(__file__).resolve().parents[2] / "compiler" / "catalogs"
@@ -121,6 +123,280 @@ action "Schedule Activity" on autopilot.Contact {{
     assert due == {"kind": "clock", "base": base, "shift": {"sign": sign, "amount": amount, "unit": unit}}
 
 
+@pytest.mark.parametrize(("written", "lowered"), [
+    ("pipedrive.me", {"kind": "me", "system": "pipedrive"}),
+    ('pipedrive.user("Ada Lovelace")', {"kind": "user", "system": "pipedrive", "name": "Ada Lovelace"}),
+])  # fmt: skip
+def test_an_owner_set_by_an_action_step_is_lowered_as_the_user_it_names(written: str, lowered: dict[str, str]) -> None:
+    # `owner default` has its own path through lowering; a step's value goes through the one
+    # every field value takes.
+    text = (
+        CONNECT
+        + f"""
+action "Schedule Activity" on autopilot.Contact {{
+  create pipedrive.Activity {{
+    subject = "Call"
+    type = "call"
+    owner_id = {written}
+    person = this
+  }}
+}}
+"""
+    )
+    result = compile_plan("m.syncmap", _from_memory(text).__getitem__)
+    assert result.plan is not None, [d.message for d in result.diagnostics]
+    (step,) = result.plan["actions"][0]["steps"]
+    (owner,) = [s["value"] for s in step["set"] if s["target"]["path"] == ["owner_id"]]
+    assert owner == lowered
+
+
+@pytest.mark.parametrize(("written", "expected"), [
+    ('"2024-01-31"', []),  # a date is written as a string
+    ("5", [("SM304", "an integer value cannot be written into `due_date`, which holds date")]),
+])  # fmt: skip
+def test_a_date_field_takes_a_string_constant_and_no_other(written: str, expected: list[tuple[str, str]]) -> None:
+    text = (
+        CONNECT
+        + f"""
+action "Schedule Activity" on autopilot.Contact {{
+  create pipedrive.Activity {{
+    subject = "Call"
+    type = "call"
+    due_date = {written}
+    person = this
+  }}
+}}
+"""
+    )
+    assert _codes(text) == expected
+
+
+def test_a_default_reads_its_value_from_the_side_opposite_its_target() -> None:
+    text = (
+        CONNECT
+        + """
+sync pipedrive.Person -> autopilot.Contact {
+  match email.primary = Email
+  only autopilot.list("Pipedrive Contacts") -> pipedrive
+  first_name -> FirstName
+  last_name -> LastName
+  default Phone = phone.primary
+}
+"""
+    )
+    result = compile_plan("m.syncmap", _from_memory(text).__getitem__)
+    assert result.plan is not None, [d.message for d in result.diagnostics]
+    (write,) = [f for f in result.plan["pairs"][0]["fields"] if f["target"]["path"] == ["Phone"]]
+    assert (write["direction"], write["on"]) == ("left_to_right", "create")
+    assert (write["source"]["ref"]["system"], write["source"]["ref"]["path"]) == ("pipedrive", ["phone", "primary"])
+
+
+@pytest.mark.parametrize(("link", "expected"), [
+    ('pipedrive.custom("apId") = autopilot.contact_id', []),
+    # neither side's id: nothing to keep the partner's id in
+    ('pipedrive.custom("apId") = autopilot.Email', [("SM320", "`link` pairs one side's id field with a writable or custom field of the other")]),
+])  # fmt: skip
+def test_a_link_pairs_exactly_one_id_field_with_a_field_that_keeps_it(link: str, expected: list[tuple[str, str]]) -> None:
+    text = (
+        CONNECT
+        + f"""
+sync pipedrive.Person <-> autopilot.Contact {{
+  link {link}
+  match email.primary = Email
+  only autopilot.list("Pipedrive Contacts") -> pipedrive
+  first_name <-> FirstName
+  last_name <-> LastName
+}}
+"""
+    )
+    assert _codes(text) == expected
+
+
+def test_an_owner_default_on_a_side_without_owners_is_sm314() -> None:
+    # pipedrive.me is a user, but Pipedrive's users have no owner field to put one in.
+    text = (
+        CONNECT
+        + """
+sync pipedrive.User -> autopilot.Contact {
+  match email = Email
+  owner default pipedrive.me
+  name -> FirstName
+}
+"""
+    )
+    owner = '`owner default` needs `SYSTEM.me`, a user id or `SYSTEM.user("Name")` of a side that has owners'
+    assert [(code, m) for code, m in _codes(text) if code == "SM314"] == [("SM314", owner)]
+
+
+def test_each_relation_a_pair_matches_through_needs_its_own_pairing() -> None:
+    # `match person` is paired by the person sync; `match organization`, after it, is not.
+    text = (
+        CONNECT
+        + """
+sync pipedrive.Person <-> autopilot.Contact {
+  link pipedrive.custom("apId") = autopilot.contact_id
+  match email.primary = Email
+  only autopilot.list("Pipedrive Contacts") -> pipedrive
+  first_name <-> FirstName
+  last_name  <-> LastName
+}
+
+sync pipedrive.Deal -> autopilot.Contact {
+  match person
+  match organization
+  title -> Company
+}
+"""
+    )
+    unpaired = "`organization` leads to Pipedrive Organization records, but no sync pairs pipedrive.Organization with autopilot.Contact"
+    assert [(code, m) for code, m in _codes(text) if code == "SM324"] == [("SM324", unpaired)]
+
+
+# ------------------------------------------------------------------ two-way syncs
+
+
+def _two_way(*lines: str) -> str:
+    body = "".join(f"  {line}\n" for line in lines)
+    return (
+        CONNECT
+        + f"""
+sync pipedrive.Person <-> autopilot.Contact {{
+  match email.primary = Email
+  only autopilot.list("Pipedrive Contacts") -> pipedrive
+  last_name <-> LastName
+{body}}}
+"""
+    )
+
+
+@pytest.mark.parametrize(("written", "system", "path", "direction"), [
+    ('default phone.primary = "unknown"', "pipedrive", ["phone", "primary"], "right_to_left"),
+    ('default Phone = "unknown"', "autopilot", ["Phone"], "left_to_right"),
+])  # fmt: skip
+def test_a_default_in_a_two_way_sync_writes_the_side_that_has_the_field(written: str, system: str, path: list[str], direction: str) -> None:
+    result = compile_plan("m.syncmap", _from_memory(_two_way("first_name <-> FirstName", written)).__getitem__)
+    assert result.plan is not None, [d.message for d in result.diagnostics]
+    (write,) = [f for f in result.plan["pairs"][0]["fields"] if f["target"]["path"] == path]
+    assert (write["target"]["system"], write["direction"], write["on"]) == (system, direction, "create")
+    assert write["source"] == {"kind": "literal", "value": "unknown", "type": "string"}
+
+
+def test_a_two_way_rule_with_a_constant_is_reported_once_and_still_names_its_field() -> None:
+    # `first_name <-> "Bob"` is SM115; the field it names still counts as written, so Person's
+    # required first_name is not reported as well.
+    assert _codes(_two_way('first_name <-> "Bob"')) == [("SM115", "`<->` needs a field on both sides")]
+
+
+def test_a_match_key_on_neither_side_is_reported_once() -> None:
+    assert _codes(_two_way("first_name <-> FirstName", "match nosuch")) == [("SM203", "Pipedrive Person has no field `nosuch`")]
+
+
+def test_activities_written_into_pipedrive_without_their_person_are_sm310() -> None:
+    # The shipped case writes only into Autopilot; here the activity's own fields are written,
+    # but not the person it must belong to (R17).
+    text = (
+        CONNECT
+        + """
+sync pipedrive.Activity <- autopilot.Activity {
+  match marked_as_done_time = occurred_at
+  only new -> pipedrive
+
+  marked_as_done_time <- occurred_at
+}
+"""
+    )
+    assert _codes(text) == [("SM310", "Pipedrive activities must be synced with their `person` relationship")]
+
+
+# ------------------------------------------------------------------ warnings in the plan
+
+
+def test_a_plan_records_the_warnings_of_its_mapping() -> None:
+    # No shipped mapping or valid case has a warning, so every golden plan's list is empty.
+    text = (
+        CONNECT
+        + """
+sync pipedrive.Person -> autopilot.Contact {
+  match email.primary = Email
+  only autopilot.list("Pipedrive Contacts") -> pipedrive
+  empty write
+  first_name -> FirstName
+  last_name -> LastName
+}
+"""
+    )
+    result = compile_plan("m.syncmap", _from_memory(text).__getitem__)
+    assert result.plan is not None, [d.message for d in result.diagnostics]
+    assert result.plan["warnings"] == [
+        {
+            "code": "SM319",
+            "message": "empty values would be written to Autopilot",
+            "span": {"file": "m.syncmap", "line": 14, "col": 3, "end_line": 14, "end_col": 14},
+        }
+    ]
+
+
+# ------------------------------------------------------------------ contradictions
+
+
+def test_a_filter_excluding_every_value_of_an_enum_can_never_be_true() -> None:
+    # Only the catalog's list of a deal's statuses makes this a contradiction: a present status
+    # that is none of open, won, lost and deleted.
+    condition = 'status and status != "open" and status != "won" and status != "lost" and status != "deleted"'
+    text = (
+        CONNECT
+        + f"""
+sync pipedrive.Deal -> autopilot.Contact {{
+  match title = Email
+  where {condition}
+  title -> FirstName
+}}
+"""
+    )
+    assert [(code, m) for code, m in _codes(text) if code == "SM325"] == [("SM325", f"`where {condition}` can never be true")]
+    # one status left open: satisfiable
+    assert "SM325" not in [code for code, _ in _codes(text.replace(' and status != "deleted"', ""))]
+
+
+# ------------------------------------------------------------------ actions
+
+
+@pytest.mark.parametrize(("action", "verb", "object_", "message"), [
+    ("Update Pipedrive Field", "create", "Person", '"Update Pipedrive Field" is an update action: use `update`'),
+    ("Schedule Activity", "update", "Activity", '"Schedule Activity" is a create action: use `create`'),
+])  # fmt: skip
+def test_a_step_against_its_catalog_action_names_the_verb_to_use(action: str, verb: str, object_: str, message: str) -> None:
+    text = (
+        CONNECT
+        + f"""
+action "{action}" on autopilot.Contact {{
+  {verb} pipedrive.{object_} {{
+    subject = "Call"
+  }}
+}}
+"""
+    )
+    assert [m for code, m in _codes(text) if code == "SM316"] == [message]
+
+
+def test_a_step_on_an_unknown_system_does_not_hide_the_next_steps_problems() -> None:
+    text = (
+        CONNECT
+        + """
+action "Two Steps" on autopilot.Contact {
+  create salesforce.Lead {
+    name = "x"
+  }
+  create pipedrive.Activity {
+    subjekt = "Call"
+    person = this
+  }
+}
+"""
+    )
+    assert _codes(text) == [("SM201", "there is no system `salesforce`"), ("SM203", "Pipedrive Activity has no field `subjekt`")]
+
+
 # ------------------------------------------------------------------ SM108 from the catalog
 
 
@@ -155,3 +431,47 @@ def test_a_catalog_secret_written_in_the_mapping_is_sm108(catalog_with_passphras
 def test_a_catalog_secret_from_the_environment_is_accepted(catalog_with_passphrase: Path) -> None:
     text = 'connect autopilot {\n  key = env("AUTOPILOT_API_KEY")\n  passphrase = env("AUTOPILOT_PASSPHRASE")\n}\n'
     assert _analysed(text, catalog_with_passphrase) == []
+
+
+# ------------------------------------------------------------------ a step's idempotency
+
+ADD_DEAL = (
+    CONNECT
+    + """
+action "Add Deal" on autopilot.Contact {
+  create pipedrive.Deal {
+    title = "Inbound"
+    person = this
+  }
+}
+"""
+)
+
+
+@pytest.fixture
+def catalog_with_idempotent_add_deal(tmp_path: Path):
+    """The shipped catalogs, with "Add Deal" (a create) marked idempotent: no shipped action's
+    idempotency differs from what its verb would suggest."""
+    for name in ("pipedrive.json", "autopilot.json"):
+        data = json.loads((CATALOGS / name).read_text(encoding="utf-8"))
+        for action in data.get("actions", []):
+            if action["name"] == "Add Deal":
+                action["idempotent"] = True
+        (tmp_path / name).write_text(json.dumps(data), encoding="utf-8")
+    clear_cache()
+    yield tmp_path
+    clear_cache()
+
+
+def _step(search_path: Path | None) -> dict[str, object]:
+    sources = load("m.syncmap", _from_memory(ADD_DEAL).__getitem__)
+    model, diagnostics = analyse(sources.mappings, search_path=[search_path] if search_path else None)
+    assert diagnostics == []
+    (step,) = lower(model, sources)["actions"][0]["steps"]
+    return step
+
+
+def test_a_step_is_idempotent_as_its_catalog_action_says_not_as_its_verb_suggests(catalog_with_idempotent_add_deal: Path) -> None:
+    shipped, made = _step(None), _step(catalog_with_idempotent_add_deal)
+    assert (shipped["verb"], shipped["catalog_action"], shipped["idempotent"]) == ("create", "Add Deal", False)
+    assert (made["verb"], made["catalog_action"], made["idempotent"]) == ("create", "Add Deal", True)

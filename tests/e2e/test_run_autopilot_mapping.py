@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from harness import MAPPINGS, Sandbox, primary
 from mirror import LIST, check_mirror, norm
@@ -52,13 +53,13 @@ def test_edits_on_either_side_arrive_on_the_other(sbx: Sandbox) -> None:
         {"contact_id": other_contact["contact_id"], "contact": {"Email": other_contact["Email"], "Phone": "+1 555 0000 111"}},
     )
     sbx.clear_log()
-    code, summary = run(sbx)
+    run(sbx)
     changed = sbx.pd("GET", f"/api/v2/persons/{other['id']}")["data"]
     assert primary(changed["phones"]) == "+1 555 0000 111"
     # One upsert for Autopilot, one PATCH for Pipedrive: nothing else was written.
     assert [w[:2] for w in sbx.writes("autopilot")] == [("POST", "/v1/contacts")]
     assert [w[:2] for w in sbx.writes("pipedrive")] == [("PATCH", f"/api/v2/persons/{other['id']}")]
-    code, summary = run(sbx)
+    _, summary = run(sbx)
     contact = sbx.ap("GET", f"/contact/{contact_id}")
     renamed = sbx.pd("GET", f"/api/v2/persons/{person['id']}")["data"]
     assert (renamed["first_name"], renamed["last_name"]) == ("Renamed", "Person")  # never bounced back
@@ -85,7 +86,7 @@ def test_conflicting_edits_follow_newest_wins_and_the_loser_is_logged(sbx: Sandb
     sbx.control(
         "autopilot", "POST", "app/contact", {"contact_id": contact["contact_id"], "contact": {"Email": contact["Email"], "LastName": "Newer"}}
     )
-    code, summary = run(sbx)
+    _, summary = run(sbx)
     assert sbx.pd("GET", f"/api/v2/persons/{person['id']}")["data"]["last_name"] == "Newer"
     assert sbx.ap("GET", f"/contact/{contact['contact_id']}")["LastName"] == "Newer"
     assert flow(summary, "right_to_left")["conflicts"] == 1
@@ -116,7 +117,7 @@ def test_list_members_flow_into_pipedrive_with_owner_link_and_required_fields(sb
     sbx.ap("POST", "/contact", json={"contact": {"Email": "nolast@example.com", "LastName": "Fixed"}})
     status = json.loads(sbx.syncmap("status", "--state", sbx.state, "--format", "json").stdout)
     ids = [str(d["id"]) for d in status["dead_letters"] if d["record_id"] == no_last["contact_id"]]
-    done = sbx.syncmap("retry", "--state", sbx.state, *sum((["--id", i] for i in ids), []))
+    done = sbx.syncmap("retry", "--state", sbx.state, *[arg for i in ids for arg in ("--id", i)])
     assert done.returncode == 0, done.stdout + done.stderr
     assert "nolast@example.com" in {norm(primary(p["emails"])) for p in sbx.persons()}
     status = json.loads(sbx.syncmap("status", "--state", sbx.state, "--format", "json").stdout)
@@ -149,7 +150,7 @@ def test_dry_run_prints_changes_and_writes_nothing(sbx: Sandbox) -> None:
 
 def test_a_mapping_with_errors_runs_nothing_and_a_missing_variable_is_named(sbx: Sandbox, tmp_path) -> None:
     broken = tmp_path / "broken.syncmap"
-    broken.write_text(open(MAPPING).read().replace("FirstName", "FirstNme", 1))
+    broken.write_text(Path(MAPPING).read_text().replace("FirstName", "FirstNme", 1))
     done = sbx.syncmap("run", str(broken), "--state", sbx.state)
     assert done.returncode == 2 and "SM203" in done.stderr and sbx.requests("pipedrive") == []
     env_less = sbx.run_env()

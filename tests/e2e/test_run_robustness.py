@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import signal
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -42,7 +42,7 @@ def no_duplicates(sbx: Sandbox, before: tuple[Counter, Counter]) -> None:
     links.pop(None, None)
     assert not [c for c, n in links.items() if n > 1], f"contacts linked from two persons: {links}"
     after = email_counts(sbx)
-    for side, (old, new) in zip(("Pipedrive", "Autopilot"), zip(before, after)):
+    for side, (old, new) in zip(("Pipedrive", "Autopilot"), zip(before, after, strict=True), strict=True):
         grown = {e: (old[e], n) for e, n in new.items() if e and n > max(old[e], 1)}
         assert not grown, f"{side} has more records with these emails than before: {grown}"
 

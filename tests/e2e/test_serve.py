@@ -8,6 +8,7 @@ logs. Polling is off (`--reconcile-every 0`) wherever the point is that webhooks
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import signal
 import socket
@@ -204,10 +205,8 @@ def test_the_server_refuses_what_does_not_belong_and_keeps_answering(sbx: Sandbo
         with socket.create_connection(tuple(server.url.removeprefix("http://").split(":"))) as raw:  # type: ignore[arg-type]
             raw.sendall(b"\x00\x01GARBAGE\r\n\r\n")
             raw.settimeout(5)
-            try:
+            with contextlib.suppress(ConnectionError, TimeoutError):
                 raw.recv(100)
-            except (ConnectionError, TimeoutError):
-                pass
 
         figures = server.metrics()
         assert figures['syncmap_requests_rejected_total{reason="unauthorized"}'] == 4

@@ -172,7 +172,7 @@ async def test_a_journey_record_is_used_as_sent_and_a_retried_delivery_acts_once
         assert first.contact == RECORD["contact_id"]
         assert [d["title"] for d in acc.records("deal")] == ["Peter AddToList"]
         assert not [e for e in acc.log("autopilot") if e[0] == "GET" and e[1].startswith("/v1/contact/")]  # no read
-        with pytest.raises(UnknownAction, match='no action named "Add Deals".*"Add Deal"'):
+        with pytest.raises(UnknownAction, match=r'no action named "Add Deals".*"Add Deal"'):
             await acc.runner.perform("Add Deals", contact)
 
 

@@ -176,7 +176,7 @@ def test_keys_and_snapshots() -> None:
 def test_a_negative_date_shift_goes_back_in_time() -> None:
     from syncmap.runtime.values import evaluate
 
-    ctx = Context(now=lambda: dt.datetime(2024, 3, 31, 12, tzinfo=dt.timezone.utc))
+    ctx = Context(now=lambda: dt.datetime(2024, 3, 31, 12, tzinfo=dt.UTC))
     back = {"kind": "clock", "base": "today", "shift": {"sign": "-", "amount": 3, "unit": "days"}}
     ahead = {"kind": "clock", "base": "today", "shift": {"sign": "+", "amount": 1, "unit": "months"}}
     assert evaluate(back, {}, ctx) == "2024-03-28"

@@ -8,7 +8,7 @@ import asyncio
 import heapq
 import random
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -20,7 +20,7 @@ from syncmap.runtime.windows import Pacer
 from syncmap.sandbox.pipedrive.ratelimit import BurstLimiter
 
 LIST, ONE, CREATE, SEARCH = "/api/v2/persons", "/api/v2/persons/7", "/api/v2/persons", "/api/v2/persons/search"
-WALL = datetime(2026, 11, 29, 18, 0, tzinfo=timezone.utc).timestamp()  # six hours before midnight UTC
+WALL = datetime(2026, 11, 29, 18, 0, tzinfo=UTC).timestamp()  # six hours before midnight UTC
 
 
 class FakeTime:
@@ -98,7 +98,7 @@ def test_the_plan_gives_the_starting_guess() -> None:
     assert pipedrive(t, plan="essential").burst.limit == 20
     assert pipedrive(t, plan="enterprise").burst.limit == 120
     assert pipedrive(t).burst.limit == 40  # advanced, the default plan
-    with pytest.raises(ValueError, match="unknown Pipedrive plan 'gold'.*essential"):
+    with pytest.raises(ValueError, match=r"unknown Pipedrive plan 'gold'.*essential"):
         pipedrive(t, plan="gold")
 
 
@@ -380,7 +380,7 @@ def test_retry_delay_honours_what_the_server_asks() -> None:
     t = FakeTime()
     pd = pipedrive(t)
     assert pd.retry_delay(1, 429, {"x-ratelimit-reset": "2"}, policy=RetryPolicy(jitter=0)) == 2.0
-    date = datetime.fromtimestamp(WALL + 120, tz=timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    date = datetime.fromtimestamp(WALL + 120, tz=UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
     assert header_delay({"retry-after": date}, wall=lambda: WALL) == 120.0
 
 

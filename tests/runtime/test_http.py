@@ -293,7 +293,7 @@ async def test_without_budget_headers_the_429_ends_in_limit_reached() -> None:
         assert (await sb.control.put("/__sandbox__/limits", json={"budget_remaining": 25})).status_code == 200
         await sb.api.request("GET", PERSONS)
         await sb.api.request("GET", PERSONS)
-        with pytest.raises(LimitReached, match="Pipedrive daily token budget reached .*; it resets at"):
+        with pytest.raises(LimitReached, match=r"Pipedrive daily token budget reached .*; it resets at"):
             await sb.api.request("GET", PERSONS)
         assert statuses(await sb.log()) == [200, 200, 429]  # one refusal, not retried
         assert sb.api.stats.rate_limited == 1 and sb.api.stats.tokens_spent == 20

@@ -113,7 +113,7 @@ def test_what_is_not_an_autopilot_hook_is_a_shape_error(body: object) -> None:
 
 @pytest.mark.parametrize("raw", [b"", b"{", b"\xff\xfe{}", b'{"a": NaN'])
 def test_a_body_that_is_not_json_is_a_shape_error_with_a_reason(raw: bytes) -> None:
-    with pytest.raises(ShapeError, match="not JSON|not UTF-8"):
+    with pytest.raises(ShapeError, match=r"not JSON|not UTF-8"):
         parse_json(raw)
 
 

@@ -23,9 +23,9 @@ from syncmap.runtime.state import (
     StateStore,
     StateVersionError,
     default_state_path,
+    migrations,
     open_state,
 )
-from syncmap.runtime.state import migrations
 
 
 class Clock:
@@ -157,7 +157,7 @@ def test_put_links_is_one_transaction(store: StateStore) -> None:
 def test_ids_are_strings_and_values_json(store: StateStore) -> None:
     with pytest.raises(TypeError, match=r"Link.left_id must be a str \(ids are strings\), got int 7"):
         Link("persons", 7, "a", {}, {}, 0.0)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="Link.right_values must be a dict"):
+    with pytest.raises(TypeError, match=r"Link\.right_values must be a dict"):
         Link("persons", "7", "a", {}, [], 0.0)  # type: ignore[arg-type]
     with pytest.raises(StateError, match="link persons/1 left_values cannot be stored: it is not JSON"):
         store.put_link(Link("persons", "1", "a", {"when": object()}, {}, 0.0))
@@ -495,18 +495,18 @@ def test_files_that_are_not_state_files_are_refused(tmp_path: Path) -> None:
     conn.execute("CREATE TABLE photos (id)")
     conn.commit()
     conn.close()
-    with pytest.raises(StateError, match="other.db is not a syncmap state file"):
+    with pytest.raises(StateError, match=r"other\.db is not a syncmap state file"):
         open_state(other)
     conn = sqlite3.connect(other)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # refused before any change
     conn.close()
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    with pytest.raises(StateError, match="cannot create or open the state file .*a-file/state.db"):
+    with pytest.raises(StateError, match=r"cannot create or open the state file .*a-file/state\.db"):
         open_state(blocker / "state.db")
     garbage = tmp_path / "notes.txt"
     garbage.write_text("these are my notes, not a database\n" * 200)
-    with pytest.raises(StateError, match="cannot use the state file .*notes.txt: file is not a database"):
+    with pytest.raises(StateError, match=r"cannot use the state file .*notes\.txt: file is not a database"):
         open_state(garbage)
 
 
@@ -560,7 +560,7 @@ def test_committed_units_survive_sigkill_and_half_units_do_not(path: Path) -> No
         units: dict[int, int] = {}
         for item in store.iter_links("p"):
             units[item.left_values["unit"]] = units.get(item.left_values["unit"], 0) + 1
-        assert units == {unit: 200 for unit in range(last + 1)}
+        assert units == dict.fromkeys(range(last + 1), 200)
         assert sorted(int(i.key) for i in store.open_intents()) == list(range(last + 1))
         store.close()
 

@@ -76,7 +76,7 @@ def test_match_keys_are_normalised_as_the_plan_says() -> None:
 def test_evaluate_every_kind_of_value() -> None:
     record = {"first_name": "Ada", "last_name": None, "email.primary": "ada@x.com"}
     ctx = Context(
-        now=lambda: dt.datetime(2024, 1, 31, 9, 30, tzinfo=dt.timezone.utc),
+        now=lambda: dt.datetime(2024, 1, 31, 9, 30, tzinfo=dt.UTC),
         me={"pipedrive": 7},
         users_by_name={"pipedrive": {"Riley": 3}},
         this_id="c1",

@@ -5,7 +5,7 @@ documented shapes (§1.2-§1.8) rather than against what syncmap happens to need
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -40,7 +40,7 @@ def n8n_custom_key(field_type: str, name: str) -> str:
 def parse_time(value: Any) -> datetime:
     """ref §1.3: ISO-8601 with milliseconds, RFC 1123 or epoch milliseconds; "parse all three"."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, timezone.utc)
+        return datetime.fromtimestamp(value / 1000, UTC)
     if isinstance(value, str) and ISO_MS.match(value):
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     assert isinstance(value, str) and RFC_1123.match(value), value
@@ -132,7 +132,8 @@ async def test_n8n_like_flow() -> None:
 
         # contact list: create, add, check membership, roster
         made_list = await api.post("/list", json={"name": "n8n Leads"})
-        assert set(made_list.json()) == {"list_id"} and LIST_ID.match(list_id := made_list.json()["list_id"])
+        list_id = made_list.json()["list_id"]
+        assert set(made_list.json()) == {"list_id"} and LIST_ID.match(list_id)
         assert {"list_id": list_id, "title": "n8n Leads"} in (await api.get("/lists")).json()["lists"]
         assert (await api.get(f"/list/{list_id}/contact/{contact_id}")).status_code == 404  # not a member yet
         assert (await api.post(f"/list/{list_id}/contact/grace.hopper@example.test")).json() == {}

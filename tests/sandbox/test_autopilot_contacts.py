@@ -267,8 +267,8 @@ async def test_seed_is_deterministic_and_realistic() -> None:
     assert listings[0] == listings[1]
     emails = [c["Email"] for c in contacts if "Email" in c]
     assert len(emails) < 300  # some have no email
-    assert len(emails) > len({e for e in emails})  # exact duplicates
-    assert len({e for e in emails}) > len({e.lower() for e in emails})  # duplicates differing by case
+    assert len(emails) > len(set(emails))  # exact duplicates
+    assert len(set(emails)) > len({e.lower() for e in emails})  # duplicates differing by case
     assert any(c.get("unsubscribed") for c in contacts) and not all(c.get("unsubscribed") for c in contacts)
     assert any("Phone" not in c for c in contacts) and any("Phone" in c for c in contacts)
     types = {f["fieldType"] for c in contacts for f in c.get("custom_fields", [])}

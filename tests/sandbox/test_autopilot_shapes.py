@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 
 import httpx
 import pytest
-from email.utils import parsedate_to_datetime
-
 from autopilot_support import CONTROL, Receiver, async_test, client
 
 from syncmap.sandbox.autopilot import AutopilotSettings, create_app

@@ -159,7 +159,7 @@ async def test_legacy_v1_timestamps_break_the_schema_as_the_examples_do() -> Non
     async with client(app) as c:
         response = await c.get("/v1/activityTypes")
         assert response.json()["data"][0]["add_time"] == "2023-01-01 00:00:00"
-        with pytest.raises(Exception, match="date-time|add_time|Invalid"):
+        with pytest.raises(Exception, match=r"date-time|add_time|Invalid"):
             conform(response)
 
 

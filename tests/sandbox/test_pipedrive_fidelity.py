@@ -156,7 +156,7 @@ async def test_include_option_labels_gives_id_label_objects() -> None:
     app = create_app()
     async with client(app) as c:
         keys = await make_fields(c)
-        gold, silver = await option_ids(c, keys["enum"])
+        _, silver = await option_ids(c, keys["enum"])
         s_gold, _ = await option_ids(c, keys["set"])
         made = await c.post("/api/v2/persons", json={"name": "Ada", "custom_fields": {keys["enum"]: silver, keys["set"]: [s_gold]}})
         pid = made.json()["data"]["id"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 
 import pytest
 from openapi_schema_validator import OAS30Validator
@@ -71,7 +72,7 @@ async def test_webhook_data_has_the_v2_entity_shape(profile: str) -> None:
         await c.post("/api/v2/activities", json={"subject": "Call", "type": "call", "person_id": 1})
         await app.state.webhooks.drain()
     spec = raw_spec("v2")
-    for body, path in zip(receiver.bodies(), ("/deals/{id}", "/activities/{id}")):
+    for body, path in zip(receiver.bodies(), ("/deals/{id}", "/activities/{id}"), strict=True):
         schema = resolve(spec, spec["paths"][path]["get"]["responses"]["200"])["content"]["application/json"]["schema"]
         OAS30Validator(schema).validate({"success": True, "data": body["data"]})
     assert REF.is_dir()
@@ -111,7 +112,7 @@ async def test_failures_are_retried_after_3_30_and_150_seconds() -> None:
     assert attempts == [1, 2, 3, 4]
     assert len({b["meta"]["id"] for b in receiver.bodies()}) == 1  # the same event each time
     log = app.state.webhooks.deliveries
-    gaps = [b["time"] - a["time"] for a, b in zip(log, log[1:])]
+    gaps = [b["time"] - a["time"] for a, b in itertools.pairwise(log)]
     # Never early; late only by event-loop lag. 20 simulated seconds are 40 ms real at this
     # scale: enough for a loaded CI machine, still far below the next step of the schedule.
     assert 3 <= gaps[0] <= 23 and 30 <= gaps[1] <= 50 and 150 <= gaps[2] <= 170
