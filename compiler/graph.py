@@ -113,15 +113,15 @@ def _pair_items(pair: Plan, texts: Mapping[str, str]) -> Iterator[Item]:
     ends = {"left_to_right": (left, right), "right_to_left": (right, left)}
 
     # A `<->` line is lowered to one operation per direction with the same span: one arrow.
-    by_span: dict[tuple, list[Mapping[str, Any]]] = {}
+    by_span: dict[tuple[tuple[str, Any], ...], list[Mapping[str, Any]]] = {}
     for op in pair["fields"]:
         by_span.setdefault(tuple(sorted(op["span"].items())), []).append(op)
     for ops in by_span.values():
-        text = _source_text(ops[0]["span"], texts) or ""
+        line = _source_text(ops[0]["span"], texts) or ""
         if {op["direction"] for op in ops} == {"left_to_right", "right_to_left"}:
-            yield Item("flow", left, right, BOTH, text, owner)
+            yield Item("flow", left, right, BOTH, line, owner)
         else:
-            yield Item("flow", *ends[ops[0]["direction"]], FORWARD, text, owner)
+            yield Item("flow", *ends[ops[0]["direction"]], FORWARD, line, owner)
 
     for rule in (pair.get("link"), *pair["match"], pair.get("owner"), pair.get("empty"), pair.get("conflict")):
         text = _source_text((rule or {}).get("span"), texts)
@@ -255,7 +255,7 @@ def _actions(plan: Plan) -> dict[str, Plan]:
 
 def graph_of(plan: Plan, texts: Mapping[str, str], title: str = "") -> Graph:
     """The whole mapping as one graph."""
-    marked = [(item, None) for item in plan_items(plan, texts)]
+    marked: list[tuple[Item, str | None]] = [(item, None) for item in plan_items(plan, texts)]
     return _build(title, marked, _objects(plan), _actions(plan), {}, every_object=True, empty="nothing syncs")
 
 
@@ -266,7 +266,8 @@ def changes(old: Plan, old_texts: Mapping[str, str], new: Plan, new_texts: Mappi
     gives a graph without edges."""
     before, after = plan_items(old, old_texts), plan_items(new, new_texts)
     gone, came = set(before) - set(after), set(after) - set(before)
-    marked = [(item, REMOVED) for item in before if item in gone] + [(item, ADDED) for item in after if item in came]
+    marked: list[tuple[Item, str | None]] = [(item, REMOVED) for item in before if item in gone]
+    marked += [(item, ADDED) for item in after if item in came]
     old_nodes = set(_objects(old)) | set(_actions(old))
     new_nodes = set(_objects(new)) | set(_actions(new))
     node_change = dict.fromkeys(new_nodes - old_nodes, ADDED) | dict.fromkeys(old_nodes - new_nodes, REMOVED)

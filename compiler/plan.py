@@ -32,7 +32,8 @@ class PlanError(Exception):
 
 @lru_cache(maxsize=1)
 def plan_schema() -> dict[str, Any]:
-    return json.loads(resources.files("syncmap.compiler").joinpath("plan.schema.json").read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(resources.files("syncmap.compiler").joinpath("plan.schema.json").read_text(encoding="utf-8"))
+    return schema
 
 
 @lru_cache(maxsize=1)
