@@ -52,7 +52,7 @@ TESTS: dict[str, list[str]] = {
     "runtime/values.py": ["tests/runtime/test_diff.py", "tests/runtime/test_values.py"],
     # the server's decisions; its end-to-end tests (tests/e2e/test_serve.py) are left out the same way
     "runtime/serve/events.py": ["tests/runtime/test_serve_events.py", "tests/runtime/test_serve_worker.py"],
-    "runtime/serve/worker.py": ["tests/runtime/test_serve_worker.py"],
+    "runtime/serve/worker.py": ["tests/runtime/test_serve_worker.py", "tests/runtime/test_serve_worker_flow.py"],
 }  # fmt: skip
 
 
