@@ -21,12 +21,12 @@ from typing import Any
 
 # Plain in YAML 1.1 and 1.2, in block and (without a comma) in flow context: a word of letters,
 # digits, `_` and `.` starting with a letter, unless it is one of _WORDS; the plan's spans
-# (`file:1:2-3:4`, the file name may also start with `_` or `.`) and digests; and names such as
+# (`file:+1:2-+3:4`, the file name may also start with `_` or `.`) and digests; and names such as
 # `pipedrive.Person.custom("Lead score")`, which have no character YAML treats specially inside
 # a scalar, nor a space at either end.
 _PLAIN = re.compile(
     r"[A-Za-z][A-Za-z0-9_.]{0,99}"
-    r"|[A-Za-z_.][A-Za-z0-9_./-]{0,80}:[0-9]{1,9}:[0-9]{1,9}-[0-9]{1,9}:[0-9]{1,9}"
+    r"|[A-Za-z_.][A-Za-z0-9_./-]{0,80}:[+-]?[0-9]{1,9}:[0-9]{1,9}-(?:\+?[0-9]{1,9}:)?[0-9]{1,9}"
     r"|sha256:[0-9a-f]{64}"
     r'|[A-Za-z][A-Za-z0-9_.()",<> -]{0,98}[A-Za-z0-9_.()"]'
 )
