@@ -151,10 +151,16 @@ class Layout:
         is_dict = isinstance(v, dict)
         parts: list[str] = []
         used = 2
+        # The hottest loop of writing a plan: a string (most values, every key) is looked up in
+        # flow_strings here, without a call, once flow_scalar has spelled it.
+        strings = self.flow_strings
         for k, x in v.items() if is_dict else enumerate(v):
-            text = self.flow_text(x) if isinstance(x, (dict, list)) else self.flow_scalar(x)
+            if type(x) is str:
+                text = strings.get(x) or self.flow_scalar(x)
+            else:
+                text = self.flow_text(x) if isinstance(x, (dict, list)) else self.flow_scalar(x)
             if text is not None and is_dict:
-                key = self.flow_scalar(k)
+                key = strings.get(k) or self.flow_scalar(k)
                 text = f"{key}: {text}" if len(key) <= _LONGEST_KEY else None
             if text is None:
                 break
