@@ -8,13 +8,15 @@ line, because each use of a field repeated its facts. So the file states them on
   `write_via`) and relation (`target`, `key`, `key_on`, `cardinality`) some reference uses;
 * `refs`: each distinct reference once, by name (`pipedrive.Person.email.primary`): which
   catalog entries it goes through, and its own facts (selector, custom field, type);
-* every place that held a reference holds its name; every span is
-  `file:line:col-end_line:end_col`; a field operation or action assignment leaves out the
-  keys that have their default value.
+* every place that held a reference holds its name; every span is one string whose line
+  counts from the previous span's (`SpanWriter`), so an inserted mapping line changes one
+  span, not all below it; a field operation or action assignment leaves out the keys that
+  have their default value.
 
 `compact` and `expand` are pure and inverse: `expand(compact(plan)) == plan` for every plan
 the compiler lowers (tests/compiler/test_plan_compact.py). `expand` trusts a document that
-has passed the schema, except for names it cannot find, which raise `CompactError`.
+has passed the schema, except for names it cannot find and spans it cannot place, which
+raise `CompactError`.
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ _FIELD_OP_DEFAULTS: dict[str, Any] = {"transforms": [], "default": None, "confli
 _ASSIGNMENT = ("target", "value", "on", "span")
 _ASSIGNMENT_DEFAULTS: dict[str, Any] = {"on": "always"}
 _HOP_FACTS = ("target", "key", "key_on", "cardinality")
-_SPAN = re.compile(r"(.*):(\d+):(\d+)-(\d+):(\d+)", re.DOTALL)
+# file:line:col-[end_line:]end_col, read from the right so a file name may hold a colon; see SpanWriter.
+_SPAN = re.compile(r"(.*):([+-]?\d+):(\d+)-(?:(\+?\d+):)?(\d+)", re.DOTALL)
 # Keys under which a written plan holds a reference's name (a value of another type there is
 # not a reference: a side, a value, a condition).
 _REF_SLOTS = ("ref", "target", "left", "right")
+_CONTAINERS = (dict, list)
 
 
 class CompactError(ValueError):
@@ -42,17 +46,54 @@ class CompactError(ValueError):
 # ------------------------------------------------------------------ spans
 
 
-def span_text(span: dict[str, Any]) -> str:
-    return f"{span['file']}:{span['line']}:{span['col']}-{span['end_line']}:{span['end_col']}"
+class SpanWriter:
+    """Spans in the order a document holds them, each line relative to the one before.
+
+    An absolute line would move with every line added or removed above it, so one inserted
+    mapping line changed every later span in the plan. Here a span's start line is a signed
+    delta (`+2`, `-14`, `+0`) from the start line of the previous span of the same file, and
+    its end is on the same line (`-20`: just the end column) or a count of lines below its start
+    (`-+25:2`); the first span of each file is absolute. An insertion then changes the delta of
+    the spans whose predecessor lies on the other side of it, and nothing else.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, int] = {}  # file -> start line of its previous span
+
+    def text(self, span: dict[str, Any]) -> str:
+        file, line = span["file"], span["line"]
+        before = self._last.get(file)
+        self._last[file] = line
+        start = str(line) if before is None else f"{line - before:+d}"
+        lines = span["end_line"] - line
+        end = str(span["end_col"]) if lines == 0 else f"+{lines}:{span['end_col']}"
+        return f"{file}:{start}:{span['col']}-{end}"
 
 
-def span_dict(text: str) -> dict[str, Any]:
-    found = _SPAN.fullmatch(text)
-    if found is None:
-        raise CompactError(f"{text!r} is not a span like file:line:col-end_line:end_col")
-    file, *numbers = found.groups()
-    line, col, end_line, end_col = (int(n) for n in numbers)
-    return {"file": file, "line": line, "col": col, "end_line": end_line, "end_col": end_col}
+class SpanReader:
+    """Reads what SpanWriter wrote, in the same order; an unsigned start or end line is absolute."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, int] = {}
+
+    def span(self, text: str) -> dict[str, Any]:
+        found = _SPAN.fullmatch(text)
+        if found is None:
+            raise CompactError(f"{text!r} is not a span like file:line:col-end_col or file:+delta:col-+lines:end_col")
+        file, start, col, end_line, end_col = found.groups()
+        if start[0] in "+-":
+            before = self._last.get(file)
+            if before is None:
+                raise CompactError(f"the span {text!r} counts from an earlier span of {file}, but it is the first")
+            line = before + int(start)
+        else:
+            line = int(start)
+        self._last[file] = line
+        if end_line is None:
+            last = line
+        else:
+            last = line + int(end_line) if end_line[0] == "+" else int(end_line)
+        return {"file": file, "line": line, "col": int(col), "end_line": last, "end_col": int(end_col)}
 
 
 # ------------------------------------------------------------------ compact
@@ -121,19 +162,25 @@ def _is_ref(node: dict[str, Any]) -> bool:
     return "via" in node and "path" in node and "kind" in node
 
 
-def _compact_node(node: Any, tables: _Tables) -> Any:
-    if isinstance(node, list):
-        return [_compact_node(item, tables) for item in node]
-    if not isinstance(node, dict):
+def _compact_node(node: Any, tables: _Tables, spans: SpanWriter) -> Any:
+    # Called for every container of the plan (140,000 for a 10,000-line mapping): scalars are
+    # copied in place rather than passed through a call, and lowering builds plain dicts and
+    # lists only, so `type(…) is` decides.
+    if type(node) is list:
+        return [_compact_node(item, tables, spans) if type(item) in _CONTAINERS else item for item in node]
+    if type(node) is not dict:
         return node
     if _is_ref(node):
         return tables.name(node)
     out = {}
     for key, value in node.items():
-        if key == "span" and value is not None:
-            out[key] = span_text(value)
+        kind = type(value)
+        if kind is dict:
+            out[key] = spans.text(value) if key == "span" else _compact_node(value, tables, spans)
+        elif kind is list:
+            out[key] = _compact_node(value, tables, spans)
         else:
-            out[key] = _compact_node(value, tables)
+            out[key] = value
     return out
 
 
@@ -143,20 +190,22 @@ def _drop_defaults(node: dict[str, Any], defaults: dict[str, Any]) -> dict[str, 
 
 def compact(plan: dict[str, Any]) -> dict[str, Any]:
     """The plan as written: see the module's docstring."""
-    tables = _Tables()
+    tables, spans = _Tables(), SpanWriter()
+    # Spans are written in document order (each counts from the one before): sections in the
+    # order of the file, keys in the order of each node.
+    connections = [dict(c, span=spans.text(c["span"])) for c in plan["connections"]]
     pairs = []
     for pair in plan["pairs"]:
-        written = _compact_node(pair, tables)
+        written = _compact_node(pair, tables, spans)
         written["fields"] = [_drop_defaults(op, _FIELD_OP_DEFAULTS) for op in written["fields"]]
         pairs.append(written)
     actions = []
     for action in plan["actions"]:
-        written = _compact_node(action, tables)
+        written = _compact_node(action, tables, spans)
         for step in written["steps"]:
             step["set"] = [_drop_defaults(item, _ASSIGNMENT_DEFAULTS) for item in step["set"]]
         actions.append(written)
-    connections = [dict(c, span=span_text(c["span"])) for c in plan["connections"]]
-    warnings = [dict(w, span=span_text(w["span"])) for w in plan["warnings"]]
+    warnings = [dict(w, span=spans.text(w["span"])) for w in plan["warnings"]]
     return {
         "plan_version": plan["plan_version"],
         "compiler": plan["compiler"],
@@ -188,6 +237,7 @@ class _Expander:
         self.catalog = doc["catalog"]
         self.refs = doc["refs"]
         self.done: dict[str, dict[str, Any]] = {}
+        self.spans = SpanReader()
 
     def facts(self, system: str, obj: str, name: str, ref: str, kind: str) -> dict[str, Any]:
         """The catalog entry of a field (`kind` "field") or relation ("relation")."""
@@ -241,7 +291,7 @@ class _Expander:
         out = {}
         for key, value in node.items():
             if key == "span" and isinstance(value, str):
-                out[key] = span_dict(value)
+                out[key] = self.spans.span(value)
             elif key in _REF_SLOTS and isinstance(value, str):
                 out[key] = self.ref(value)
             elif key == "fields" and node.get("kind") == "format":
@@ -258,6 +308,7 @@ def _with_defaults(node: dict[str, Any], order: tuple[str, ...], defaults: dict[
 def expand(doc: dict[str, Any]) -> dict[str, Any]:
     """The in-memory plan a written (schema-valid) document stands for."""
     ex = _Expander(doc)
+    connections = [dict(_copy(c), span=ex.spans.span(c["span"])) for c in doc["connections"]]  # spans: in file order
     pairs = []
     for pair in doc["pairs"]:
         full = ex.node(pair)
@@ -273,9 +324,9 @@ def expand(doc: dict[str, Any]) -> dict[str, Any]:
         "plan_version": doc["plan_version"],
         "compiler": _copy(doc["compiler"]),
         "source": _copy(doc["source"]),
-        "connections": [dict(_copy(c), span=span_dict(c["span"])) for c in doc["connections"]],
+        "connections": connections,
         "stages": _copy(doc["stages"]),
         "pairs": pairs,
         "actions": actions,
-        "warnings": [dict(_copy(w), span=span_dict(w["span"])) for w in doc["warnings"]],
+        "warnings": [dict(_copy(w), span=ex.spans.span(w["span"])) for w in doc["warnings"]],
     }

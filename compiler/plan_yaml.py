@@ -21,12 +21,12 @@ from typing import Any
 
 # Plain in YAML 1.1 and 1.2, in block and (without a comma) in flow context: a word of letters,
 # digits, `_` and `.` starting with a letter, unless it is one of _WORDS; the plan's spans
-# (`file:1:2-3:4`, the file name may also start with `_` or `.`) and digests; and names such as
+# (`file:+1:2-+3:4`, the file name may also start with `_` or `.`) and digests; and names such as
 # `pipedrive.Person.custom("Lead score")`, which have no character YAML treats specially inside
 # a scalar, nor a space at either end.
 _PLAIN = re.compile(
     r"[A-Za-z][A-Za-z0-9_.]{0,99}"
-    r"|[A-Za-z_.][A-Za-z0-9_./-]{0,80}:[0-9]{1,9}:[0-9]{1,9}-[0-9]{1,9}:[0-9]{1,9}"
+    r"|[A-Za-z_.][A-Za-z0-9_./-]{0,80}:[+-]?[0-9]{1,9}:[0-9]{1,9}-(?:\+?[0-9]{1,9}:)?[0-9]{1,9}"
     r"|sha256:[0-9a-f]{64}"
     r'|[A-Za-z][A-Za-z0-9_.()",<> -]{0,98}[A-Za-z0-9_.()"]'
 )
@@ -151,10 +151,16 @@ class Layout:
         is_dict = isinstance(v, dict)
         parts: list[str] = []
         used = 2
+        # The hottest loop of writing a plan: a string (most values, every key) is looked up in
+        # flow_strings here, without a call, once flow_scalar has spelled it.
+        strings = self.flow_strings
         for k, x in v.items() if is_dict else enumerate(v):
-            text = self.flow_text(x) if isinstance(x, (dict, list)) else self.flow_scalar(x)
+            if type(x) is str:
+                text = strings.get(x) or self.flow_scalar(x)
+            else:
+                text = self.flow_text(x) if isinstance(x, (dict, list)) else self.flow_scalar(x)
             if text is not None and is_dict:
-                key = self.flow_scalar(k)
+                key = strings.get(k) or self.flow_scalar(k)
                 text = f"{key}: {text}" if len(key) <= _LONGEST_KEY else None
             if text is None:
                 break

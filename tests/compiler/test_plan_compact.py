@@ -11,7 +11,7 @@ import pytest
 
 from syncmap.compiler.api import compile_plan
 from syncmap.compiler.plan import PlanError, dump_json, dump_yaml, loads
-from syncmap.compiler.plan_compact import CompactError, compact, expand, span_dict, span_text
+from syncmap.compiler.plan_compact import CompactError, SpanReader, SpanWriter, compact, expand
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "mappings").glob("*.syncmap"))
@@ -54,19 +54,17 @@ def test_a_shipped_mapping_takes_at_most_six_plan_lines_per_line(source: Path, d
     assert plan_lines <= 6 * mapping_lines, (plan_lines, mapping_lines)
 
 
-def changed_plan_lines(tmp_path: Path, old: str, new: str) -> int:
-    """How many plan lines change when `old` becomes `new` in autopilot.syncmap: lines added or
-    removed, a line replaced by another counting once (the larger of the two counts)."""
-    text = AUTOPILOT.read_text()
-    assert text.count(old) == 1, old
+def changed_plan_lines(tmp_path: Path, source: Path, edited: str, dump=dump_yaml) -> int:
+    """How many plan lines change when `source` becomes `edited`: lines added or removed, a line
+    replaced by another counting once (the larger of the two counts)."""
     plans = []
-    for name, body in (("before", text), ("after", text.replace(old, new))):
+    for name, body in (("before", source.read_text()), ("after", edited)):
         folder = tmp_path / name
         folder.mkdir()
-        (folder / "autopilot.syncmap").write_text(body)
-        result = compile_plan(str(folder / "autopilot.syncmap"))
+        (folder / source.name).write_text(body)
+        result = compile_plan(str(folder / source.name))
         assert result.plan is not None, [d.message for d in result.diagnostics]
-        plans.append(dump_yaml(result.plan).splitlines())
+        plans.append(dump(result.plan).splitlines())
     diff = [line for line in difflib.unified_diff(plans[0], plans[1], lineterm="", n=0) if not line.startswith(("+++", "---"))]
     return max(sum(1 for line in diff if line[:1] == "-"), sum(1 for line in diff if line[:1] == "+"))
 
@@ -86,16 +84,91 @@ def changed_plan_lines(tmp_path: Path, old: str, new: str) -> int:
     ids=["rename-field", "add-rule", "remove-rule", "change-value"],
 )
 def test_a_one_line_change_changes_at_most_fifteen_plan_lines(tmp_path: Path, old: str, new: str) -> None:
-    changed = changed_plan_lines(tmp_path, old, new)
+    text = AUTOPILOT.read_text()
+    assert text.count(old) == 1, old
+    changed = changed_plan_lines(tmp_path, AUTOPILOT, text.replace(old, new))
     assert 0 < changed <= 15, changed
 
 
-def test_spans_are_one_string_and_read_back() -> None:
-    span = {"file": "sub:dir/odd:name.syncmap", "line": 12, "col": 3, "end_line": 14, "end_col": 2}
-    assert span_text(span) == "sub:dir/odd:name.syncmap:12:3-14:2"
-    assert span_dict(span_text(span)) == span  # a colon in the file name is no problem
-    with pytest.raises(CompactError, match="is not a span"):
-        span_dict("autopilot.syncmap:12")
+def _index_of(lines: list[str], start: str, after: int = 0) -> int:
+    return next(i for i, line in enumerate(lines) if line.startswith(start)) + after
+
+
+# Where a line goes in (its index among the mapping's lines) and what it says.
+INSERTIONS = {
+    "beginning": (lambda lines: 0, "# a note"),
+    # a rule in the middle of the Person pair, which both shipped mappings have
+    "middle-of-pair": (lambda lines: _index_of(lines, "  conflict newest", after=1), "  job_title -> Title"),
+    "before-action": (lambda lines: _index_of(lines, "action "), "# a note"),
+    "end": (len, "# a note"),
+}
+
+
+@pytest.mark.parametrize("dump", [dump_yaml, dump_json], ids=["yaml", "json"])
+@pytest.mark.parametrize("where", INSERTIONS)
+@pytest.mark.parametrize("source", SHIPPED, ids=lambda p: p.stem)
+def test_an_inserted_line_changes_at_most_fifteen_plan_lines(tmp_path: Path, source: Path, where: str, dump) -> None:
+    # With absolute line numbers, a line inserted at the beginning changed 43 to 92 plan lines.
+    lines = source.read_text().splitlines(keepends=True)
+    index, line = INSERTIONS[where]
+    at = index(lines)
+    edited = "".join(lines[:at] + [line + "\n"] + lines[at:])
+    changed = changed_plan_lines(tmp_path, source, edited, dump)
+    assert 0 < changed <= 15, changed
+
+
+def _span(file: str, line: int, col: int, end_line: int, end_col: int) -> dict:
+    return {"file": file, "line": line, "col": col, "end_line": end_line, "end_col": end_col}
+
+
+def test_spans_count_lines_from_the_previous_span_of_their_file() -> None:
+    spans = [
+        _span("a.syncmap", 18, 1, 43, 2),
+        _span("sub:dir/odd:name.syncmap", 7, 3, 7, 20),  # a colon in the file name is no problem
+        _span("a.syncmap", 23, 9, 23, 30),
+        _span("a.syncmap", 23, 3, 23, 30),
+        _span("sub:dir/odd:name.syncmap", 2, 1, 5, 2),
+        _span("a.syncmap", 20, 3, 20, 55),
+    ]
+    writer = SpanWriter()
+    written = [writer.text(span) for span in spans]
+    assert written == [
+        "a.syncmap:18:1-+25:2",  # the first of its file: absolute; the end 25 lines below the start
+        "sub:dir/odd:name.syncmap:7:3-20",  # the end on the start line: its column only
+        "a.syncmap:+5:9-30",
+        "a.syncmap:+0:3-30",
+        "sub:dir/odd:name.syncmap:-5:1-+3:2",
+        "a.syncmap:-3:3-55",
+    ]
+    reader = SpanReader()
+    assert [reader.span(text) for text in written] == spans
+
+
+def test_absolute_spans_read_as_they_are() -> None:
+    reader = SpanReader()
+    assert reader.span("a.syncmap:12:3-14:2") == _span("a.syncmap", 12, 3, 14, 2)
+    assert reader.span("a.syncmap:+1:3-14:2") == _span("a.syncmap", 13, 3, 14, 2)  # an unsigned end line is absolute too
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("autopilot.syncmap:12", "is not a span"),
+        ("autopilot.syncmap:12:3-+-1:2", "is not a span"),
+        ("autopilot.syncmap:+2:3-20", "counts from an earlier span of autopilot.syncmap, but it is the first"),
+    ],
+)
+def test_a_span_that_cannot_be_read_is_refused(text: str, message: str) -> None:
+    with pytest.raises(CompactError, match=message):
+        SpanReader().span(text)
+
+
+def test_a_plan_whose_first_span_is_relative_is_refused() -> None:
+    written = json.loads(dump_json(compile_plan(str(AUTOPILOT)).plan))
+    written["connections"][0]["span"] = "autopilot.syncmap:+11:1-+3:2"
+    with pytest.raises(PlanError, match="contradicts itself") as err:
+        loads(json.dumps(written), "json")
+    assert "counts from an earlier span of autopilot.syncmap, but it is the first" in str(err.value)
 
 
 def test_a_plan_naming_a_ref_it_does_not_define_is_refused() -> None:
