@@ -241,7 +241,7 @@ class _Expander:
 
     def facts(self, system: str, obj: str, name: str, ref: str, kind: str) -> dict[str, Any]:
         """The catalog entry of a field (`kind` "field") or relation ("relation")."""
-        found = self.catalog.get(f"{system}.{obj}", {}).get(name)
+        found: dict[str, Any] | None = self.catalog.get(f"{system}.{obj}", {}).get(name)
         if found is None:
             raise CompactError(f"the ref {ref!r} uses {system}.{obj}.{name}, which the plan's catalog does not have")
         if ("target" in found) != (kind == "relation"):
@@ -249,10 +249,11 @@ class _Expander:
         return found
 
     def ref(self, name: str) -> dict[str, Any]:
-        found = self.done.get(name)
+        found: dict[str, Any] | None = self.done.get(name)
         if found is None:
             found = self.done[name] = self._ref(name)
-        return _copy(found)
+        fresh: dict[str, Any] = _copy(found)
+        return fresh
 
     def _ref(self, name: str) -> dict[str, Any]:
         entry = self.refs.get(name)

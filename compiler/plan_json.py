@@ -18,7 +18,7 @@ class _JsonLayout(Layout):
     def flow_safe(self, spelled: str, v: Any) -> str:
         return spelled  # JSON has one spelling, valid on a line of its own or inside {…}
 
-    def text(self, data: dict) -> str:
+    def text(self, data: dict[str, Any]) -> str:
         self.value(data, 0, "", "")
         return "\n".join(self.out) + "\n"
 
@@ -41,7 +41,7 @@ class _JsonLayout(Layout):
             self.out.append(" " * indent + "]" + tail)
 
 
-def dump(data: dict, width: int) -> str:
+def dump(data: dict[str, Any], width: int) -> str:
     """`data` as JSON text: one line wherever it fits in `width` columns, else indented."""
     strings: dict[str, str] = {}
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 # Plain in YAML 1.1 and 1.2, in block and (without a comma) in flow context: a word of letters,
@@ -71,10 +72,10 @@ def _flow_safe(spelled: str, value: Any) -> str:
     return _quoted(value)
 
 
-def dump(data: dict, width: int) -> str:
+def dump(data: dict[str, Any], width: int) -> str:
     """`data` as YAML: block style, and flow style wherever it fits in `width` columns."""
     strings: dict[str, str] = {}
-    others: dict = {}  # by type and value: True == 1, yet they are spelled differently
+    others: dict[tuple[type, Any], str] = {}  # by type and value: True == 1, yet they are spelled differently
 
     def spell(v: Any) -> str:
         if type(v) is str:
@@ -95,14 +96,14 @@ class Layout:
     """Block mappings and sequences, `{}`/`[]` when empty, flow where it fits, scalars as
     `spell` writes them. plan_json lays out JSON with the same decisions."""
 
-    def __init__(self, spell: Any, flow_width: int) -> None:
+    def __init__(self, spell: Callable[[Any], str], flow_width: int) -> None:
         self.spell, self.flow_width = spell, flow_width
         self.out: list[str] = []
-        self.flow_cache: dict = {}
+        self.flow_cache: dict[tuple[type, Any], str] = {}
         self.flow_strings: dict[str, str] = {}
         self.flow_nodes: dict[int, str | None] = {}  # id of a mapping or list -> its flow form
 
-    def text(self, data: dict) -> str:
+    def text(self, data: dict[str, Any]) -> str:
         self.mapping(data, 0, "")
         return "\n".join(self.out) + "\n"
 
@@ -140,13 +141,12 @@ class Layout:
     def flow_safe(self, spelled: str, v: Any) -> str:
         return _flow_safe(spelled, v)
 
-    def flow_text(self, v: dict | list) -> str | None:
+    def flow_text(self, v: dict[Any, Any] | list[Any]) -> str | None:
         """A mapping or list in flow style, or None when that is longer than flow_width;
         worked out once per node, as a mapping too long for one line is tried before each of
         its values."""
-        known = self.flow_nodes.get(id(v), self)
-        if known is not self:
-            return known
+        if id(v) in self.flow_nodes:
+            return self.flow_nodes[id(v)]
         width = self.flow_width
         is_dict = isinstance(v, dict)
         parts: list[str] = []
@@ -154,13 +154,15 @@ class Layout:
         # The hottest loop of writing a plan: a string (most values, every key) is looked up in
         # flow_strings here, without a call, once flow_scalar has spelled it.
         strings = self.flow_strings
-        for k, x in v.items() if is_dict else enumerate(v):
+        items: Iterable[tuple[Any, Any]] = v.items() if isinstance(v, dict) else enumerate(v)
+        for k, x in items:
+            text: str | None
             if type(x) is str:
                 text = strings.get(x) or self.flow_scalar(x)
             else:
                 text = self.flow_text(x) if isinstance(x, (dict, list)) else self.flow_scalar(x)
             if text is not None and is_dict:
-                key = strings.get(k) or self.flow_scalar(k)
+                key = (strings.get(k) if type(k) is str else None) or self.flow_scalar(k)
                 text = f"{key}: {text}" if len(key) <= _LONGEST_KEY else None
             if text is None:
                 break
@@ -176,7 +178,7 @@ class Layout:
         self.flow_nodes[id(v)] = None
         return None
 
-    def mapping(self, d: dict, indent: int, lead: str) -> None:
+    def mapping(self, d: dict[Any, Any], indent: int, lead: str) -> None:
         for k, v in d.items():
             key = self.spell(k)
             if len(key) > _LONGEST_KEY:
@@ -208,7 +210,7 @@ class Layout:
             else:
                 self.sequence(v, indent + 2, " " * (indent + 2))
 
-    def sequence(self, items: list, indent: int, lead: str) -> None:
+    def sequence(self, items: list[Any], indent: int, lead: str) -> None:
         for item in items:
             dash = lead + "- "
             text = self.inline(dash, item)
