@@ -213,7 +213,9 @@ def compact(plan: dict[str, Any]) -> dict[str, Any]:
         "catalog": {k: dict(sorted(v.items())) for k, v in sorted(tables.catalog.items())},
         "refs": dict(sorted(tables.refs.items())),
         "connections": connections,
-        "stages": plan["stages"],
+        # Stages run 1, 2, 3, … (assert_consistent): the number is the position, so a stage that
+        # comes or goes changes one line, not the numbers of every stage after it.
+        "stages": [{k: v for k, v in stage.items() if k != "stage"} for stage in plan["stages"]],
         "pairs": pairs,
         "actions": actions,
         "warnings": warnings,
@@ -326,7 +328,10 @@ def expand(doc: dict[str, Any]) -> dict[str, Any]:
         "compiler": _copy(doc["compiler"]),
         "source": _copy(doc["source"]),
         "connections": connections,
-        "stages": _copy(doc["stages"]),
+        "stages": [
+            {"stage": stage.get("stage", n), **{k: _copy(v) for k, v in stage.items() if k != "stage"}}
+            for n, stage in enumerate(doc["stages"], start=1)
+        ],
         "pairs": pairs,
         "actions": actions,
         "warnings": [dict(_copy(w), span=ex.spans.span(w["span"])) for w in doc["warnings"]],

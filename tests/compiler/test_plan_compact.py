@@ -78,15 +78,18 @@ def changed_plan_lines(tmp_path: Path, source: Path, edited: str, dump=dump_yaml
         ("  conflict newest\n\n", "  conflict newest\n  job_title -> Title\n"),
         # remove one field rule (its line left blank)
         ("  owner.name         -> owner_name\n", "\n"),
+        # delete one field rule, line and all (the lines below move up; its objects' stage goes)
+        ("  owner.name         -> owner_name\n", ""),
         # change one value
         ("today + 30 days", "today + 14 days"),
     ],
-    ids=["rename-field", "add-rule", "remove-rule", "change-value"],
+    ids=["rename-field", "add-rule", "remove-rule", "delete-rule", "change-value"],
 )
-def test_a_one_line_change_changes_at_most_fifteen_plan_lines(tmp_path: Path, old: str, new: str) -> None:
+@pytest.mark.parametrize("dump", [dump_yaml, dump_json], ids=["yaml", "json"])
+def test_a_one_line_change_changes_at_most_fifteen_plan_lines(tmp_path: Path, old: str, new: str, dump) -> None:
     text = AUTOPILOT.read_text()
     assert text.count(old) == 1, old
-    changed = changed_plan_lines(tmp_path, AUTOPILOT, text.replace(old, new))
+    changed = changed_plan_lines(tmp_path, AUTOPILOT, text.replace(old, new), dump)
     assert 0 < changed <= 15, changed
 
 
