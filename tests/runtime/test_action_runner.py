@@ -11,19 +11,17 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from sandbox_accounts import sandboxes
 
 from syncmap.runtime.actions import ActionRunner, UnknownAction, journey_deliveries
 from syncmap.runtime.actions.stages import resolve_stage
 from syncmap.runtime.candidates import DeadLetter
-from syncmap.runtime.connectors.autopilot import Autopilot
 from syncmap.runtime.connectors.pipedrive import Pipedrive
-from syncmap.runtime.governor import AutopilotGovernor, PipedriveGovernor
-from syncmap.runtime.http import ApiClient, UnknownOutcome
+from syncmap.runtime.http import UnknownOutcome
 from syncmap.runtime.session import load_plan_input
 from syncmap.runtime.state import open_state
-from syncmap.sandbox import autopilot, pipedrive
+from syncmap.sandbox import pipedrive
 
 MAPPING = str(Path(__file__).resolve().parents[2] / "mappings" / "autopilot.syncmap")
 S = 50.0
@@ -132,32 +130,13 @@ class Accounts:
 @contextlib.asynccontextmanager
 async def accounts(tmp_path: Path) -> AsyncIterator[Accounts]:
     # Search never sees a person made during a test: a person is found again by its link only.
-    pd_app = pipedrive.create_app(time_scale=S, settings=pipedrive.PipedriveSettings(search_index_delay_seconds=86_400))
-    ap_app = autopilot.create_app(rate_per_second=50, time_scale=S)
+    settings = pipedrive.PipedriveSettings(search_index_delay_seconds=86_400)
     state = open_state(tmp_path / "state.db")
-    async with contextlib.AsyncExitStack() as stack:
-        pd_http = await stack.enter_async_context(
-            ApiClient(
-                "pipedrive",
-                "http://pipedrive.test",
-                headers={"x-api-token": "sandbox-token"},
-                governor=PipedriveGovernor(plan="advanced", time_scale=S),
-                transport=httpx.ASGITransport(pd_app),
-            )
-        )
-        ap_http = await stack.enter_async_context(
-            ApiClient(
-                "autopilot",
-                "http://autopilot.test/v1",
-                headers={"autopilotapikey": "sandbox-key"},
-                governor=AutopilotGovernor(rate=50, time_scale=S),
-                transport=httpx.ASGITransport(ap_app),
-            )
-        )
-        runner = ActionRunner(load_plan_input(MAPPING), {"pipedrive": Pipedrive(pd_http), "autopilot": Autopilot(ap_http)}, state)
+    async with sandboxes(time_scale=S, rate=50, pipedrive_settings=settings) as sbx:
+        runner = ActionRunner(load_plan_input(MAPPING), sbx.connectors, state)
         await runner.setup()
         try:
-            yield Accounts(pd_app, ap_app, runner, state)
+            yield Accounts(sbx.pd_app, sbx.ap_app, runner, state)
         finally:
             state.close()
 

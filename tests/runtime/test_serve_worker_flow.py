@@ -15,17 +15,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sandbox_accounts import sandboxes
 
-from syncmap.runtime.connectors.autopilot import Autopilot
 from syncmap.runtime.connectors.pipedrive import Pipedrive
 from syncmap.runtime.engine import Engine
-from syncmap.runtime.governor import AutopilotGovernor, PipedriveGovernor
-from syncmap.runtime.http import ApiClient
 from syncmap.runtime.serve.metrics import Metrics
 from syncmap.runtime.serve.worker import MAX_ATTEMPTS, Worker
 from syncmap.runtime.session import load_plan_input
 from syncmap.runtime.state import open_state
-from syncmap.sandbox import autopilot, pipedrive
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPING = str(ROOT / "mappings" / "autopilot.syncmap")
@@ -56,33 +53,13 @@ class Setup:
 
 @contextlib.asynccontextmanager
 async def running(tmp_path: Path, **worker: Any) -> AsyncIterator[Setup]:
-    pd_app = pipedrive.create_app(time_scale=S)
-    ap_app = autopilot.create_app(rate_per_second=100, time_scale=S)
     state = open_state(tmp_path / "state.db")
-    async with contextlib.AsyncExitStack() as stack:
-        pd_http = await stack.enter_async_context(
-            ApiClient(
-                "pipedrive",
-                "http://pd.test",
-                headers={"x-api-token": "sandbox-token"},
-                governor=PipedriveGovernor(plan="advanced", time_scale=S),
-                transport=httpx.ASGITransport(pd_app),
-            )
-        )
-        ap_http = await stack.enter_async_context(
-            ApiClient(
-                "autopilot",
-                "http://ap.test/v1",
-                headers={"autopilotapikey": "sandbox-key"},
-                governor=AutopilotGovernor(rate=100, time_scale=S),
-                transport=httpx.ASGITransport(ap_app),
-            )
-        )
-        engine = Engine(load_plan_input(MAPPING), {"pipedrive": Pipedrive(pd_http), "autopilot": Autopilot(ap_http)}, state)
+    async with sandboxes(time_scale=S, rate=100) as sbx:
+        engine = Engine(load_plan_input(MAPPING), sbx.connectors, state)
         await engine.begin("serve")
         metrics = Metrics()
         try:
-            yield Setup(pd_app, ap_app, engine, Worker(engine, state, metrics, reconcile_every=0, **worker), state, metrics)
+            yield Setup(sbx.pd_app, sbx.ap_app, engine, Worker(engine, state, metrics, reconcile_every=0, **worker), state, metrics)
         finally:
             state.close()
 
