@@ -31,21 +31,42 @@ def fail(message: str, rendered: str = "") -> int:
     return CONFIG
 
 
-async def run_passes(source: str, *, interval: float | None, dry_run: bool, state: str | None, full_scan_every: float, output_format: str) -> int:
+class SetupFailed(Exception):
+    """A command cannot start: the reason is printed already; `code` is its exit code."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def load_for_run(source: str) -> tuple[dict[str, Any], dict[str, Any], float]:
+    """The plan (a plan file, or a mapping compiled now), the connections its `connect` blocks
+    name from the environment, and the sandbox time scale: what `run`, `serve` and `action`
+    start from. SetupFailed after printing why."""
     try:
         plan = load_plan_input(source)
-        connections = resolve_connections(plan)
-        scale = time_scale()
+        return plan, resolve_connections(plan), time_scale()
     except PlanInputError as error:
-        return fail(str(error), error.rendered)
+        raise SetupFailed(fail(str(error), error.rendered)) from None
     except ConfigError as error:
-        return fail(str(error))
+        raise SetupFailed(fail(str(error))) from None
+
+
+def open_store(state: str | None) -> Any:
     from syncmap.runtime.state import StateError, open_state
 
     try:
-        store = open_state(state)
+        return open_state(state)
     except (StateError, OSError) as error:
-        return fail(f"cannot open the state file: {error}")
+        raise SetupFailed(fail(f"cannot open the state file: {error}")) from None
+
+
+async def run_passes(source: str, *, interval: float | None, dry_run: bool, state: str | None, full_scan_every: float, output_format: str) -> int:
+    try:
+        plan, connections, scale = load_for_run(source)
+        store = open_store(state)
+    except SetupFailed as failed:
+        return failed.code
     try:
         while True:
             code = await one_pass(
@@ -134,12 +155,10 @@ async def one_pass(
 
 async def retry_letters(state: str | None, ids: tuple[int, ...], output_format: str) -> int:
     """`syncmap retry`: the plan of the last run (kept in the state file) replays dead letters."""
-    from syncmap.runtime.state import StateError, open_state
-
     try:
-        store = open_state(state)
-    except (StateError, OSError) as error:
-        return fail(f"cannot open the state file: {error}")
+        store = open_store(state)
+    except SetupFailed as failed:
+        return failed.code
     try:
         plan = store.get_meta("plan")
         if plan is None:

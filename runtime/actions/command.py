@@ -10,29 +10,24 @@ from typing import Any
 
 from syncmap.runtime.actions.runner import ActionOutcome, ActionRunner, UnknownAction
 from syncmap.runtime.connectors.base import ConnectorError
-from syncmap.runtime.runner import CONFIG, DEAD_LETTERS, DONE, LIMIT, connection_hint, fail
-from syncmap.runtime.session import ConfigError, PlanInputError, load_plan_input, open_connectors, resolve_connections, time_scale
+from syncmap.runtime.runner import CONFIG, DEAD_LETTERS, DONE, LIMIT, SetupFailed, connection_hint, fail, load_for_run, open_store
+from syncmap.runtime.session import open_connectors
 
 
 async def run_action(source: str, name: str, contact: str, *, dry_run: bool, key: str | None, state: str | None, output_format: str) -> int:
     try:
-        plan = load_plan_input(source)
-        if name not in {a["name"] for a in plan["actions"]}:
-            known = ", ".join(f'"{a["name"]}"' for a in plan["actions"]) or "none"
-            return fail(f'{source} has no action named "{name}" (its actions: {known})')
-        connections = resolve_connections(plan)
-        scale = time_scale()
-    except PlanInputError as error:
-        return fail(str(error), error.rendered)
-    except ConfigError as error:
-        return fail(str(error))
+        plan, connections, scale = load_for_run(source)
+    except SetupFailed as failed:
+        return failed.code
+    if name not in {a["name"] for a in plan["actions"]}:
+        known = ", ".join(f'"{a["name"]}"' for a in plan["actions"]) or "none"
+        return fail(f'{source} has no action named "{name}" (its actions: {known})')
     from syncmap.runtime.http import ApiError, LimitReached, UnknownOutcome
-    from syncmap.runtime.state import StateError, open_state
 
     try:
-        store = open_state(state)
-    except (StateError, OSError) as error:
-        return fail(f"cannot open the state file: {error}")
+        store = open_store(state)
+    except SetupFailed as failed:
+        return failed.code
     try:
         async with open_connectors(connections, scale=scale) as connectors:
             runner = ActionRunner(plan, connectors, store, dry_run=dry_run)

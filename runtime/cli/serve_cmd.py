@@ -64,23 +64,14 @@ def serve(
     show_credentials: bool,
 ) -> None:
     """Keep Pipedrive and Autopilot in sync as changes happen (webhooks), and run journey actions."""
-    from syncmap.runtime.runner import fail
+    from syncmap.runtime.runner import SetupFailed, fail, load_for_run, open_store
     from syncmap.runtime.serve.server import ServeOptions
-    from syncmap.runtime.session import ConfigError, PlanInputError, load_plan_input, resolve_connections, time_scale
-    from syncmap.runtime.state import StateError, open_state
 
     try:
-        plan = load_plan_input(source)
-        connections = resolve_connections(plan)
-        scale = time_scale()
-    except PlanInputError as error:
-        sys.exit(fail(str(error), error.rendered))
-    except ConfigError as error:
-        sys.exit(fail(str(error)))
-    try:
-        store = open_state(state)
-    except (StateError, OSError) as error:
-        sys.exit(fail(f"cannot open the state file: {error}"))
+        plan, connections, scale = load_for_run(source)
+        store = open_store(state)
+    except SetupFailed as failed:
+        sys.exit(failed.code)
     try:
         if show_credentials:
             from syncmap.runtime.serve.subscriptions import credentials
