@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from syncmap.runtime.cli.options import state_option
+
 ACTION_EXIT_HELP = (
     "Exit codes: 0 done (or a duplicate of a done key), 1 dead letter (see `syncmap status`), "
     "2 usage or configuration error, 3 stopped by an API limit."
@@ -24,7 +26,7 @@ ACTION_EXIT_HELP = (
 @click.option("--contact", required=True, help="The Autopilot contact: its email or contact id (read through the API).")
 @click.option("--dry-run", is_flag=True, help="Read both systems, write nothing, print the writes the action would make.")
 @click.option("--key", help="Idempotency key: a second call with the same key (within a day) writes nothing.")
-@click.option("--state", "state", type=click.Path(dir_okay=False), help="State file (default: in the user's data directory).")
+@state_option
 @click.option(
     "--format",
     "output_format",

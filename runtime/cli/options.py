@@ -53,3 +53,14 @@ data_format_option = click.option(
     show_default=True,
     help="human: a readable summary; json: one JSON document on stdout.",
 )
+
+
+state_option = click.option("--state", "state", type=click.Path(dir_okay=False), help="State file (default: in the user's data directory).")
+
+full_scan_option = click.option(
+    "--full-scan-every",
+    type=click.FloatRange(min=0),
+    default=3600.0,
+    show_default=True,
+    help="Seconds between full reads of Pipedrive, which find records deleted there.",
+)

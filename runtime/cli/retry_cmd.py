@@ -7,12 +7,12 @@ import sys
 
 import click
 
-from syncmap.runtime.cli.options import data_format_option
+from syncmap.runtime.cli.options import data_format_option, state_option
 from syncmap.runtime.cli.run_cmd import RUN_EXIT_HELP
 
 
 @click.command(epilog="Examples:\n\n  syncmap retry            # every open dead letter\n\n  syncmap retry --id 3 --id 7\n\n" + RUN_EXIT_HELP)
-@click.option("--state", "state", type=click.Path(dir_okay=False), help="State file (default: in the user's data directory).")
+@state_option
 @click.option("--id", "ids", type=click.IntRange(min=1), multiple=True, help="A dead letter's id (see `syncmap status`); repeatable.")
 @data_format_option
 def retry(state: str | None, ids: tuple[int, ...], output_format: str) -> None:

@@ -8,7 +8,7 @@ import sys
 import click
 
 from syncmap.runtime.cli import exits
-from syncmap.runtime.cli.options import data_format_option
+from syncmap.runtime.cli.options import data_format_option, full_scan_option, state_option
 
 RUN_EXIT_HELP = (
     "Exit codes: 0 done, 1 finished with dead letters (see `syncmap status`), "
@@ -25,14 +25,8 @@ RUN_EXIT_HELP = (
 @click.option("--once", "once", is_flag=True, help="One pass, then exit (the default).")
 @click.option("--interval", type=click.FloatRange(min=1), help="Keep syncing, one pass every SECONDS.")
 @click.option("--dry-run", is_flag=True, help="Read both systems, write nothing, print each change a run would make.")
-@click.option("--state", "state", type=click.Path(dir_okay=False), help="State file (default: in the user's data directory).")
-@click.option(
-    "--full-scan-every",
-    type=click.FloatRange(min=0),
-    default=3600.0,
-    show_default=True,
-    help="Seconds between full reads of Pipedrive, which find records deleted there.",
-)
+@state_option
+@full_scan_option
 @data_format_option
 def run(source: str, once: bool, interval: float | None, dry_run: bool, state: str | None, full_scan_every: float, output_format: str) -> None:
     """Sync Pipedrive and Autopilot as the mapping (or compiled plan) says."""

@@ -9,6 +9,8 @@ import sys
 
 import click
 
+from syncmap.runtime.cli.options import full_scan_option, state_option
+
 SERVE_EXIT_HELP = "Exit codes: 0 stopped cleanly (SIGTERM or Ctrl+C), 1 the worker failed, 2 usage or configuration error."
 
 
@@ -21,7 +23,7 @@ SERVE_EXIT_HELP = "Exit codes: 0 stopped cleanly (SIGTERM or Ctrl+C), 1 the work
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (put TLS in front; see docs/serve.md).")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on (0: any free port).")
 @click.option("--public-url", help="The URL Pipedrive and Autopilot reach this server at (default: http://HOST:PORT).")
-@click.option("--state", "state", type=click.Path(dir_okay=False), help="State file (default: in the user's data directory).")
+@state_option
 @click.option(
     "--reconcile-every",
     type=click.FloatRange(min=0),
@@ -29,13 +31,7 @@ SERVE_EXIT_HELP = "Exit codes: 0 stopped cleanly (SIGTERM or Ctrl+C), 1 the work
     show_default=True,
     help="Seconds between reconciliation passes (the first runs at start); 0: none, webhooks only.",
 )
-@click.option(
-    "--full-scan-every",
-    type=click.FloatRange(min=0),
-    default=3600.0,
-    show_default=True,
-    help="Seconds between full reads of Pipedrive within reconciliation passes (they find deletions).",
-)
+@full_scan_option
 @click.option(
     "--pass-delay",
     type=click.FloatRange(min=0),

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from syncmap.runtime.cli import exits
-from syncmap.runtime.cli.options import data_format_option
+from syncmap.runtime.cli.options import data_format_option, state_option
 
 
 def _when(epoch: float | None) -> str | None:
@@ -53,7 +53,7 @@ def gather(store: Any) -> dict[str, Any]:
 
 
 @click.command()
-@click.option("--state", "state", type=click.Path(dir_okay=False), help="State file (default: in the user's data directory).")
+@state_option
 @data_format_option
 def status(state: str | None, output_format: str) -> None:
     """Links per pair, cursors, the last runs, and every open dead letter with its reason."""
