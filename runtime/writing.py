@@ -287,7 +287,11 @@ class Writing:
                     contact_id = ids.get(str(body.get("Email", "")).strip().lower())
                     if candidate.right is not None and contact_id != candidate.right.id:
                         continue  # the upsert reached another contact with this email: not this pair's
-                    if contact_id and candidate.right is not None and contact_id not in members.get(list_title, set()):
+                    if contact_id and candidate.right is None and body.get("_autopilot_list") == list_id:
+                        # Joined the list as it was created: a long-lived engine (`serve`) knows it
+                        # is a member without waiting for the list's hook, which may be lost.
+                        members.setdefault(list_title, set()).add(contact_id)
+                    elif contact_id and candidate.right is not None and contact_id not in members.get(list_title, set()):
                         await ap.add_to_list(list_id, contact_id)
                         members.setdefault(list_title, set()).add(contact_id)
 

@@ -158,3 +158,31 @@ def test_a_change_no_per_record_path_can_sync_marks_its_pairs_pass(tmp_path: Pat
     assert wanted and work[PAIR].records["right"].keys() == {"person_1"}
     assert "pipedrive.Activity<-autopilot.Activity" in worker.dirty
     assert "pipedrive.Organization<-autopilot.Contact" in worker.dirty and "pipedrive.Deal<->autopilot.Contact" in worker.dirty
+
+
+def test_a_change_at_the_same_moment_as_the_last_is_not_stale(worker: Worker) -> None:
+    plan_of(worker, person_change(raw_person(first_name="One"), occurred=1772359300.0))
+    _, work = plan_of(worker, person_change(raw_person(first_name="Two"), occurred=1772359300.0))
+    assert work[PAIR].records["left"]["7"].values["first_name"] == "Two"  # the payload, not a read
+
+
+def test_an_organization_change_replaces_the_copy_persons_read_their_company_from(worker: Worker) -> None:
+    pd = worker.engine.connectors["pipedrive"]
+    pd.related["Organization"] = {"5": {"id": 5, "name": "Old Name"}}
+    change = Change("pipedrive", "Organization", "5", "upsert", raw={"id": 5, "name": "New Name"}, occurred=1.0)
+    wanted, _ = plan_of(worker, change)
+    assert pd.related["Organization"]["5"]["name"] == "New Name"
+    assert not wanted  # no pair syncs organizations in this mapping: nothing else to do
+
+
+def test_what_a_payload_must_carry() -> None:
+    from syncmap.runtime.serve.worker import covers
+
+    pd = Pipedrive(None)
+    pd.custom["Deal"] = {}
+    deal = Change("pipedrive", "Deal", "3", "upsert", raw={"id": 3, "stage_id": 2, "person_id": 7})
+    assert covers(pd, deal, ["stage", "person"])  # `stage` is read from stage_id, `person` from person_id
+    assert not covers(pd, deal, ["stage", "title"])
+    assert not covers(pd, deal, ["custom:Lead score"])  # a custom field the account does not have
+    # an Autopilot hook's contact is the whole contact: a field it lacks is empty, not unknown
+    assert covers(Autopilot(None), Change("autopilot", "Contact", "person_1", "upsert", raw={"contact_id": "person_1"}), ["FirstName"])
