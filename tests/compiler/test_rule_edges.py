@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,13 +97,8 @@ sync autopilot.Contact -> pipedrive.Person {
 # ------------------------------------------------------------------ date shifts
 
 
-@pytest.mark.parametrize(("written", "sign", "amount", "unit"), [
-    ("today - 3 days", "-", 3, "days"),
-    ("today + 3 days", "+", 3, "days"),
-    ("now - 1 hour", "-", 1, "hours"),
-])  # fmt: skip
-def test_a_date_shift_keeps_its_sign_in_the_plan(written: str, sign: str, amount: int, unit: str) -> None:
-    base = written.split()[0]
+def step_value(field: str, written: str) -> Any:
+    """The lowered value of `field = written` in a Schedule Activity step."""
     text = (
         CONNECT
         + f"""
@@ -110,7 +106,7 @@ action "Schedule Activity" on autopilot.Contact {{
   create pipedrive.Activity {{
     subject = "Call"
     type = "call"
-    due_date = {written}
+    {field} = {written}
     person = this
   }}
 }}
@@ -119,8 +115,18 @@ action "Schedule Activity" on autopilot.Contact {{
     result = compile_plan("m.syncmap", _from_memory(text).__getitem__)
     assert result.plan is not None, [d.message for d in result.diagnostics]
     (step,) = result.plan["actions"][0]["steps"]
-    (due,) = [s["value"] for s in step["set"] if s["target"]["path"] == ["due_date"]]
-    assert due == {"kind": "clock", "base": base, "shift": {"sign": sign, "amount": amount, "unit": unit}}
+    (value,) = [s["value"] for s in step["set"] if s["target"]["path"] == [field]]
+    return value
+
+
+@pytest.mark.parametrize(("written", "sign", "amount", "unit"), [
+    ("today - 3 days", "-", 3, "days"),
+    ("today + 3 days", "+", 3, "days"),
+    ("now - 1 hour", "-", 1, "hours"),
+])  # fmt: skip
+def test_a_date_shift_keeps_its_sign_in_the_plan(written: str, sign: str, amount: int, unit: str) -> None:
+    base = written.split()[0]
+    assert step_value("due_date", written) == {"kind": "clock", "base": base, "shift": {"sign": sign, "amount": amount, "unit": unit}}
 
 
 @pytest.mark.parametrize(("written", "lowered"), [
@@ -130,24 +136,7 @@ action "Schedule Activity" on autopilot.Contact {{
 def test_an_owner_set_by_an_action_step_is_lowered_as_the_user_it_names(written: str, lowered: dict[str, str]) -> None:
     # `owner default` has its own path through lowering; a step's value goes through the one
     # every field value takes.
-    text = (
-        CONNECT
-        + f"""
-action "Schedule Activity" on autopilot.Contact {{
-  create pipedrive.Activity {{
-    subject = "Call"
-    type = "call"
-    owner_id = {written}
-    person = this
-  }}
-}}
-"""
-    )
-    result = compile_plan("m.syncmap", _from_memory(text).__getitem__)
-    assert result.plan is not None, [d.message for d in result.diagnostics]
-    (step,) = result.plan["actions"][0]["steps"]
-    (owner,) = [s["value"] for s in step["set"] if s["target"]["path"] == ["owner_id"]]
-    assert owner == lowered
+    assert step_value("owner_id", written) == lowered
 
 
 @pytest.mark.parametrize(("written", "expected"), [
