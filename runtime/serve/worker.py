@@ -23,6 +23,7 @@ from syncmap.runtime.state import InboxItem
 BATCH = 200  # deliveries taken from the inbox at a time
 MAX_ATTEMPTS = 5  # a delivery failing this often is given up: the next reconciliation covers it
 ACTIONS_PREFIX = "action:"
+DIRTY_KEY = "serve.pending_passes"  # state meta: the pairs whose pass deliveries asked for
 
 
 @dataclass
@@ -63,7 +64,10 @@ class Worker:
         self.wake = asyncio.Event()
         self.last_seen: dict[tuple[str, str, str], float] = {}  # (system, object, id) -> newest change time processed
         self.next_pass = time.monotonic() if reconcile_every > 0 else float("inf")
-        self.dirty: dict[str, float] = {}  # pair id -> when its pass is due (pairs without a targeted path)
+        # pair id -> when its pass is due (pairs without a targeted path). Kept in the state too:
+        # their deliveries are finished before the pass, so a pass a killed server owed is due
+        # at once in the next one.
+        self.dirty: dict[str, float] = dict.fromkeys(state.get_meta(DIRTY_KEY) or (), time.monotonic())
         self.pair_pass_delay = pair_pass_delay
         self.waiting: dict[str, list[float]] = {}  # pair id -> arrival times of the deliveries its pass will answer
         self.marked: set[str] = set()  # pairs the delivery being planned marked for a pass
@@ -235,7 +239,9 @@ class Worker:
         return wanted
 
     def mark(self, pair_id: str) -> None:
-        self.dirty.setdefault(pair_id, time.monotonic() + self.pair_pass_delay)
+        if pair_id not in self.dirty:
+            self.dirty[pair_id] = time.monotonic() + self.pair_pass_delay
+            self.state.set_meta(DIRTY_KEY, sorted(self.dirty))
         self.marked.add(pair_id)
 
     async def pass_dirty(self, *, force: bool = False) -> None:
@@ -248,8 +254,9 @@ class Worker:
         for stage in self.engine.plan["stages"]:
             for pair_id in stage["pairs"]:
                 if pair_id in due:
-                    del self.dirty[pair_id]
                     await self.engine.pass_pair(pair_id)
+                    del self.dirty[pair_id]  # only once the pass is through: a failed one stays owed
+                    self.state.set_meta(DIRTY_KEY, sorted(self.dirty))
                     finished = time.time()
                     for received in self.waiting.pop(pair_id, ()):
                         self.metrics.latency.observe(max(0.0, finished - received))

@@ -6,6 +6,7 @@ fail the test); the state store is the real SQLite one, in a temporary file."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,16 @@ def test_what_a_payload_must_carry() -> None:
     assert not covers(pd, deal, ["custom:Lead score"])  # a custom field the account does not have
     # an Autopilot hook's contact is the whole contact: a field it lacks is empty, not unknown
     assert covers(Autopilot(None), Change("autopilot", "Contact", "person_1", "upsert", raw={"contact_id": "person_1"}), ["FirstName"])
+
+
+def test_a_pass_owed_by_a_killed_server_is_due_at_once_in_the_next(plan: dict, tmp_path: Path) -> None:
+    result = compile_plan(str(ROOT / "mappings" / "five-objects.syncmap"))
+    assert result.plan is not None
+    state = open_state(tmp_path / "state.db")
+    engine = Engine(result.plan, {"pipedrive": Pipedrive(None), "autopilot": Autopilot(None)}, state)
+    first = Worker(engine, state, Metrics(), reconcile_every=0, pair_pass_delay=600.0)
+    plan_of(first, Change("pipedrive", "Deal", "3", "upsert", raw={"id": 3}, occurred=1.0))
+    # the server dies here: the delivery is finished, the pass not made
+    again = Worker(engine, state, Metrics(), reconcile_every=0, pair_pass_delay=600.0)
+    assert list(again.dirty) == ["pipedrive.Deal<->autopilot.Contact"]
+    assert again.dirty["pipedrive.Deal<->autopilot.Contact"] <= time.monotonic()
