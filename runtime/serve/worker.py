@@ -21,6 +21,7 @@ from syncmap.runtime.serve.metrics import Metrics
 from syncmap.runtime.state import InboxItem
 
 BATCH = 200  # deliveries taken from the inbox at a time
+LAST_SEEN_LIMIT = 200_000  # records whose newest change time is remembered (about 40 MB at most)
 MAX_ATTEMPTS = 5  # a delivery failing this often is given up: the next reconciliation covers it
 ACTIONS_PREFIX = "action:"
 DIRTY_KEY = "serve.pending_passes"  # state meta: the pairs whose pass deliveries asked for
@@ -169,7 +170,13 @@ class Worker:
             return self.plan_membership(change, work)
         stale = change.occurred is not None and change.occurred < self.last_seen.get(key, float("-inf"))
         if change.occurred is not None and not stale:
+            self.last_seen.pop(key, None)  # re-inserted last: the dict runs from least to most recently changed
             self.last_seen[key] = change.occurred
+            if len(self.last_seen) > LAST_SEEN_LIMIT:
+                # A long-running server would keep every record it ever heard of; the oldest half
+                # only guards against retries of changes made long ago.
+                for old in list(self.last_seen)[: LAST_SEEN_LIMIT // 2]:
+                    del self.last_seen[old]
         connector = engine.connectors.get(change.system)
         if change.system == "pipedrive" and change.raw is not None:
             refresh_related(connector, change)

@@ -200,3 +200,14 @@ def test_a_pass_owed_by_a_killed_server_is_due_at_once_in_the_next(plan: dict, t
     again = Worker(engine, state, Metrics(), reconcile_every=0, pair_pass_delay=600.0)
     assert list(again.dirty) == ["pipedrive.Deal<->autopilot.Contact"]
     assert again.dirty["pipedrive.Deal<->autopilot.Contact"] <= time.monotonic()
+
+
+def test_the_memory_of_change_times_is_bounded_and_keeps_the_recent_ones(worker: Worker, monkeypatch: pytest.MonkeyPatch) -> None:
+    import syncmap.runtime.serve.worker as module
+
+    monkeypatch.setattr(module, "LAST_SEEN_LIMIT", 4)
+    for n in range(5):
+        plan_of(worker, Change("pipedrive", "Person", str(100 + n), "upsert", raw=None, occurred=float(n)))
+    assert [key[2] for key in worker.last_seen] == ["102", "103", "104"]
+    plan_of(worker, Change("pipedrive", "Person", "102", "upsert", raw=None, occurred=9.0))
+    assert [key[2] for key in worker.last_seen] == ["103", "104", "102"]  # most recently changed last
