@@ -56,9 +56,10 @@ def test_edits_on_either_side_arrive_on_the_other(sbx: Sandbox) -> None:
     run(sbx)
     changed = sbx.pd("GET", f"/api/v2/persons/{other['id']}")["data"]
     assert primary(changed["phones"]) == "+1 555 0000 111"
-    # One upsert for Autopilot, one PATCH for Pipedrive: nothing else was written.
-    assert [w[:2] for w in sbx.writes("autopilot")] == [("POST", "/v1/contacts")]
-    assert [w[:2] for w in sbx.writes("pipedrive")] == [("PATCH", f"/api/v2/persons/{other['id']}")]
+    # One upsert for Autopilot, one PATCH for Pipedrive: nothing else was written (a write the
+    # API refused with 429 and the runtime sent again is one write, not two).
+    assert [w[:2] for w in sbx.writes("autopilot") if w[2] != 429] == [("POST", "/v1/contacts")]
+    assert [w[:2] for w in sbx.writes("pipedrive") if w[2] != 429] == [("PATCH", f"/api/v2/persons/{other['id']}")]
     _, summary = run(sbx)
     contact = sbx.ap("GET", f"/contact/{contact_id}")
     renamed = sbx.pd("GET", f"/api/v2/persons/{person['id']}")["data"]

@@ -302,11 +302,15 @@ def test_a_429_and_5xx_storm_delays_deliveries_and_loses_none(sbx: Sandbox, tmp_
         time.sleep(3)  # the server works through the storm (our own checks wait until it is over)
         storm = server.metrics()
         sbx.faults()
+        # The worker backs off while the APIs fail (doubling to 60 s): allow for a full step.
         for i in range(3):
-            eventually(lambda i=i: (contact(sbx, f"storm{i}@example.com") or {}).get("Phone") == f"+1 555 03{i:02d}", what="a phone in Autopilot")
+            eventually(
+                lambda i=i: (contact(sbx, f"storm{i}@example.com") or {}).get("Phone") == f"+1 555 03{i:02d}", timeout=90, what="a phone in Autopilot"
+            )
         for i in range(3, 6):
             eventually(
                 lambda i=i: primary(sbx.pd("GET", f"/api/v2/persons/{people[i]['id']}")["data"].get("phones")) == f"+1 555 03{i:02d}",
+                timeout=90,
                 what="a phone in Pipedrive",
             )
         figures = server.settled(timeout=60)
