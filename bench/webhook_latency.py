@@ -110,6 +110,20 @@ def fire(root: str, calls: list[tuple[str, str, dict]], concurrency: int = 16) -
     asyncio.run(go())
 
 
+def requests_line(sbx: Sandbox, name: str, root: str, minimum: int, what: str) -> str:
+    """Requests the server sent to one API during a burst, against the fewest the work needs."""
+    sent = [e for e in sbx.log(root) if e["status"] != 429]
+    writes = sum(1 for e in sent if e["method"] in ("POST", "PATCH", "PUT", "DELETE"))
+    return f"{name} requests: {len(sent)} ({writes} writes) against a minimum of {minimum} {what}"
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
@@ -163,6 +177,8 @@ def main() -> None:
 
         # -- bursts ----------------------------------------------------------------------------------
         before = processed(http, url)
+        for root in (sbx.pd, sbx.ap):
+            sbx.control(root, "DELETE", "requests")
         started = time.perf_counter()
         fire(sbx.pd, [("PATCH", f"app/persons/{ids[i]}", {"phones": [{"value": f"+1 555 02{i:04d}", "primary": True}]}) for i in range(args.burst)])
         made = time.perf_counter() - started
@@ -173,8 +189,11 @@ def main() -> None:
             f"{args.burst / seconds:.0f} events/s (writes go 100 per request: Autopilot's {ap_rate:g} r/s allows "
             f"{ap_rate * 100:.0f} events/s; the senders made {args.burst / made:.0f}/s)"
         )
+        print("  " + requests_line(sbx, "Autopilot", sbx.ap, -(-args.burst // 100), "upserts of 100"))
         time.sleep(1.0)
         before = processed(http, url)
+        for root in (sbx.pd, sbx.ap):
+            sbx.control(root, "DELETE", "requests")
         started = time.perf_counter()
         fire(sbx.ap, [("POST", "app/contact", {"contact": {"Email": f"bench{i}@example.com", "LastName": f"Burst{i}"}}) for i in range(args.burst)])
         made = time.perf_counter() - started
@@ -186,6 +205,8 @@ def main() -> None:
             f"{args.burst / seconds:.1f} events/s against {bound:.0f}/s that Pipedrive's {args.plan} burst window "
             f"({burst_limit} per 2 s) allows for one PATCH each ({args.burst / seconds / bound:.0%} of the limit)"
         )
+        print("  " + requests_line(sbx, "Pipedrive", sbx.pd, args.burst, "PATCHes"))
+        print(f"syncmap serve peak RSS: {peak_rss_mb(server.pid):.0f} MB")
     finally:
         if server is not None:
             server.terminate()
