@@ -21,10 +21,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import queue
+import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import tomllib
 from pathlib import Path
 
@@ -62,9 +66,9 @@ def modules() -> list[str]:
         return tomllib.load(fh)["tool"]["mutmut"]["paths_to_mutate"].split(",")
 
 
-def copy_tree(workdir: Path) -> Path:
-    """The committed tree in workdir/repo, ../shared linked beside it, installed in its own venv."""
-    repo = workdir / "repo"
+def copy_tree(workdir: Path, name: str = "repo") -> Path:
+    """The committed tree in workdir/name, ../shared linked beside it, installed in its own venv."""
+    repo = workdir / name
     if not repo.exists():
         repo.mkdir(parents=True)
         archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, check=True, capture_output=True).stdout
@@ -123,6 +127,90 @@ def run_module(repo: Path, module: str, extra: list[str]) -> dict[str, int]:
     return result
 
 
+def run_module_parallel(workdir: Path, repo: Path, module: str, extra: list[str], jobs: int) -> dict[str, int]:
+    """The same verdicts as run_module, from `jobs` copies testing different mutants at once.
+
+    `mutmut run ID` times a clean run of the tests before every mutant, which doubles the cost of
+    testing mutants one by one; here mutmut only lists the mutants (with a runner that does
+    nothing) and applies each one (`mutmut apply ID`), and the tests run directly, each copy
+    restoring the module after each mutant. Verdicts go into the module's mutmut cache as they
+    come, so `mutmut results` and `mutmut show` read them and an interrupted run keeps them.
+    """
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    cache = repo / f".mutmut-cache-{module.replace('/', '_')}"
+    pristine = (repo / module).read_text()
+    if not cache.exists():  # list the mutants: every one "survives" a runner that tests nothing
+        mutmut = [str(repo / ".venv" / "bin" / "mutmut"), "run", "--paths-to-mutate", module, "--runner", "true", *extra]
+        subprocess.run(mutmut, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        os.replace(repo / ".mutmut-cache", cache)
+        with sqlite3.connect(cache) as db:
+            db.execute("UPDATE Mutant SET status = 'untested'")
+    with sqlite3.connect(cache) as db:
+        todo = [
+            mutant
+            for (mutant,) in db.execute(
+                "SELECT m.id FROM Mutant m JOIN Line l ON m.line = l.id JOIN SourceFile f ON l.sourcefile = f.id "
+                "WHERE f.filename = ? AND m.status NOT IN ('ok_killed', 'ok_suspicious') ORDER BY m.id",
+                (module,),
+            )
+        ]
+    copies = [repo] + [copy_tree(workdir, f"repo-{k}") for k in range(1, jobs)]
+    tests = [str(repo / ".venv" / "bin" / "python"), "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *TESTS.get(module, ["tests"])]
+    started = time.monotonic()
+    subprocess.run(tests, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    # the clean run measured alone; the copies share the machine, so the limit is generous
+    limit = 3 * jobs * (time.monotonic() - started) + 30
+    work: queue.Queue[int] = queue.Queue()
+    for mutant in todo:
+        work.put(mutant)
+    lock = threading.Lock()
+    done = [0]
+
+    def record(mutant: int, status: str) -> None:
+        with lock, sqlite3.connect(cache) as db:
+            db.execute("UPDATE Mutant SET status = ? WHERE id = ?", (status, mutant))
+            done[0] += 1
+            print(f"  {done[0]}/{len(todo)} mutant {mutant}: {status}", flush=True)
+
+    def worker(copy: Path) -> None:
+        own_cache = copy / ".mutmut-cache"
+        shutil.copy(cache, own_cache)  # mutmut apply reads the mutant's place from the cache in its folder
+        python = str(copy / ".venv" / "bin" / "python")
+        try:
+            while True:
+                try:
+                    mutant = work.get_nowait()
+                except queue.Empty:
+                    return
+                (copy / module).write_text(pristine)
+                applied = subprocess.run(
+                    [str(copy / ".venv" / "bin" / "mutmut"), "apply", str(mutant)], cwd=copy, env=env, capture_output=True, check=False
+                )
+                if applied.returncode != 0:
+                    record(mutant, "untested")
+                    continue
+                try:
+                    result = subprocess.run(
+                        [python, *tests[1:]], cwd=copy, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=limit, check=False
+                    )
+                    record(mutant, "bad_survived" if result.returncode == 0 else "ok_killed")
+                except subprocess.TimeoutExpired:
+                    record(mutant, "bad_timeout")
+        finally:
+            (copy / module).write_text(pristine)
+            own_cache.unlink(missing_ok=True)
+
+    threads = [threading.Thread(target=worker, args=(copy,)) for copy in copies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    os.replace(cache, repo / ".mutmut-cache")
+    result = counts(repo, module)
+    os.replace(repo / ".mutmut-cache", cache)
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", default=modules(), help="modules to mutate (default: all of them)")
@@ -131,6 +219,12 @@ def main() -> int:
         "--disable-mutation-types",
         metavar="TYPES",
         help="mutmut mutation types to skip, e.g. string,fstring (message texts: faster, fewer equivalent mutants)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="test this many mutants at once, each in its own copy (the module's full run in a fraction of the time)",
     )
     args = parser.parse_args()
     unknown = [m for m in args.modules if m not in modules()]
@@ -142,7 +236,7 @@ def main() -> int:
     print(f"{'module':36} {'mutants':>8} {'killed':>7} {'survived':>9} {'timeout':>8} {'suspicious':>11} {'score':>7}")
     for module in args.modules:
         extra = [f"--disable-mutation-types={args.disable_mutation_types}"] if args.disable_mutation_types else []
-        c = run_module(repo, module, extra)
+        c = run_module_parallel(workdir, repo, module, extra, args.jobs) if args.jobs > 1 else run_module(repo, module, extra)
         total = sum(c.values())
         killed = c.get("ok_killed", 0) + c.get("ok_suspicious", 0)  # suspicious: killed, but slowly
         score = killed / total if total else 0.0
