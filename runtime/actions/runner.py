@@ -135,7 +135,7 @@ class ActionRunner:
         nodes = _walk(self.plan["actions"])
         if not pd.users and any(node.get("api") == "owner_id" or node.get("kind") == "user" for node in nodes):
             await pd.load_users()
-            self.ctx.users_by_name["pipedrive"] = {u.get("name"): u["id"] for u in pd.users.values()}
+            self.ctx.users_by_name["pipedrive"] = pd.users_by_name()
         steps = [step for action in self.plan["actions"] for step in action["steps"]]
         if not pd.activity_types and any(step["target"]["object"] == "Activity" for step in steps):
             await pd.load_activity_types()
