@@ -29,7 +29,7 @@ from syncmap.runtime.diff import Op, diff, digest_ops, keys_of, snapshot_after
 from syncmap.runtime.pair_run_host import PairRunHost
 from syncmap.runtime.pairing import Pairing, id_order
 from syncmap.runtime.report import Report
-from syncmap.runtime.state import Link
+from syncmap.runtime.state import Link, StateStore
 from syncmap.runtime.values import Context, is_empty, normalize_key, ref_key, refs_in, same, truth
 from syncmap.runtime.writing import Writing
 
@@ -577,27 +577,6 @@ class PairRun(Pairing, Writing):
                     field=required["field"],
                 )
 
-    def check_pipedrive_values(self, obj: str, changes: dict[str, Any]) -> None:
-        pd: Pipedrive = self.engine.connectors["pipedrive"]
-        # The connecting user (the owner default, R13) is one by definition; any other id is
-        # checked against the account's users, loaded whenever the plan can write one.
-        owner = changes.get("owner_id")
-        if "owner_id" in changes and not is_empty(owner) and str(owner) != str(pd.me.get("id")) and not pd.active_user(owner):
-            raise DeadLetter(
-                "owner_not_a_user",
-                f"owner id {owner} is not an active user of this Pipedrive account (R20)",
-                owner_id=owner,
-            )
-        if obj == "Activity" and not is_empty(changes.get("type")):
-            key = pd.activity_type_key(changes["type"])
-            if key is None:
-                raise DeadLetter(
-                    "activity_type_unknown",
-                    f"activity type {changes['type']!r} is not one of the account's activity types (R18)",
-                    type=changes["type"],
-                )
-            changes["type"] = key
-
     def remember(self, candidate: Candidate, fresh: str | None = None) -> None:
         """Store the pair and the values both sides hold now: the next pass's baseline. A side
         just created (`fresh`) has synced only what was written into it: its other values have
@@ -750,7 +729,7 @@ class Engine:
         self,
         plan: Mapping[str, Any],
         connectors: Mapping[str, Any],
-        state: Any,
+        state: StateStore,
         *,
         dry_run: bool = False,
         full_scan_every: float = 3600.0,
@@ -857,6 +836,30 @@ class Engine:
                     ids.update(str(c["contact_id"]) for c in page)
             self.members[title] = ids
         return self.members
+
+    def check_pipedrive_values(self, obj: str, changes: dict[str, Any]) -> None:
+        """Values about to be written to Pipedrive against the account: an owner must be an
+        active user (R20), an activity type one of the account's (R18, written as its key).
+        A DeadLetter says which."""
+        pd: Pipedrive = self.connectors["pipedrive"]
+        # The connecting user (the owner default, R13) is one by definition; any other id is
+        # checked against the account's users, loaded whenever the plan can write one.
+        owner = changes.get("owner_id")
+        if "owner_id" in changes and not is_empty(owner) and str(owner) != str(pd.me.get("id")) and not pd.active_user(owner):
+            raise DeadLetter(
+                "owner_not_a_user",
+                f"owner id {owner} is not an active user of this Pipedrive account (R20)",
+                owner_id=owner,
+            )
+        if obj == "Activity" and not is_empty(changes.get("type")):
+            key = pd.activity_type_key(changes["type"])
+            if key is None:
+                raise DeadLetter(
+                    "activity_type_unknown",
+                    f"activity type {changes['type']!r} is not one of the account's activity types (R18)",
+                    type=changes["type"],
+                )
+            changes["type"] = key
 
     def owner_default(self, value: Mapping[str, Any]) -> Any:
         from syncmap.runtime.values import evaluate

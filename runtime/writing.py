@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +49,7 @@ class Writing(PairRunHost):
         # The record a refusal is about: the source of the write (the right record), else the left.
         blamed = candidate.either("right")
         try:
-            self.check_pipedrive_values(s.obj, changes)
+            engine.check_pipedrive_values(s.obj, changes)
         except DeadLetter as letter:
             engine.dead_letter(self, *blamed, letter)
             return None
@@ -88,7 +88,7 @@ class Writing(PairRunHost):
         )
         return LeftWrite(candidate, body, what or ("created" if creating else "updated"), blamed)
 
-    async def write_lefts(self, jobs: Sequence[Any]) -> None:
+    async def write_lefts(self, jobs: Sequence[Awaitable[LeftWrite | None]]) -> None:
         """Pipedrive writes, in batches: each batch's intents commit in one transaction before
         any request is sent, the requests go concurrently (the governor paces them), and their
         results commit in one transaction. One write = one request; two commits per batch."""
