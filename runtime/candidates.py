@@ -25,6 +25,16 @@ class Candidate:
     right: Record | None
     link: Any = None  # the stored Link, if any
 
+    def either(self, first: str) -> tuple[str, str]:
+        """(side, record id) of the record on side `first`, else of the one on the other side:
+        what a dead letter about the candidate names."""
+        records = {"left": self.left, "right": self.right}
+        for side in (first, "right" if first == "left" else "left"):
+            record = records[side]
+            if record is not None:
+                return side, record.id
+        raise ValueError("a candidate with no record on either side")  # pairing never makes one
+
 
 GONE = "__deleted__"  # in a snapshot: a person deleted this record there; never re-create it
 BEFORE = "__before__"  # in a right snapshot: the values a write replaced

@@ -49,7 +49,8 @@ async def seed(env: dict[str, str], pipedrive_root: str, autopilot_root: str) ->
 
         async def made(answer: httpx.Response) -> dict[str, Any]:
             answer.raise_for_status()
-            return answer.json()
+            body: dict[str, Any] = answer.json()  # the sandboxes' app routes answer JSON objects
+            return body
 
         orgs: dict[str, int] = {}
         for name, email, phone, org in PERSONS:
@@ -174,7 +175,7 @@ async def demo(echo: Callable[[str], None] = print) -> int:
             store = open_state(Path(tmp) / "state.db")
             try:
 
-                async def sync(title: str, plan: dict = plan) -> Report:
+                async def sync(title: str, plan: dict[str, Any] = plan) -> Report:
                     echo("")
                     echo(title)
                     async with open_connectors(connections, scale=TIME_SCALE) as connectors:

@@ -44,7 +44,7 @@ class Op:
 
 
 def digest_ops(fields: Sequence[Mapping[str, Any]]) -> list[Op]:
-    spans = {}
+    spans: dict[tuple[tuple[str, Any], ...], set[str]] = {}  # a rule's source span -> its directions
     for operation in fields:
         key = tuple(sorted(operation["span"].items()))
         spans.setdefault(key, set()).add(operation["direction"])
@@ -152,7 +152,7 @@ def diff(
         value = mapped_value(op, source, ctx)
         if is_empty(value) and empty_policy == "skip":
             continue
-        current = None if creating else target.get(op.target_key)
+        current = None if target is None else target.get(op.target_key)
         if not creating and same(value, current):
             continue
         if creating:

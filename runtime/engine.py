@@ -26,9 +26,10 @@ from syncmap.runtime.connectors.autopilot import Autopilot
 from syncmap.runtime.connectors.base import Record
 from syncmap.runtime.connectors.pipedrive import Pipedrive
 from syncmap.runtime.diff import Op, diff, digest_ops, keys_of, snapshot_after
+from syncmap.runtime.pair_run_host import PairRunHost
 from syncmap.runtime.pairing import Pairing, id_order
 from syncmap.runtime.report import Report
-from syncmap.runtime.state import Link
+from syncmap.runtime.state import Link, StateStore
 from syncmap.runtime.values import Context, is_empty, normalize_key, ref_key, refs_in, same, truth
 from syncmap.runtime.writing import Writing
 
@@ -74,9 +75,9 @@ class PairRun(Pairing, Writing):
             keys[ref_key(link[side])] = None
         for group in self.pair["match"]:
             for key in group["keys"]:
-                ref = key.get(side) if isinstance(key.get(side), Mapping) and "path" in key.get(side, {}) else None
-                if ref:
-                    keys[ref_key(ref)] = None
+                match_ref = key.get(side)
+                if isinstance(match_ref, Mapping) and "path" in match_ref:
+                    keys[ref_key(match_ref)] = None
         for implicit in self.pair["implicit_filters"]:
             if implicit["side"] == system:
                 keys[implicit["field"]] = None
@@ -316,7 +317,7 @@ class PairRun(Pairing, Writing):
 
     # -- pairing ---------------------------------------------------------------------------------
     # -- writing ---------------------------------------------------------------------------------
-    async def apply(self, candidates: list[Candidate], members: Mapping[str, set[str]]) -> None:
+    async def apply(self, candidates: list[Candidate], members: dict[str, set[str]]) -> None:
         engine = self.engine
         right_writes: list[tuple[Candidate, dict[str, Any], Any]] = []
         left_tasks = []
@@ -375,8 +376,7 @@ class PairRun(Pairing, Writing):
         try:
             return self.plan_candidate(candidate, members)
         except DeadLetter as letter:
-            side = "left" if candidate.left is not None else "right"
-            self.engine.dead_letter(self, side, (candidate.left or candidate.right).id, letter)
+            self.engine.dead_letter(self, *candidate.either("left"), letter)
             return None
 
     async def look_up_left(self, candidate: Candidate) -> Candidate:
@@ -436,18 +436,18 @@ class PairRun(Pairing, Writing):
                 return None
         writable = {}
         for side in SIDES:
-            source = OTHER[side]
-            if records[source] is None or not self.writes(side):
+            source = records[OTHER[side]]
+            if source is None or not self.writes(side):
                 writable[side] = False
                 continue
             allowed = pair["creates"][side] if records[side] is None else pair["updates"][side]
             linked = candidate.left is not None and candidate.right is not None
-            writable[side] = bool(allowed) and self.in_scope(side, candidate, records[source], members, linked)
+            writable[side] = bool(allowed) and self.in_scope(side, candidate, source, members, linked)
         for side in SIDES:
             if candidate.link is not None and is_gone(candidate.link, side):
                 writable[side] = False  # deleted there by a person: never resurrected
         if candidate.link is not None and candidate.link.right_values.get(SHARED) and writable["right"] and candidate.right:
-            self.shared_email(candidate, candidate.link.right_values[SHARED])
+            self.shared_email(candidate.right, candidate.link.right_values[SHARED])
             writable["right"] = False
         if not any(writable.values()):
             return None
@@ -456,11 +456,12 @@ class PairRun(Pairing, Writing):
             "right": dict(candidate.link.right_values) if candidate.link else None,
         }
         if snapshots["right"] is not None and candidate.right is not None:
-            records["right"] = self.unapplied(candidate, dict(records["right"]), snapshots["right"])
+            records["right"] = self.unapplied(candidate.right, snapshots["right"])
         for op in self.ops:
-            if op.target_key in engine.retry_fields.get(self.id, ()) and snapshots[op.reads] is not None:
+            snapshot = snapshots[op.reads]
+            if op.target_key in engine.retry_fields.get(self.id, ()) and snapshot is not None:
                 for key in op.source_keys:
-                    snapshots[op.reads].pop(key, None)  # looks changed: written (or reported) again
+                    snapshot.pop(key, None)  # looks changed: written (or reported) again
         newest = _newest(candidate)
         result = diff(
             self.ops,
@@ -488,29 +489,30 @@ class PairRun(Pairing, Writing):
                     self._letters.setdefault((letter.side, letter.record_id), []).append(letter)
         return self._letters.get((side, record_id), [])
 
-    def shared_email(self, candidate: Candidate, reached: str) -> None:
+    def shared_email(self, right: Record, reached: str) -> None:
         self.engine.dead_letter(
             self,
             "right",
-            candidate.right.id,
+            right.id,
             DeadLetter(
                 "email_shared_in_autopilot",
-                f"Autopilot has several contacts with the email {candidate.right.values.get('Email')!r}: updates by email "
-                f"reach {reached}, not {candidate.right.id} (merge them in Autopilot, then `syncmap retry`)",
+                f"Autopilot has several contacts with the email {right.values.get('Email')!r}: updates by email "
+                f"reach {reached}, not {right.id} (merge them in Autopilot, then `syncmap retry`)",
                 reached=reached,
             ),
         )
 
-    def unapplied(self, candidate: Candidate, right: dict[str, Any], snapshot: dict[str, Any]) -> dict[str, Any]:
-        """A field that shows again the value it had before our last write was not changed by
+    def unapplied(self, record: Record, snapshot: dict[str, Any]) -> dict[str, Any]:
+        """The right record's values, less what a write did not change there. A field that shows again the value it had before our last write was not changed by
         a person: Autopilot did not apply that write. Report it, and do not carry the old value
         back into Pipedrive as if it were news."""
+        right = dict(record.values)
         for key, old in (snapshot.get(BEFORE) or {}).items():
             if key in right and same(right[key], old) and not same(right[key], snapshot.get(key)):
                 self.engine.dead_letter(
                     self,
                     "right",
-                    candidate.right.id,
+                    record.id,
                     DeadLetter(
                         "write_not_applied",
                         f"Autopilot kept {key} = {old!r} after syncmap wrote {snapshot.get(key)!r} (an upsert may keep "
@@ -574,27 +576,6 @@ class PairRun(Pairing, Writing):
                     f"{required['seed']} is required to create a {system} {obj}, and this record has none",
                     field=required["field"],
                 )
-
-    def check_pipedrive_values(self, obj: str, changes: dict[str, Any]) -> None:
-        pd: Pipedrive = self.engine.connectors["pipedrive"]
-        # The connecting user (the owner default, R13) is one by definition; any other id is
-        # checked against the account's users, loaded whenever the plan can write one.
-        owner = changes.get("owner_id")
-        if "owner_id" in changes and not is_empty(owner) and str(owner) != str(pd.me.get("id")) and not pd.active_user(owner):
-            raise DeadLetter(
-                "owner_not_a_user",
-                f"owner id {owner} is not an active user of this Pipedrive account (R20)",
-                owner_id=owner,
-            )
-        if obj == "Activity" and not is_empty(changes.get("type")):
-            key = pd.activity_type_key(changes["type"])
-            if key is None:
-                raise DeadLetter(
-                    "activity_type_unknown",
-                    f"activity type {changes['type']!r} is not one of the account's activity types (R18)",
-                    type=changes["type"],
-                )
-            changes["type"] = key
 
     def remember(self, candidate: Candidate, fresh: str | None = None) -> None:
         """Store the pair and the values both sides hold now: the next pass's baseline. A side
@@ -748,7 +729,7 @@ class Engine:
         self,
         plan: Mapping[str, Any],
         connectors: Mapping[str, Any],
-        state: Any,
+        state: StateStore,
         *,
         dry_run: bool = False,
         full_scan_every: float = 3600.0,
@@ -787,7 +768,7 @@ class Engine:
             nodes = _walk(self.plan["pairs"])
             if any(node.get("kind") == "user" or node.get("relation") in ("owner", "creator") or node.get("api") == "owner_id" for node in nodes):
                 await pd.load_users()
-                self.ctx.users_by_name["pipedrive"] = {u.get("name"): u["id"] for u in pd.users.values()}
+                self.ctx.users_by_name["pipedrive"] = pd.users_by_name()
             created = {p[s]["object"] for p in self.plan["pairs"] for s in SIDES if p[s]["system"] == "pipedrive" and p["creates"][s]}
             if "Activity" in created:
                 await pd.load_activity_types()
@@ -855,6 +836,30 @@ class Engine:
                     ids.update(str(c["contact_id"]) for c in page)
             self.members[title] = ids
         return self.members
+
+    def check_pipedrive_values(self, obj: str, changes: dict[str, Any]) -> None:
+        """Values about to be written to Pipedrive against the account: an owner must be an
+        active user (R20), an activity type one of the account's (R18, written as its key).
+        A DeadLetter says which."""
+        pd: Pipedrive = self.connectors["pipedrive"]
+        # The connecting user (the owner default, R13) is one by definition; any other id is
+        # checked against the account's users, loaded whenever the plan can write one.
+        owner = changes.get("owner_id")
+        if "owner_id" in changes and not is_empty(owner) and str(owner) != str(pd.me.get("id")) and not pd.active_user(owner):
+            raise DeadLetter(
+                "owner_not_a_user",
+                f"owner id {owner} is not an active user of this Pipedrive account (R20)",
+                owner_id=owner,
+            )
+        if obj == "Activity" and not is_empty(changes.get("type")):
+            key = pd.activity_type_key(changes["type"])
+            if key is None:
+                raise DeadLetter(
+                    "activity_type_unknown",
+                    f"activity type {changes['type']!r} is not one of the account's activity types (R18)",
+                    type=changes["type"],
+                )
+            changes["type"] = key
 
     def owner_default(self, value: Mapping[str, Any]) -> Any:
         from syncmap.runtime.values import evaluate
@@ -925,7 +930,7 @@ class Engine:
 
     def pairs_of(self, system: str, obj: str) -> list[tuple[str, str]]:
         """(pair id, side) of every pair that syncs this object, in stage order."""
-        found = []
+        found: list[tuple[str, str]] = []
         for stage in self.plan["stages"]:
             for pair_id in stage["pairs"]:
                 pair = next(p for p in self.plan["pairs"] if p["id"] == pair_id)
@@ -969,7 +974,7 @@ class Engine:
             if isinstance(result, BaseException):
                 raise result
 
-    def dead_letter(self, run: PairRun, side: str, record_id: str, letter: DeadLetter) -> None:
+    def dead_letter(self, run: PairRunHost, side: str, record_id: str, letter: DeadLetter) -> None:
         run.lettered.add((side, record_id))
         self.report.count(run.id, run.main_direction(), "dead_letters")
         self.report.change(
@@ -986,7 +991,7 @@ class Engine:
                 pair=run.id, side=side, record_id=record_id, reason=letter.reason, message=letter.message, details=_jsonable(letter.details)
             )
 
-    def duplicate(self, run: PairRun, record: Record, first: Record, key: tuple) -> None:
+    def duplicate(self, run: PairRunHost, record: Record, first: Record, key: tuple[str, ...]) -> None:
         self.dead_letter(
             run,
             "left",

@@ -10,10 +10,12 @@ from typing import Any
 
 from syncmap.runtime.candidates import Candidate, DeadLetter
 from syncmap.runtime.connectors.base import Record
+from syncmap.runtime.pair_run_host import PairRunHost
+from syncmap.runtime.state import Link
 from syncmap.runtime.values import is_empty, normalize_key, ref_key
 
 
-class Pairing:
+class Pairing(PairRunHost):
     # Pairing runs over the left side chunk by chunk; what must hold across chunks (which right
     # records are taken, which match keys a left record already has) lives on the PairRun.
     def begin_pairing(self, right: dict[str, Record]) -> None:
@@ -23,8 +25,8 @@ class Pairing:
         self.groups = [group["keys"] for group in self.pair["match"]]
         # per match group: key -> the right records that have it, and key -> the left record
         # that owns it (the first one paired or seen; a later one with the key is a duplicate)
-        self.index: list[dict[tuple, list[Record]]] = [{} for _ in self.groups]
-        self.owners: list[dict[tuple, Record]] = [{} for _ in self.groups]
+        self.index: list[dict[tuple[str, ...], list[Record]]] = [{} for _ in self.groups]
+        self.owners: list[dict[tuple[str, ...], Record]] = [{} for _ in self.groups]
         for gi, keys in enumerate(self.groups):
             for record in right.values():
                 key = self.match_key(record, keys, "right")
@@ -139,7 +141,7 @@ class Pairing:
         one_to_one = self.one_to_one()
         out: list[Candidate] = []
         fields = [gi for gi, keys in enumerate(self.groups) if all(k["kind"] == "field" for k in keys)]
-        made: set[tuple] = set()
+        made: set[tuple[int, tuple[str, ...]]] = set()
         # Oldest first: of the contacts sharing an email, the oldest is the one Autopilot's
         # upsert by email reaches, so it is the one that can pair.
         for record in sorted(unpaired, key=_age):
@@ -167,7 +169,7 @@ class Pairing:
             out.append(Candidate(None, record))
         return out
 
-    def match_key(self, record: Record, keys: Sequence[Mapping[str, Any]], side: str) -> tuple | None:
+    def match_key(self, record: Record, keys: Sequence[Mapping[str, Any]], side: str) -> tuple[str, ...] | None:
         parts = []
         for key in keys:
             ref = key.get(side)
@@ -203,20 +205,20 @@ class Pairing:
                     return link.right_id
         return None
 
-    def remembered(self, right_id: str, link: Any) -> Record | None:
+    def remembered(self, right_id: str, link: Link | None) -> Record | None:
         if link is None:
             return None
         return Record(right_id, dict(link.right_values), None)
 
-    def remembered_left(self, link: Any) -> Record:
+    def remembered_left(self, link: Link) -> Record:
         return Record(link.left_id, dict(link.left_values), None)
 
 
-def id_order(record_id: str) -> tuple:
+def id_order(record_id: str) -> tuple[int, int, str]:
     return (0, int(record_id), "") if record_id.isdigit() else (1, 0, record_id)
 
 
-def _age(record: Record) -> tuple:
+def _age(record: Record) -> tuple[float, str]:
     from syncmap.runtime.times import to_epoch
 
     return (to_epoch(record.raw.get("created_at")) or record.updated or 0.0, record.id)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from syncmap.runtime.connectors.base import ConnectorError
 from syncmap.runtime.session import (
@@ -19,6 +19,9 @@ from syncmap.runtime.session import (
     resolve_connections,
     time_scale,
 )
+
+if TYPE_CHECKING:  # opened on demand (`open_store`)
+    from syncmap.runtime.state import StateStore
 
 DONE, DEAD_LETTERS, CONFIG, LIMIT = 0, 1, 2, 3
 ACTION_LETTERS = "action:"  # the pair of a journey action's dead letters: `action:<name>`
@@ -52,7 +55,7 @@ def load_for_run(source: str) -> tuple[dict[str, Any], dict[str, Any], float]:
         raise SetupFailed(fail(str(error))) from None
 
 
-def open_store(state: str | None) -> Any:
+def open_store(state: str | None) -> StateStore:
     from syncmap.runtime.state import StateError, open_state
 
     try:

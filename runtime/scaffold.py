@@ -128,11 +128,11 @@ def _custom_rules(account: Account, pipedrive_custom: Sequence[Mapping[str, Any]
             paired.add(name.casefold())
             both.append(_Line(f"custom({quote(name)}) <-> custom({quote(twin[0])}, {twin[1]})", optional=True))
             continue
-        kind = _autopilot_type(str(f.get("field_type", "")))
-        if kind is None:
+        autopilot_kind = _autopilot_type(str(f.get("field_type", "")))
+        if autopilot_kind is None:
             unsyncable.append(f"{name} ({f.get('field_type')})")
         elif twin is None:
-            pipedrive_only.append(_Line(f"custom({quote(name)}) -> custom({quote(name)}, {kind})", optional=True))
+            pipedrive_only.append(_Line(f"custom({quote(name)}) -> custom({quote(name)}, {autopilot_kind})", optional=True))
     autopilot_only = [
         _Line(f"custom({quote(name)}) <- custom({quote(name)}, {kind})", optional=True)
         for folded, (name, kind) in contact_fields.items()

@@ -121,13 +121,13 @@ async def open_connectors(connections: Mapping[str, Connection], *, scale: float
         connectors: dict[str, Any] = {}
         if "pipedrive" in connections:
             c = connections["pipedrive"]
-            governor = PipedriveGovernor(plan=str(c.settings.get("plan") or "advanced"), time_scale=scale)
-            client = await stack.enter_async_context(ApiClient("pipedrive", c.base_url, headers={"x-api-token": c.secret}, governor=governor))
+            pd_governor = PipedriveGovernor(plan=str(c.settings.get("plan") or "advanced"), time_scale=scale)
+            client = await stack.enter_async_context(ApiClient("pipedrive", c.base_url, headers={"x-api-token": c.secret}, governor=pd_governor))
             connectors["pipedrive"] = Pipedrive(client)
         if "autopilot" in connections:
             c = connections["autopilot"]
-            governor = AutopilotGovernor(rate=float(c.settings.get("rate") or 5), time_scale=scale)
-            client = await stack.enter_async_context(ApiClient("autopilot", c.base_url, headers={"autopilotapikey": c.secret}, governor=governor))
+            ap_governor = AutopilotGovernor(rate=float(c.settings.get("rate") or 5), time_scale=scale)
+            client = await stack.enter_async_context(ApiClient("autopilot", c.base_url, headers={"autopilotapikey": c.secret}, governor=ap_governor))
             connectors["autopilot"] = Autopilot(client)
         yield connectors
 

@@ -59,7 +59,7 @@ def normalize_for_compare(value: Any) -> Any:
 
 
 def same(a: Any, b: Any) -> bool:
-    return normalize_for_compare(a) == normalize_for_compare(b)
+    return bool(normalize_for_compare(a) == normalize_for_compare(b))
 
 
 def normalize_key(value: Any, steps: Iterable[str]) -> Any:
@@ -194,7 +194,7 @@ def truth(
     if a is None or b is None:
         return False
     try:
-        return {"lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b}[op]
+        return bool({"lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b}[op])
     except TypeError:
         return False
 

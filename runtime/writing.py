@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,7 @@ from syncmap.runtime.candidates import BEFORE, SHARED, Candidate, DeadLetter, is
 from syncmap.runtime.connectors.autopilot import Autopilot
 from syncmap.runtime.connectors.base import ConnectorError, Record
 from syncmap.runtime.connectors.pipedrive import Pipedrive
+from syncmap.runtime.pair_run_host import PairRunHost
 from syncmap.runtime.state import Link
 from syncmap.runtime.values import is_empty, ref_key
 
@@ -37,7 +38,7 @@ class LeftWrite:
     status: int | None = None
 
 
-class Writing:
+class Writing(PairRunHost):
     async def prepare_left(self, candidate: Candidate, changes: dict[str, Any], what: str | None = None) -> LeftWrite | None:
         """A Pipedrive write made ready: values checked against the account (R18, R20),
         relations translated to Pipedrive ids, implied fields written through their field."""
@@ -46,9 +47,9 @@ class Writing:
         pd: Pipedrive = engine.connectors[s.system]
         creating = candidate.left is None
         # The record a refusal is about: the source of the write (the right record), else the left.
-        blamed = ("right", candidate.right.id) if candidate.right is not None else ("left", candidate.left.id)
+        blamed = candidate.either("right")
         try:
-            self.check_pipedrive_values(s.obj, changes)
+            engine.check_pipedrive_values(s.obj, changes)
         except DeadLetter as letter:
             engine.dead_letter(self, *blamed, letter)
             return None
@@ -82,12 +83,12 @@ class Writing:
             system=s.system,
             object=s.obj,
             action="create" if creating else "update",
-            id=None if creating else candidate.left.id,
+            id=candidate.left.id if candidate.left else None,
             changes=changes,
         )
         return LeftWrite(candidate, body, what or ("created" if creating else "updated"), blamed)
 
-    async def write_lefts(self, jobs: Sequence[Any]) -> None:
+    async def write_lefts(self, jobs: Sequence[Awaitable[LeftWrite | None]]) -> None:
         """Pipedrive writes, in batches: each batch's intents commit in one transaction before
         any request is sent, the requests go concurrently (the governor paces them), and their
         results commit in one transaction. One write = one request; two commits per batch."""
@@ -146,6 +147,7 @@ class Writing:
             self.state.finish_intent(write.intent, status="failed", result={"error": "record gone"})
             return
         pd: Pipedrive = engine.connectors[s.system]
+        assert write.raw is not None  # outcome "done": the response carried the record
         written = pd.flatten(s.obj, write.raw, s.keys)
         self.state.finish_intent(write.intent, status="done", result={"id": written.id})
         left = Record(written.id, written.values, written.updated, raw=written.raw)
@@ -164,7 +166,7 @@ class Writing:
                     return links[0].left_id
         return None
 
-    async def write_right(self, writes: list[tuple[Candidate, dict[str, Any], Any]], members: Mapping[str, set[str]]) -> None:
+    async def write_right(self, writes: list[tuple[Candidate, dict[str, Any], Any]], members: dict[str, set[str]]) -> None:
         engine = self.engine
         s = self.sides["right"]
         if s.system != "autopilot" or s.obj != "Contact":
@@ -172,9 +174,11 @@ class Writing:
         ap: Autopilot = engine.connectors["autopilot"]
         mirrors = engine.mirror_lists(self.pair)
 
-        def prepared() -> Any:
-            """(body, (candidate, changes)) per contact to write, made as the batches need them."""
+        def prepared() -> Iterator[tuple[dict[str, Any], tuple[Candidate, Record, dict[str, Any]]]]:
+            """(body, (candidate, its left record, changes)) per contact to write, made as the batches need them."""
             for candidate, changes, _ in writes:
+                left = candidate.left
+                assert left is not None  # the source of a write toward the right
                 current = candidate.right.values if candidate.right else None
                 if current is None and candidate.link is not None:
                     current = dict(candidate.link.right_values)
@@ -184,7 +188,7 @@ class Writing:
                 for key in list(changes):
                     problem = ap.misfit(key, changes[key])
                     if problem:
-                        engine.dead_letter(self, "left", candidate.left.id, DeadLetter("value_does_not_fit", problem, field=key))
+                        engine.dead_letter(self, "left", left.id, DeadLetter("value_does_not_fit", problem, field=key))
                         del changes[key]
                 if candidate.right is not None and not changes:
                     continue
@@ -193,7 +197,7 @@ class Writing:
                     engine.dead_letter(
                         self,
                         "left",
-                        candidate.left.id,
+                        left.id,
                         DeadLetter("no_email", "Autopilot identifies contacts by email, and this record has none", field="Email"),
                     )
                     continue
@@ -208,7 +212,7 @@ class Writing:
                     id=candidate.right.id if candidate.right else None,
                     changes=changes,
                 )
-                yield body, (candidate, changes)
+                yield body, (candidate, left, changes)
 
         batches = prepared()
         while True:
@@ -218,19 +222,19 @@ class Writing:
                 break
             chunk, chunk_owners = [body for body, _ in batch], [owner for _, owner in batch]
             if engine.dry_run:
-                for candidate, _ in chunk_owners:
+                for candidate, _, _ in chunk_owners:
                     engine.report.count(self.id, "left_to_right", "created" if candidate.right is None else "updated")
                 continue
             intent = self.state.add_intent(
                 run_id=self.run_id, pair=self.id, system="autopilot", op="upsert", key=f"{self.id}:bulk", payload={"count": len(chunk)}
             )
             ids, refused = await self.upsert_isolating(chunk)
-            for body, (candidate, _) in zip(chunk, chunk_owners, strict=True):
+            for body, (_, left, _) in zip(chunk, chunk_owners, strict=True):
                 if id(body) in refused:
-                    engine.dead_letter(self, "left", candidate.left.id, DeadLetter("api_refused", refused[id(body)]))
+                    engine.dead_letter(self, "left", left.id, DeadLetter("api_refused", refused[id(body)]))
             with self.state.transaction():
                 self.state.finish_intent(intent, status="done", result={"count": len(ids)})
-                for body, (candidate, changes) in zip(chunk, chunk_owners, strict=True):
+                for body, (candidate, left, changes) in zip(chunk, chunk_owners, strict=True):
                     if id(body) in refused:
                         continue
                     email = str(body.get("Email", "")).strip().lower()
@@ -241,9 +245,9 @@ class Writing:
                         # Several contacts share this email and an upsert by email reaches the
                         # oldest: this pair cannot be written in Autopilot. Remember that, so
                         # later runs report it without writing again.
-                        self.shared_email(candidate, contact_id)
-                        if candidate.link is not None or self.state.link_by_left(self.id, candidate.left.id):
-                            link = self.state.link_by_left(self.id, candidate.left.id)
+                        self.shared_email(candidate.right, contact_id)
+                        link = self.state.link_by_left(self.id, left.id)
+                        if link is not None:
                             self.state.put_link(
                                 Link(
                                     self.id,
@@ -262,19 +266,17 @@ class Writing:
                         # What the fields held before this write: if a later read shows them
                         # again, Autopilot did not apply the write (an upsert may keep names).
                         values[BEFORE] = {k: before.get(k) for k in changes if not is_empty(before.get(k))}
-                    others = [
-                        other for other in self.state.links_by_right(self.id, contact_id) if candidate.left and other.left_id != candidate.left.id
-                    ]
+                    others = [other for other in self.state.links_by_right(self.id, contact_id) if other.left_id != left.id]
                     if others and self.sides["left"].obj == "Person":
                         engine.dead_letter(
                             self,
                             "left",
-                            candidate.left.id,
+                            left.id,
                             DeadLetter(
                                 "duplicate_email",
-                                f"Pipedrive persons {others[0].left_id} and {candidate.left.id} share the email {email}: "
+                                f"Pipedrive persons {others[0].left_id} and {left.id} share the email {email}: "
                                 "the first stays paired, this one is not synced (merge or change one of them in Pipedrive)",
-                                ids=[others[0].left_id, candidate.left.id],
+                                ids=[others[0].left_id, left.id],
                                 email=email,
                             ),
                         )
@@ -283,7 +285,7 @@ class Writing:
                     engine.report.count(self.id, "left_to_right", "created" if candidate.right is None else "updated")
             # R7: every person synced out is on the mirror list; contacts already there need nothing.
             for list_title, list_id in mirrors:
-                for body, (candidate, _) in zip(chunk, chunk_owners, strict=True):
+                for body, (candidate, _, _) in zip(chunk, chunk_owners, strict=True):
                     contact_id = ids.get(str(body.get("Email", "")).strip().lower())
                     if candidate.right is not None and contact_id != candidate.right.id:
                         continue  # the upsert reached another contact with this email: not this pair's
@@ -312,7 +314,7 @@ class Writing:
         ids_b, refused_b = await self.upsert_isolating(chunk[half:])
         return {**ids_a, **ids_b}, {**refused_a, **refused_b}
 
-    async def mirror_list(self, candidates: list[Candidate], members: Mapping[str, set[str]]) -> None:
+    async def mirror_list(self, candidates: list[Candidate], members: dict[str, set[str]]) -> None:
         """R7: every contact paired with a Pipedrive person is on the list that mirrors them.
         A contact created by an upsert joined it through `_autopilot_list`; the roster read each
         pass shows any that did not (an account where that key does nothing for an existing

@@ -19,7 +19,7 @@ from starlette.types import Send
 from syncmap.sandbox.core import CONTROL_PREFIX, FaultSettings, SandboxState
 
 ResetFn = Callable[[], None]
-SeedFn = Callable[[int, int | None], dict[str, Any]]  # (count, random seed) -> summary of what was made
+SeedFn = Callable[[int, Any], dict[str, Any]]  # (count, random seed as the request gave it) -> summary of what was made
 
 
 def is_control_path(path: str) -> bool:
@@ -49,9 +49,10 @@ def control_routes(state: SandboxState, reset: ResetFn, seed: SeedFn) -> list[Ro
             count = int(body.get("n", body.get("count", 0)))
             if count < 0:
                 raise ValueError("n must not be negative")
+            created = seed(count, body.get("seed"))  # a seed the sandbox cannot use is a ValueError
         except ValueError as exc:
             return JSONResponse({"ok": False, "error": str(exc)}, status_code=400)
-        return JSONResponse({"ok": True, "created": seed(count, body.get("seed"))})
+        return JSONResponse({"ok": True, "created": created})
 
     async def faults(request: Request) -> Response:
         # PUT replaces every setting (absent = off); PATCH changes only those given, so a test

@@ -89,7 +89,8 @@ async def seed_app(app: ASGIApp, count: int, seed: int | None = 0) -> dict[str, 
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://sandbox") as http:
         answer = await http.post(f"{CONTROL_PREFIX}/seed", json={"n": count, "seed": seed})
         answer.raise_for_status()
-        return answer.json()
+        created: dict[str, Any] = answer.json()  # the control route answers a JSON object
+        return created
 
 
 @dataclass(frozen=True)

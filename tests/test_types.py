@@ -1,5 +1,5 @@
 """The type checker runs with the tests, so `.ci/run` fails on what it finds ([tool.mypy] in
-pyproject.toml: strict over compiler/ and grammar/)."""
+pyproject.toml: strict over compiler/, grammar/, runtime/ and sandbox/)."""
 
 from __future__ import annotations
 
@@ -38,11 +38,11 @@ def test_mypy_finds_nothing(tmp_path: Path) -> None:
 
 
 def test_the_tree_reaches_every_package_the_config_names(tmp_path: Path) -> None:
-    """The strict check covers the compiler and the grammar (dropping one from [tool.mypy]
-    packages would silence it), and each is a package in the tree mypy reads."""
+    """The strict check covers the compiler, the grammar, the runtime and the sandbox (dropping
+    one from [tool.mypy] packages would silence it), and each is a package in the tree mypy reads."""
     tree = package_tree(tmp_path / "tree")
     with open(ROOT / "pyproject.toml", "rb") as fh:
         packages = tomllib.load(fh)["tool"]["mypy"]["packages"]
-    assert packages == ["syncmap.compiler", "syncmap.grammar"]
+    assert packages == ["syncmap.compiler", "syncmap.grammar", "syncmap.runtime", "syncmap.sandbox"]
     for package in packages:
         assert (tree / package.replace(".", "/") / "__init__.py").is_file(), package

@@ -24,7 +24,7 @@ from syncmap.runtime.values import is_empty
 JOURNEY_KEYS = ("records", "journey")
 
 
-def journey_deliveries(action: str, body: Any) -> list[tuple[dict, str]]:
+def journey_deliveries(action: str, body: Any) -> list[tuple[dict[str, Any], str]]:
     """(contact, delivery key) per record of a journey Webhook body; ValueError with a clear
     message when the body is not that shape (the server answers 400 with it)."""
     if not isinstance(body, Mapping):

@@ -31,6 +31,7 @@ from syncmap.runtime.connectors.pipedrive import Pipedrive
 from syncmap.runtime.engine import Engine, PairRun, _jsonable, _walk
 from syncmap.runtime.pairing import id_order
 from syncmap.runtime.runner import ACTION_LETTERS
+from syncmap.runtime.state import StateStore
 from syncmap.runtime.values import Context, evaluate, is_empty, ref_key, refs_in, same, truth
 
 # A done key is remembered this long: a retry inside it is a duplicate, the same key after it acts
@@ -49,7 +50,7 @@ class ActionOutcome:
     action: str
     contact: str  # the Autopilot contact id (or the email given, when there is no such contact)
     status: str  # "done" | "duplicate" | "dead_letter" | "dry_run"
-    writes: list[dict]  # {"system", "object", "op", "id", "changes"} per write made (or planned)
+    writes: list[dict[str, Any]]  # {"system", "object", "op", "id", "changes"} per write made (or planned)
     message: str  # one human line
     reason: str | None = None  # a dead letter's reason
 
@@ -94,7 +95,7 @@ class ActionRunner:
         self,
         plan: Mapping[str, Any],
         connectors: Mapping[str, Any],
-        state: Any,
+        state: StateStore,
         *,
         ctx: Context | None = None,
         dry_run: bool = False,
@@ -120,11 +121,13 @@ class ActionRunner:
 
     @property
     def pd(self) -> Pipedrive:
-        return self.connectors["pipedrive"]
+        pd: Pipedrive = self.connectors["pipedrive"]
+        return pd
 
     @property
     def ap(self) -> Autopilot:
-        return self.connectors["autopilot"]
+        ap: Autopilot = self.connectors["autopilot"]
+        return ap
 
     # -- set-up -----------------------------------------------------------------------------
     async def setup(self) -> None:
@@ -135,7 +138,7 @@ class ActionRunner:
         nodes = _walk(self.plan["actions"])
         if not pd.users and any(node.get("api") == "owner_id" or node.get("kind") == "user" for node in nodes):
             await pd.load_users()
-            self.ctx.users_by_name["pipedrive"] = {u.get("name"): u["id"] for u in pd.users.values()}
+            self.ctx.users_by_name["pipedrive"] = pd.users_by_name()
         steps = [step for action in self.plan["actions"] for step in action["steps"]]
         if not pd.activity_types and any(step["target"]["object"] == "Activity" for step in steps):
             await pd.load_activity_types()
@@ -158,8 +161,10 @@ class ActionRunner:
         async with self._locks.hold(given.lower()):
             # A record as the journey sent it is used as is; one without its contact_id (or an
             # id or email given alone) is read through the API.
-            usable = isinstance(contact, Mapping) and not is_empty(contact.get("contact_id"))
-            raw = dict(contact) if usable else await self.ap.get(quote(given, safe="@"))
+            if isinstance(contact, Mapping) and not is_empty(contact.get("contact_id")):
+                raw: dict[str, Any] | None = dict(contact)
+            else:
+                raw = await self.ap.get(quote(given, safe="@"))
             if raw is None:
                 return self._outcome(action, given, DeadLetter("contact_missing", f"Autopilot has no contact {given}"), [])
             contact_id = str(raw.get("contact_id") or given)
@@ -171,7 +176,7 @@ class ActionRunner:
                 )
             run_id = 0 if self.dry_run else self.state.start_run(mode="action", plan_digest=self.plan["source"]["digest"])
             status = "failed"
-            writes: list[dict] = []  # filled as writes are made: a dead letter part-way reports them
+            writes: list[dict[str, Any]] = []  # filled as writes are made: a dead letter part-way reports them
             try:
                 await self._act(action, raw, run_id, memo, writes)
             except DeadLetter as letter:
@@ -190,12 +195,12 @@ class ActionRunner:
                     self.state.finish_run(run_id, status=status, summary={"action": name, "contact": contact_id})
 
     def _seen(self, memo: str | None) -> dict[str, Any] | None:
-        done = self.state.get_meta(memo) if memo else None
+        done: dict[str, Any] | None = self.state.get_meta(memo) if memo else None  # as `run` stored it
         if done and done.get("status") == "done" and time.time() - float(done["at"]) < self.key_window:
             return done
         return None
 
-    def _outcome(self, action: Mapping[str, Any], contact_id: str, letter: DeadLetter, writes: list[dict]) -> ActionOutcome:
+    def _outcome(self, action: Mapping[str, Any], contact_id: str, letter: DeadLetter, writes: list[dict[str, Any]]) -> ActionOutcome:
         if not self.dry_run:
             self.state.add_dead_letter(
                 pair=f"{ACTION_LETTERS}{action['name']}",
@@ -210,7 +215,7 @@ class ActionRunner:
             action["name"], contact_id, "dead_letter", writes, f"{action['name']} for {contact_id}: {letter.message}{note}", letter.reason
         )
 
-    async def _act(self, action: Mapping[str, Any], raw: Mapping[str, Any], run_id: int, memo: str | None, done: list[dict]) -> None:
+    async def _act(self, action: Mapping[str, Any], raw: Mapping[str, Any], run_id: int, memo: str | None, done: list[dict[str, Any]]) -> None:
         """Plan, check, then write the action's steps; `done` receives each write made (or, in a
         dry run, planned)."""
         for node in _custom_targets(action):
@@ -238,16 +243,16 @@ class ActionRunner:
         for index, step in enumerate(action["steps"]):
             writes += await self._plan_step(index, step, contact.values, ctx, person_id, creating)
         if creating is not None:
-            PairRun.check_pipedrive_values(self, "Person", creating)  # type: ignore[arg-type]  # uses .engine only
+            self.engine.check_pipedrive_values("Person", creating)
         for write in writes:
-            PairRun.check_pipedrive_values(self, write.object, write.changes)  # type: ignore[arg-type]
+            self.engine.check_pipedrive_values(write.object, write.changes)
         if self.dry_run:
             if creating is not None:
                 done.append(Write(-1, "Person", "create", None, creating).as_dict())
             done += [w.as_dict() for w in writes]
             return
         if creating is not None:
-            person_id = await self._create_person(raw, creating, run_id, done)
+            person_id = await self._create_person(raw, contact, creating, run_id, done)
             for write in writes:
                 for key, value in write.changes.items():
                     if value == NEW_PERSON:
@@ -272,14 +277,19 @@ class ActionRunner:
         if is_empty(email):
             return None
         for person_id in sorted(await self.pd.find_person_ids_by_email(str(email).strip().lower()), key=id_order):
-            link = self.state.link_by_left(pair_id, person_id) if pair_id else None
-            if link is not None and link.right_id != contact.id:
+            paired = self.state.link_by_left(pair_id, person_id) if pair_id else None
+            if paired is not None and paired.right_id != contact.id:
                 continue  # another contact's person (duplicates stay separate, R9)
             if await self.pd.get("Person", person_id) is not None:
                 return person_id
         return None
 
-    def _pair_run(self, run_id: int) -> PairRun:
+    def _person_pair_run(self, run_id: int, contact: Record) -> PairRun:
+        """A pass of the Person<->Contact pair, to create the contact's person through it."""
+        if self.person_pair is None:
+            raise DeadLetter(
+                "no_person_pair", "the plan has no pipedrive.Person <-> autopilot.Contact pair to create the person through", contact=contact.id
+            )
         run = PairRun(self.engine, self.person_pair, run_id)
         run.created_left = []
         return run
@@ -288,26 +298,22 @@ class ActionRunner:
         """The new person's values, as the Person⇄Contact pair would create it: mapped fields,
         owner default (R13), link field (R11), required values. The action brings the contact
         into the pair's scope (it joins the mirror list), but the pair's filters still hold."""
-        if self.person_pair is None:
-            raise DeadLetter(
-                "no_person_pair", "the plan has no pipedrive.Person <-> autopilot.Contact pair to create the person through", contact=contact.id
-            )
-        run = self._pair_run(0)
+        run = self._person_pair_run(0, contact)
         record = self.ap.flatten(raw, run.sides["right"].keys)
-        members = {title: {record.id} for title in self.engine.scope_list_titles(self.person_pair)}
+        members = {title: {record.id} for title in self.engine.scope_list_titles(run.pair)}
         planned = run.plan_candidate(Candidate(None, record), members)
         if planned is None or not planned[1]["left"]:
             raise DeadLetter(
                 "person_not_syncable",
-                f"contact {record.id} is kept out of Pipedrive by the {self.person_pair['id']} pair's filters: the person is not created",
+                f"contact {record.id} is kept out of Pipedrive by the {run.id} pair's filters: the person is not created",
             )
         return dict(planned[0].changes["left"])
 
-    async def _create_person(self, raw: Mapping[str, Any], changes: dict[str, Any], run_id: int, done: list[dict]) -> str:
+    async def _create_person(self, raw: Mapping[str, Any], contact: Record, changes: dict[str, Any], run_id: int, done: list[dict[str, Any]]) -> str:
         """Create the person through the pair (its intent, its link and snapshot: the next run
         sees a synced pair, not a new contact), then put the contact on the mirror list (R7)."""
-        pair = self.person_pair
-        run = self._pair_run(run_id)
+        run = self._person_pair_run(run_id, contact)
+        pair = run.pair
         record = self.ap.flatten(raw, run.sides["right"].keys)
         write = await run.prepare_left(Candidate(None, record), dict(changes))
         if write is None:  # a relation the pair writes is not synced yet (R17)
@@ -326,6 +332,7 @@ class ActionRunner:
             )
         with self.state.transaction():
             run.record_left(write)
+        assert write.raw is not None  # outcome "done": the response carried the person
         person_id = str(write.raw["id"])
         done.append(Write(-1, "Person", "create", person_id, changes).as_dict())
         for title, list_id in self.engine.mirror_lists(pair):
@@ -346,13 +353,14 @@ class ActionRunner:
         return changes
 
     async def _plan_step(
-        self, index: int, step: Mapping[str, Any], values: Mapping[str, Any], ctx: Context, person_id: str | None, creating: dict | None
+        self, index: int, step: Mapping[str, Any], values: Mapping[str, Any], ctx: Context, person_id: str | None, creating: dict[str, Any] | None
     ) -> list[Write]:
         obj, verb = step["target"]["object"], step["verb"]
         if step["target"]["system"] != "pipedrive":
             raise DeadLetter("step_unsupported", f"a step writing {step['target']['system']}.{obj} is not supported by this runtime")
         if obj == "Person":
             if person_id is None:  # created with the step's values (they win over the defaults)
+                assert creating is not None  # `_act` plans the person's creation when it has none
                 creating.update(self._changes(step, values, ctx, creating=True))
                 return []
             current = await self.pd.get("Person", person_id)
@@ -401,12 +409,13 @@ class ActionRunner:
         return found
 
     # -- writing ----------------------------------------------------------------------------
-    async def _write(self, action: Mapping[str, Any], write: Write, person_id: str | None, run_id: int, memo: str | None) -> dict:
+    async def _write(self, action: Mapping[str, Any], write: Write, person_id: str | None, run_id: int, memo: str | None) -> dict[str, Any]:
         from syncmap.runtime.http import ApiError, UnknownOutcome
 
         pd = self.pd
         body = pd.body(write.object, write.changes, None)
         if write.op == "update":
+            assert write.id is not None  # an update is planned for a record read from Pipedrive
             try:
                 made = await pd.update(write.object, write.id, body)
             except ApiError as error:
@@ -421,10 +430,10 @@ class ActionRunner:
             return Write(write.step, write.object, "create", made_before[key], write.changes).as_dict()
         if memo:
             # A create of an earlier attempt with this key whose outcome is unknown: look first.
-            for intent in self.state.open_intents(pair):
-                if intent.key == key:
+            for unknown in self.state.open_intents(pair):
+                if unknown.key == key:
                     found = await self._made_before(write, person_id)
-                    self.state.finish_intent(intent.id, status="done" if found else "abandoned", result={"id": found})
+                    self.state.finish_intent(unknown.id, status="done" if found else "abandoned", result={"id": found})
                     if found:
                         return Write(write.step, write.object, "create", found, write.changes).as_dict()
         intent = self.state.add_intent(run_id=run_id, pair=pair, system="pipedrive", op="create", key=key, payload=body)
@@ -460,7 +469,7 @@ def _custom_targets(node: Any) -> list[Mapping[str, Any]]:
     return [n for n in _walk(node) if n.get("kind") == "custom" and n.get("system") == "pipedrive" and "object" in n]
 
 
-def _count(writes: list[dict]) -> str:
+def _count(writes: list[dict[str, Any]]) -> str:
     if not writes:
         return "nothing (already as the action says)"
     return ", ".join(f"{w['op']} {w['system']} {w['object']}{' ' + str(w['id']) if w['id'] else ''}" for w in writes)

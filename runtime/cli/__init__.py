@@ -56,7 +56,10 @@ class LazyGroup(click.Group):
         if entry is None:
             return None
         module_name, attr = entry.target.split(":")
-        return getattr(importlib.import_module(module_name), attr)
+        command = getattr(importlib.import_module(module_name), attr)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{entry.target} is not a click command")  # a wrong entry in COMMANDS
+        return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # click's own listing calls get_command for every name (importing them all, the sandbox

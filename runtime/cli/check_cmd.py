@@ -7,7 +7,7 @@ import sys
 import click
 
 from syncmap.compiler.api import check as check_mapping
-from syncmap.compiler.diagnostics import RENDERERS
+from syncmap.compiler.diagnostics import RENDERERS, Diagnostic
 from syncmap.runtime.cli import exits
 from syncmap.runtime.cli.options import files_argument, format_option, readable
 
@@ -18,7 +18,8 @@ from syncmap.runtime.cli.options import files_argument, format_option, readable
 @click.option("--strict", is_flag=True, help="Treat warnings as problems (exit 1).")
 def check(files: tuple[str, ...], output_format: str, strict: bool) -> None:
     """Check mappings for syntax errors and broken rules."""
-    diagnostics, texts = [], {}
+    diagnostics: list[Diagnostic] = []
+    texts: dict[str, str] = {}
     for path in files:
         result = readable(path, check_mapping)
         texts.update(result.sources.texts)

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import signal
 import sys
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING
 
 import click
 
 from syncmap.compiler.cost import plan_names
 from syncmap.runtime.cli.exits import EXIT_HELP, OK, PROBLEMS
 from syncmap.sandbox.profiles import PROFILES
+
+if TYPE_CHECKING:
+    from syncmap.sandbox.serve import RunningSandboxes
 
 # The credentials every sandbox accepts unless told otherwise: printed in the docs, so known to all.
 DEFAULT_TOKEN, DEFAULT_KEY = "sandbox-token", "sandbox-key"
@@ -100,30 +107,29 @@ def sandbox(
     warning = exposure_warning(host, pipedrive_token, autopilot_key)
     if warning:
         click.echo(warning, err=True)
+    from syncmap.sandbox.serve import serve_sandboxes  # here, not at the top: `syncmap --help` stays fast
+
+    sandboxes = functools.partial(
+        serve_sandboxes,
+        host=host, pipedrive_port=pipedrive_port, autopilot_port=autopilot_port,
+        pipedrive_token=pipedrive_token, autopilot_key=autopilot_key, plan=plan,
+        time_scale=time_scale, autopilot_rate=autopilot_rate or None, seed=seed_count, profile=profile,
+    )  # fmt: skip
     try:
-        asyncio.run(
-            _serve(
-                host=host, pipedrive_port=pipedrive_port, autopilot_port=autopilot_port,
-                pipedrive_token=pipedrive_token, autopilot_key=autopilot_key, plan=plan,
-                time_scale=time_scale, autopilot_rate=autopilot_rate or None, seed=seed_count, profile=profile,
-            )
-        )  # fmt: skip
+        asyncio.run(_serve(sandboxes, plan=plan, profile=profile))
     except OSError as exc:
         click.echo(f"error: cannot listen on {host}: {exc.strerror or exc}", err=True)
         sys.exit(PROBLEMS)
     sys.exit(OK)
 
 
-async def _serve(**options: object) -> None:
-    from syncmap.sandbox.serve import serve_sandboxes
-
+async def _serve(sandboxes: Callable[[], AbstractAsyncContextManager[RunningSandboxes]], *, plan: str, profile: str) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with serve_sandboxes(**options) as running:  # type: ignore[arg-type]
-        profile = options["profile"]
-        click.echo(f"# Pipedrive sandbox: {running.pipedrive_base_url} (plan {options['plan']}, profile {profile})")
+    async with sandboxes() as running:
+        click.echo(f"# Pipedrive sandbox: {running.pipedrive_base_url} (plan {plan}, profile {profile})")
         click.echo(f"# Autopilot sandbox: {running.autopilot_base_url} (profile {profile})")
         click.echo(f"# control routes: {running.pipedrive_url}/__sandbox__/ and {running.autopilot_url}/__sandbox__/")
         click.echo(running.env_lines())

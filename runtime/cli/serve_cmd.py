@@ -6,10 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from syncmap.runtime.cli.options import full_scan_option, state_option
+
+if TYPE_CHECKING:  # imported when the command runs: `syncmap --help` stays fast
+    from syncmap.runtime.serve.server import ServeOptions
+    from syncmap.runtime.state import StateStore
 
 SERVE_EXIT_HELP = "Exit codes: 0 stopped cleanly (SIGTERM or Ctrl+C), 1 the worker failed, 2 usage or configuration error."
 
@@ -94,7 +99,7 @@ def serve(
         store.close()
 
 
-async def _serve(plan: dict, connections: dict, store: object, options: object, scale: float) -> int:
+async def _serve(plan: dict[str, Any], connections: dict[str, Any], store: StateStore, options: ServeOptions, scale: float) -> int:
     from syncmap.runtime.connectors.base import ConnectorError
     from syncmap.runtime.http import ApiError, UnknownOutcome
     from syncmap.runtime.runner import connection_hint, fail

@@ -51,9 +51,16 @@ class Pipedrive:
         answer = await self.http.request("GET", "/v1/users")
         self.users = {str(user["id"]): user for user in answer.body.get("data") or ()}
 
+    def users_by_name(self) -> dict[str, Any]:
+        """Name -> id of the users loaded (`user("…")` values, owner names); a user without a
+        name is left out."""
+        return {user["name"]: user["id"] for user in self.users.values() if user.get("name") is not None}
+
     def active_user(self, user_id: Any) -> bool:
         user = self.users.get(str(user_id))
-        return bool(user) and user.get("active_flag", True) is not False
+        if not user:
+            return False
+        return user.get("active_flag", True) is not False
 
     async def load_activity_types(self) -> None:
         answer = await self.http.request("GET", "/v1/activityTypes")
@@ -64,7 +71,8 @@ class Pipedrive:
         text = str(value).strip().lower()
         for kind in self.activity_types:
             if text in (str(kind.get("key_string", "")).lower(), str(kind.get("name", "")).lower()):
-                return kind["key_string"]
+                key: str = kind["key_string"]  # the API's activity type keys are strings
+                return key
         return None
 
     async def load_stages(self) -> None:
@@ -124,7 +132,8 @@ class Pipedrive:
                 f'Pipedrive has no {obj.lower()} custom field named "{name}": create it in Pipedrive '
                 "(Settings > Data fields) or fix the name in the mapping"
             )
-        return definition["key"]
+        key: str = definition["key"]  # a field definition's key is a string (the API's hash)
+        return key
 
     async def load_related(self, obj: str) -> None:
         """Every record of an object read only through a relation (e.g. organizations for `organization.name`)."""
@@ -180,7 +189,8 @@ class Pipedrive:
 
     async def create(self, obj: str, body: Mapping[str, Any]) -> dict[str, Any]:
         answer = await self.http.request("POST", f"/api/v2/{PATHS[obj]}", json=dict(body), idempotent=False)
-        return answer.body["data"]
+        created: dict[str, Any] = answer.body["data"]
+        return created
 
     async def update(self, obj: str, record_id: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
         answer = await self.http.request("PATCH", f"/api/v2/{PATHS[obj]}/{record_id}", json=dict(body), ok=(404, 410))

@@ -15,7 +15,7 @@ import base64
 import binascii
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +58,7 @@ class Receiver:
     actions: Mapping[str, Any]  # action name -> its plan entry
     wake: Callable[[], None]
     health: Health
-    journey_deliveries: Callable[[str, Any], list[tuple[dict, str]]] | None = None
+    journey_deliveries: Callable[[str, Any], list[tuple[dict[str, Any], str]]] | None = None
     body_limit: int = DEFAULT_BODY_LIMIT
     body_seconds: float = DEFAULT_BODY_SECONDS
 
@@ -182,7 +182,7 @@ class Receiver:
 
 
 def build_app(receiver: Receiver) -> Starlette:
-    def guarded(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
+    def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
                 return await handler(request)

@@ -169,7 +169,7 @@ async def serve(plan: dict[str, Any], connections: Any, store: Any, options: Ser
     return code
 
 
-async def _finish_batch(worker: Worker, task: asyncio.Task) -> None:
+async def _finish_batch(worker: Worker, task: asyncio.Task[Any]) -> None:
     """Let a batch in progress finish (its deliveries are then done, not processed twice)."""
     if task.done():
         return

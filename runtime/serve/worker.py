@@ -15,7 +15,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from syncmap.runtime.connectors.autopilot import Autopilot
 from syncmap.runtime.connectors.base import Record
+from syncmap.runtime.connectors.pipedrive import Pipedrive
 from syncmap.runtime.serve.events import Change, ShapeError, autopilot_delivery, pipedrive_delivery
 from syncmap.runtime.serve.metrics import Metrics
 from syncmap.runtime.state import InboxItem
@@ -76,6 +78,11 @@ class Worker:
         self.stopping = False
 
     # -- the loop -------------------------------------------------------------------------------
+    def stop_asked(self) -> bool:
+        """`stopping`, read through a call: it is set while the loop waits, which a type
+        checker that narrowed it at the loop's head cannot see."""
+        return self.stopping
+
     async def loop(self, reconcile: Callable[[], Awaitable[None]]) -> None:
         backoff = 0.0
         while not self.stopping:
@@ -86,7 +93,7 @@ class Worker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), timeout)
             self.wake.clear()
-            if self.stopping:
+            if self.stop_asked():
                 return
             self.busy = True
             try:
@@ -311,9 +318,14 @@ def covers(connector: Any, change: Change, keys: list[str]) -> bool:
 
 
 def flatten(connector: Any, change: Change, keys: list[str]) -> Record:
+    """The record a delivery carries, as the connector of its system reads it."""
+    raw = change.raw
+    assert raw is not None  # flattened only when the delivery carries its record
     if change.system == "autopilot":
-        return connector.flatten(change.raw, keys)
-    return connector.flatten(change.obj, change.raw, keys)
+        ap: Autopilot = connector
+        return ap.flatten(raw, keys)
+    pd: Pipedrive = connector
+    return pd.flatten(change.obj, raw, keys)
 
 
 def refresh_related(connector: Any, change: Change) -> None:

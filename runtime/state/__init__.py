@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 
-def open_state(path: str | os.PathLike | None = None, *, clock: Clock = time.time) -> StateStore:
+def open_state(path: str | os.PathLike[str] | None = None, *, clock: Clock = time.time) -> StateStore:
     """The state store at `path` (None: `default_state_path()`), created with private
     permissions and migrated to this syncmap's schema when needed."""
     return open_sqlite(default_state_path() if path is None else path, clock=clock)

@@ -31,16 +31,24 @@ class StateVersionError(StateError):
     """The state file was written by a newer syncmap whose schema this one does not know."""
 
 
-def _require_str(owner: str, name: str, value: object) -> None:
+def _link_type_error(link: Link) -> TypeError:
+    """What is wrong with a link whose fields are not of their declared types."""
     # Pipedrive ids are integers on the wire: an int slipping through would work in SQLite
     # (type affinity) and fail on a server database, so it is refused at the record.
-    if not isinstance(value, str):
-        raise TypeError(f"{owner}.{name} must be a str (ids are strings), got {type(value).__name__} {value!r}")
+    for name, kind, what in _LINK_FIELD_TYPES:
+        value = getattr(link, name)
+        if not isinstance(value, kind):
+            return TypeError(f"Link.{name} must be {what}, got {type(value).__name__} {value!r}")
+    return TypeError("Link: fields of the wrong type")  # not reached: __post_init__ found one
 
 
-def _require_dict(owner: str, name: str, value: object) -> None:
-    if not isinstance(value, dict):
-        raise TypeError(f"{owner}.{name} must be a dict, got {type(value).__name__}")
+_LINK_FIELD_TYPES: tuple[tuple[str, type, str], ...] = (
+    ("pair", str, "a str (ids are strings)"),
+    ("left_id", str, "a str (ids are strings)"),
+    ("right_id", str, "a str (ids are strings)"),
+    ("left_values", dict, "a dict"),
+    ("right_values", dict, "a dict"),
+)
 
 
 @dataclass(frozen=True)
@@ -50,8 +58,8 @@ class Link:
     pair: str
     left_id: str
     right_id: str
-    left_values: dict
-    right_values: dict
+    left_values: dict[str, Any]
+    right_values: dict[str, Any]
     synced_at: float
 
     def __post_init__(self) -> None:
@@ -63,10 +71,9 @@ class Link:
             and isinstance(self.left_values, dict)
             and isinstance(self.right_values, dict)
         ):
-            for name in ("pair", "left_id", "right_id"):
-                _require_str("Link", name, getattr(self, name))
-            _require_dict("Link", "left_values", self.left_values)
-            _require_dict("Link", "right_values", self.right_values)
+            # raised from a helper: the annotations say this cannot happen, callers outside
+            # the type checker's sight (JSON, tests, plugins) say otherwise
+            raise _link_type_error(self)
 
 
 @dataclass(frozen=True)
@@ -79,9 +86,9 @@ class Intent:
     system: str
     op: str
     key: str
-    payload: dict
+    payload: dict[str, Any]
     status: str
-    result: dict | None
+    result: dict[str, Any] | None
     created_at: float
 
 
@@ -95,7 +102,7 @@ class DeadLetter:
     record_id: str
     reason: str
     message: str
-    details: dict
+    details: dict[str, Any]
     first_seen: float
     last_seen: float
     count: int
@@ -110,7 +117,7 @@ class Run:
     mode: str
     status: str | None
     plan_digest: str
-    summary: dict | None
+    summary: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -120,7 +127,7 @@ class InboxItem:
     id: int
     source: str
     delivery_key: str
-    body: dict
+    body: dict[str, Any]
     received_at: float
     status: str
     attempts: int
@@ -158,25 +165,25 @@ class StateStore(Protocol):
 
     # The outbox: an intent is committed before its request is sent and finished before the
     # cursor moves; intents still open after a crash have an unknown outcome.
-    def add_intent(self, *, run_id: int, pair: str, system: str, op: str, key: str, payload: dict) -> int: ...
-    def finish_intent(self, intent_id: int, *, status: str, result: dict | None = None) -> None: ...
+    def add_intent(self, *, run_id: int, pair: str, system: str, op: str, key: str, payload: dict[str, Any]) -> int: ...
+    def finish_intent(self, intent_id: int, *, status: str, result: dict[str, Any] | None = None) -> None: ...
     def open_intents(self, pair: str | None = None) -> list[Intent]: ...
 
     # Dead letters: one open letter per (pair, side, record_id, reason).
-    def add_dead_letter(self, *, pair: str, side: str, record_id: str, reason: str, message: str, details: dict) -> int: ...
+    def add_dead_letter(self, *, pair: str, side: str, record_id: str, reason: str, message: str, details: dict[str, Any]) -> int: ...
     def dead_letters(self, *, include_resolved: bool = False, ids: Sequence[int] | None = None) -> list[DeadLetter]: ...
     def resolve_dead_letter(self, letter_id: int) -> None: ...
     def resolve_dead_letters_for(self, pair: str, side: str, record_id: str) -> int: ...
 
     # The run log.
     def start_run(self, *, mode: str, plan_digest: str) -> int: ...
-    def log_event(self, run_id: int, kind: str, pair: str | None, details: dict) -> None: ...
-    def events(self, run_id: int, kind: str | None = None) -> list[dict]: ...
-    def finish_run(self, run_id: int, *, status: str, summary: dict) -> None: ...
+    def log_event(self, run_id: int, kind: str, pair: str | None, details: dict[str, Any]) -> None: ...
+    def events(self, run_id: int, kind: str | None = None) -> list[dict[str, Any]]: ...
+    def finish_run(self, run_id: int, *, status: str, summary: dict[str, Any]) -> None: ...
     def runs(self, limit: int = 10) -> list[Run]: ...
 
     # The inbox of webhook deliveries, deduplicated by (source, delivery_key).
-    def add_inbox(self, *, source: str, delivery_key: str, body: dict) -> int | None: ...
+    def add_inbox(self, *, source: str, delivery_key: str, body: dict[str, Any]) -> int | None: ...
     def pending_inbox(self, limit: int = 100) -> list[InboxItem]: ...
     def count_pending_inbox(self) -> int: ...
     def finish_inbox(self, item_id: int, *, status: str, error: str | None = None) -> None: ...

@@ -69,12 +69,12 @@ def _load(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-def _link(row: tuple) -> Link:
+def _link(row: tuple[Any, ...]) -> Link:
     pair, left_id, right_id, left_values, right_values, synced_at = row
     return Link(pair, left_id, right_id, json.loads(left_values), json.loads(right_values), synced_at)
 
 
-def _link_row(link: Link) -> tuple:
+def _link_row(link: Link) -> tuple[Any, ...]:
     if not isinstance(link, Link):
         raise TypeError(f"put_links takes Link records, got {type(link).__name__}")
     where = f"link {link.pair}/{link.left_id}"
@@ -88,22 +88,22 @@ def _link_row(link: Link) -> tuple:
     )
 
 
-def _intent(row: tuple) -> Intent:
+def _intent(row: tuple[Any, ...]) -> Intent:
     id_, run_id, pair, system, op, key, payload, status, result, created_at = row
     return Intent(id_, run_id, pair, system, op, key, json.loads(payload), status, _load(result), created_at)
 
 
-def _letter(row: tuple) -> DeadLetter:
+def _letter(row: tuple[Any, ...]) -> DeadLetter:
     id_, pair, side, record_id, reason, message, details, first_seen, last_seen, count, resolved = row
     return DeadLetter(id_, pair, side, record_id, reason, message, json.loads(details), first_seen, last_seen, count, bool(resolved))
 
 
-def _run(row: tuple) -> Run:
+def _run(row: tuple[Any, ...]) -> Run:
     id_, started_at, finished_at, mode, status, plan_digest, summary = row
     return Run(id_, started_at, finished_at, mode, status, plan_digest, _load(summary))
 
 
-def _inbox(row: tuple) -> InboxItem:
+def _inbox(row: tuple[Any, ...]) -> InboxItem:
     id_, source, delivery_key, body, received_at, status, attempts, error = row
     return InboxItem(id_, source, delivery_key, json.loads(body), received_at, status, attempts, error)
 
@@ -137,7 +137,7 @@ def _tighten_companions(path: Path) -> None:
             pass
 
 
-def open_sqlite(path: str | os.PathLike, *, clock: Clock = time.time) -> SqliteStateStore:
+def open_sqlite(path: str | os.PathLike[str], *, clock: Clock = time.time) -> SqliteStateStore:
     """Open (creating and migrating as needed) the state file at `path`."""
     path = Path(path)
     try:
@@ -225,13 +225,14 @@ class SqliteStateStore:
                     self._conn.execute("ROLLBACK")
                 raise
 
-    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 
-    def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         with self._lock:
-            return self._conn.execute(sql, params).fetchone()
+            row: tuple[Any, ...] | None = self._conn.execute(sql, params).fetchone()  # no row_factory: tuples
+            return row
 
     def _write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         with self._lock:
@@ -330,7 +331,7 @@ class SqliteStateStore:
 
     # -- the outbox -----------------------------------------------------------------------
 
-    def add_intent(self, *, run_id: int, pair: str, system: str, op: str, key: str, payload: dict) -> int:
+    def add_intent(self, *, run_id: int, pair: str, system: str, op: str, key: str, payload: dict[str, Any]) -> int:
         with self.transaction():
             self._require_run(run_id)
             cursor = self._conn.execute(
@@ -339,7 +340,7 @@ class SqliteStateStore:
             )
         return int(cursor.lastrowid or 0)
 
-    def finish_intent(self, intent_id: int, *, status: str, result: dict | None = None) -> None:
+    def finish_intent(self, intent_id: int, *, status: str, result: dict[str, Any] | None = None) -> None:
         _one_of(status, INTENT_OUTCOMES, "an intent's outcome")
         with self.transaction():
             row = self._one("SELECT status FROM intents WHERE id = ?", (intent_id,))
@@ -361,7 +362,7 @@ class SqliteStateStore:
 
     # -- dead letters -----------------------------------------------------------------------
 
-    def add_dead_letter(self, *, pair: str, side: str, record_id: str, reason: str, message: str, details: dict) -> int:
+    def add_dead_letter(self, *, pair: str, side: str, record_id: str, reason: str, message: str, details: dict[str, Any]) -> int:
         if not isinstance(record_id, str):
             raise TypeError(f"a dead letter's record_id must be a str (ids are strings), got {record_id!r}")
         _one_of(side, SIDES, "a dead letter's side")
@@ -422,7 +423,7 @@ class SqliteStateStore:
         cursor = self._write("INSERT INTO runs (started_at, mode, plan_digest) VALUES (?, ?, ?)", (self._clock(), mode, plan_digest))
         return int(cursor.lastrowid or 0)
 
-    def log_event(self, run_id: int, kind: str, pair: str | None, details: dict) -> None:
+    def log_event(self, run_id: int, kind: str, pair: str | None, details: dict[str, Any]) -> None:
         encoded = _dump(details, f"event {kind} details")
         with self.transaction():
             self._require_run(run_id)
@@ -431,7 +432,7 @@ class SqliteStateStore:
                 (run_id, self._clock(), kind, pair, encoded),
             )
 
-    def events(self, run_id: int, kind: str | None = None) -> list[dict]:
+    def events(self, run_id: int, kind: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT id, run_id, at, kind, pair, details FROM events WHERE run_id = ?"
         params: list[Any] = [run_id]
         if kind is not None:
@@ -440,7 +441,7 @@ class SqliteStateStore:
         rows = self._all(sql + " ORDER BY id", params)
         return [{"id": id_, "run_id": run, "at": at, "kind": k, "pair": p, "details": json.loads(details)} for id_, run, at, k, p, details in rows]
 
-    def finish_run(self, run_id: int, *, status: str, summary: dict) -> None:
+    def finish_run(self, run_id: int, *, status: str, summary: dict[str, Any]) -> None:
         encoded = _dump(summary, f"run {run_id} summary")
         with self.transaction():
             self._require_run(run_id)
@@ -454,7 +455,7 @@ class SqliteStateStore:
 
     # -- the inbox ------------------------------------------------------------------------
 
-    def add_inbox(self, *, source: str, delivery_key: str, body: dict) -> int | None:
+    def add_inbox(self, *, source: str, delivery_key: str, body: dict[str, Any]) -> int | None:
         encoded = _dump(body, f"{source} delivery {delivery_key}")
         cursor = self._write(
             "INSERT INTO inbox (source, delivery_key, body, received_at, status) VALUES (?, ?, ?, ?, ?) "

@@ -71,6 +71,8 @@ def create_app(
         limiter.configure(limiter.per_second)
 
     def seed(count: int, seed_value: Any) -> dict[str, Any]:
+        if seed_value is not None and not isinstance(seed_value, (int, float, str)):
+            raise ValueError(f"seed must be a number or a string, got {seed_value!r}")  # what random.Random takes from JSON
         return seeding.seed(store, count, seed_value)
 
     @asynccontextmanager

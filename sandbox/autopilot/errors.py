@@ -6,6 +6,7 @@ are kept word for word; the others are the sandbox's own (see docs/sandbox.md).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 
 from starlette.responses import JSONResponse
@@ -30,5 +31,5 @@ def error_body(status: int, message: str) -> dict[str, str]:
     return {"error": HTTPStatus(status).phrase, "message": message}
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse(error_body(status, message), status_code=status, headers=headers)

@@ -7,6 +7,8 @@ Control routes under `/__sandbox__/` skip all of it and are not logged.
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -66,5 +68,5 @@ class ApiGate:
                 return
             await response(scope, receive, send_and_note)
         finally:
-            extra = {"fault": fault} if fault else {}
+            extra: dict[str, Any] = {"fault": fault} if fault else {}
             self.state.log.record(scope["method"], scope["path"], status, **extra)

@@ -80,8 +80,10 @@ class HookDispatcher:
         self.store = store
         self.state = state
         self.settings = settings
-        self._default_sender = HttpSender() if sender is None else None
-        self.sender: HookSender = sender or self._default_sender  # type: ignore[assignment]
+        self._default_sender: HttpSender | None = None  # ours to close; a sender passed in is the caller's
+        if sender is None:
+            sender = self._default_sender = HttpSender()
+        self.sender: HookSender = sender
         self._pending: set[asyncio.Task[None]] = set()
         self.deliveries: list[dict[str, Any]] = []
 

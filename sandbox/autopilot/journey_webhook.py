@@ -75,7 +75,7 @@ def parse_step(body: dict[str, Any], settings: AutopilotSettings) -> Step:
     contacts = body.get("contacts")
     if not isinstance(contacts, list) or not contacts or not all(isinstance(c, str) and c for c in contacts):
         raise ApiError(400, "contacts must be a non-empty list of contact ids or emails.")
-    return Step(journey, url, method.upper(), headers, payload, contacts)  # type: ignore[arg-type]
+    return Step(journey, url, method.upper(), headers, payload, contacts)
 
 
 def requests_for(step: Step, store: AutopilotStore, settings: AutopilotSettings) -> list[Outgoing]:

@@ -53,7 +53,7 @@ class Contact:
     def email(self) -> str | None:
         return self.fields.get("Email")
 
-    def values(self) -> tuple[dict[str, Any], dict[tuple[str, str], Any], bool]:
+    def values(self) -> tuple[dict[str, Any], dict[tuple[str, str], Any], bool | None]:
         return dict(self.fields), dict(self.custom), self.unsubscribed
 
 
@@ -408,7 +408,7 @@ class AutopilotStore:
         return contact, delivery, events
 
     # ---------------------------------------------------------------- custom fields
-    def define_custom_field(self, name: str, field_type: str) -> None:
+    def define_custom_field(self, name: Any, field_type: Any) -> None:
         if field_type not in CUSTOM_TYPES:
             raise ApiError(400, f"fieldType must be one of {', '.join(CUSTOM_TYPES)}.")
         if not isinstance(name, str) or not name.strip():
@@ -460,7 +460,7 @@ class AutopilotStore:
         if trigger is None:
             raise ApiError(404, "Trigger could not be found.")
         contact = self.get(id_or_email)
-        entry = {
+        entry: dict[str, Any] = {
             "task_id": f"task_{self._uuid()}",
             "trigger_id": trigger.trigger_id,
             "journey": trigger.journey,

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from syncmap.sandbox.pipedrive import models, times
 from syncmap.sandbox.pipedrive.errors import bad_request, gone, not_found
-from syncmap.sandbox.pipedrive.http import actor_of, json_body, ok, parse_int, path_id, q_bool, q_int, q_list, store_of
+from syncmap.sandbox.pipedrive.http import Endpoint, actor_of, json_body, ok, parse_int, path_id, q_bool, q_int, q_list, store_of
 from syncmap.sandbox.pipedrive.order import Entry, entry
 from syncmap.sandbox.pipedrive.pagination import keyset_page, parse_limit
 from syncmap.sandbox.pipedrive.store import Store
@@ -123,6 +123,11 @@ def _updated_range(request: Request) -> tuple[float | None, float | None]:
     return _time_param(request, "updated_since"), _time_param(request, "updated_until")
 
 
+def _field_is(name: str, value: Any) -> Callable[[dict[str, Any]], bool]:
+    """A filter: the record's `name` is `value` (bound now, not when the loop has moved on)."""
+    return lambda record: record.get(name) == value
+
+
 def _filters(request: Request, kind: str) -> list[Callable[[dict[str, Any]], bool]]:
     checks: list[Callable[[dict[str, Any]], bool]] = []
     if request.query_params.get("filter_id"):
@@ -140,9 +145,9 @@ def _filters(request: Request, kind: str) -> list[Callable[[dict[str, Any]], boo
             store = store_of(request)
             deal = store.get("deal", value)
             person_id = deal["person_id"] if deal else None
-            checks.append(lambda r, p=person_id: r["id"] == p)
+            checks.append(_field_is("id", person_id))
         else:
-            checks.append(lambda r, n=name, v=value: r.get(n) == v)
+            checks.append(_field_is(name, value))
     if kind == "activity":
         lead = request.query_params.get("lead_id")
         if lead:
@@ -193,7 +198,7 @@ def _candidates(request: Request, store: Store, kind: str, sort_by: str, limit: 
     return store.order(kind, sort_by).entries, None
 
 
-def list_route(kind: str, *, archived: bool = False) -> Callable[[Request], Any]:
+def list_route(kind: str, *, archived: bool = False) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         store = store_of(request)
         settings = store.settings
@@ -245,7 +250,7 @@ def _live(store: Store, kind: str, entity_id: int) -> dict[str, Any]:
     return record
 
 
-def get_route(kind: str) -> Callable[[Request], Any]:
+def get_route(kind: str) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         store = store_of(request)
         record = _existing(store, kind, path_id(request))
@@ -260,7 +265,7 @@ def get_route(kind: str) -> Callable[[Request], Any]:
     return endpoint
 
 
-def create_route(kind: str) -> Callable[[Request], Any]:
+def create_route(kind: str) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         store = store_of(request)
         actor = actor_of(request)
@@ -271,7 +276,7 @@ def create_route(kind: str) -> Callable[[Request], Any]:
     return endpoint
 
 
-def update_route(kind: str) -> Callable[[Request], Any]:
+def update_route(kind: str) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         store = store_of(request)
         actor = actor_of(request)
@@ -283,7 +288,7 @@ def update_route(kind: str) -> Callable[[Request], Any]:
     return endpoint
 
 
-def delete_route(kind: str) -> Callable[[Request], Any]:
+def delete_route(kind: str) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         store = store_of(request)
         record = _live(store, kind, path_id(request))
@@ -293,11 +298,14 @@ def delete_route(kind: str) -> Callable[[Request], Any]:
     return endpoint
 
 
-def apply_as(store: Store, kind: str, entity_id: int | None, body: Any, actor: Any, *, delete: bool = False) -> dict[str, Any] | None:
-    """Create, change or delete a record as `actor` (used by the "app user" control routes)."""
-    if entity_id is None:
-        checked = models.check_body(kind, body, store, creating=True)
-        return store.create(kind, models.new_record(kind, checked, store, actor), actor)
+def create_as(store: Store, kind: str, body: Any, actor: Any) -> dict[str, Any]:
+    """Create a record as `actor` (used by the "app user" control routes)."""
+    checked = models.check_body(kind, body, store, creating=True)
+    return store.create(kind, models.new_record(kind, checked, store, actor), actor)
+
+
+def apply_as(store: Store, kind: str, entity_id: int, body: Any, actor: Any, *, delete: bool = False) -> dict[str, Any] | None:
+    """Change or delete a record as `actor` (used by the "app user" control routes)."""
     record = _live(store, kind, entity_id)
     if delete:
         store.delete(kind, entity_id, actor)

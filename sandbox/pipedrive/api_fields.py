@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from syncmap.sandbox.pipedrive import times
 from syncmap.sandbox.pipedrive.errors import ApiError, bad_request, envelope
-from syncmap.sandbox.pipedrive.http import actor_of, object_body, ok, path_id, store_of
+from syncmap.sandbox.pipedrive.http import Endpoint, actor_of, object_body, ok, path_id, store_of
 from syncmap.sandbox.pipedrive.pagination import cursor_page, decode_cursor, offset_page, parse_limit
 from syncmap.sandbox.pipedrive.seed import add_field, field_key
 from syncmap.sandbox.pipedrive.store import Store
@@ -124,7 +124,7 @@ def _create(store: Store, kind: str, name: Any, field_type: Any, options: Any, u
     return add_field(store, kind, key, name.strip(), field_type, labels, custom=True, user_id=user_id, when=now)
 
 
-def v1_list(kind: str):
+def v1_list(kind: str) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         store = store_of(request)
         items = [render_v1(d, store) for d in store.fields[kind]]
@@ -134,7 +134,7 @@ def v1_list(kind: str):
     return endpoint
 
 
-def v1_get(kind: str):
+def v1_get(kind: str) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         store = store_of(request)
         wanted = path_id(request)
@@ -146,7 +146,7 @@ def v1_get(kind: str):
     return endpoint
 
 
-def v1_create(kind: str):
+def v1_create(kind: str) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         store = store_of(request)
         body = await object_body(request)
@@ -170,7 +170,7 @@ def _v2_include(request: Request, kind: str) -> list[str]:
     return parts
 
 
-def v2_list(kind: str):
+def v2_list(kind: str) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         store = store_of(request)
         include = _v2_include(request, kind)
@@ -190,7 +190,7 @@ def v2_list(kind: str):
     return endpoint
 
 
-def v2_get(kind: str):
+def v2_get(kind: str) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         store = store_of(request)
         definition = store.field_by_key(kind, request.path_params["field_code"])
@@ -201,7 +201,7 @@ def v2_get(kind: str):
     return endpoint
 
 
-def v2_create(kind: str):
+def v2_create(kind: str) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         store = store_of(request)
         body = await object_body(request)

@@ -4,7 +4,6 @@ Shapes: v2.yaml's GetPipelinesResponse, UpsertPipelineResponse, GetStagesRespons
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -13,7 +12,7 @@ from starlette.routing import Route
 
 from syncmap.sandbox.pipedrive import times
 from syncmap.sandbox.pipedrive.errors import bad_request, not_found
-from syncmap.sandbox.pipedrive.http import object_body, ok, path_id, q_int, store_of
+from syncmap.sandbox.pipedrive.http import Endpoint, object_body, ok, path_id, q_int, store_of
 from syncmap.sandbox.pipedrive.pagination import cursor_page, parse_limit
 from syncmap.sandbox.pipedrive.seed import pipeline_record, stage_record
 from syncmap.sandbox.pipedrive.store import Store
@@ -29,7 +28,7 @@ def table(store: Store, kind: str) -> dict[int, dict[str, Any]]:
     return store.pipelines if kind == "pipeline" else store.stages
 
 
-def list_route(kind: str) -> Callable[[Request], Any]:
+def list_route(kind: str) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         store = store_of(request)
         sort_by = request.query_params.get("sort_by") or "id"
@@ -50,7 +49,7 @@ def list_route(kind: str) -> Callable[[Request], Any]:
     return endpoint
 
 
-def get_route(kind: str) -> Callable[[Request], Any]:
+def get_route(kind: str) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         item = table(store_of(request), kind).get(path_id(request))
         if item is None or item["is_deleted"]:
@@ -86,7 +85,7 @@ async def add_stage(request: Request) -> Response:
         raise bad_request('"pipeline_id" must be the id of an existing pipeline')
     stage_id = store.next_id("stage")
     order = max((s["order_nr"] for s in store.stages.values() if s["pipeline_id"] == pipeline_id), default=0) + 1
-    store.stages[stage_id] = stage_record(stage_id, name, pipeline_id, order, store.now())
+    store.stages[stage_id] = stage_record(stage_id, name, pipeline["id"], order, store.now())
     return ok(render(store.stages[stage_id]))
 
 

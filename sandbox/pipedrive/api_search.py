@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from syncmap.sandbox.pipedrive.errors import bad_request, not_modelled
-from syncmap.sandbox.pipedrive.http import ok, q_bool, q_int, q_list, store_of
+from syncmap.sandbox.pipedrive.http import Endpoint, ok, q_bool, q_int, q_list, store_of
 from syncmap.sandbox.pipedrive.pagination import decode_cursor, encode_cursor, offset_page, parse_limit
 from syncmap.sandbox.pipedrive.search_index import SearchIndex
 from syncmap.sandbox.pipedrive.store import Store
@@ -76,7 +76,8 @@ def _texts(record: dict[str, Any], kind: str, field: str, store: Store) -> list[
 
 
 def _index(request: Request) -> SearchIndex:
-    return request.app.state.search_index
+    index: SearchIndex = request.app.state.search_index  # set by create_app; starlette's State is untyped
+    return index
 
 
 def _term(request: Request) -> tuple[str, bool]:
@@ -283,7 +284,7 @@ def search_items(request: Request) -> list[dict[str, Any]]:
     return [{"result_score": -neg, "item": RENDER[kind](store, record, custom, includes)} for neg, _, _, kind, record, custom in ranked]
 
 
-def cursor_route(search: Callable[[Request], list[dict[str, Any]]], maximum: Callable[[Store], int]) -> Callable:
+def cursor_route(search: Callable[[Request], list[dict[str, Any]]], maximum: Callable[[Store], int]) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         items = search(request)
         return _cursor_page(request, items, maximum(store_of(request)))

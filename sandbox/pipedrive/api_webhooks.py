@@ -12,13 +12,15 @@ from starlette.routing import Route
 
 from syncmap.sandbox.pipedrive.errors import ApiError, envelope, json_response, webhook_errors
 from syncmap.sandbox.pipedrive.http import actor_of, json_body, path_id
+from syncmap.sandbox.pipedrive.webhooks import Webhooks
 
 ACTIONS = ("create", "change", "delete", "*")
 OBJECTS = ("activity", "deal", "lead", "note", "organization", "person", "pipeline", "product", "stage", "user", "*")
 
 
-def _webhooks(request: Request):
-    return request.app.state.webhooks
+def _webhooks(request: Request) -> Webhooks:
+    webhooks: Webhooks = request.app.state.webhooks  # set by create_app; starlette's State is untyped
+    return webhooks
 
 
 async def create(request: Request) -> Response:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -89,8 +91,12 @@ def create_app(
         search_index.reset()
         limits.reset()
 
-    def do_seed(count: int, seed_value: object) -> dict:
-        return seed.seed(store, count, None if seed_value is None else int(seed_value))  # type: ignore[arg-type]
+    def do_seed(count: int, seed_value: Any) -> dict[str, Any]:
+        try:
+            number = None if seed_value is None else int(seed_value)
+        except (TypeError, ValueError):
+            raise ValueError(f"seed must be an integer, got {seed_value!r}") from None
+        return seed.seed(store, count, number)
 
     routes = [
         *control_routes(sandbox, reset, do_seed),

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from syncmap.sandbox.core import CONTROL_PREFIX
 from syncmap.sandbox.pipedrive import models
-from syncmap.sandbox.pipedrive.api_entities import PATHS, apply_as
+from syncmap.sandbox.pipedrive.api_entities import PATHS, apply_as, create_as
 from syncmap.sandbox.pipedrive.api_merge import merge_persons
 from syncmap.sandbox.pipedrive.errors import bad_request
 from syncmap.sandbox.pipedrive.http import json_body, path_id, q_int, store_of
@@ -45,7 +45,7 @@ def _kind(request: Request) -> str:
 
 async def app_create(request: Request) -> Response:
     store, kind = store_of(request), _kind(request)
-    record = apply_as(store, kind, None, await json_body(request), _app_actor(request))
+    record = create_as(store, kind, await json_body(request), _app_actor(request))
     return JSONResponse({"ok": True, "data": models.View(kind, store).render(record)})
 
 

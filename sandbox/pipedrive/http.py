@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -14,14 +15,17 @@ from syncmap.sandbox.pipedrive.errors import bad_request, json_response
 from syncmap.sandbox.pipedrive.store import Actor, Store
 
 ACTOR_KEY = "pipedrive.actor"
+# A route's handler, as the route factories (`v1_list(kind)`, `cursor_route(...)`) make them.
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def store_of(request: Request) -> Store:
-    return request.app.state.store
+    store: Store = request.app.state.store  # set by create_app; starlette's State is untyped
+    return store
 
 
 def actor_of(request: Request) -> Actor:
-    actor = request.scope.get(ACTOR_KEY)
+    actor: Actor | None = request.scope.get(ACTOR_KEY)  # set by the auth middleware
     if actor is None:  # only reachable when the auth middleware is bypassed (control routes)
         return Actor(user_id=store_of(request).me_id, source="api")
     return actor

@@ -437,7 +437,8 @@ def deal_stage(old: dict[str, Any], new: dict[str, Any], store: Store, *, creati
             raise bad_request(f'"stage_id" {stage["id"]} is not a stage of pipeline {new.get("pipeline_id")}')
         return {"pipeline_id": stage["pipeline_id"]}
     if pipeline_moved:
-        pipeline = store.pipelines.get(new.get("pipeline_id"))
+        pipeline_id = new.get("pipeline_id")
+        pipeline = None if pipeline_id is None else store.pipelines.get(pipeline_id)
         first = store.first_stage(new.get("pipeline_id")) if pipeline is not None and not pipeline["is_deleted"] else None
         if first is None:
             raise bad_request(f'"pipeline_id" {new.get("pipeline_id")} is not an existing pipeline with stages')
@@ -630,7 +631,7 @@ class View:
         # include_option_labels: enum and set values become {id, label} (v2.yaml)
         self.labels = option_labels_of(kind, store) if option_labels else {}
         self.include = include
-        self.hidden = set()
+        self.hidden: set[str] = set()
         if kind == "person":
             if not store.settings.contact_sync:
                 self.hidden.update(CONTACT_SYNC_KEYS)
@@ -740,7 +741,7 @@ def person_v1(record: dict[str, Any], store: Store, counts: dict[int, dict[str, 
     `counts` are `related_counts` already made for a page of persons."""
     org = store.get("organization", record["org_id"]) if record.get("org_id") else None
     owner = store.users.get(record["owner_id"])
-    counts = (related_counts("person", store, ("x",), [record["id"]]) if counts is None else counts).get(record["id"], {})
+    mine = (related_counts("person", store, ("x",), [record["id"]]) if counts is None else counts).get(record["id"], {})
     name = record.get("name") or ""
     out: dict[str, Any] = {
         "id": record["id"],
@@ -750,22 +751,22 @@ def person_v1(record: dict[str, Any], store: Store, counts: dict[int, dict[str, 
         "name": name,
         "first_name": record.get("first_name"),
         "last_name": record.get("last_name"),
-        "open_deals_count": counts.get("open_deals_count", 0),
+        "open_deals_count": mine.get("open_deals_count", 0),
         "related_open_deals_count": 0,
-        "closed_deals_count": counts.get("closed_deals_count", 0),
+        "closed_deals_count": mine.get("closed_deals_count", 0),
         "related_closed_deals_count": 0,
         "participant_open_deals_count": 0,
         "participant_closed_deals_count": 0,
         "email_messages_count": 0,
-        "activities_count": counts.get("activities_count", 0),
-        "done_activities_count": counts.get("done_activities_count", 0),
-        "undone_activities_count": counts.get("undone_activities_count", 0),
+        "activities_count": mine.get("activities_count", 0),
+        "done_activities_count": mine.get("done_activities_count", 0),
+        "undone_activities_count": mine.get("undone_activities_count", 0),
         "files_count": 0,
         "notes_count": 0,
         "followers_count": 1,
-        "won_deals_count": counts.get("won_deals_count", 0),
+        "won_deals_count": mine.get("won_deals_count", 0),
         "related_won_deals_count": 0,
-        "lost_deals_count": counts.get("lost_deals_count", 0),
+        "lost_deals_count": mine.get("lost_deals_count", 0),
         "related_lost_deals_count": 0,
         "active_flag": not record["is_deleted"],
         "phone": copy.deepcopy(record["phones"]) or [{"value": "", "primary": True}],
@@ -777,8 +778,8 @@ def person_v1(record: dict[str, Any], store: Store, counts: dict[int, dict[str, 
         "picture_id": None,
         "next_activity_date": None,
         "next_activity_time": None,
-        "next_activity_id": counts.get("next_activity_id"),
-        "last_activity_id": counts.get("last_activity_id"),
+        "next_activity_id": mine.get("next_activity_id"),
+        "last_activity_id": mine.get("last_activity_id"),
         "last_activity_date": None,
         "last_incoming_mail_time": None,
         "last_outgoing_mail_time": None,

@@ -54,10 +54,10 @@ def _anchor(cursor: str, sort_by: str, direction: str) -> Entry:
     mark = decode_cursor(cursor)
     if mark.get("field") != sort_by or mark.get("sortDirection") != direction:
         raise bad_request('"cursor" does not match the sort parameters')
-    anchor = (sort_value(mark.get("fieldValue")), mark.get("id"))
-    if isinstance(anchor[1], bool) or not isinstance(anchor[1], int):
+    value, entity_id = sort_value(mark.get("fieldValue")), mark.get("id")
+    if isinstance(entity_id, bool) or not isinstance(entity_id, int):
         raise bad_request('"cursor" is invalid')
-    return anchor
+    return value, entity_id
 
 
 def keyset_page(
@@ -124,7 +124,7 @@ def parse_start(raw: str | None) -> int:
     return start
 
 
-def offset_page(items: list[Any], start_raw: str | None, limit_raw: str | None, maximum: int = 500) -> tuple[list[Any], dict]:
+def offset_page(items: list[Any], start_raw: str | None, limit_raw: str | None, maximum: int = 500) -> tuple[list[Any], dict[str, Any]]:
     """v1 `start`/`limit` paging and its `additional_data.pagination`."""
     start = parse_start(start_raw)
     limit = parse_limit(limit_raw, 100, maximum)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -121,7 +121,7 @@ def add_field(
     *,
     custom: bool,
     user_id: int | None,
-    when: int,
+    when: float,
 ) -> dict[str, Any]:
     option_rows = None
     if options is not None:
@@ -268,12 +268,13 @@ def seed(store: Store, n: int, seed_value: int | None) -> dict[str, int]:
     owners = [u["id"] for u in store.users.values() if u["active_flag"]]
     custom = {kind: {f["name"]: f for f in store.custom_fields(kind)} for kind in ("person", "organization", "deal")}
 
-    def stamps() -> dict[str, int]:
+    def stamps() -> dict[str, float]:
         added = base + rng.randrange(300 * DAY)
         return {"add_time": added, "update_time": added + rng.randrange(60 * DAY)}
 
     def option(kind: str, name: str) -> int:
-        return rng.choice(custom[kind][name]["options"])["id"]
+        chosen: int = rng.choice(custom[kind][name]["options"])["id"]  # option ids are ints (add_field)
+        return chosen
 
     if n == 0:
         return made
@@ -307,12 +308,15 @@ def seed(store: Store, n: int, seed_value: int | None) -> dict[str, int]:
         org = rng.choice(orgs) if rng.random() < 0.8 else None
         roll = rng.random()
         emails: list[dict[str, Any]] = []
+        # No person with an email yet: a choice from [None] still draws from the generator,
+        # which keeps the records every seed makes as they were.
+        pool: Sequence[dict[str, Any] | None] = with_email if with_email else [None]
         if persons and roll < 0.04:  # the same email as an earlier person
-            source = rng.choice(with_email or [None])
+            source = rng.choice(pool)
             if source:
                 emails = [{"value": source["emails"][0]["value"], "primary": True, "label": "work"}]
         elif persons and roll < 0.07:  # the same email differing only by case
-            source = rng.choice(with_email or [None])
+            source = rng.choice(pool)
             if source:
                 value = source["emails"][0]["value"]
                 emails = [{"value": value[:1].upper() + value[1:].swapcase(), "primary": True, "label": "work"}]
@@ -384,16 +388,17 @@ def seed(store: Store, n: int, seed_value: int | None) -> dict[str, int]:
         name, key = ACTIVITY_TYPES[i % len(ACTIVITY_TYPES)]
         done = (i // len(ACTIVITY_TYPES)) % 2 == 1 if i < 2 * len(ACTIVITY_TYPES) else rng.random() < 0.5
         deal = rng.choice(deals) if rng.random() < 0.5 else None
-        person = store.get("person", deal["person_id"]) if deal else rng.choice(persons)
+        attendee = store.get("person", deal["person_id"]) if deal else rng.choice(persons)
+        assert attendee is not None  # every seeded deal has a seeded person
         stamp = stamps()
         body = {
-            "subject": f"{name} with {person['name']}",
+            "subject": f"{name} with {attendee['name']}",
             "type": key,
             "owner_id": rng.choice(owners),
             "deal_id": deal["id"] if deal else None,
-            "person_id": person["id"],
-            "org_id": person["org_id"],
-            "participants": [{"person_id": person["id"], "primary": True}],
+            "person_id": attendee["id"],
+            "org_id": attendee["org_id"],
+            "participants": [{"person_id": attendee["id"], "primary": True}],
             "due_date": f"2024-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}",
             "due_time": f"{rng.randrange(8, 18):02d}:{rng.choice((0, 30)):02d}:00" if rng.random() < 0.7 else None,
             "duration": rng.choice((None, "00:30:00", "01:00:00")),

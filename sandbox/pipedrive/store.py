@@ -38,7 +38,7 @@ class Event:
     data: dict[str, Any] | None  # the record after the change (None on delete)
     previous: dict[str, Any] | None  # old values of changed keys (change), last state (delete)
     actor: Actor
-    timestamp: int
+    timestamp: float  # epoch seconds, to the millisecond (`Store.now`)
     meta: dict[str, Any] = field(default_factory=dict)  # merged_to_id / merged_from_id
 
 
@@ -103,7 +103,7 @@ class Store:
         self.purge_expired(kind)
         return iter(self.records[kind].values())
 
-    def table(self, kind: str) -> dict[str, Any]:
+    def table(self, kind: str) -> dict[int, dict[str, Any]]:
         """The records of a kind by id (soft-deleted included); read-only for callers."""
         self.purge_expired(kind)
         return self.records[kind]

@@ -3,6 +3,8 @@ sandbox that other machines can reach with credentials anyone knows."""
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 from click.testing import CliRunner
 
@@ -19,8 +21,9 @@ def served(monkeypatch) -> list[dict]:
     """Runs `syncmap sandbox` up to the point of serving, recording what it would serve with."""
     calls: list[dict] = []
 
-    async def record(**options: object) -> None:
-        calls.append(options)
+    async def record(sandboxes: functools.partial, *, plan: str, profile: str) -> None:
+        calls.append(sandboxes.keywords)  # what serve_sandboxes would be called with
+        assert (plan, profile) == (sandboxes.keywords["plan"], sandboxes.keywords["profile"])
 
     monkeypatch.setattr(sandbox_cmd, "_serve", record)
     return calls

@@ -115,16 +115,15 @@ def test_values_written_to_pipedrive_are_checked_against_the_live_account(plan: 
     pd.users = {"1": {"id": 1, "active_flag": True}, "2": {"id": 2, "active_flag": True}, "3": {"id": 3, "active_flag": False}}
     state = open_state(tmp_path / "state.db")
     engine = Engine(plan, {"pipedrive": pd}, state)
-    run = PairRun(engine, next(p for p in plan["pairs"] if p["id"] == PAIR), 0)
     changes = {"type": "Lunch"}
-    run.check_pipedrive_values("Activity", changes)
+    engine.check_pipedrive_values("Activity", changes)
     assert changes == {"type": "lunch"}  # written as the account's key
     with pytest.raises(DeadLetter) as refused:
-        run.check_pipedrive_values("Activity", {"type": "email"})
+        engine.check_pipedrive_values("Activity", {"type": "email"})
     assert refused.value.reason == "activity_type_unknown" and "'email'" in refused.value.message
-    run.check_pipedrive_values("Person", {"owner_id": 2})
-    run.check_pipedrive_values("Person", {"owner_id": "1"})
+    engine.check_pipedrive_values("Person", {"owner_id": 2})
+    engine.check_pipedrive_values("Person", {"owner_id": "1"})
     for owner in (3, 999):  # inactive, and nobody
         with pytest.raises(DeadLetter) as refused:
-            run.check_pipedrive_values("Person", {"owner_id": owner})
+            engine.check_pipedrive_values("Person", {"owner_id": owner})
         assert refused.value.reason == "owner_not_a_user" and str(owner) in refused.value.message

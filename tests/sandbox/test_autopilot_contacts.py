@@ -287,3 +287,19 @@ async def test_seed_is_deterministic_and_realistic() -> None:
 async def test_account_answers_an_instance_id() -> None:
     async with client(unlimited()) as api:
         assert (await api.get("/account")).json() == {"instanceId": "sandbox-instance"}
+
+
+@async_test
+async def test_a_seed_that_is_neither_a_number_nor_a_string_is_refused_with_a_400() -> None:
+    """A list or an object as the seed once answered 500 (random.Random's TypeError); numbers
+    and strings seed as before."""
+    app = unlimited()
+    async with client(app) as api:
+        for bad in ([1], {"a": 1}):
+            answer = await api.post(f"{CONTROL}/seed", json={"n": 1, "seed": bad})
+            assert answer.status_code == 400, (bad, answer.text)
+            assert answer.json() == {"ok": False, "error": f"seed must be a number or a string, got {bad!r}"}
+        assert not app.state.store.contacts  # nothing was made
+        for good in ("abc", 1.5, 2):
+            assert (await api.post(f"{CONTROL}/seed", json={"n": 1, "seed": good})).status_code == 200
+        assert len(app.state.store.contacts) == 3

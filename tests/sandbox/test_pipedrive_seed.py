@@ -73,3 +73,19 @@ async def test_reset_keeps_the_account_and_drops_records() -> None:
         assert limits["budget"]["used"] == 10 + 10 + 2 + 20  # what the calls since the reset cost
         made = (await c.post("/__sandbox__/seed", json={"n": 3, "seed": 1})).json()["created"]
         assert made["persons"] == 3 and made["custom_fields"] == 10
+
+
+@async_test
+async def test_a_seed_that_is_not_an_integer_is_refused_with_a_400() -> None:
+    """The seed route once answered 500 (an uncaught ValueError) to a seed `int()` cannot read;
+    mypy found it (the seed was typed `object` behind an ignore). A number as text still works."""
+    from pipedrive_support import create_app
+
+    async with client(create_app()) as c:
+        for bad in ("abc", [1], {"n": 1}):
+            answer = await c.post("/__sandbox__/seed", json={"n": 1, "seed": bad})
+            assert answer.status_code == 400, (bad, answer.text)
+            assert answer.json() == {"ok": False, "error": f"seed must be an integer, got {bad!r}"}
+        assert (await c.get("/api/v2/persons")).json()["data"] == []  # nothing was made
+        answer = await c.post("/__sandbox__/seed", json={"n": 2, "seed": "7"})
+        assert answer.status_code == 200 and answer.json()["created"]["persons"] == 2
