@@ -5,6 +5,7 @@ the test says exactly which case it covers."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +185,9 @@ sync pipedrive.Person -> autopilot.Contact {
     ('pipedrive.custom("apId") = autopilot.contact_id', []),
     # neither side's id: nothing to keep the partner's id in
     ('pipedrive.custom("apId") = autopilot.Email', [("SM320", "`link` pairs one side's id field with a writable or custom field of the other")]),
+    # a plain field keeps the id as well as a custom one, if it can be written
+    ("pipedrive.id = autopilot.Website", []),
+    ("pipedrive.id = autopilot.created_at", [("SM320", "`link` pairs one side's id field with a writable or custom field of the other")]),
 ])  # fmt: skip
 def test_a_link_pairs_exactly_one_id_field_with_a_field_that_keeps_it(link: str, expected: list[tuple[str, str]]) -> None:
     text = (
@@ -268,6 +272,47 @@ def test_a_default_in_a_two_way_sync_writes_the_side_that_has_the_field(written:
     (write,) = [f for f in result.plan["pairs"][0]["fields"] if f["target"]["path"] == path]
     assert (write["target"]["system"], write["direction"], write["on"]) == (system, direction, "create")
     assert write["source"] == {"kind": "literal", "value": "unknown", "type": "string"}
+
+
+def test_a_one_way_rule_in_a_two_way_sync_reads_its_default_on_its_source_side() -> None:
+    # `<-` flows from Autopilot: `default LastName` is the contact's field, not the person's.
+    result = compile_plan("m.syncmap", _from_memory(_two_way("first_name <- FirstName default LastName")).__getitem__)
+    assert result.plan is not None, [d.message for d in result.diagnostics]
+    (write,) = [f for f in result.plan["pairs"][0]["fields"] if f["target"]["path"] == ["first_name"]]
+    assert write["direction"] == "right_to_left"
+    assert (write["default"]["ref"]["system"], write["default"]["ref"]["path"]) == ("autopilot", ["LastName"])
+
+
+def test_the_shorthand_match_pairs_a_field_both_objects_have() -> None:
+    result = compile_plan("m.syncmap", _from_memory(_two_way("first_name <-> FirstName", 'match custom("Customer ID", string)')).__getitem__)
+    assert result.plan is not None, [d.message for d in result.diagnostics]
+    _by_email, shorthand = result.plan["pairs"][0]["match"]
+    (key,) = shorthand["keys"]
+    assert (key["left"]["system"], key["left"]["custom"]["name"]) == ("pipedrive", "Customer ID")
+    assert (key["right"]["system"], key["right"]["custom"]["name"]) == ("autopilot", "Customer ID")
+    assert key["kind"] == "field"
+
+
+@pytest.mark.parametrize(("rule", "expected"), [
+    # a value map says what each value becomes, so the two types need not fit
+    ('unsubscribed -> custom("Subscribed", integer) with map { true = 1, false = 0 }', []),
+    ('unsubscribed -> custom("Subscribed", integer)',
+     [("SM304", 'a boolean value cannot be written into `custom("Subscribed", integer)`, which holds integer')]),
+])  # fmt: skip
+def test_a_value_map_lets_a_value_into_a_field_of_another_type(rule: str, expected: list[tuple[str, str]]) -> None:
+    text = (
+        CONNECT
+        + f"""
+sync autopilot.Contact -> pipedrive.Person {{
+  match Email = email.primary
+  only autopilot.list("Pipedrive Contacts") -> pipedrive
+  FirstName -> first_name
+  LastName -> last_name
+  {rule}
+}}
+"""
+    )
+    assert _codes(text) == expected
 
 
 def test_a_two_way_rule_with_a_constant_is_reported_once_and_still_names_its_field() -> None:
@@ -386,21 +431,78 @@ action "Two Steps" on autopilot.Contact {
     assert _codes(text) == [("SM201", "there is no system `salesforce`"), ("SM203", "Pipedrive Activity has no field `subjekt`")]
 
 
+# ------------------------------------------------------------------ did you mean
+
+
+def test_each_unknown_name_suggests_the_closest_known_one() -> None:
+    text = """syncmap 1
+
+connect pipedrive {
+  token = env("PIPEDRIVE_API_TOKEN")
+  base_ur = env("PIPEDRIVE_BASE_URL")
+}
+
+connect autopilot {
+  key = env("AUTOPILOT_API_KEY")
+}
+
+sync pipedrive.Persn -> autopilot.Contact {
+  match email.primary = Email
+  first_name -> FirstName
+}
+
+sync pipedrve.Person -> autopilot.Contact {
+  match email.primary = Email
+  first_name -> FirstName
+}
+
+sync pipedrive.Person -> autopilot.Contact {
+  match email.primary = Email
+  first_name -> FirstNme
+  last_name -> LastName
+}
+
+sync pipedrive.Deal -> autopilot.Contact {
+  match title = Email
+  where status = "opn"
+  title -> Company
+}
+"""
+    result = check("m.syncmap", _from_memory(text).__getitem__)
+    assert [(d.code, d.help) for d in result.diagnostics] == [
+        ("SM322", "did you mean `base_url`?"),
+        ("SM202", "did you mean `pipedrive.Person`?"),
+        ("SM201", "did you mean `pipedrive`?"),
+        ("SM203", "did you mean `FirstName`?"),
+        ("SM317", 'did you mean "open"? values: open, won, lost, deleted'),
+    ]
+
+
 # ------------------------------------------------------------------ SM108 from the catalog
 
 
-@pytest.fixture
-def catalog_with_passphrase(tmp_path: Path):
-    """The shipped catalogs, with an Autopilot setting whose name does not look like a secret
-    but which the catalog marks as one (no shipped setting is like that)."""
+def _catalogs_changed(into: Path, change: Callable[[str, dict[str, Any]], None]) -> Iterator[Path]:
+    """The shipped catalogs written into `into`, each changed by change(file name, data), and
+    the catalog cache cleared around the test that reads them."""
     for name in ("pipedrive.json", "autopilot.json"):
         data = json.loads((CATALOGS / name).read_text(encoding="utf-8"))
+        change(name, data)
+        (into / name).write_text(json.dumps(data), encoding="utf-8")
+    clear_cache()
+    yield into
+    clear_cache()
+
+
+@pytest.fixture
+def catalog_with_passphrase(tmp_path: Path) -> Iterator[Path]:
+    """The shipped catalogs, with an Autopilot setting whose name does not look like a secret
+    but which the catalog marks as one (no shipped setting is like that)."""
+
+    def change(name: str, data: dict[str, Any]) -> None:
         if name == "autopilot.json":
             data["connection"]["settings"]["passphrase"] = {"secret": True, "required": False, "description": "made for the test"}
-        (tmp_path / name).write_text(json.dumps(data), encoding="utf-8")
-    clear_cache()
-    yield tmp_path
-    clear_cache()
+
+    yield from _catalogs_changed(tmp_path, change)
 
 
 def _analysed(text: str, search_path: Path) -> list[tuple[str, str, int, int]]:
@@ -438,18 +540,16 @@ action "Add Deal" on autopilot.Contact {
 
 
 @pytest.fixture
-def catalog_with_idempotent_add_deal(tmp_path: Path):
+def catalog_with_idempotent_add_deal(tmp_path: Path) -> Iterator[Path]:
     """The shipped catalogs, with "Add Deal" (a create) marked idempotent: no shipped action's
     idempotency differs from what its verb would suggest."""
-    for name in ("pipedrive.json", "autopilot.json"):
-        data = json.loads((CATALOGS / name).read_text(encoding="utf-8"))
+
+    def change(name: str, data: dict[str, Any]) -> None:
         for action in data.get("actions", []):
             if action["name"] == "Add Deal":
                 action["idempotent"] = True
-        (tmp_path / name).write_text(json.dumps(data), encoding="utf-8")
-    clear_cache()
-    yield tmp_path
-    clear_cache()
+
+    yield from _catalogs_changed(tmp_path, change)
 
 
 def _step(search_path: Path | None) -> dict[str, object]:
@@ -464,3 +564,47 @@ def test_a_step_is_idempotent_as_its_catalog_action_says_not_as_its_verb_suggest
     shipped, made = _step(None), _step(catalog_with_idempotent_add_deal)
     assert (shipped["verb"], shipped["catalog_action"], shipped["idempotent"]) == ("create", "Add Deal", False)
     assert (made["verb"], made["catalog_action"], made["idempotent"]) == ("create", "Add Deal", True)
+
+
+# ------------------------------------------------------------------ activity types by label
+
+
+@pytest.fixture
+def catalog_with_renamed_call(tmp_path: Path) -> Iterator[Path]:
+    """The shipped catalogs, with the activity type `call` labelled "Phone call" (an account can
+    rename its types; every shipped label is its key capitalised) and a value rule on another
+    field listed before the type's."""
+
+    def change(name: str, data: dict[str, Any]) -> None:
+        if name != "pipedrive.json":
+            return
+        (types,) = [r for r in data["rules"] if r["rule"] == "allowed_values" and r["field"] == "type"]
+        types["values"][0]["label"] = "Phone call"
+        due_time = dict(types, field="due_time", values=[{"value": "09:00", "label": "9 am"}], seed="made for the test")
+        data["rules"].insert(data["rules"].index(types), due_time)
+
+    yield from _catalogs_changed(tmp_path, change)
+
+
+@pytest.mark.parametrize(("written", "expected"), [
+    ('"call"', []),
+    ('"Phone call"', []),  # the label an account shows is as good as the key
+    ('"Phone"', [("SM308", 'activity type "Phone" is neither blank nor one of the available types', 11, 12)]),
+])  # fmt: skip
+def test_an_activity_type_may_be_given_by_its_label(catalog_with_renamed_call: Path, written: str, expected: list[tuple[str, str, int, int]]) -> None:
+    text = f"""connect pipedrive {{
+  token = env("PIPEDRIVE_API_TOKEN")
+}}
+connect autopilot {{
+  key = env("AUTOPILOT_API_KEY")
+}}
+
+action "Schedule Activity" on autopilot.Contact {{
+  create pipedrive.Activity {{
+    subject = "Call"
+    type = {written}
+    person = this
+  }}
+}}
+"""
+    assert _analysed(text, catalog_with_renamed_call) == expected
