@@ -57,6 +57,9 @@ TESTS: dict[str, list[str]] = {
     # the server's decisions; its end-to-end tests (tests/e2e/test_serve.py) are left out the same way
     "runtime/serve/events.py": ["tests/runtime/test_serve_events.py", "tests/runtime/test_serve_worker.py"],
     "runtime/serve/worker.py": ["tests/runtime/test_serve_worker.py", "tests/runtime/test_serve_worker_flow.py"],
+    # the client's pacing against both APIs' limits, and which record pairs with which
+    "runtime/governor.py": ["tests/runtime/test_governor.py", "tests/runtime/test_http.py"],
+    "runtime/pairing.py": ["tests/runtime/test_pairing.py", "tests/runtime/test_serve_worker_flow.py"],
 }  # fmt: skip
 
 
