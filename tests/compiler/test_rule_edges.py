@@ -392,6 +392,63 @@ sync pipedrive.Deal -> autopilot.Contact {{
     assert "SM325" not in [code for code, _ in _codes(text.replace(' and status != "deleted"', ""))]
 
 
+def _organizations_where(*wheres: str) -> str:
+    lines = "".join(f"  where {w}\n" for w in wheres)
+    return (
+        CONNECT
+        + f"""
+sync pipedrive.Organization -> autopilot.Contact {{
+  match name = Company
+{lines}  name -> Company
+}}
+"""
+    )
+
+
+@pytest.mark.parametrize(("wheres", "message"), [
+    (["employee_count < 10 and employee_count > 20"], "`where employee_count < 10 and employee_count > 20` can never be true"),
+    (["employee_count >= 50", "employee_count < 10"], "`where employee_count < 10` contradicts `where employee_count >= 50`"),
+    # each earlier line alone leaves room (below 10; 10 to 49): only both together exclude it
+    (["employee_count >= 50 or employee_count < 10", "employee_count >= 10", "employee_count < 50"],
+     "`where employee_count < 50` contradicts the conditions before it"),
+])  # fmt: skip
+def test_a_contradiction_names_what_it_contradicts(wheres: list[str], message: str) -> None:
+    assert _codes(_organizations_where(*wheres)) == [("SM325", message)]
+
+
+@pytest.mark.parametrize(("sync", "messages"), [
+    # the written side on the right: the left one, only read, is passed over, not the end
+    ("sync autopilot.Contact -> pipedrive.User {\n  match Email = email\n  only autopilot.list(\"P\") -> pipedrive\n  owner_name -> name\n}",
+     ["a sync may only read Pipedrive users (Read)"]),
+    # both sides read-only: each is reported; a catalog without the seed's words says "read only"
+    ("sync pipedrive.User <-> autopilot.Journey {\n  match name = journey\n  name <-> journey\n}",
+     ["a sync may only read Autopilot journeys (read only)", "a sync may only read Pipedrive users (Read)"]),
+])  # fmt: skip
+def test_each_read_only_side_a_sync_writes_is_sm302(sync: str, messages: list[str]) -> None:
+    assert sorted(m for code, m in _codes(CONNECT + sync) if code == "SM302") == messages
+
+
+def test_only_new_contacts_still_lets_every_contact_reach_pipedrive() -> None:
+    # `only new` limits which records are created, not which contacts: R3 still asks for a list.
+    text = (
+        CONNECT
+        + """
+sync pipedrive.Person <- autopilot.Contact {
+  match email.primary = Email
+  only new -> pipedrive
+  first_name <- FirstName
+  last_name <- LastName
+}
+"""
+    )
+    assert [code for code, _ in _codes(text)] == ["SM313"]
+
+
+def test_a_rule_whose_other_side_is_unknown_still_counts_its_field_as_written() -> None:
+    # `first_name` resolves; only `FirstNme` is wrong: no SM307 for an unwritten first_name.
+    assert _codes(_two_way("first_name <-> FirstNme")) == [("SM203", "Autopilot Contact has no field `FirstNme`")]
+
+
 # ------------------------------------------------------------------ actions
 
 
