@@ -31,6 +31,17 @@ connect autopilot {
 }
 """
 
+# persons paired with contacts, which `match person` and `person <- contact` rely on (SM324)
+PERSONS = """
+sync pipedrive.Person <-> autopilot.Contact {
+  link pipedrive.custom("apId") = autopilot.contact_id
+  match email.primary = Email
+  only autopilot.list("Pipedrive Contacts") -> pipedrive
+  first_name <-> FirstName
+  last_name  <-> LastName
+}
+"""
+
 
 def _from_memory(text: str) -> dict[str, str]:
     return {"m.syncmap": text}
@@ -225,15 +236,8 @@ def test_each_relation_a_pair_matches_through_needs_its_own_pairing() -> None:
     # `match person` is paired by the person sync; `match organization`, after it, is not.
     text = (
         CONNECT
+        + PERSONS
         + """
-sync pipedrive.Person <-> autopilot.Contact {
-  link pipedrive.custom("apId") = autopilot.contact_id
-  match email.primary = Email
-  only autopilot.list("Pipedrive Contacts") -> pipedrive
-  first_name <-> FirstName
-  last_name  <-> LastName
-}
-
 sync pipedrive.Deal -> autopilot.Contact {
   match person
   match organization
@@ -335,6 +339,44 @@ sync pipedrive.Activity <- autopilot.Activity {
   match marked_as_done_time = occurred_at
   only new -> pipedrive
 
+  marked_as_done_time <- occurred_at
+}
+"""
+    )
+    assert _codes(text) == [("SM310", "Pipedrive activities must be synced with their `person` relationship")]
+
+
+def test_activities_whose_person_is_written_but_not_matched_have_their_person() -> None:
+    text = (
+        CONNECT
+        + PERSONS
+        + """
+sync pipedrive.Activity <- autopilot.Activity {
+  match marked_as_done_time = occurred_at
+  only new -> pipedrive
+  person <- contact
+  marked_as_done_time <- occurred_at
+}
+"""
+    )
+    assert _codes(text) == []
+
+
+def test_activities_matched_through_another_relation_still_need_their_person() -> None:
+    # The organization is a relation too, but not the one R17 asks for.
+    text = (
+        CONNECT
+        + PERSONS
+        + """
+sync pipedrive.Organization <- autopilot.Contact {
+  match name = Company
+  only autopilot.list("Pipedrive Contacts") -> pipedrive
+  name <- Company
+}
+
+sync pipedrive.Activity <- autopilot.Activity {
+  match organization = contact, marked_as_done_time = occurred_at
+  only new -> pipedrive
   marked_as_done_time <- occurred_at
 }
 """
