@@ -527,9 +527,11 @@ BAD_LINK = _code(
     "SM320",
     "link cannot be used",
     ERROR,
-    """`link` keeps each side's id in a field of the other: one side must be the other object's
-    id field, the other a writable or custom field ("We add this [apId] to facilitate the
-    sync").""",
+    """`link` keeps one side's id in a custom field of the other: one side must be its object's id
+    field, the other a custom field of the system the id's catalog says can keep it (Autopilot's
+    contact id in a Pipedrive custom field: "We add this [apId] to facilitate the sync"). That is
+    the link syncmap writes, creating the custom field if it is missing; a plain field, or an
+    id kept the other way round, would never be written.""",
     """Write `link pipedrive.custom("apId") = autopilot.contact_id`.""",
 )
 RULE_AGAINST_SYNC = _code(

@@ -88,6 +88,11 @@ def compatible(source: str | None, target: str | None) -> bool:
     return target in _COMPATIBLE.get(source, set())
 
 
+def _is_identity(ref: FieldRef) -> bool:
+    """Whether the field is its object's id."""
+    return ref.spec is not None and ref.spec.name == ref.side.spec.identity.key
+
+
 @dataclass
 class Write:
     """One value flowing into one field: the unit of a plan's field operations."""
@@ -612,22 +617,38 @@ class _Analyser:
         right = self.field(st.right, scopes.right)
         if left is None or right is None:
             return
-        ids = [r for r in (left, right) if r.spec is not None and r.spec.name == r.side.spec.identity.key]
-        keepers = [r for r in (left, right) if r not in ids]
-        if len(ids) != 1 or not keepers or not (keepers[0].is_custom or (keepers[0].spec and keepers[0].spec.writable)):
+        if not self.keeps_link(left, right):
             self.out.append(
                 _diag(
                     BAD_LINK,
-                    "`link` pairs one side's id field with a writable or custom field of the other",
+                    "`link` keeps one side's id in a custom field of the other, where its catalog says a link can be kept",
                     st.span,
                     "cannot keep the link",
                     'write `link pipedrive.custom("apId") = autopilot.contact_id`',
                 )
             )
             return
+        keepers = [r for r in (left, right) if not _is_identity(r)]
         pair.link = (left, right)
         pair.link_node = st
         pair.link_keeper = keepers[0]
+
+    @staticmethod
+    def keeps_link(left: FieldRef, right: FieldRef) -> bool:
+        """R11: a link is one side's id kept in a custom field of the other, as a `link_field`
+        rule of the id's catalog allows (Autopilot's contact id in a Pipedrive custom field, "apId").
+        That is the only link the runtime writes: it creates the custom field if missing and
+        writes the partner's id into it once."""
+        ids = [r for r in (left, right) if _is_identity(r)]
+        keepers = [r for r in (left, right) if not _is_identity(r)]
+        if len(ids) != 1 or len(keepers) != 1 or not keepers[0].is_custom:
+            return False
+        (id_ref,), (keeper,) = ids, keepers
+        return any(
+            rule.get("field") == id_ref.spec.name and rule.get("partner") == keeper.side.system
+            for rule in id_ref.side.catalog.rules_of("link_field", object=id_ref.side.object)
+            if id_ref.spec is not None
+        )
 
     def only(self, pair: PairModel, st: ast.Only, scopes: _Scopes) -> None:
         target = pair.side(st.toward)

@@ -192,13 +192,21 @@ sync pipedrive.Person -> autopilot.Contact {
     assert (write["source"]["ref"]["system"], write["source"]["ref"]["path"]) == ("pipedrive", ["phone", "primary"])
 
 
+BAD_LINK = "`link` keeps one side's id in a custom field of the other, where its catalog says a link can be kept"
+
+
 @pytest.mark.parametrize(("link", "expected"), [
     ('pipedrive.custom("apId") = autopilot.contact_id', []),
     # neither side's id: nothing to keep the partner's id in
-    ('pipedrive.custom("apId") = autopilot.Email', [("SM320", "`link` pairs one side's id field with a writable or custom field of the other")]),
-    # a plain field keeps the id as well as a custom one, if it can be written
-    ("pipedrive.id = autopilot.Website", []),
-    ("pipedrive.id = autopilot.created_at", [("SM320", "`link` pairs one side's id field with a writable or custom field of the other")]),
+    ('pipedrive.custom("apId") = autopilot.Email', [("SM320", BAD_LINK)]),
+    # the runtime writes the partner's id into a custom field it creates if missing (R11): a
+    # plain field, even a writable one, would never be written
+    ("pipedrive.id = autopilot.Website", [("SM320", BAD_LINK)]),
+    ("pipedrive.id = autopilot.created_at", [("SM320", BAD_LINK)]),
+    # nor does Autopilot keep Pipedrive's id: only Autopilot's catalog has a link field rule
+    ('pipedrive.id = autopilot.custom("pdId", integer)', [("SM320", BAD_LINK)]),
+    # two ids, nothing to keep them in
+    ("pipedrive.id = autopilot.contact_id", [("SM320", BAD_LINK)]),
 ])  # fmt: skip
 def test_a_link_pairs_exactly_one_id_field_with_a_field_that_keeps_it(link: str, expected: list[tuple[str, str]]) -> None:
     text = (
