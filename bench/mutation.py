@@ -14,7 +14,8 @@ link to ../shared, installs that copy editable into its own virtual environment 
 module at a time, each with the tests that exercise it. It prints, per module, the mutants
 killed, survived, timed out and suspicious (killed, but much slower than the clean run; counted
 as killed), and the score (killed / all; a timeout counts as not killed). A second run with the
-same --workdir after adding tests retests only the mutants that were not killed.
+same --workdir after adding tests or changing the module brings the copy up to date with HEAD
+and retests only the mutants that were not killed (and those of new or changed lines).
 """
 
 from __future__ import annotations
@@ -81,8 +82,8 @@ def copy_tree(workdir: Path, name: str = "repo") -> Path:
             (workdir / "shared").symlink_to(shared)
         subprocess.run([sys.executable, "-m", "venv", str(repo / ".venv")], check=True)
         subprocess.run([str(repo / ".venv" / "bin" / "pip"), "install", "-q", "-e", ".[test,mutation]"], cwd=repo, check=True)
-    else:  # a later run: bring the copy's tests up to date, keep its mutmut cache
-        archive = subprocess.run(["git", "archive", "HEAD", "tests"], cwd=ROOT, check=True, capture_output=True).stdout
+    else:  # a later run: bring the copy up to date (tests and code), keep its mutmut cache
+        archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(repo)], input=archive, check=True)
     return repo
 
@@ -142,10 +143,16 @@ def run_module_parallel(workdir: Path, repo: Path, module: str, extra: list[str]
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     cache = repo / f".mutmut-cache-{module.replace('/', '_')}"
     pristine = (repo / module).read_text()
-    if not cache.exists():  # list the mutants: every one "survives" a runner that tests nothing
-        mutmut = [str(repo / ".venv" / "bin" / "mutmut"), "run", "--paths-to-mutate", module, "--runner", "true", *extra]
-        subprocess.run(mutmut, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-        os.replace(repo / ".mutmut-cache", cache)
+    # List the mutants: every one mutmut tests "survives" a runner that tests nothing. With a
+    # cache from an earlier run, mutmut keeps the verdicts of mutants already killed on lines
+    # that did not change and lists the mutants of new or changed lines; the rest are retested.
+    first = not cache.exists()
+    if not first:
+        os.replace(cache, repo / ".mutmut-cache")
+    mutmut = [str(repo / ".venv" / "bin" / "mutmut"), "run", "--paths-to-mutate", module, "--runner", "true", *extra]
+    subprocess.run(mutmut, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    os.replace(repo / ".mutmut-cache", cache)
+    if first:
         with sqlite3.connect(cache) as db:
             db.execute("UPDATE Mutant SET status = 'untested'")
     with sqlite3.connect(cache) as db:
