@@ -392,6 +392,24 @@ sync pipedrive.Activity <- autopilot.Activity {
     assert _codes(text) == [("SM310", "Pipedrive activities must be synced with their `person` relationship")]
 
 
+def test_a_relation_key_beside_the_time_key_does_not_hide_the_time_key() -> None:
+    # `person` cannot pair activities with activities (SM324); the done time beside it on the
+    # same line is still the key R15 asks for, so there is no SM323 as well.
+    text = (
+        CONNECT
+        + PERSONS
+        + """
+sync pipedrive.Activity <- autopilot.Activity {
+  match person, marked_as_done_time = occurred_at
+  only new -> pipedrive
+  marked_as_done_time <- occurred_at
+}
+"""
+    )
+    unpaired = "`person` leads to Pipedrive Person records, but no sync pairs pipedrive.Person with autopilot.Activity"
+    assert _codes(text) == [("SM324", unpaired)]
+
+
 # ------------------------------------------------------------------ warnings in the plan
 
 
