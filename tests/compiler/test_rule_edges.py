@@ -410,6 +410,24 @@ sync pipedrive.Activity <- autopilot.Activity {
     assert _codes(text) == [("SM324", unpaired)]
 
 
+def test_a_pair_matched_through_an_explicit_relation_may_create_its_records() -> None:
+    # `match contact = person` names both relations: each activity finds its partner through
+    # the person pairing, yet a new one is created, so its required done time must be written.
+    # (Only `match person`, naming one side's relation, leaves creating to the related pair.)
+    text = (
+        CONNECT
+        + PERSONS
+        + """
+sync autopilot.Activity -> pipedrive.Activity {
+  match contact = person, occurred_at = marked_as_done_time
+  only new -> pipedrive
+  contact -> person
+}
+"""
+    )
+    assert [code for code, _ in _codes(text)] == ["SM307"]
+
+
 # ------------------------------------------------------------------ warnings in the plan
 
 
