@@ -732,7 +732,7 @@ class _Analyser:
 
     # ------------------------------------------------------------ rules across a pair
 
-    def pair_rules(self, pair: PairModel, pairs: list[PairModel], whole: bool = True) -> None:
+    def pair_rules(self, pair: PairModel, pairs: list[PairModel], whole: bool) -> None:
         """Every rule about one pair. A second block of the same two objects (SM104) is only a
         fragment of the pair: what the pair as a whole needs (pairing, scope, permissions,
         required fields) is checked on the first block, not reported again for the fragment."""

@@ -240,6 +240,23 @@ sync pipedrive.User -> autopilot.Contact {
     assert [(code, m) for code, m in _codes(text) if code == "SM314"] == [("SM314", owner)]
 
 
+@pytest.mark.parametrize(("owner", "accepted"), [("1", True), ("0", False), ("pipedrive.me", True)])
+def test_an_owner_default_may_be_any_positive_user_id(owner: str, accepted: bool) -> None:
+    text = (
+        CONNECT
+        + f"""
+sync pipedrive.Person <- autopilot.Contact {{
+  match email.primary = Email
+  only autopilot.list("Pipedrive Contacts") -> pipedrive
+  owner default {owner}
+  first_name <- FirstName
+  last_name <- LastName
+}}
+"""
+    )
+    assert ("SM314" not in [code for code, _ in _codes(text)]) is accepted
+
+
 def test_each_relation_a_pair_matches_through_needs_its_own_pairing() -> None:
     # `match person` is paired by the person sync; `match organization`, after it, is not.
     text = (
