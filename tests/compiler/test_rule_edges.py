@@ -445,6 +445,29 @@ sync autopilot.Activity -> pipedrive.Activity {
     assert [code for code, _ in _codes(text)] == ["SM307"]
 
 
+@pytest.mark.parametrize(("lines", "help_"), [
+    (["person = contact"], "write `match person = contact, marked_as_done_time = occurred_at`"),
+    # two lines: each is an alternative, so each needs the time
+    (["person = contact", "person = contact, marked_as_done_time = occurred_at"],
+     "write `match person = contact, marked_as_done_time = occurred_at` on every `match` line"),
+])  # fmt: skip
+def test_activities_without_the_done_time_key_are_told_which_key_and_where(lines: list[str], help_: str) -> None:
+    matches = "".join(f"  match {line}\n" for line in lines)
+    text = (
+        CONNECT
+        + PERSONS
+        + f"""
+sync pipedrive.Activity <- autopilot.Activity {{
+{matches}  only new -> pipedrive
+  person <- contact
+  marked_as_done_time <- occurred_at
+}}
+"""
+    )
+    result = check("m.syncmap", _from_memory(text).__getitem__)
+    assert [(d.code, d.help) for d in result.diagnostics] == [("SM323", help_)]
+
+
 # ------------------------------------------------------------------ warnings in the plan
 
 
