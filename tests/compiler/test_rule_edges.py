@@ -581,6 +581,9 @@ def test_a_rule_whose_other_side_is_unknown_still_counts_its_field_as_written() 
 @pytest.mark.parametrize(("action", "verb", "object_", "message"), [
     ("Update Pipedrive Field", "create", "Person", '"Update Pipedrive Field" is an update action: use `update`'),
     ("Schedule Activity", "update", "Activity", '"Schedule Activity" is a create action: use `create`'),
+    # right operation, but the action's promise about a missing person decides the verb
+    ("Assign Person Owner", "update", "Person", '"Assign Person Owner" creates the person if missing, so use `upsert`'),
+    ("Update Pipedrive Field", "upsert", "Person", '"Update Pipedrive Field" never creates the person if missing, so use `update`'),
 ])  # fmt: skip
 def test_a_step_against_its_catalog_action_names_the_verb_to_use(action: str, verb: str, object_: str, message: str) -> None:
     text = (
