@@ -554,17 +554,19 @@ def test_each_read_only_side_a_sync_writes_is_sm302(sync: str, messages: list[st
     assert sorted(m for code, m in _codes(CONNECT + sync) if code == "SM302") == messages
 
 
-def test_only_new_contacts_still_lets_every_contact_reach_pipedrive() -> None:
-    # `only new` limits which records are created, not which contacts: R3 still asks for a list.
+@pytest.mark.parametrize("scope", ["new", "FirstName"])
+def test_a_scope_without_a_list_still_lets_every_contact_reach_pipedrive(scope: str) -> None:
+    # `only new` limits which records are created, and `only FirstName` which contacts by a
+    # field, not by a list: R3 still asks for the list.
     text = (
         CONNECT
-        + """
-sync pipedrive.Person <- autopilot.Contact {
+        + f"""
+sync pipedrive.Person <- autopilot.Contact {{
   match email.primary = Email
-  only new -> pipedrive
+  only {scope} -> pipedrive
   first_name <- FirstName
   last_name <- LastName
-}
+}}
 """
     )
     assert [code for code, _ in _codes(text)] == ["SM313"]
@@ -597,6 +599,11 @@ action "{action}" on autopilot.Contact {{
 """
     )
     assert [m for code, m in _codes(text) if code == "SM316"] == [message]
+
+
+def test_a_step_no_catalog_action_can_take_names_the_objects() -> None:
+    text = CONNECT + '\naction "Make Users" on autopilot.Contact {\n  create pipedrive.User {\n    name = "x"\n  }\n}\n'
+    assert _codes(text) == [("SM316", "Pipedrive offers no action that can create users")]
 
 
 def test_a_step_on_an_unknown_system_does_not_hide_the_next_steps_problems() -> None:
