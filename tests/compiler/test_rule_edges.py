@@ -533,6 +533,8 @@ sync pipedrive.Organization -> autopilot.Contact {{
 
 @pytest.mark.parametrize(("wheres", "message"), [
     (["employee_count < 10 and employee_count > 20"], "`where employee_count < 10 and employee_count > 20` can never be true"),
+    # a custom field is a variable of its own, with no list of values
+    (['custom("Tier") = "A" and custom("Tier") = "B"'], '`where custom("Tier") = "A" and custom("Tier") = "B"` can never be true'),
     (["employee_count >= 50", "employee_count < 10"], "`where employee_count < 10` contradicts `where employee_count >= 50`"),
     # each earlier line alone leaves room (below 10; 10 to 49): only both together exclude it
     (["employee_count >= 50 or employee_count < 10", "employee_count >= 10", "employee_count < 50"],
@@ -554,10 +556,13 @@ def test_each_read_only_side_a_sync_writes_is_sm302(sync: str, messages: list[st
     assert sorted(m for code, m in _codes(CONNECT + sync) if code == "SM302") == messages
 
 
-@pytest.mark.parametrize("scope", ["new", "FirstName"])
+@pytest.mark.parametrize("scope", [
+    "new", "FirstName", 'Status = "Lead"', "not unsubscribed",
+    'autopilot.list("Pipedrive Contacts") or Status = "Lead"',  # a contact off the list gets through
+])  # fmt: skip
 def test_a_scope_without_a_list_still_lets_every_contact_reach_pipedrive(scope: str) -> None:
-    # `only new` limits which records are created, and `only FirstName` which contacts by a
-    # field, not by a list: R3 still asks for the list.
+    # `only new` limits which records are created, the others which contacts by a field, not
+    # by a list: R3 still asks for the list.
     text = (
         CONNECT
         + f"""
@@ -570,6 +575,8 @@ sync pipedrive.Person <- autopilot.Contact {{
 """
     )
     assert [code for code, _ in _codes(text)] == ["SM313"]
+    # the list, narrowed further by a field, is enough
+    assert _codes(text.replace(f"only {scope} ->", 'only autopilot.list("Pipedrive Contacts") and Status = "Lead" ->')) == []
 
 
 def test_a_rule_whose_other_side_is_unknown_still_counts_its_field_as_written() -> None:
