@@ -932,7 +932,7 @@ class _Analyser:
                 self.out.append(
                     _diag(
                         SYNC_PERMISSION,
-                        f"a sync may only read {name} ({perms.seed or 'read only'})",
+                        f"a sync may only read {name} ({perms.describe()})",
                         pair.sync.span,
                         "writes a read-only object",
                         "turn the sync around so it only reads them",
@@ -943,7 +943,7 @@ class _Analyser:
                 self.out.append(
                     _diag(
                         SYNC_PERMISSION,
-                        f"this sync would create {name}, which a sync may not ({perms.seed})",
+                        f"this sync would create {name}, which a sync may not ({perms.describe()})",
                         pair.sync.span,
                         "would create",
                         f"add `only linked -> {side.system}` so it only updates paired records",
@@ -953,7 +953,7 @@ class _Analyser:
                 self.out.append(
                     _diag(
                         SYNC_PERMISSION,
-                        f"this sync would update {name}, which a sync may not ({perms.seed})",
+                        f"this sync would update {name}, which a sync may not ({perms.describe()})",
                         pair.sync.span,
                         "would update",
                         f"add `only new -> {side.system}` so it only creates records",

@@ -548,11 +548,14 @@ def test_a_contradiction_names_what_it_contradicts(wheres: list[str], message: s
     # the written side on the right: the left one, only read, is passed over, not the end
     ("sync autopilot.Contact -> pipedrive.User {\n  match Email = email\n  only autopilot.list(\"P\") -> pipedrive\n  owner_name -> name\n}",
      ["a sync may only read Pipedrive users (Read)"]),
-    # both sides read-only: each is reported; a catalog without the seed's words says "read only"
+    # both sides read-only: each is reported; where the catalog quotes no product words (Autopilot),
+    # the permissions are said the same way from its flags
     ("sync pipedrive.User <-> autopilot.Journey {\n  match name = journey\n  name <-> journey\n}",
-     ["a sync may only read Autopilot journeys (read only)", "a sync may only read Pipedrive users (Read)"]),
+     ["a sync may only read Autopilot journeys (Read)", "a sync may only read Pipedrive users (Read)"]),
+    ("sync pipedrive.Organization <-> autopilot.List {\n  match name = title\n  only linked -> autopilot\n  name <- title\n}",
+     ["this sync would update Autopilot lists, which a sync may not (Read / Create)"]),
 ])  # fmt: skip
-def test_each_read_only_side_a_sync_writes_is_sm302(sync: str, messages: list[str]) -> None:
+def test_each_side_a_sync_may_not_write_as_it_would_is_sm302(sync: str, messages: list[str]) -> None:
     assert sorted(m for code, m in _codes(CONNECT + sync) if code == "SM302") == messages
 
 
