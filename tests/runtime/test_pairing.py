@@ -204,3 +204,14 @@ def test_each_pass_starts_afresh(run: PairRun) -> None:
     run.begin_pairing(right)
     assert pairs(run.pair_chunk({"1": person("1", "ada@x.com")}, right)) == [("1", "c1")]
     assert run.pair_tail(right) == [] and letters(run) == []
+
+
+def test_the_link_field_pairs_although_the_emails_now_differ(run: PairRun) -> None:
+    """R11: the contact id a run wrote to the person keeps them together when no link is
+    stored (a lost or new state file) and the email alone would pair elsewhere, or nowhere."""
+    right = {"c7": contact("c7", "new@x.com"), "c8": contact("c8", "old@x.com")}
+    run.begin_pairing(right)
+    candidates = run.pair_chunk({"5": person("5", "old@x.com", **{"custom:apId": "c7"}), "6": person("6", None, **{"custom:apId": "c8"})}, right)
+    assert pairs(candidates) == [("5", "c7"), ("6", "c8")]
+    assert all(c.link is None for c in candidates)
+    assert run.pair_tail(right) == []
