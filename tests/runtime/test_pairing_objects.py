@@ -136,3 +136,73 @@ def test_an_autopilot_activity_pairs_by_its_person_and_the_moment_it_happened(en
     # the unpaired Autopilot activities each create one: a key with a relation is no duplicate
     assert pairs(run.pair_tail(right)) == [(None, "a2"), (None, "a3")]
     assert letters(engine) == []
+
+
+def test_two_autopilot_activities_of_one_contact_at_one_moment_each_create_one(engine: Engine) -> None:
+    """A key with a relation in it is no duplicate check on the right: two engagements at the
+    same second are two activities."""
+    engine.state.put_link(Link(PERSONS, "5", "c5", {}, {}, 0.0))
+    run = pair_run(engine, ACTIVITIES_IN)
+    right = {a: Record(a, {"contact": "c5", "occurred_at": 1709287200000}) for a in ("a1", "a2")}
+    run.begin_pairing(right)
+    assert run.pair_chunk({}, right) == []
+    assert pairs(run.pair_tail(right)) == [(None, "a1"), (None, "a2")]
+    assert letters(engine) == []
+
+
+# A person pair kept by its match alone, and an organization pair kept by a link field: whether
+# a record has one partner follows the objects (persons and contacts) or the link, either one.
+ONE_TO_ONE = """syncmap 1
+connect pipedrive {
+  token = env("PIPEDRIVE_API_TOKEN")
+}
+connect autopilot {
+  key = env("AUTOPILOT_API_KEY")
+}
+sync pipedrive.Person <-> autopilot.Contact {
+  match email.primary = Email
+  only autopilot.list("Pipedrive Contacts") -> pipedrive
+  first_name <-> FirstName
+  last_name <-> LastName
+  email.primary <-> Email
+}
+sync pipedrive.Organization <- autopilot.Contact {
+  link pipedrive.custom("apId") = autopilot.contact_id
+  match name = Company
+  only autopilot.list("Pipedrive Contacts") -> pipedrive
+  name <- Company
+}
+"""
+
+
+@pytest.fixture
+def one_to_one(tmp_path: Path) -> Engine:
+    mapping = tmp_path / "one-to-one.syncmap"
+    mapping.write_text(ONE_TO_ONE)
+    result = compile_plan(str(mapping))
+    assert result.plan is not None, result.diagnostics
+    state = open_state(tmp_path / "one-to-one.db")
+    engine = Engine(result.plan, {}, state)
+    engine.run_id = state.start_run(mode="test", plan_digest="d")
+    return engine
+
+
+def test_persons_pair_one_to_one_without_a_link(one_to_one: Engine) -> None:
+    run = pair_run(one_to_one, PERSONS)
+    assert run.pair.get("link") is None
+    right = {c: Record(c, {"Email": "sam@x.com"}, raw={"created_at": created}) for c, created in (("new", "2024-06-01"), ("old", "2023-01-01"))}
+    run.begin_pairing(right)
+    assert run.pair_chunk({}, right) == []
+    assert pairs(run.pair_tail(right)) == [(None, "old")]
+    assert letters(one_to_one) == [("right", "new", "duplicate_match_key")]
+
+
+def test_an_organization_kept_by_a_link_field_has_one_contact(one_to_one: Engine) -> None:
+    run = pair_run(one_to_one, ORGS)
+    assert run.pair.get("link") is not None
+    right = {c.id: c for c in [contact("c1", "Acme"), contact("c2", "Acme", "2024-02-01T00:00:00Z")]}
+    run.begin_pairing(right)
+    assert pairs(run.pair_chunk({"1": Record("1", {"name": "Acme"})}, right)) == [("1", "c1")]
+    # the second contact naming it would make a second Acme: reported, not created (R9)
+    assert run.pair_tail(right) == []
+    assert letters(one_to_one) == [("right", "c2", "duplicate_match_key")]
