@@ -96,10 +96,17 @@ def test_linked_contacts_whose_person_did_not_change_pair_with_what_was_last_syn
 
 
 def test_contacts_sharing_an_email_only_the_oldest_may_create(run: PairRun) -> None:
-    right = {c.id: c for c in [contact("young", "sam@x.com", "2024-06-01T00:00:00Z"), contact("old", "SAM@x.com", "2023-01-01T00:00:00Z")]}
+    right = {
+        c.id: c
+        for c in [
+            contact("young", "sam@x.com", "2024-06-01T00:00:00Z"),
+            contact("old", "SAM@x.com", "2023-01-01T00:00:00Z"),
+            contact("kim", "kim@x.com", "2025-01-01T00:00:00Z"),  # after the duplicate: still created
+        ]
+    }
     run.begin_pairing(right)
     assert run.pair_chunk({}, right) == []
-    assert pairs(run.pair_tail(right)) == [(None, "old")]
+    assert pairs(run.pair_tail(right)) == [(None, "kim"), (None, "old")]
     assert letters(run) == [("right", "young", "duplicate_match_key")]
 
 

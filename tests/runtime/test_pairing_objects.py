@@ -45,7 +45,8 @@ def contact(cid: str, company: str | None, created: str = "2024-01-01T00:00:00Z"
 
 
 def pairs(candidates) -> list[tuple]:
-    return sorted((c.left.id if c.left else None, c.right.id if c.right else None) for c in candidates)
+    # by repr: a candidate without a left record sorts among those with one
+    return sorted(((c.left.id if c.left else None, c.right.id if c.right else None) for c in candidates), key=repr)
 
 
 def letters(engine: Engine) -> list[tuple]:
@@ -78,11 +79,11 @@ def test_a_new_contact_of_a_linked_organization_pairs_with_it_unread(engine: Eng
     pairs with it, whole, as it was last synced, instead of creating a second one."""
     engine.state.put_link(Link(ORGS, "7", "c1", {"name": "Acme", "address": "Main St"}, {"Company": "Acme"}, 0.0))
     run = pair_run(engine, ORGS)
-    right = {c.id: c for c in [contact("c1", "Acme"), contact("c2", "Acme")]}
+    right = {c.id: c for c in [contact("c1", "Acme"), contact("c2", "Acme"), contact("c3", "Newco", "2025-01-01T00:00:00Z")]}
     run.begin_pairing(right)
     assert run.pair_chunk({}, right) == []
     tail = run.pair_tail(right)
-    assert pairs(tail) == [("7", "c1"), ("7", "c2")]
+    assert pairs(tail) == [("7", "c1"), ("7", "c2"), (None, "c3")]
     new = next(c for c in tail if c.right.id == "c2")
     assert new.link is None and new.left.values == {"name": "Acme", "address": "Main St"}
     assert next(c for c in tail if c.right.id == "c1").link is not None
@@ -150,14 +151,21 @@ def test_two_autopilot_activities_of_one_contact_at_one_moment_each_create_one(e
     assert letters(engine) == []
 
 
-# A person pair kept by its match alone, and an organization pair kept by a link field: whether
-# a record has one partner follows the objects (persons and contacts) or the link, either one.
-ONE_TO_ONE = """syncmap 1
+# Unlike the shipped mappings: persons kept by their match alone, organizations by a link
+# field (whether a record has one partner follows the objects or the link, either one), and
+# the organizations' sync listed first, before the persons' that deals pair through.
+OTHER = """syncmap 1
 connect pipedrive {
   token = env("PIPEDRIVE_API_TOKEN")
 }
 connect autopilot {
   key = env("AUTOPILOT_API_KEY")
+}
+sync pipedrive.Organization <- autopilot.Contact {
+  link pipedrive.custom("apId") = autopilot.contact_id
+  match name = Company
+  only autopilot.list("Pipedrive Contacts") -> pipedrive
+  name <- Company
 }
 sync pipedrive.Person <-> autopilot.Contact {
   match email.primary = Email
@@ -166,43 +174,54 @@ sync pipedrive.Person <-> autopilot.Contact {
   last_name <-> LastName
   email.primary <-> Email
 }
-sync pipedrive.Organization <- autopilot.Contact {
-  link pipedrive.custom("apId") = autopilot.contact_id
-  match name = Company
-  only autopilot.list("Pipedrive Contacts") -> pipedrive
-  name <- Company
+sync pipedrive.Deal <-> autopilot.Contact {
+  match person
+  only linked -> pipedrive
+  title -> custom("Open Deal", string)
 }
 """
 
 
 @pytest.fixture
-def one_to_one(tmp_path: Path) -> Engine:
-    mapping = tmp_path / "one-to-one.syncmap"
-    mapping.write_text(ONE_TO_ONE)
+def other(tmp_path: Path) -> Engine:
+    mapping = tmp_path / "other.syncmap"
+    mapping.write_text(OTHER)
     result = compile_plan(str(mapping))
     assert result.plan is not None, result.diagnostics
-    state = open_state(tmp_path / "one-to-one.db")
+    state = open_state(tmp_path / "other.db")
     engine = Engine(result.plan, {}, state)
     engine.run_id = state.start_run(mode="test", plan_digest="d")
     return engine
 
 
-def test_persons_pair_one_to_one_without_a_link(one_to_one: Engine) -> None:
-    run = pair_run(one_to_one, PERSONS)
+def test_persons_pair_one_to_one_without_a_link(other: Engine) -> None:
+    run = pair_run(other, PERSONS)
     assert run.pair.get("link") is None
     right = {c: Record(c, {"Email": "sam@x.com"}, raw={"created_at": created}) for c, created in (("new", "2024-06-01"), ("old", "2023-01-01"))}
     run.begin_pairing(right)
     assert run.pair_chunk({}, right) == []
     assert pairs(run.pair_tail(right)) == [(None, "old")]
-    assert letters(one_to_one) == [("right", "new", "duplicate_match_key")]
+    assert letters(other) == [("right", "new", "duplicate_match_key")]
 
 
-def test_an_organization_kept_by_a_link_field_has_one_contact(one_to_one: Engine) -> None:
-    run = pair_run(one_to_one, ORGS)
+def test_an_organization_kept_by_a_link_field_has_one_contact(other: Engine) -> None:
+    run = pair_run(other, ORGS)
     assert run.pair.get("link") is not None
     right = {c.id: c for c in [contact("c1", "Acme"), contact("c2", "Acme", "2024-02-01T00:00:00Z")]}
     run.begin_pairing(right)
     assert pairs(run.pair_chunk({"1": Record("1", {"name": "Acme"})}, right)) == [("1", "c1")]
     # the second contact naming it would make a second Acme: reported, not created (R9)
     assert run.pair_tail(right) == []
-    assert letters(one_to_one) == [("right", "c2", "duplicate_match_key")]
+    assert letters(other) == [("right", "c2", "duplicate_match_key")]
+
+
+def test_a_deal_pairs_through_its_persons_sync_not_another_sync_of_the_same_contacts(other: Engine) -> None:
+    """Pipedrive numbers organizations and persons separately: organization 5 is linked to
+    another contact than person 5, and the organizations' sync comes first in the plan."""
+    assert [p["id"] for p in other.plan["pairs"]][:2] == [ORGS, PERSONS]
+    other.state.put_link(Link(ORGS, "5", "c7", {}, {}, 0.0))
+    other.state.put_link(Link(PERSONS, "5", "c5", {}, {}, 0.0))
+    run = pair_run(other, DEALS)
+    right = {"c5": Record("c5", {}), "c7": Record("c7", {})}
+    run.begin_pairing(right)
+    assert pairs(run.pair_chunk({"10": Record("10", {"person": 5})}, right)) == [("10", "c5")]
