@@ -222,3 +222,21 @@ def test_the_link_field_pairs_although_the_emails_now_differ(run: PairRun) -> No
     assert pairs(candidates) == [("5", "c7"), ("6", "c8")]
     assert all(c.link is None for c in candidates)
     assert run.pair_tail(right) == []
+
+
+def test_a_person_with_the_email_of_a_contact_linked_to_another_person_is_reported_whether_that_person_was_read_or_not(
+    run: PairRun,
+) -> None:
+    """Contact c7 (linked to person 5) took bob's email in Autopilot; person 7 in Pipedrive is
+    bob. Creating a contact for person 7 would reach c7 through Autopilot's upsert by email and
+    merge the two persons into it: person 7 is the duplicate (R9), in the chunk that reads
+    person 5 as in a pass that does not."""
+    run.state.put_link(Link(PAIR, "5", "c7", {"email.primary": "ada@x.com"}, {"Email": "ada@x.com"}, 0.0))
+    right = {"c7": contact("c7", "bob@x.com")}
+    for left in ({"5": person("5", "ada@x.com"), "7": person("7", "bob@x.com")}, {"7": person("7", "bob@x.com")}):
+        run.state.resolve_dead_letters_for(PAIR, "left", "7")
+        run.begin_pairing(right)
+        candidates = run.pair_chunk(left, right)
+        assert pairs(candidates) == ([("5", "c7")] if "5" in left else [])
+        [letter] = run.state.dead_letters()
+        assert (letter.record_id, letter.reason, letter.details["ids"]) == ("7", "duplicate_match_key", ["5", "7"])
