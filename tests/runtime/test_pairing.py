@@ -84,9 +84,10 @@ def test_the_link_field_pairs_a_record_a_killed_run_created(run: PairRun) -> Non
 
 def test_linked_contacts_whose_person_did_not_change_pair_with_what_was_last_synced(run: PairRun) -> None:
     run.state.put_link(Link(PAIR, "8", "c8", {"email.primary": "eve@x.com", "first_name": "Eve"}, {"Email": "eve@x.com"}, 0.0))
-    right = {"c8": contact("c8", "eve@x.com")}
+    right = {"c1": contact("c1", "ada@x.com"), "c8": contact("c8", "eve@x.com")}
     run.begin_pairing(right)
-    assert run.pair_chunk({}, right) == []
+    assert pairs(run.pair_chunk({"1": person("1", "ada@x.com")}, right)) == [("1", "c1")]
+    # c1 paired in the chunk; c8, after it, pairs with person 8 as last synced
     [candidate] = run.pair_tail(right)
     assert (candidate.left.id, candidate.left.values["first_name"], candidate.right.id) == ("8", "Eve", "c8")
     # and a new person with Eve's email is her duplicate, although person 8 was not read
@@ -172,7 +173,7 @@ def test_a_contact_linked_to_another_person_does_not_pair_with_a_second_one(run:
     run.state.put_link(Link(PAIR, "1", "c1", {}, {"Email": "ada@x.com"}, 0.0))
     right = {"c1": contact("c1", "ada@x.com")}
     run.begin_pairing(right)
-    assert pairs(run.pair_chunk({"2": person("2", "ada@x.com")}, right)) == []
+    assert pairs(run.pair_chunk({"2": person("2", "ada@x.com"), "3": person("3", "carol@x.com")}, right)) == [("3", None)]
     [letter] = run.state.dead_letters()
     assert (letter.side, letter.record_id, letter.reason) == ("left", "2", "duplicate_match_key")
     assert letter.details["ids"] == ["1", "2"]

@@ -55,13 +55,18 @@ def letters(engine: Engine) -> list[tuple]:
 
 def test_an_organization_pairs_with_every_contact_naming_it(engine: Engine) -> None:
     run = pair_run(engine, ORGS)
-    right = {c.id: c for c in [contact("c1", "Acme"), contact("c2", "Acme"), contact("c3", "Other")]}
+    right = {c.id: c for c in [contact("c1", "Acme"), contact("c2", "Acme"), contact("c3", "Other"), contact("c4", "Globex")]}
     run.begin_pairing(right)
-    candidates = run.pair_chunk({"1": Record("1", {"name": "Acme"})}, right)
-    assert pairs(candidates) == [("1", "c1"), ("1", "c2")]
+    candidates = run.pair_chunk({"1": Record("1", {"name": "Acme"}), "2": Record("2", {"name": "Globex"})}, right)
+    assert pairs(candidates) == [("1", "c1"), ("1", "c2"), ("2", "c4")]
     # c3's company is new: it may create the organization; nothing is reported
     assert pairs(run.pair_tail(right)) == [(None, "c3")]
     assert letters(engine) == []
+    # a second Acme read later is Acme's duplicate, not a second home for its contacts
+    run.begin_pairing(right)
+    run.pair_chunk({"1": Record("1", {"name": "Acme"})}, right)
+    assert pairs(run.pair_chunk({"3": Record("3", {"name": "Acme"})}, right)) == []
+    assert letters(engine) == [("left", "3", "duplicate_match_key")]
 
 
 def test_contacts_of_a_new_company_create_it_once_and_the_others_wait(engine: Engine) -> None:
