@@ -60,7 +60,7 @@ TESTS: dict[str, list[str]] = {
     "runtime/serve/worker.py": ["tests/runtime/test_serve_worker.py", "tests/runtime/test_serve_worker_flow.py"],
     # the client's pacing against both APIs' limits, and which record pairs with which
     "runtime/governor.py": ["tests/runtime/test_governor.py", "tests/runtime/test_http.py"],
-    "runtime/pairing.py": ["tests/runtime/test_pairing.py", "tests/runtime/test_serve_worker_flow.py"],
+    "runtime/pairing.py": ["tests/runtime/test_pairing.py", "tests/runtime/test_pairing_objects.py", "tests/runtime/test_serve_worker_flow.py"],
 }  # fmt: skip
 
 

@@ -82,17 +82,24 @@ class Pairing(PairRunHost):
                     self.engine.duplicate(self, record, owners[key], key)
                     continue
                 one_to_one = not by_relation and self.one_to_one()
-                partners = [r for r in index.get(key, ()) if not one_to_one or r.id not in taken_right]
+                matching = index.get(key, [])
+                partners = [r for r in matching if not one_to_one or r.id not in taken_right]
                 if not one_to_one and partners and not by_relation:
                     for partner in partners:  # e.g. every contact of this company, one organization
                         taken_right.setdefault(partner.id, record.id)
                         candidates.append(Candidate(record, partner))
                     owners[key] = self.owner_entry(record)
                     continue
-                if one_to_one and partners:
-                    holder = next((link.left_id for link in self.right_links.get(partners[0].id, ()) if link.left_id != record.id), None)
+                if one_to_one and matching:
+                    # The contact is paired with another Pipedrive record already (R9): by a stored
+                    # link, or in this pass (by its link or link field, its email being another).
+                    # Left unpaired, this record would create a contact that Autopilot's upsert by
+                    # email merges into that one.
+                    if partners:
+                        holder = next((link.left_id for link in self.right_links.get(partners[0].id, ()) if link.left_id != record.id), None)
+                    else:
+                        holder = taken_right[matching[0].id]
                     if holder is not None:
-                        # The contact is paired with another Pipedrive record already (R9).
                         self.engine.duplicate(self, record, Record(holder, {}), key)
                         continue
                 if partners:
