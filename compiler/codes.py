@@ -259,6 +259,18 @@ INCLUDE_OUTSIDE = _code(
     relative path.""",
 )
 
+MATCH_KEY_NOT_FIELD = _code(
+    "SM121",
+    "match key is not a field",
+    ERROR,
+    """A `match` key compares a field of each record with a field of its partner, so each side
+    of it must name a field (or a relation, as in `match person`). A constant, a format string
+    or a date compares nothing: `match name = "Acme"` would pair no organization with any
+    contact, and every contact would create an organization of its own.""",
+    """Name a field on each side (`match name = Company`); to sync only some records, use
+    `where` or `only`.""",
+)
+
 # ---------------------------------------------------------------- SM2xx names (catalogs)
 
 UNKNOWN_SYSTEM = _code(

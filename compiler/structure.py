@@ -22,6 +22,7 @@ from syncmap.compiler.codes import (
     EMPTY_BLOCK,
     EMPTY_MAPPING,
     LITERAL_SECRET,
+    MATCH_KEY_NOT_FIELD,
     REPEATED_SETTING,
     SAME_SYSTEM_SYNC,
     TARGET_NOT_FIELD,
@@ -349,6 +350,8 @@ def _check_sync(sync: ast.Sync) -> Iterator[Diagnostic]:
         elif isinstance(st, ast.Assign):
             has_work = True
             yield from _check_assign(st)
+        elif isinstance(st, ast.Match):
+            yield from _check_match(st)
         elif isinstance(st, ast.Empty) and st.policy not in EMPTY_POLICIES:
             yield _diag(
                 UNKNOWN_WORD,
@@ -387,6 +390,20 @@ def _check_sync(sync: ast.Sync) -> Iterator[Diagnostic]:
             "nothing to sync",
             "add field rules, or delete the block",
         )
+
+
+def _check_match(match: ast.Match) -> Iterator[Diagnostic]:
+    for key in match.keys:
+        for side in (key.left, key.right):
+            if side is not None and not is_field(side):
+                yield _diag(
+                    MATCH_KEY_NOT_FIELD,
+                    ERROR,
+                    "a match key compares a field of each record, and this is not a field",
+                    side.span,
+                    "not a field",
+                    "name a field on each side, e.g. `match name = Company`; use `where` or `only` to sync only some records",
+                )
 
 
 def _check_assign(assign: ast.Assign) -> Iterator[Diagnostic]:
