@@ -241,3 +241,20 @@ def test_a_person_with_the_email_of_a_contact_linked_to_another_person_is_report
         assert pairs(candidates) == ([("5", "c7")] if "5" in left else [])
         [letter] = run.state.dead_letters()
         assert (letter.record_id, letter.reason, letter.details["ids"]) == ("7", "duplicate_match_key", ["5", "7"])
+
+
+@pytest.mark.parametrize(("chunks", "paired", "reported"), [
+    # one chunk: the link field pairs first, so the email's person is the duplicate
+    ([["1", "5"]], "5", "1"),
+    # person 1 took c7 by email in an earlier chunk, whose writes are made: 5 is the duplicate
+    ([["1"], ["5"]], "1", "5"),
+])  # fmt: skip
+def test_a_link_field_naming_a_contact_another_person_took_is_a_duplicate(run: PairRun, chunks: list[list[str]], paired: str, reported: str) -> None:
+    # Person 5's link field (left, say, by another integration's apId) names c7, which person 1
+    # has by its email. However the chunks fall, c7 pairs once and the other person is reported (R9).
+    right = {"c7": contact("c7", "ada@x.com")}
+    people = {"1": person("1", "ada@x.com"), "5": person("5", "eve@x.com", **{"custom:apId": "c7"})}
+    run.begin_pairing(right)
+    candidates = [c for chunk in chunks for c in run.pair_chunk({pid: people[pid] for pid in chunk}, right)]
+    assert [left for left, right_id in pairs(candidates) if right_id == "c7"] == [paired]
+    assert letters(run) == [("left", reported, "duplicate_match_key")]
