@@ -62,11 +62,11 @@ class Pairing(PairRunHost):
             if right_id is None and link_left_key and not is_empty(record.values.get(link_left_key)):
                 right_id = str(record.values[link_left_key])  # the link field written by an earlier run (R11)
             if right_id is not None and (right_id in right or link is not None):
-                holder = taken_right.get(right_id, record.id)
-                if link is None and holder != record.id and self.one_to_one():
+                taker = taken_right.get(right_id, record.id)
+                if link is None and taker != record.id and self.one_to_one():
                     # R9: the link field names a partner another record took in this pass (by its
                     # email in an earlier chunk, or its own link field): one pair, one report.
-                    self.engine.duplicate(self, record, Record(holder, {}), (right_id,))
+                    self.engine.duplicate(self, record, Record(taker, {}), (right_id,))
                     continue
                 candidates.append(Candidate(record, right.get(right_id) or self.remembered(right_id, link), link))
                 taken_right.setdefault(right_id, record.id)
