@@ -39,6 +39,13 @@ class FakeTime:
         return WALL + self.now
 
     async def sleep(self, seconds: float) -> None:
+        """The governors' sleep. They never sleep for no time: that only hands the turn to
+        other tasks, and a governor looping on it would never let time move."""
+        assert seconds > 0, f"asked to sleep {seconds} s"
+        await self.elapse(seconds)
+
+    async def elapse(self, seconds: float) -> None:
+        """Time passing for the test's own reasons (a request's latency), zero included."""
         assert seconds >= 0
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self.now + seconds, self._seq, future))
@@ -161,11 +168,11 @@ def test_concurrent_acquirers_never_overflow_the_servers_window(seed: int) -> No
     async def task() -> None:
         for _ in range(3):
             await gov.acquire("GET", ONE)
-            await t.sleep(rng.uniform(0, 0.3))  # on the way to the server
+            await t.elapse(rng.uniform(0, 0.3))  # on the way to the server
             verdict = server.hit("token", 5)
             if not verdict.allowed:
                 refused.append(t.now)
-            await t.sleep(rng.uniform(0, 0.3))  # the answer on its way back
+            await t.elapse(rng.uniform(0, 0.3))  # the answer on its way back
             headers = {"x-ratelimit-limit": "5", "x-ratelimit-remaining": str(verdict.remaining), "x-ratelimit-reset": str(verdict.reset)}
             gov.observe("GET", ONE, 200 if verdict.allowed else 429, headers)
 
