@@ -39,6 +39,13 @@ class FakeTime:
         return WALL + self.now
 
     async def sleep(self, seconds: float) -> None:
+        """The governors' sleep. They never sleep for no time: that only hands the turn to
+        other tasks, and a governor looping on it would never let time move."""
+        assert seconds > 0, f"asked to sleep {seconds} s"
+        await self.elapse(seconds)
+
+    async def elapse(self, seconds: float) -> None:
+        """Time passing for the test's own reasons (a request's latency), zero included."""
         assert seconds >= 0
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self.now + seconds, self._seq, future))
@@ -161,11 +168,11 @@ def test_concurrent_acquirers_never_overflow_the_servers_window(seed: int) -> No
     async def task() -> None:
         for _ in range(3):
             await gov.acquire("GET", ONE)
-            await t.sleep(rng.uniform(0, 0.3))  # on the way to the server
+            await t.elapse(rng.uniform(0, 0.3))  # on the way to the server
             verdict = server.hit("token", 5)
             if not verdict.allowed:
                 refused.append(t.now)
-            await t.sleep(rng.uniform(0, 0.3))  # the answer on its way back
+            await t.elapse(rng.uniform(0, 0.3))  # the answer on its way back
             headers = {"x-ratelimit-limit": "5", "x-ratelimit-remaining": str(verdict.remaining), "x-ratelimit-reset": str(verdict.reset)}
             gov.observe("GET", ONE, 200 if verdict.allowed else 429, headers)
 
@@ -174,6 +181,40 @@ def test_concurrent_acquirers_never_overflow_the_servers_window(seed: int) -> No
     assert gov.burst.in_flight == 0
     # 120 requests, 5 per window of 2 s plus the latency each holds its slot: at most 2.6 s per 5
     assert t.now - 100.0 <= 120 / 5 * 2.6
+
+
+async def no_sleep(seconds: float) -> None:
+    raise AssertionError(f"asked to sleep {seconds} s with room to go")
+
+
+def test_a_request_with_room_goes_without_sleeping_or_counting_a_wait() -> None:
+    """A zero-second sleep would still hand the turn to other tasks and count a wait."""
+    t = FakeTime()
+    gov = PipedriveGovernor(burst=2, clock=t.clock, sleep=no_sleep, wall=t.wall)
+    ap = AutopilotGovernor(rate=5, clock=t.clock, sleep=no_sleep)
+
+    async def go() -> None:
+        for _ in range(2):
+            await gov.acquire("GET", ONE)
+            gov.observe("GET", ONE, 200, {})
+        await ap.acquire("GET", "/contacts")
+        t.now += 0.2  # exactly one step later: the next turn has come
+        await ap.acquire("GET", "/contacts")
+
+    asyncio.run(go())
+    assert (gov.last_wait, gov.waits) == (None, {})
+    assert (ap.last_wait, ap.waits) == (None, {})
+
+
+@pytest.mark.parametrize("time_scale,reset,gap", [(1, "0.5", 0.5), (10, "0.5", 0.05), (4, "1", 0.25)])
+def test_a_reset_shorter_than_the_window_frees_the_servers_count_then(time_scale: float, reset: str, gap: float) -> None:
+    t = FakeTime()
+    gov = pipedrive(t, burst=2, time_scale=time_scale)  # the window: 2 s, scaled
+    sent: list[float] = []
+    full = {"x-ratelimit-limit": "2", "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset}
+    t.run(one_request(t, gov, "GET", ONE, sent, lambda: full))
+    t.run(one_request(t, gov, "GET", ONE, sent))
+    assert round(sent[1] - sent[0], 6) == gap  # the server's reset (scaled), not our window
 
 
 # ------------------------------------------------------------------ the search window
@@ -301,6 +342,82 @@ def test_the_budget_comes_back_after_midnight_utc() -> None:
     t.run(one_request(t, gov, "GET", LIST, []))
 
 
+def test_a_zero_budget_is_allowed_and_refuses_every_request_a_negative_one_is_an_error() -> None:
+    t = FakeTime()
+    gov = pipedrive(t, daily_budget=0)
+    with pytest.raises(LimitReached, match=r"costs 1 tokens, 0 left"):
+        t.run(gov.acquire("GET", ONE))
+    with pytest.raises(ValueError, match="daily_budget must not be negative"):
+        pipedrive(t, daily_budget=-1)
+
+
+def test_a_refusal_says_how_many_tokens_are_left_after_those_in_flight() -> None:
+    t = FakeTime()
+    gov = pipedrive(t, daily_budget=25)
+
+    async def three() -> None:
+        await gov.acquire("GET", LIST)
+        await gov.acquire("GET", LIST)
+        await gov.acquire("GET", LIST)
+
+    with pytest.raises(LimitReached, match=r"GET /api/v2/persons costs 10 tokens, 5 left\)"):
+        t.run(three())
+    gov.observe("GET", LIST, 200, {})
+    gov.observe("GET", LIST, 200, {})
+    t.run(one_request(t, gov, "GET", ONE, []))
+    with pytest.raises(LimitReached, match=r"costs 10 tokens, 4 left\)"):
+        t.run(gov.acquire("GET", LIST + "?start=0"))  # the query is not part of what is named
+    t.run(*(one_request(t, gov, "GET", ONE, []) for _ in range(4)))
+    with pytest.raises(LimitReached, match=r"costs 1 tokens, 0 left\)"):
+        t.run(gov.acquire("GET", ONE))
+
+
+def test_at_midnight_utc_the_days_budget_is_whole_again_and_the_next_reset_is_a_day_later() -> None:
+    t = FakeTime()
+    gov = pipedrive(t, daily_budget=10)
+    midnight = WALL + 6 * 3600
+    t.run(one_request(t, gov, "GET", LIST, []))
+    t.now = midnight - WALL - 0.001
+    with pytest.raises(LimitReached):
+        t.run(gov.acquire("GET", ONE))  # a moment before midnight: still spent
+    t.now = midnight - WALL  # midnight itself
+    t.run(one_request(t, gov, "GET", LIST, []))
+    assert gov.budget.remaining == 0  # today's budget again, spent, not an unknown budget
+    with pytest.raises(LimitReached) as caught:
+        t.run(gov.acquire("GET", ONE))
+    assert caught.value.reset_at == midnight + 24 * 3600
+
+
+@pytest.mark.parametrize("tokens_left,budget", [("10", False), ("9", True)])
+def test_a_429_leaving_exactly_the_cost_is_the_burst_one_token_less_is_the_budget(tokens_left: str, budget: bool) -> None:
+    t = FakeTime()
+    gov = pipedrive(t)
+
+    async def refused() -> None:
+        await gov.acquire("GET", LIST)  # 10 tokens
+        gov.observe("GET", LIST, 429, {"x-daily-ratelimit-token-remaining": tokens_left}, body={"error": "Request over limit"})
+
+    if budget:
+        with pytest.raises(LimitReached):
+            t.run(refused())
+    else:
+        t.run(refused())
+        t.run(one_request(t, gov, "GET", LIST, []))  # and the retry may go
+
+
+def test_a_plain_text_429_speaking_of_the_budget_stops_the_run() -> None:
+    t = FakeTime()
+    gov = pipedrive(t)
+
+    async def refused(body: str) -> None:
+        await gov.acquire("GET", LIST)
+        gov.observe("GET", LIST, 429, {}, body=body)
+
+    t.run(refused("Too Many Requests"))
+    with pytest.raises(LimitReached, match=r"the API refused GET /api/v2/persons\)"):
+        t.run(refused("Daily token budget exceeded"))
+
+
 def test_no_post_put_requests_left_stops_writes_only() -> None:
     t = FakeTime()
     gov = pipedrive(t)
@@ -342,6 +459,26 @@ def test_autopilot_is_paced_and_slows_down_after_a_429() -> None:
     for _ in range(20):
         gov.observe("GET", "/contacts", 200, {})
     assert gov.pacer.rate == 5  # and back up, never beyond the nominal rate
+
+
+def test_autopilot_by_default_goes_five_a_second_and_costs_no_tokens() -> None:
+    t = FakeTime()
+    gov = AutopilotGovernor(clock=t.clock, sleep=t.sleep)
+    sent: list[float] = []
+    t.run(*(one_request(t, gov, "GET", "/contacts", sent) for _ in range(3)))
+    assert [round(s - 100.0, 6) for s in sent] == [0.0, 0.2, 0.4]
+    assert gov.cost("POST", "/contact") == gov.cost("GET", "/contacts") == 0
+
+
+def test_autopilot_wins_pace_back_on_answers_below_500_only() -> None:
+    t = FakeTime()
+    gov = AutopilotGovernor(rate=5, clock=t.clock, sleep=t.sleep)
+    gov.observe("GET", "/contacts", 429, {})
+    for status in (0, 500, 503):  # no answer, or a server error: says nothing about the rate
+        gov.observe("GET", "/contacts", status, {})
+    assert gov.pacer.rate == pytest.approx(2.5)
+    gov.observe("GET", "/contact/x", 404, {})  # an answer, even a refusal: the server had room
+    assert gov.pacer.rate == pytest.approx(2.75)
 
 
 def test_autopilot_time_scale_and_bad_rates() -> None:

@@ -3,6 +3,7 @@ runtime/times.py): the pure pieces the diff and the engine stand on."""
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 
 import pytest
@@ -101,6 +102,21 @@ def test_evaluate_every_kind_of_value() -> None:
         evaluate({"kind": "member", "system": "autopilot", "name": "L"}, record, ctx)
 
 
+def test_a_default_context_knows_no_user_and_no_record_and_reads_the_clock_in_utc() -> None:
+    ctx = Context()
+    record: dict = {}
+    assert evaluate({"kind": "me", "system": "pipedrive"}, record, ctx) is None
+    assert evaluate({"kind": "user", "system": "pipedrive", "name": "Riley"}, record, ctx) is None
+    assert evaluate({"kind": "this"}, record, ctx) is None
+    before = dt.datetime.now(dt.UTC)
+    now = ctx.now()
+    assert now.utcoffset() == dt.timedelta(0) and before <= now <= dt.datetime.now(dt.UTC)
+    assert evaluate({"kind": "clock", "base": "today", "shift": None}, record, ctx) in {
+        before.date().isoformat(),
+        dt.datetime.now(dt.UTC).date().isoformat(),
+    }
+
+
 @pytest.mark.parametrize(
     ("base", "shift", "expected"),
     [
@@ -109,12 +125,22 @@ def test_evaluate_every_kind_of_value() -> None:
         (dt.datetime(2024, 3, 31), {"sign": "-", "amount": 1, "unit": "months"}, dt.datetime(2024, 2, 29)),
         (dt.datetime(2024, 1, 15), {"sign": "-", "amount": 2, "unit": "weeks"}, dt.datetime(2024, 1, 1)),
         (dt.datetime(2024, 2, 29), {"sign": "+", "amount": 1, "unit": "years"}, dt.datetime(2025, 2, 28)),
+        (dt.datetime(2096, 2, 29), {"sign": "+", "amount": 4, "unit": "years"}, dt.datetime(2100, 2, 28)),  # a century: no leap day
+        (dt.datetime(1996, 2, 29), {"sign": "+", "amount": 4, "unit": "years"}, dt.datetime(2000, 2, 29)),  # every 400 years: one
         (dt.datetime(2024, 12, 15), {"sign": "+", "amount": 1, "unit": "months"}, dt.datetime(2025, 1, 15)),
         (dt.datetime(2024, 1, 1, 0, 30), {"sign": "-", "amount": 45, "unit": "minutes"}, dt.datetime(2023, 12, 31, 23, 45)),
     ],
 )
 def test_date_arithmetic(base, shift, expected) -> None:
     assert shifted(base, shift) == expected
+
+
+@pytest.mark.parametrize("year", [2023, 2024, 1900, 2000, 2100])
+def test_a_month_shift_from_the_31st_lands_on_each_months_last_day(year: int) -> None:
+    """Checked against the calendar module: month lengths and the leap years of the centuries."""
+    for months in range(12):
+        expected = dt.datetime(year, 1 + months, calendar.monthrange(year, 1 + months)[1])
+        assert shifted(dt.datetime(year, 1, 31), {"sign": "+", "amount": months, "unit": "months"}) == expected
 
 
 def test_transforms_in_order_and_maps_both_ways() -> None:
@@ -124,6 +150,13 @@ def test_transforms_in_order_and_maps_both_ways() -> None:
     assert apply_transforms("other", [chain[2]]) == "other"  # unmapped values pass through
     assert apply_transforms("x", [{"name": "uppercase"}]) == "X"
     assert apply_transforms(None, chain) is None
+
+
+def test_a_value_map_is_applied_once_even_when_a_target_is_another_pairs_source() -> None:
+    swap = [{"name": "map", "pairs": [["won", "lost"], ["lost", "won"]]}]
+    assert apply_transforms("won", swap) == "lost"
+    assert apply_transforms("lost", swap) == "won"
+    assert apply_transforms("won", swap, backwards=True) == "lost"
 
 
 def test_conditions() -> None:
@@ -147,6 +180,28 @@ def test_conditions() -> None:
     assert truth(member, record, ctx, member=lambda system, name: name == "L")
     assert not truth(member, record, ctx, member=lambda system, name: False) and not truth(member, record, ctx)
     assert truth({"op": "linked"}, record, ctx, linked=True) and not truth({"op": "new"}, record, ctx, linked=True)
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "expected"),
+    [
+        (4, 5, {"lt": True, "le": True, "gt": False, "ge": False}),
+        (5, 5.0, {"lt": False, "le": True, "gt": False, "ge": True}),
+        ("6", 5, {"lt": False, "le": False, "gt": True, "ge": True}),
+        ("2024-01-05", "2024-01-06T00:00:00Z", {"lt": True, "le": True, "gt": False, "ge": False}),
+        # values that do not compare (text against a number, a boolean against a number, no
+        # value): no ordering holds
+        ("abc", 5, {"lt": False, "le": False, "gt": False, "ge": False}),
+        (True, 1, {"lt": False, "le": False, "gt": False, "ge": False}),
+        (None, 5, {"lt": False, "le": False, "gt": False, "ge": False}),
+        (5, "", {"lt": False, "le": False, "gt": False, "ge": False}),
+    ],
+)
+def test_orderings_at_and_around_equality_and_between_values_that_do_not_compare(left, right, expected) -> None:
+    ctx = Context()
+    for op, holds in expected.items():
+        condition = {"op": op, "left": {"kind": "literal", "value": left}, "right": {"kind": "literal", "value": right}}
+        assert truth(condition, {}, ctx) is holds, op
 
 
 def test_refs_in_finds_every_reference() -> None:
