@@ -7,28 +7,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from offline import offline_engine, shipped_plan
 
-from syncmap.compiler.api import compile_plan
 from syncmap.runtime.connectors.base import Record
 from syncmap.runtime.engine import Engine, PairRun
 from syncmap.runtime.state import Link, open_state
 
-ROOT = Path(__file__).resolve().parents[2]
 PAIR = "pipedrive.Person<->autopilot.Contact"
 
 
 @pytest.fixture(scope="module")
 def plan() -> dict:
-    result = compile_plan(str(ROOT / "mappings" / "autopilot.syncmap"))
-    assert result.plan is not None
-    return result.plan
+    return shipped_plan("autopilot")
 
 
 @pytest.fixture
 def run(plan: dict, tmp_path: Path) -> PairRun:
-    state = open_state(tmp_path / "state.db")
-    engine = Engine(plan, {}, state)
-    engine.run_id = state.start_run(mode="test", plan_digest="d")
+    engine = offline_engine(plan, tmp_path / "state.db")
     pair = next(p for p in plan["pairs"] if p["id"] == PAIR)
     return PairRun(engine, pair, engine.run_id)
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from offline import compiled, offline_engine, shipped_plan
 
-from syncmap.compiler.api import compile_plan
 from syncmap.runtime.connectors.base import Record
 from syncmap.runtime.engine import Engine, PairRun
-from syncmap.runtime.state import Link, open_state
+from syncmap.runtime.state import Link
 
-ROOT = Path(__file__).resolve().parents[2]
 PERSONS = "pipedrive.Person<->autopilot.Contact"
 ORGS = "pipedrive.Organization<-autopilot.Contact"
 DEALS = "pipedrive.Deal<->autopilot.Contact"
@@ -23,17 +22,12 @@ ACTIVITIES_IN = "pipedrive.Activity<-autopilot.Activity"
 
 @pytest.fixture(scope="module")
 def plan() -> dict:
-    result = compile_plan(str(ROOT / "mappings" / "five-objects.syncmap"))
-    assert result.plan is not None
-    return result.plan
+    return shipped_plan("five-objects")
 
 
 @pytest.fixture
 def engine(plan: dict, tmp_path: Path) -> Engine:
-    state = open_state(tmp_path / "state.db")
-    engine = Engine(plan, {}, state)
-    engine.run_id = state.start_run(mode="test", plan_digest="d")
-    return engine
+    return offline_engine(plan, tmp_path / "state.db")
 
 
 def pair_run(engine: Engine, pair_id: str) -> PairRun:
@@ -191,12 +185,7 @@ sync pipedrive.Deal <-> autopilot.Contact {
 def other(tmp_path: Path) -> Engine:
     mapping = tmp_path / "other.syncmap"
     mapping.write_text(OTHER)
-    result = compile_plan(str(mapping))
-    assert result.plan is not None, result.diagnostics
-    state = open_state(tmp_path / "other.db")
-    engine = Engine(result.plan, {}, state)
-    engine.run_id = state.start_run(mode="test", plan_digest="d")
-    return engine
+    return offline_engine(compiled(mapping), tmp_path / "other.db")
 
 
 def test_persons_pair_one_to_one_without_a_link(other: Engine) -> None:
