@@ -641,7 +641,7 @@ class _Analyser:
         writes the partner's id into it once."""
         ids = [r for r in (left, right) if _is_identity(r)]
         keepers = [r for r in (left, right) if not _is_identity(r)]
-        if len(ids) != 1 or len(keepers) != 1 or not keepers[0].is_custom:
+        if len(ids) != 1 or not keepers[0].is_custom:  # one id, so one keeper
             return False
         (id_ref,), (keeper,) = ids, keepers
         return any(

@@ -274,6 +274,29 @@ sync pipedrive.Deal -> autopilot.Contact {
     assert [(code, m) for code, m in _codes(text) if code == "SM324"] == [("SM324", unpaired)]
 
 
+@pytest.mark.parametrize(("line", "expected"), [
+    # a field among an in-list's options is compared as a value, not checked as a constant
+    ('where status in ["open", title]', []),
+    # a constant through a value map is checked as what the map makes of it
+    ('status <- "web" with map { "web" = "open" }', []),
+    ('status <- "web" with map { "web" = "opn" }', [("SM317", '`status` is never "opn"')]),
+])  # fmt: skip
+def test_constants_are_checked_against_an_enum_only_where_they_reach_it(line: str, expected: list[tuple[str, str]]) -> None:
+    text = (
+        CONNECT
+        + PERSONS
+        + f"""
+sync pipedrive.Deal <-> autopilot.Contact {{
+  match person
+  only linked -> pipedrive
+  expected_close_date <-> custom("Expected Close", date)
+  {line}
+}}
+"""
+    )
+    assert _codes(text) == expected
+
+
 # ------------------------------------------------------------------ two-way syncs
 
 
