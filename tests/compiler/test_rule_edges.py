@@ -377,77 +377,44 @@ def test_a_match_key_on_neither_side_is_reported_once() -> None:
     assert _codes(_two_way("first_name <-> FirstName", "match nosuch")) == [("SM203", "Pipedrive Person has no field `nosuch`")]
 
 
-def test_activities_written_into_pipedrive_without_their_person_are_sm310() -> None:
-    # The shipped case writes only into Autopilot; here the activity's own fields are written,
-    # but not the person it must belong to (R17).
-    text = (
-        CONNECT
-        + """
-sync pipedrive.Activity <- autopilot.Activity {
-  match marked_as_done_time = occurred_at
-  only new -> pipedrive
-
-  marked_as_done_time <- occurred_at
-}
-"""
-    )
-    assert _codes(text) == [("SM310", "Pipedrive activities must be synced with their `person` relationship")]
-
-
-def test_activities_whose_person_is_written_but_not_matched_have_their_person() -> None:
-    text = (
-        CONNECT
-        + PERSONS
-        + """
-sync pipedrive.Activity <- autopilot.Activity {
-  match marked_as_done_time = occurred_at
-  only new -> pipedrive
-  person <- contact
-  marked_as_done_time <- occurred_at
-}
-"""
-    )
-    assert _codes(text) == []
-
-
-def test_activities_matched_through_another_relation_still_need_their_person() -> None:
-    # The organization is a relation too, but not the one R17 asks for.
-    text = (
-        CONNECT
-        + PERSONS
-        + """
+NEEDS_PERSON = ("SM310", "Pipedrive activities must be synced with their `person` relationship")
+ORGANIZATIONS = """
 sync pipedrive.Organization <- autopilot.Contact {
   match name = Company
   only autopilot.list("Pipedrive Contacts") -> pipedrive
   name <- Company
 }
-
-sync pipedrive.Activity <- autopilot.Activity {
-  match organization = contact, marked_as_done_time = occurred_at
-  only new -> pipedrive
-  marked_as_done_time <- occurred_at
-}
 """
-    )
-    assert _codes(text) == [("SM310", "Pipedrive activities must be synced with their `person` relationship")]
 
 
-def test_a_relation_key_beside_the_time_key_does_not_hide_the_time_key() -> None:
+@pytest.mark.parametrize(("match", "rules", "more", "expected"), [
+    # The shipped case writes only into Autopilot; here the activity's own fields are written,
+    # but not the person it must belong to (R17).
+    ("marked_as_done_time = occurred_at", "", "", [NEEDS_PERSON]),
+    # written, not matched: the person is there
+    ("marked_as_done_time = occurred_at", "person <- contact", "", []),
+    # the organization is a relation too, but not the one R17 asks for
+    ("organization = contact, marked_as_done_time = occurred_at", "", ORGANIZATIONS, [NEEDS_PERSON]),
     # `person` cannot pair activities with activities (SM324); the done time beside it on the
-    # same line is still the key R15 asks for, so there is no SM323 as well.
+    # same line is still the key R15 asks for, so there is no SM323 as well
+    ("person, marked_as_done_time = occurred_at", "", "",
+     [("SM324", "`person` leads to Pipedrive Person records, but no sync pairs pipedrive.Person with autopilot.Activity")]),
+])  # fmt: skip
+def test_activities_written_into_pipedrive_and_their_person(match: str, rules: str, more: str, expected: list[tuple[str, str]]) -> None:
     text = (
         CONNECT
         + PERSONS
-        + """
-sync pipedrive.Activity <- autopilot.Activity {
-  match person, marked_as_done_time = occurred_at
+        + more
+        + f"""
+sync pipedrive.Activity <- autopilot.Activity {{
+  match {match}
   only new -> pipedrive
+  {rules}
   marked_as_done_time <- occurred_at
-}
+}}
 """
     )
-    unpaired = "`person` leads to Pipedrive Person records, but no sync pairs pipedrive.Person with autopilot.Activity"
-    assert _codes(text) == [("SM324", unpaired)]
+    assert _codes(text) == expected
 
 
 def test_a_pair_matched_through_an_explicit_relation_may_create_its_records() -> None:
