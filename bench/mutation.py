@@ -88,8 +88,9 @@ def copy_tree(workdir: Path, name: str = "repo") -> Path:
     return repo
 
 
-def counts(repo: Path, module: str) -> dict[str, int]:
-    db = sqlite3.connect(repo / ".mutmut-cache")
+def counts(cache: Path, module: str) -> dict[str, int]:
+    """The module's mutants per status in a mutmut cache file."""
+    db = sqlite3.connect(cache)
     try:
         rows = db.execute(
             "SELECT m.status, COUNT(*) FROM Mutant m JOIN Line l ON m.line = l.id JOIN SourceFile f ON l.sourcefile = f.id "
@@ -126,9 +127,8 @@ def run_module(repo: Path, module: str, extra: list[str]) -> dict[str, int]:
     # but leaves some with their old verdict: retest those one by one.
     for mutant in stale(repo):
         subprocess.run([*mutmut, str(mutant), *options], cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    result = counts(repo, module)
     os.replace(repo / ".mutmut-cache", cache)
-    return result
+    return counts(cache, module)
 
 
 def run_module_parallel(workdir: Path, repo: Path, module: str, extra: list[str], jobs: int) -> dict[str, int]:
@@ -215,10 +215,7 @@ def run_module_parallel(workdir: Path, repo: Path, module: str, extra: list[str]
         thread.start()
     for thread in threads:
         thread.join()
-    os.replace(cache, repo / ".mutmut-cache")
-    result = counts(repo, module)
-    os.replace(repo / ".mutmut-cache", cache)
-    return result
+    return counts(cache, module)
 
 
 def main() -> int:
