@@ -644,10 +644,10 @@ class _Analyser:
         if len(ids) != 1 or not keepers[0].is_custom:  # one id, so one keeper
             return False
         (id_ref,), (keeper,) = ids, keepers
+        id_field = id_ref.side.spec.identity.key
         return any(
-            rule.get("field") == id_ref.spec.name and rule.get("partner") == keeper.side.system
+            rule.get("field") == id_field and rule.get("partner") == keeper.side.system
             for rule in id_ref.side.catalog.rules_of("link_field", object=id_ref.side.object)
-            if id_ref.spec is not None
         )
 
     def only(self, pair: PairModel, st: ast.Only, scopes: _Scopes) -> None:
