@@ -266,8 +266,7 @@ class Permissions:
     def describe(self) -> str:
         """The product's words for what a sync may do ("Read / Update / Create"), or the same
         words made from the flags where the catalog quotes none (Autopilot's objects)."""
-        flags = (("Read", self.read), ("Update", self.update), ("Create", self.create), ("Delete", self.delete))
-        return self.seed or " / ".join(word for word, allowed in flags if allowed) or "nothing"
+        return self.seed or " / ".join(op.capitalize() for op in self.allowed()) or "nothing"
 
     def allowed(self) -> tuple[str, ...]:
         return tuple(op for op in ("read", "create", "update", "delete") if getattr(self, op))
