@@ -52,6 +52,19 @@ def _codes(text: str) -> list[tuple[str, str]]:
     return [(d.code, d.message) for d in result.diagnostics]
 
 
+def _plan(text: str) -> dict[str, Any]:
+    """The plan of a mapping that must compile."""
+    result = compile_plan("m.syncmap", _from_memory(text).__getitem__)
+    assert result.plan is not None, [d.message for d in result.diagnostics]
+    return result.plan
+
+
+def _write_into(plan: dict[str, Any], path: list[str]) -> dict[str, Any]:
+    """The first pair's one write into the field at `path`."""
+    (write,) = [f for f in plan["pairs"][0]["fields"] if f["target"]["path"] == path]
+    return write
+
+
 # ------------------------------------------------------------------ required fields, both sides
 
 
@@ -124,9 +137,8 @@ action "Schedule Activity" on autopilot.Contact {{
 }}
 """
     )
-    result = compile_plan("m.syncmap", _from_memory(text).__getitem__)
-    assert result.plan is not None, [d.message for d in result.diagnostics]
-    (step,) = result.plan["actions"][0]["steps"]
+    plan = _plan(text)
+    (step,) = plan["actions"][0]["steps"]
     (value,) = [s["value"] for s in step["set"] if s["target"]["path"] == [field]]
     return value
 
@@ -185,9 +197,7 @@ sync pipedrive.Person -> autopilot.Contact {
 }
 """
     )
-    result = compile_plan("m.syncmap", _from_memory(text).__getitem__)
-    assert result.plan is not None, [d.message for d in result.diagnostics]
-    (write,) = [f for f in result.plan["pairs"][0]["fields"] if f["target"]["path"] == ["Phone"]]
+    write = _write_into(_plan(text), ["Phone"])
     assert (write["direction"], write["on"]) == ("left_to_right", "create")
     assert (write["source"]["ref"]["system"], write["source"]["ref"]["path"]) == ("pipedrive", ["phone", "primary"])
 
@@ -319,26 +329,21 @@ sync pipedrive.Person <-> autopilot.Contact {{
     ('default Phone = "unknown"', "autopilot", ["Phone"], "left_to_right"),
 ])  # fmt: skip
 def test_a_default_in_a_two_way_sync_writes_the_side_that_has_the_field(written: str, system: str, path: list[str], direction: str) -> None:
-    result = compile_plan("m.syncmap", _from_memory(_two_way("first_name <-> FirstName", written)).__getitem__)
-    assert result.plan is not None, [d.message for d in result.diagnostics]
-    (write,) = [f for f in result.plan["pairs"][0]["fields"] if f["target"]["path"] == path]
+    write = _write_into(_plan(_two_way("first_name <-> FirstName", written)), path)
     assert (write["target"]["system"], write["direction"], write["on"]) == (system, direction, "create")
     assert write["source"] == {"kind": "literal", "value": "unknown", "type": "string"}
 
 
 def test_a_one_way_rule_in_a_two_way_sync_reads_its_default_on_its_source_side() -> None:
     # `<-` flows from Autopilot: `default LastName` is the contact's field, not the person's.
-    result = compile_plan("m.syncmap", _from_memory(_two_way("first_name <- FirstName default LastName")).__getitem__)
-    assert result.plan is not None, [d.message for d in result.diagnostics]
-    (write,) = [f for f in result.plan["pairs"][0]["fields"] if f["target"]["path"] == ["first_name"]]
+    write = _write_into(_plan(_two_way("first_name <- FirstName default LastName")), ["first_name"])
     assert write["direction"] == "right_to_left"
     assert (write["default"]["ref"]["system"], write["default"]["ref"]["path"]) == ("autopilot", ["LastName"])
 
 
 def test_the_shorthand_match_pairs_a_field_both_objects_have() -> None:
-    result = compile_plan("m.syncmap", _from_memory(_two_way("first_name <-> FirstName", 'match custom("Customer ID", string)')).__getitem__)
-    assert result.plan is not None, [d.message for d in result.diagnostics]
-    _by_email, shorthand = result.plan["pairs"][0]["match"]
+    plan = _plan(_two_way("first_name <-> FirstName", 'match custom("Customer ID", string)'))
+    _by_email, shorthand = plan["pairs"][0]["match"]
     (key,) = shorthand["keys"]
     assert (key["left"]["system"], key["left"]["custom"]["name"]) == ("pipedrive", "Customer ID")
     assert (key["right"]["system"], key["right"]["custom"]["name"]) == ("autopilot", "Customer ID")
@@ -475,9 +480,8 @@ sync pipedrive.Person -> autopilot.Contact {
 }
 """
     )
-    result = compile_plan("m.syncmap", _from_memory(text).__getitem__)
-    assert result.plan is not None, [d.message for d in result.diagnostics]
-    assert result.plan["warnings"] == [
+    plan = _plan(text)
+    assert plan["warnings"] == [
         {
             "code": "SM319",
             "message": "empty values would be written to Autopilot",
