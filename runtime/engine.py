@@ -26,6 +26,7 @@ from syncmap.runtime.connectors.autopilot import Autopilot
 from syncmap.runtime.connectors.base import Record
 from syncmap.runtime.connectors.pipedrive import Pipedrive
 from syncmap.runtime.diff import Op, diff, digest_ops, keys_of, snapshot_after
+from syncmap.runtime.orientation import orient
 from syncmap.runtime.pair_run_host import PairRunHost
 from syncmap.runtime.pairing import Pairing, id_order
 from syncmap.runtime.report import Report
@@ -738,10 +739,13 @@ class Engine:
         errors: tuple[type[BaseException], type[BaseException]] | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> None:
-        self.plan, self.connectors, self.state = plan, connectors, state
+        # Each pair faces the way its pass walks (runtime/orientation.py): what follows reads the
+        # oriented plan only, so either order of a pair's sides runs as its mirror image.
+        self.plan = orient(plan, {name for name, connector in connectors.items() if getattr(connector, "changes_since", False)})
+        self.connectors, self.state = connectors, state
         self.dry_run, self.full_scan_every = dry_run, full_scan_every
         self.ctx = ctx or Context()
-        self.report = Report(keep_changes=dry_run)
+        self.report = self.new_report()
         self.run_id = 0
         self._semaphore = asyncio.Semaphore(concurrency)
         from syncmap.runtime.http import ApiError, UnknownOutcome
@@ -755,6 +759,9 @@ class Engine:
         self.progress = progress or (lambda line: None)
         self.full_pass_now: dict[str, bool] = {}
         self.retry_fields: dict[str, set[str]] = {}  # pair -> target keys a retry writes again
+
+    def new_report(self) -> Report:
+        return Report(keep_changes=self.dry_run, mirrored=frozenset(p["id"] for p in self.plan["pairs"] if p.get("mirrored")))
 
     # -- set-up -----------------------------------------------------------------------------
     async def setup(self) -> None:
@@ -904,7 +911,7 @@ class Engine:
         """A pass over every pair as `run` makes one, under a run of its own: what deliveries
         missed (both APIs drop some) is found here. List rosters are read afresh."""
         serving = self.run_id
-        self.members, self.report = {}, Report(keep_changes=self.dry_run)
+        self.members, self.report = {}, self.new_report()
         try:
             return await self._run("reconcile", None)
         finally:

@@ -6,6 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from syncmap.runtime.orientation import FLIP
+
 COUNTS = ("created", "updated", "unchanged", "deleted", "linked", "conflicts", "dead_letters")
 
 
@@ -16,19 +18,27 @@ class Report:
     notes: list[str] = field(default_factory=list)
     stopped: str | None = None  # why the run stopped early (a limit), resumable
     reads: dict[str, int] = field(default_factory=dict)  # "system.Object" -> most records one read returned
+    # Pairs the engine runs with their sides swapped (runtime/orientation.py): their directions
+    # are counted the engine's way and reported the mapping's way.
+    mirrored: frozenset[str] = frozenset()
+
+    def direction(self, pair: str, direction: str) -> str:
+        return FLIP.get(direction, direction) if pair in self.mirrored else direction
 
     def read(self, system: str, obj: str, count: int) -> None:
         key = f"{system}.{obj}"
         self.reads[key] = max(self.reads.get(key, 0), count)
 
     def count(self, pair: str, direction: str, what: str, n: int = 1) -> None:
-        self.flows.setdefault((pair, direction), Counter())[what] += n
+        self.flows.setdefault((pair, self.direction(pair, direction)), Counter())[what] += n
 
     keep_changes: bool = True  # every write, for a dry run's listing; a real run keeps only dead letters
 
     def change(self, **entry: Any) -> None:
         # 100,000 writes kept as dicts would be most of a large run's memory.
         if self.keep_changes or entry.get("action") == "dead_letter":
+            if "direction" in entry and "pair" in entry:
+                entry["direction"] = self.direction(entry["pair"], entry["direction"])
             self.changes.append(entry)
 
     def as_dict(self) -> dict[str, Any]:

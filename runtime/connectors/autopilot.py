@@ -23,6 +23,8 @@ def custom_key(field_type: str, name: str) -> str:
 
 class Autopilot:
     system = "autopilot"
+    # No `updated_since`: a pass reads contacts whole (or a list's roster) and holds them.
+    changes_since = False
 
     def __init__(self, client: Any) -> None:
         self.http = client

@@ -30,6 +30,9 @@ OPTION_TYPES = ("enum", "set")
 
 class Pipedrive:
     system = "pipedrive"
+    # Lists records changed since a time (`updated_since`, sorted by update time): a pass can
+    # walk this side in chunks from a cursor (runtime/orientation.py).
+    changes_since = True
 
     def __init__(self, client: Any, *, page_size: int = 500) -> None:
         self.http = client
