@@ -21,12 +21,10 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from syncmap.compiler import passes
 from syncmap.runtime.candidates import BEFORE, FIELD_LEVEL, GONE, SHARED, Candidate, DeadLetter, is_gone
-from syncmap.runtime.connectors.autopilot import Autopilot
 from syncmap.runtime.connectors.base import Record
-from syncmap.runtime.connectors.pipedrive import Pipedrive
 from syncmap.runtime.diff import Op, diff, digest_ops, keys_of, snapshot_after
-from syncmap.runtime.orientation import orient
 from syncmap.runtime.pair_run_host import PairRunHost
 from syncmap.runtime.pairing import Pairing, id_order
 from syncmap.runtime.report import Report
@@ -59,7 +57,6 @@ class PairRun(Pairing, Writing):
         self.sides = {s: Side(s, pair[s]["system"], pair[s]["object"]) for s in SIDES}
         for s in SIDES:
             self.sides[s].keys = self._keys(s)
-        self.flows = {"left_to_right": "right", "right_to_left": "left", "both": None}[pair["direction"]]
         self.lettered: set[tuple[str, str]] = set()  # (side, record id) given a dead letter this pass
         self.waiting = 0  # records whose related record is not synced yet (R17)
         self._letters: dict[tuple[str, str], list[Any]] | None = None
@@ -82,23 +79,28 @@ class PairRun(Pairing, Writing):
         for implicit in self.pair["implicit_filters"]:
             if implicit["side"] == system:
                 keys[implicit["field"]] = None
-        if system == "autopilot" and obj == "Contact":
-            keys["Email"] = None  # Autopilot updates a contact by its email
+        upsert_key = passes.traits(system, obj).upsert_key
+        if upsert_key is not None:
+            keys[upsert_key] = None  # a write into this side names its record by this key
         for required in self.pair["required"]:
             if required["system"] == system and required["object"] == obj:
                 keys[required["field"]] = None
         return list(keys)
 
     def writes(self, side: str) -> bool:
-        return self.pair["direction"] == "both" or self.flows == side
+        return passes.flows_into(self.pair, side)
 
     # -- reading --------------------------------------------------------------------------------
+    def connector(self, side: str) -> Any:
+        return self.engine.connectors[self.sides[side].system]
+
     async def chunks(self, side: str, *, full: bool) -> AsyncIterator[dict[str, Record]]:
-        """Pipedrive's side, CHUNK records at a time: a pass pairs and writes each chunk before
-        reading on, so memory holds one chunk, not the whole collection."""
+        """The walked side, CHUNK records at a time, from the pair's cursor: a pass pairs and
+        writes each chunk before reading on, so memory holds one chunk, not the collection. A
+        side that cannot list its changes since a time is read whole, in one chunk."""
         s = self.sides[side]
-        connector = self.engine.connectors[s.system]
-        if not isinstance(connector, Pipedrive):
+        connector = self.connector(side)
+        if not passes.walkable(self.pair[side]):
             yield await self.read(side, full=full)
             return
         since = None
@@ -108,10 +110,10 @@ class PairRun(Pairing, Writing):
         newest, total, chunk = None, 0, {}
         async for page in connector.pages(s.obj, updated_since=since):
             for raw in page:
-                record = connector.flatten(s.obj, raw, s.keys)
-                if not record.deleted:
-                    chunk[record.id] = record
-                newest = max(newest or 0.0, record.updated or 0.0)
+                for record in connector.records(s.obj, raw, s.keys):
+                    if not record.deleted:
+                        chunk[record.id] = record
+                    newest = max(newest or 0.0, record.updated or 0.0)
             if len(chunk) >= CHUNK:
                 total += len(chunk)
                 self.engine.progress(f"{self.id}: read {total:,} {s.system} {s.obj} records")
@@ -123,54 +125,33 @@ class PairRun(Pairing, Writing):
         yield chunk
 
     async def read(self, side: str, *, full: bool) -> dict[str, Record]:
+        """A side whole: every record, or, for a side scoped by a list, the list's members."""
         s = self.sides[side]
-        connector = self.engine.connectors[s.system]
+        connector = self.connector(side)
         records: dict[str, Record] = {}
-        if isinstance(connector, Pipedrive):
+        if passes.walkable(self.pair[side]):
             async for chunk in self.chunks(side, full=full):
                 records.update(chunk)
             return records
-        if s.obj == "Activity":
-            async for page in connector.pages():
-                for raw in page:
-                    for record in engagement_records(raw):
-                        records[record.id] = record
-            return records
-        async for page in self.contact_pages(side):
+        pages = connector.member_pages(self.scope_lists(side)[0]) if side == "right" and self.roster_only() else connector.pages(s.obj)
+        async for page in pages:
             for raw in page:
-                record = connector.flatten(raw, s.keys)
-                records[record.id] = record
+                for record in connector.records(s.obj, raw, s.keys):
+                    if not record.deleted:
+                        records[record.id] = record
             self.engine.progress(f"{self.id}: read {len(records):,} {s.system} {s.obj} records")
         self.engine.report.read(s.system, s.obj, len(records))
         return records
 
     def needs_right_read(self) -> bool:
-        """Autopilot upserts by Email, so a one-way push into contacts paired by email alone
-        needs no read of Autopilot first: the upsert pairs (and says which contact it was)."""
-        right = self.sides["right"]
-        if self.writes("left") or right.system != "autopilot" or right.obj != "Contact" or not self.pair["match"]:
-            return True
-        for group in self.pair["match"]:
-            keys = group["keys"]
-            if len(keys) != 1 or not isinstance(keys[0].get("right"), Mapping) or keys[0]["right"].get("path") != ["Email"]:
-                return True
-        return False
+        return passes.reads_held_side(self.pair)
+
+    def scope_lists(self, side: str) -> list[str]:
+        """Titles of the lists of this side's system that scope the pair."""
+        return passes.scope_lists(self.pair, self.sides[side].system)
 
     def roster_only(self) -> bool:
-        """With `only autopilot.list(…) -> pipedrive`, contacts off the list never flow into
-        Pipedrive, and what flows out needs no read (the upsert pairs by email): reading the
-        list's roster is enough (R2), however many contacts the account has."""
-        right = self.sides["right"]
-        return right.system == "autopilot" and right.obj == "Contact" and bool(self.engine.scope_list_titles(self.pair))
-
-    def contact_pages(self, side: str) -> Any:
-        ap: Autopilot = self.engine.connectors["autopilot"]
-        if self.roster_only():
-            title = self.engine.scope_list_titles(self.pair)[0]
-            if title not in ap.lists:
-                return _no_pages()
-            return ap.roster_pages(ap.lists[title])
-        return ap.pages()
+        return passes.roster_only(self.pair)
 
     # -- the pass ---------------------------------------------------------------------------------
     async def run(self, only: Mapping[str, set[str]] | None = None) -> None:
@@ -189,7 +170,7 @@ class PairRun(Pairing, Writing):
             left_chunks = self.chunks("left", full=whole_left)
         self.right_complete = not only and self.needs_right_read() and not self.roster_only()
         if not only and self.roster_only() and self.needs_right_read():
-            engine.members.setdefault(engine.scope_list_titles(self.pair)[0], set(right))  # the roster just read
+            engine.members.setdefault(self.scope_lists("right")[0], set(right))  # the roster just read
         members = await engine.scope_members(self.pair)
         # Links as they were before this pass: what a full read does not find was deleted. A
         # record this pass creates is in no read, so the list is taken before anything is linked.
@@ -246,7 +227,7 @@ class PairRun(Pairing, Writing):
             for record_id in sorted(missing[side]):
                 links = [self.state.link_by_left(self.id, record_id)] if side == "left" else self.state.links_by_right(self.id, record_id)
                 gone.extend((side, link) for link in links if link is not None and not is_gone(link, side))
-        await self.partners_by_email(read)
+        await self.partners_by_key(read)
         members = await engine.scope_members(self.pair)
         self.begin_pairing(read["right"])
         with self.state.transaction():
@@ -256,35 +237,35 @@ class PairRun(Pairing, Writing):
         if gone:
             await self.deletions(gone)
 
-    async def partners_by_email(self, read: dict[str, dict[str, Record]]) -> None:
-        """An unlinked Pipedrive record's contact, read by its email (Autopilot keys contacts by
-        email): pairing then sees the contact as a full pass would."""
+    async def partners_by_key(self, read: dict[str, dict[str, Record]]) -> None:
+        """An unlinked left record's partner, read by the key the right side's writes are keyed
+        by (Autopilot finds a contact by its email): pairing then sees it as a full pass would."""
         right = self.sides["right"]
-        if right.system != "autopilot" or right.obj != "Contact":
+        connector = self.connector("right")
+        key = passes.traits(right.system, right.obj).upsert_key
+        if key is None:
             return
-        ap: Autopilot = self.engine.connectors["autopilot"]
         for record in list(read["left"].values()):
             if self.state.link_by_left(self.id, record.id) is not None:
                 continue
             for group in self.pair["match"]:
-                for key in group["keys"]:
-                    if key["kind"] != "field" or not isinstance(key.get("right"), Mapping) or key["right"].get("path") != ["Email"]:
+                for match in group["keys"]:
+                    if match["kind"] != "field" or not isinstance(match.get("right"), Mapping) or match["right"].get("path") != [key]:
                         continue
-                    email = normalize_key(record.values.get(ref_key(key["left"])), ("trim",))
-                    if email is None:
+                    value = normalize_key(record.values.get(ref_key(match["left"])), ("trim",))
+                    if value is None:
                         continue
-                    raw = await ap.get(email)
+                    raw = await connector.get(right.obj, value)
                     if raw is not None:
-                        contact = ap.flatten(raw, self.sides["right"].keys)
-                        read["right"].setdefault(contact.id, contact)
+                        partner = connector.flatten(right.obj, raw, right.keys)
+                        read["right"].setdefault(partner.id, partner)
 
     def targetable(self) -> bool:
         """Whether one record can be synced alone (`targeted`): one-to-one pairs matched by
         fields. Others pair through records of the other side that a pass reads (the contacts
         of a company, the person's partner of a deal)."""
         matched_by_fields = all(key["kind"] == "field" for group in self.pair["match"] for key in group["keys"])
-        sides = {(self.pair[s]["system"], self.pair[s]["object"]) for s in SIDES}
-        return self.one_to_one() and matched_by_fields and sides == {("pipedrive", "Person"), ("autopilot", "Contact")}
+        return self.one_to_one() and matched_by_fields and passes.keyed_writes(self.pair, "right") is not None
 
     def echo(self, side: str, record: Record) -> bool:
         """Whether `record` holds exactly the values last synced on its side: our own write
@@ -301,19 +282,15 @@ class PairRun(Pairing, Writing):
 
     async def read_ids(self, side: str, ids: set[str]) -> dict[str, Record]:
         s = self.sides[side]
-        connector = self.engine.connectors[s.system]
+        connector = self.connector(side)
         records: dict[str, Record] = {}
         for record_id in sorted(ids):
-            if isinstance(connector, Pipedrive):
-                raw = await connector.get(s.obj, record_id)
-                if raw is not None:
-                    await connector.ensure_related(raw)
-                    records[record_id] = connector.flatten(s.obj, raw, s.keys)
-            elif s.obj == "Contact":
-                raw = await connector.get(record_id)
-                if raw is not None:
-                    record = connector.flatten(raw, s.keys)
-                    records[record.id] = record
+            raw = await connector.get(s.obj, record_id)
+            if raw is None:
+                continue
+            await connector.ensure_related(raw)
+            # An item may hold several records (a contact carries its activities): the one asked for.
+            records.update((r.id, r) for r in connector.records(s.obj, raw, s.keys) if r.id == record_id)
         return records
 
     # -- pairing ---------------------------------------------------------------------------------
@@ -392,36 +369,37 @@ class PairRun(Pairing, Writing):
         ):
             return candidate
         s = self.sides["left"]
-        if s.system != "pipedrive" or s.obj != "Person":
-            return candidate
+        connector = self.connector("left")
         for group in self.pair["match"]:
             for key in group["keys"]:
-                if key["kind"] == "field" and isinstance(key.get("left"), Mapping) and key["left"].get("type") == "email":
-                    email = normalize_key(candidate.right.values.get(ref_key(key["right"])), ("trim", "lowercase"))
-                    if email is None:
+                if key["kind"] != "field" or not isinstance(key.get("left"), Mapping) or not isinstance(key.get("right"), Mapping):
+                    continue
+                value = normalize_key(candidate.right.values.get(ref_key(key["right"])), tuple(key.get("normalize") or ("trim", "lowercase")))
+                if value is None:
+                    continue
+                found = await connector.find_ids(s.obj, key["left"], value)
+                for record_id in sorted(found or (), key=id_order):
+                    raw = await connector.get(s.obj, record_id)
+                    if raw is None:
                         continue
-                    pd: Pipedrive = self.engine.connectors["pipedrive"]
-                    for person_id in sorted(await pd.find_person_ids_by_email(email), key=id_order):
-                        raw = await pd.get(s.obj, person_id)
-                        if raw is None:
-                            continue
-                        record = pd.flatten(s.obj, raw, s.keys)
-                        linked = self.state.link_by_left(self.id, record.id)
-                        if linked is None:
-                            return Candidate(record, candidate.right)
-                        if linked.right_id != candidate.right.id:
-                            self.engine.dead_letter(
-                                self,
-                                "right",
-                                candidate.right.id,
-                                DeadLetter(
-                                    "duplicate_match_key",
-                                    f"Contact {candidate.right.id} has the email of Pipedrive person {record.id}, which is "
-                                    f"paired with contact {linked.right_id}: it is not synced (merge the duplicates, R9)",
-                                    holder=record.id,
-                                ),
-                            )
-                            return Candidate(None, None)
+                    record = connector.flatten(s.obj, raw, s.keys)
+                    linked = self.state.link_by_left(self.id, record.id)
+                    if linked is None:
+                        return Candidate(record, candidate.right)
+                    if linked.right_id != candidate.right.id:
+                        self.engine.dead_letter(
+                            self,
+                            "right",
+                            candidate.right.id,
+                            DeadLetter(
+                                "duplicate_match_key",
+                                f"{self.pair['right']['object']} {candidate.right.id} has the match key of {s.system} "
+                                f"{s.obj.lower()} {record.id}, which is paired with {linked.right_id}: it is not synced "
+                                "(merge the duplicates, R9)",
+                                holder=record.id,
+                            ),
+                        )
+                        return Candidate(None, None)
         return candidate
 
     def main_direction(self) -> str:
@@ -651,10 +629,11 @@ class PairRun(Pairing, Writing):
             )
             if engine.dry_run:
                 continue
-            if flows and self.pair[other]["system"] == "autopilot":
-                shared = [other for other in self.state.links_by_right(self.id, link.right_id) if other.left_id != link.left_id]
+            if flows:
+                # A right record several left records pair with goes only with the last of them.
+                shared = other == "right" and any(o.left_id != link.left_id for o in self.state.links_by_right(self.id, link.right_id))
                 if not shared:
-                    await engine.connectors["autopilot"].delete(link.right_id)
+                    await self.connector(other).delete(self.pair[other]["object"], link.right_id if other == "right" else link.left_id)
                     engine.report.count(self.id, _direction(other), "deleted")
                 self.state.remove_link(self.id, link.left_id)
             else:
@@ -693,38 +672,6 @@ def _newest(candidate: Candidate) -> str:
     return "left"
 
 
-def engagement_records(contact: Mapping[str, Any]) -> list[Record]:
-    """Autopilot's engagement history (`mail_*` maps of delivery id -> epoch ms) as activities."""
-    from syncmap.runtime.times import to_epoch
-
-    records = []
-    for key, events in contact.items():
-        if not key.startswith("mail_") or not isinstance(events, Mapping):
-            continue
-        kind = key[len("mail_") :]
-        for delivery, when in events.items():
-            moment = to_epoch(when)
-            if moment is None:
-                continue
-            occurred = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
-            record_id = f"{contact['contact_id']}:{kind}:{delivery}"
-            records.append(
-                Record(
-                    record_id,
-                    {
-                        "kind": kind,
-                        "occurred_at": occurred,
-                        "contact": str(contact["contact_id"]),
-                        "contact_id": str(contact["contact_id"]),
-                        "delivery_id": delivery,
-                        "activity_id": record_id,
-                    },
-                    moment,
-                )
-            )
-    return records
-
-
 class Engine:
     def __init__(
         self,
@@ -739,9 +686,9 @@ class Engine:
         errors: tuple[type[BaseException], type[BaseException]] | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> None:
-        # Each pair faces the way its pass walks (runtime/orientation.py): what follows reads the
+        # Each pair faces the way its pass walks (compiler/passes.py): what follows reads the
         # oriented plan only, so either order of a pair's sides runs as its mirror image.
-        self.plan = orient(plan, {name for name, connector in connectors.items() if getattr(connector, "changes_since", False)})
+        self.plan = passes.orient(plan)
         self.connectors, self.state = connectors, state
         self.dry_run, self.full_scan_every = dry_run, full_scan_every
         self.ctx = ctx or Context()
@@ -765,108 +712,39 @@ class Engine:
 
     # -- set-up -----------------------------------------------------------------------------
     async def setup(self) -> None:
-        pd: Pipedrive | None = self.connectors.get("pipedrive")
-        ap: Autopilot | None = self.connectors.get("autopilot")
-        if pd is not None:
-            await pd.check()
-            self.ctx.me["pipedrive"] = pd.me.get("id")
-            # Only what the plan needs: users for owner names (`owner.name`), owner ids (R20) and
-            # user(…) values.
-            nodes = _walk(self.plan["pairs"])
-            if any(node.get("kind") == "user" or node.get("relation") in ("owner", "creator") or node.get("api") == "owner_id" for node in nodes):
-                await pd.load_users()
-                self.ctx.users_by_name["pipedrive"] = pd.users_by_name()
-            created = {p[s]["object"] for p in self.plan["pairs"] for s in SIDES if p[s]["system"] == "pipedrive" and p["creates"][s]}
-            if "Activity" in created:
-                await pd.load_activity_types()
-            custom = {ref["object"] for ref in _walk(self.plan["pairs"]) if ref.get("kind") == "custom" and ref.get("system") == "pipedrive"}
-            for obj in sorted(custom):
-                await pd.load_fields(obj)
-            for pair in self.plan["pairs"]:
-                link = pair.get("link")
-                for side in SIDES:
-                    if link and link[side]["system"] == "pipedrive" and link[side]["kind"] == "custom" and not self.dry_run:
-                        await pd.ensure_field(pair[side]["object"], link[side]["custom"]["name"])
-                for op in pair["fields"]:
-                    for ref in [op["target"], *refs_in(op["source"])]:
-                        if ref["system"] == "pipedrive" and ref["kind"] == "custom":
-                            pd.field_key(ref["object"], ref["custom"]["name"])
-            # Records read through a relation (`organization.name`): loaded once per run, so a
-            # value read through a path is there when a pair needs it.
-            hops = {
-                hop["target"]
-                for ref in _walk(self.plan["pairs"])
-                if ref.get("system") == "pipedrive"
-                for hop in ref.get("via") or ()
-                if isinstance(hop, Mapping)
-            }
-            for obj in sorted(hops & {"Organization", "Person", "Deal"}):
-                await pd.load_related(obj)
-        if ap is not None:
-            await ap.check()
-            if any(self.scope_list_titles(pair) for pair in self.plan["pairs"]):
-                await ap.load_lists()
-            for pair in self.plan["pairs"]:
-                for title in self.mirror_list_titles(pair) + self.scope_list_titles(pair):
-                    if not self.dry_run:
-                        await ap.ensure_list(title)
-
-    def scope_list_titles(self, pair: Mapping[str, Any]) -> list[str]:
-        titles = []
-        for scope in pair["scope"]:
-            for node in _walk(scope["condition"]):
-                if node.get("op") == "member" and node.get("system") == "autopilot":
-                    titles.append(node["list"])
-        return titles
-
-    def mirror_list_titles(self, pair: Mapping[str, Any]) -> list[str]:
-        """R7: the list that scopes what flows into Pipedrive mirrors the persons synced out."""
-        if pair["right"]["system"] != "autopilot" or pair["left"]["object"] != "Person" or pair["direction"] == "right_to_left":
-            return []
-        return self.scope_list_titles(pair)
+        """Each connector checks its credentials and loads (or, writing, creates) what the plan
+        needs of its account: users, custom fields, link fields, activity types, lists."""
+        for name, connector in self.connectors.items():
+            await connector.check()
+            lists = list(dict.fromkeys(t for pair in self.plan["pairs"] for t in passes.mirror_lists(pair) + passes.scope_lists(pair, name)))
+            await connector.prepare(self.plan["pairs"], lists=lists, write=not self.dry_run)
+            self.ctx.me[name] = connector.me_id()
+            users = connector.users_by_name()
+            if users:
+                self.ctx.users_by_name[name] = users
 
     def mirror_lists(self, pair: Mapping[str, Any]) -> list[tuple[str, str]]:
-        """(title, list id) of each mirror list Autopilot has (a title it lacks is left out, never
-        paired with another title's id)."""
-        ap: Autopilot = self.connectors["autopilot"]
-        return [(t, ap.lists[t]) for t in self.mirror_list_titles(pair) if t in ap.lists]
+        """(title, list id) of each mirror list the account has (a title it lacks is left out,
+        never paired with another title's id)."""
+        right = self.connectors[pair["right"]["system"]]
+        return [(t, list_id) for t in passes.mirror_lists(pair) if (list_id := right.list_id(t)) is not None]
 
     async def scope_members(self, pair: Mapping[str, Any]) -> dict[str, set[str]]:
-        ap: Autopilot | None = self.connectors.get("autopilot")
-        for title in self.scope_list_titles(pair):
-            if title in self.members or ap is None:
-                continue
-            ids: set[str] = set()
-            list_id = ap.lists.get(title)
-            if list_id:
-                async for page in ap.roster_pages(list_id):
-                    ids.update(str(c["contact_id"]) for c in page)
-            self.members[title] = ids
+        """The ids of each scope list's members, read once per run (`members`, by title)."""
+        for side in SIDES:
+            connector = self.connectors.get(pair[side]["system"])
+            for title in passes.scope_lists(pair, pair[side]["system"]):
+                if title in self.members or connector is None:
+                    continue
+                ids: set[str] = set()
+                async for page in connector.member_pages(title):
+                    ids.update(connector.flatten(pair[side]["object"], raw, ()).id for raw in page)
+                self.members[title] = ids
         return self.members
 
-    def check_pipedrive_values(self, obj: str, changes: dict[str, Any]) -> None:
-        """Values about to be written to Pipedrive against the account: an owner must be an
-        active user (R20), an activity type one of the account's (R18, written as its key).
-        A DeadLetter says which."""
-        pd: Pipedrive = self.connectors["pipedrive"]
-        # The connecting user (the owner default, R13) is one by definition; any other id is
-        # checked against the account's users, loaded whenever the plan can write one.
-        owner = changes.get("owner_id")
-        if "owner_id" in changes and not is_empty(owner) and str(owner) != str(pd.me.get("id")) and not pd.active_user(owner):
-            raise DeadLetter(
-                "owner_not_a_user",
-                f"owner id {owner} is not an active user of this Pipedrive account (R20)",
-                owner_id=owner,
-            )
-        if obj == "Activity" and not is_empty(changes.get("type")):
-            key = pd.activity_type_key(changes["type"])
-            if key is None:
-                raise DeadLetter(
-                    "activity_type_unknown",
-                    f"activity type {changes['type']!r} is not one of the account's activity types (R18)",
-                    type=changes["type"],
-                )
-            changes["type"] = key
+    def check_values(self, system: str, obj: str, changes: dict[str, Any]) -> None:
+        """Values about to be written, against the account (a DeadLetter says which does not fit)."""
+        self.connectors[system].check_values(obj, changes)
 
     def owner_default(self, value: Mapping[str, Any]) -> Any:
         from syncmap.runtime.values import evaluate
@@ -924,16 +802,19 @@ class Engine:
     async def pass_pair(self, pair_id: str) -> None:
         """One pair's pass, as `run` makes it, within the serving run (rosters read afresh)."""
         pair = next(p for p in self.plan["pairs"] if p["id"] == pair_id)
-        for title in self.scope_list_titles(pair):
+        for title in passes.scope_lists(pair):
             self.members.pop(title, None)
         await PairRun(self, pair, self.run_id).run(None)
 
     def pairs_fed_by(self, system: str, obj: str) -> list[str]:
         """Pairs whose records come out of this object's records without being it: Autopilot
         activities are the engagement a contact carries."""
-        if (system, obj) != ("autopilot", "Contact"):
-            return []
-        return [p["id"] for p in self.plan["pairs"] if any(p[s]["system"] == "autopilot" and p[s]["object"] == "Activity" for s in SIDES)]
+        connector = self.connectors.get(system)
+        return [
+            p["id"]
+            for p in self.plan["pairs"]
+            if connector is not None and any(p[s]["system"] == system and connector.carried_by(p[s]["object"]) == obj for s in SIDES)
+        ]
 
     def pairs_of(self, system: str, obj: str) -> list[tuple[str, str]]:
         """(pair id, side) of every pair that syncs this object, in stage order."""
@@ -1015,18 +896,6 @@ class Engine:
     def log(self, kind: str, pair: str, details: dict[str, Any]) -> None:
         if not self.dry_run:
             self.state.log_event(self.run_id, kind, pair, _jsonable(details))
-
-
-def _walk(node: Any) -> list[Mapping[str, Any]]:
-    found = []
-    if isinstance(node, Mapping):
-        found.append(node)
-        for child in node.values():
-            found.extend(_walk(child))
-    elif isinstance(node, list):
-        for child in node:
-            found.extend(_walk(child))
-    return found
 
 
 def _jsonable(value: Any) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from syncmap.compiler import passes
 from syncmap.runtime.candidates import Candidate, DeadLetter
 from syncmap.runtime.connectors.base import Record
 from syncmap.runtime.pair_run_host import PairRunHost
@@ -142,7 +143,7 @@ class Pairing(PairRunHost):
         """Whether a record pairs with at most one partner: persons and contacts (and any pair
         kept by a link field). Otherwise many right records may share one left record (the
         contacts of one company and its organization)."""
-        return bool(self.pair.get("link")) or (self.pair["left"]["object"], self.pair["right"]["object"]) == ("Person", "Contact")
+        return passes.one_to_one(self.pair)
 
     def distinct_right(self, unpaired: list[Record]) -> list[Candidate]:
         """Candidates for the right side's unpaired records, one per match key.

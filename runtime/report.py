@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from syncmap.runtime.orientation import FLIP
+from syncmap.compiler.passes import FLIP
 
 COUNTS = ("created", "updated", "unchanged", "deleted", "linked", "conflicts", "dead_letters")
 
@@ -18,7 +18,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     stopped: str | None = None  # why the run stopped early (a limit), resumable
     reads: dict[str, int] = field(default_factory=dict)  # "system.Object" -> most records one read returned
-    # Pairs the engine runs with their sides swapped (runtime/orientation.py): their directions
+    # Pairs the engine runs with their sides swapped (compiler/passes.py): their directions
     # are counted the engine's way and reported the mapping's way.
     mirrored: frozenset[str] = frozenset()
 

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from syncmap.compiler import passes
 from syncmap.runtime.candidates import BEFORE, SHARED, Candidate, DeadLetter, is_gone
 from syncmap.runtime.connectors.autopilot import Autopilot
 from syncmap.runtime.connectors.base import ConnectorError, Record
@@ -49,7 +50,7 @@ class Writing(PairRunHost):
         # The record a refusal is about: the source of the write (the right record), else the left.
         blamed = candidate.either("right")
         try:
-            engine.check_pipedrive_values(s.obj, changes)
+            engine.check_values(s.system, s.obj, changes)
         except DeadLetter as letter:
             engine.dead_letter(self, *blamed, letter)
             return None
@@ -320,7 +321,7 @@ class Writing(PairRunHost):
         pass shows any that did not (an account where that key does nothing for an existing
         contact, a marketer who took one off), and those are added."""
         engine = self.engine
-        titles = engine.mirror_list_titles(self.pair)
+        titles = passes.mirror_lists(self.pair)
         if not titles or engine.dry_run:
             return
         ap: Autopilot = engine.connectors["autopilot"]

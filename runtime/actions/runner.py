@@ -23,16 +23,21 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
+from syncmap.compiler import passes
+from syncmap.compiler.passes import plan_nodes
 from syncmap.runtime.actions.stages import resolve_stage
 from syncmap.runtime.candidates import Candidate, DeadLetter, is_gone
 from syncmap.runtime.connectors.autopilot import Autopilot
 from syncmap.runtime.connectors.base import Record
 from syncmap.runtime.connectors.pipedrive import Pipedrive
-from syncmap.runtime.engine import Engine, PairRun, _jsonable, _walk
+from syncmap.runtime.engine import Engine, PairRun, _jsonable
 from syncmap.runtime.pairing import id_order
 from syncmap.runtime.runner import ACTION_LETTERS
 from syncmap.runtime.state import StateStore
 from syncmap.runtime.values import Context, evaluate, is_empty, ref_key, refs_in, same, truth
+
+# A person is found by its email before an action creates one (R4).
+EMAIL_KEY = {"type": "email"}
 
 # A done key is remembered this long: a retry inside it is a duplicate, the same key after it acts
 # again. Autopilot documents no retry span for journey webhooks; a day covers any retry policy seen.
@@ -111,7 +116,7 @@ class ActionRunner:
         self.person_pair = next(
             (
                 p
-                for p in plan["pairs"]
+                for p in self.engine.plan["pairs"]  # oriented: the person's side is on the left
                 if (p["left"]["system"], p["left"]["object"], p["right"]["system"], p["right"]["object"])
                 == ("pipedrive", "Person", "autopilot", "Contact")
             ),
@@ -135,7 +140,7 @@ class ActionRunner:
         ids (R20), activity types (R18), pipelines and stages, custom fields they write."""
         await self.engine.setup()
         pd = self.pd
-        nodes = _walk(self.plan["actions"])
+        nodes = plan_nodes(self.plan["actions"])
         if not pd.users and any(node.get("api") == "owner_id" or node.get("kind") == "user" for node in nodes):
             await pd.load_users()
             self.ctx.users_by_name["pipedrive"] = pd.users_by_name()
@@ -164,7 +169,7 @@ class ActionRunner:
             if isinstance(contact, Mapping) and not is_empty(contact.get("contact_id")):
                 raw: dict[str, Any] | None = dict(contact)
             else:
-                raw = await self.ap.get(quote(given, safe="@"))
+                raw = await self.ap.get("Contact", quote(given, safe="@"))
             if raw is None:
                 return self._outcome(action, given, DeadLetter("contact_missing", f"Autopilot has no contact {given}"), [])
             contact_id = str(raw.get("contact_id") or given)
@@ -227,7 +232,7 @@ class ActionRunner:
                     field=node["custom"]["name"],
                 )
         keys = ["Email", *dict.fromkeys(ref_key(r) for r in refs_in(action["steps"]) if r["system"] == "autopilot")]
-        contact = self.ap.flatten(raw, keys)
+        contact = self.ap.flatten("Contact", raw, keys)
         person_id = await self._find_person(contact)
         creating = None
         if person_id is None:
@@ -243,9 +248,9 @@ class ActionRunner:
         for index, step in enumerate(action["steps"]):
             writes += await self._plan_step(index, step, contact.values, ctx, person_id, creating)
         if creating is not None:
-            self.engine.check_pipedrive_values("Person", creating)
+            self.engine.check_values("pipedrive", "Person", creating)
         for write in writes:
-            self.engine.check_pipedrive_values(write.object, write.changes)
+            self.engine.check_values("pipedrive", write.object, write.changes)
         if self.dry_run:
             if creating is not None:
                 done.append(Write(-1, "Person", "create", None, creating).as_dict())
@@ -276,7 +281,7 @@ class ActionRunner:
         email = contact.values.get("Email")
         if is_empty(email):
             return None
-        for person_id in sorted(await self.pd.find_person_ids_by_email(str(email).strip().lower()), key=id_order):
+        for person_id in sorted(await self.pd.find_ids("Person", EMAIL_KEY, str(email).strip().lower()) or (), key=id_order):
             paired = self.state.link_by_left(pair_id, person_id) if pair_id else None
             if paired is not None and paired.right_id != contact.id:
                 continue  # another contact's person (duplicates stay separate, R9)
@@ -299,8 +304,8 @@ class ActionRunner:
         owner default (R13), link field (R11), required values. The action brings the contact
         into the pair's scope (it joins the mirror list), but the pair's filters still hold."""
         run = self._person_pair_run(0, contact)
-        record = self.ap.flatten(raw, run.sides["right"].keys)
-        members = {title: {record.id} for title in self.engine.scope_list_titles(run.pair)}
+        record = self.ap.flatten("Contact", raw, run.sides["right"].keys)
+        members = {title: {record.id} for title in passes.scope_lists(run.pair)}
         planned = run.plan_candidate(Candidate(None, record), members)
         if planned is None or not planned[1]["left"]:
             raise DeadLetter(
@@ -314,7 +319,7 @@ class ActionRunner:
         sees a synced pair, not a new contact), then put the contact on the mirror list (R7)."""
         run = self._person_pair_run(run_id, contact)
         pair = run.pair
-        record = self.ap.flatten(raw, run.sides["right"].keys)
+        record = self.ap.flatten("Contact", raw, run.sides["right"].keys)
         write = await run.prepare_left(Candidate(None, record), dict(changes))
         if write is None:  # a relation the pair writes is not synced yet (R17)
             raise DeadLetter("person_not_created", f"contact {record.id}'s person needs a related record that is not in Pipedrive yet")
@@ -466,7 +471,7 @@ class ActionRunner:
 
 
 def _custom_targets(node: Any) -> list[Mapping[str, Any]]:
-    return [n for n in _walk(node) if n.get("kind") == "custom" and n.get("system") == "pipedrive" and "object" in n]
+    return [n for n in plan_nodes(node) if n.get("kind") == "custom" and n.get("system") == "pipedrive" and "object" in n]
 
 
 def _count(writes: list[dict[str, Any]]) -> str:

@@ -4,6 +4,7 @@ rosters and membership. Facts: ../shared/ref/autopilot-api.md.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -23,8 +24,6 @@ def custom_key(field_type: str, name: str) -> str:
 
 class Autopilot:
     system = "autopilot"
-    # No `updated_since`: a pass reads contacts whole (or a list's roster) and holds them.
-    changes_since = False
 
     def __init__(self, client: Any) -> None:
         self.http = client
@@ -32,6 +31,36 @@ class Autopilot:
 
     async def check(self) -> None:
         await self.http.request("GET", "/account")
+
+    @staticmethod
+    def me_id() -> Any:
+        return None  # an API key belongs to the account, not to a user
+
+    @staticmethod
+    def users_by_name() -> dict[str, Any]:
+        return {}
+
+    async def prepare(self, pairs: Sequence[Mapping[str, Any]], *, lists: Sequence[str], write: bool) -> None:
+        """The lists the pairs name (scope and mirror lists, by title), created when writing."""
+        if not lists:
+            return
+        await self.load_lists()
+        if write:
+            for title in lists:
+                await self.ensure_list(title)
+
+    @staticmethod
+    def check_values(obj: str, changes: dict[str, Any]) -> None:
+        """Nothing to check against the account (a custom value's type: `misfit`)."""
+
+    def list_id(self, title: str) -> str | None:
+        return self.lists.get(title)
+
+    async def member_pages(self, title: str) -> AsyncIterator[list[dict[str, Any]]]:
+        """The contacts on the list titled `title` (none when the account has no such list)."""
+        if title in self.lists:
+            async for page in self.roster_pages(self.lists[title]):
+                yield page
 
     async def load_lists(self) -> None:
         answer = await self.http.request("GET", "/lists")
@@ -64,7 +93,11 @@ class Autopilot:
             raise ConnectorError(f'could not create the Autopilot list "{title}": try again later')
         return self.lists[title]
 
-    async def pages(self) -> AsyncIterator[list[dict[str, Any]]]:
+    async def pages(self, obj: str = "Contact", *, updated_since: float | None = None) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every contact, a bookmark page at a time. Autopilot lists no changes since a time
+        (its catalog names no `api.changes_since`), so `updated_since` must be None; activities are read out of
+        the contacts that carry them (`records`)."""
+        assert updated_since is None, "Autopilot cannot list the contacts changed since a time"
         path = "/contacts"
         while True:
             answer = await self.http.request("GET", path)
@@ -86,9 +119,23 @@ class Autopilot:
                 return
             path = f"/list/{list_id}/contacts/{bookmark}"
 
-    async def get(self, contact_id: str) -> dict[str, Any] | None:
+    async def get(self, obj: str, record_id: str) -> dict[str, Any] | None:
+        """A contact by its id or its email (both are keys in Autopilot's paths), or the contact
+        that carries an activity (`contact_id:kind:delivery`)."""
+        contact_id = record_id.partition(":")[0] if obj == "Activity" else record_id
         answer = await self.http.request("GET", f"/contact/{contact_id}", ok=(404,))
         return answer.body if answer.status == 200 else None
+
+    async def ensure_related(self, raw: Mapping[str, Any]) -> None:
+        """Contacts read no field through a relation: nothing to load."""
+
+    async def find_ids(self, obj: str, ref: Mapping[str, Any], value: str) -> list[str] | None:
+        """The contact whose Email is `value` (Autopilot keeps one contact per email address, and
+        its paths take an email for an id); None for any other field, which it cannot search."""
+        if obj != "Contact" or ref.get("path") != ["Email"]:
+            return None
+        raw = await self.get(obj, value)
+        return [str(raw["contact_id"])] if raw is not None else []
 
     async def upsert_many(self, contacts: Sequence[Mapping[str, Any]]) -> dict[str, str]:
         """Bulk upsert by Email, 100 a request; `notify: false` so our writes do not fire hooks.
@@ -102,8 +149,13 @@ class Autopilot:
                 ids[email.strip().lower()] = contact_id
         return ids
 
-    async def delete(self, contact_id: str) -> None:
+    async def delete(self, obj: str, contact_id: str) -> None:
         await self.http.request("DELETE", f"/contact/{contact_id}", ok=(404,))
+
+    @staticmethod
+    def carried_by(obj: str) -> str | None:
+        """The object whose records carry this object's: activities are a contact's engagement."""
+        return "Contact" if obj == "Activity" else None
 
     async def add_to_list(self, list_id: str, contact_id: str) -> None:
         await self.http.request("POST", f"/list/{list_id}/contact/{contact_id}", ok=(404,))
@@ -112,7 +164,12 @@ class Autopilot:
         await self.http.request("DELETE", f"/list/{list_id}/contact/{contact_id}", ok=(404,))
 
     # -- flat values --------------------------------------------------------------------------
-    def flatten(self, raw: Mapping[str, Any], keys: Iterable[str]) -> Record:
+    def records(self, obj: str, raw: Mapping[str, Any], keys: Iterable[str]) -> list[Record]:
+        """The records of `obj` a read item holds: a contact is one contact; its engagement
+        history holds its activities."""
+        return engagement_records(raw) if obj == "Activity" else [self.flatten(obj, raw, keys)]
+
+    def flatten(self, obj: str, raw: Mapping[str, Any], keys: Iterable[str]) -> Record:
         custom = {
             custom_key(item.get("fieldType", "string"), item.get("kind", "")): item.get("value")
             for item in raw.get("custom_fields") or ()
@@ -200,3 +257,33 @@ def fit_custom(key: str, value: Any) -> Any:
             return str(value).strip().lower() == "true"
         raise ValueError(f"{value!r} is not true or false, and the Autopilot field {label!r} is a boolean field")
     return value
+
+
+def engagement_records(contact: Mapping[str, Any]) -> list[Record]:
+    """Autopilot's engagement history (`mail_*` maps of delivery id -> epoch ms) as activities."""
+    records = []
+    for key, events in contact.items():
+        if not key.startswith("mail_") or not isinstance(events, Mapping):
+            continue
+        kind = key[len("mail_") :]
+        for delivery, when in events.items():
+            moment = to_epoch(when)
+            if moment is None:
+                continue
+            occurred = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
+            record_id = f"{contact['contact_id']}:{kind}:{delivery}"
+            records.append(
+                Record(
+                    record_id,
+                    {
+                        "kind": kind,
+                        "occurred_at": occurred,
+                        "contact": str(contact["contact_id"]),
+                        "contact_id": str(contact["contact_id"]),
+                        "delivery_id": delivery,
+                        "activity_id": record_id,
+                    },
+                    moment,
+                )
+            )
+    return records

@@ -4,13 +4,15 @@ route (users, `users/me`, activity types, field definitions). Facts: ../shared/r
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
+from syncmap.compiler.passes import plan_nodes
+from syncmap.runtime.candidates import DeadLetter
 from syncmap.runtime.connectors.base import ConnectorError, Record
 from syncmap.runtime.http import UnknownOutcome
 from syncmap.runtime.times import iso_seconds, to_epoch
-from syncmap.runtime.values import is_empty
+from syncmap.runtime.values import is_empty, refs_in
 
 PATHS = {
     "Person": "persons",
@@ -30,9 +32,6 @@ OPTION_TYPES = ("enum", "set")
 
 class Pipedrive:
     system = "pipedrive"
-    # Lists records changed since a time (`updated_since`, sorted by update time): a pass can
-    # walk this side in chunks from a cursor (runtime/orientation.py).
-    changes_since = True
 
     def __init__(self, client: Any, *, page_size: int = 500) -> None:
         self.http = client
@@ -49,6 +48,63 @@ class Pipedrive:
     async def check(self) -> None:
         answer = await self.http.request("GET", "/v1/users/me")
         self.me = answer.body["data"]
+
+    def me_id(self) -> Any:
+        """The connecting user (`pipedrive.me`, the owner default of R13)."""
+        return self.me.get("id")
+
+    async def prepare(self, pairs: Sequence[Mapping[str, Any]], *, lists: Sequence[str], write: bool) -> None:
+        """Load only what the pairs need of the account; with `write`, create the link fields."""
+        mine = [(pair, side) for pair in pairs for side in ("left", "right") if pair[side]["system"] == self.system]
+        nodes = plan_nodes([pair for pair, _ in mine])
+        # Users for owner names (`owner.name`), owner ids (R20) and user(…) values.
+        if any(node.get("kind") == "user" or node.get("relation") in ("owner", "creator") or node.get("api") == "owner_id" for node in nodes):
+            await self.load_users()
+        if any(pair[side]["object"] == "Activity" and pair["creates"][side] for pair, side in mine):
+            await self.load_activity_types()
+        for obj in sorted({ref["object"] for ref in nodes if ref.get("kind") == "custom" and ref.get("system") == self.system}):
+            await self.load_fields(obj)
+        for pair, side in mine:
+            link = pair.get("link")
+            if write and link and link[side]["system"] == self.system and link[side]["kind"] == "custom":
+                await self.ensure_field(pair[side]["object"], link[side]["custom"]["name"])
+            for op in pair["fields"]:
+                for ref in [op["target"], *refs_in(op["source"])]:
+                    if ref["system"] == self.system and ref["kind"] == "custom":
+                        self.field_key(ref["object"], ref["custom"]["name"])  # a missing field stops the run here
+        # Records read through a relation (`organization.name`): loaded once per run, so a value
+        # read through a path is there when a pair needs it.
+        hops = {hop["target"] for ref in nodes if ref.get("system") == self.system for hop in ref.get("via") or () if isinstance(hop, Mapping)}
+        for obj in sorted(hops & set(RELATED_OBJECTS.values())):
+            await self.load_related(obj)
+
+    def check_values(self, obj: str, changes: dict[str, Any]) -> None:
+        """Values about to be written, against the account: an owner must be an active user
+        (R20), an activity type one of the account's (R18, written as its key). A DeadLetter
+        says which."""
+        # The connecting user (the owner default, R13) is one by definition; any other id is
+        # checked against the account's users, loaded whenever the plan can write one.
+        owner = changes.get("owner_id")
+        if "owner_id" in changes and not is_empty(owner) and str(owner) != str(self.me.get("id")) and not self.active_user(owner):
+            raise DeadLetter("owner_not_a_user", f"owner id {owner} is not an active user of this Pipedrive account (R20)", owner_id=owner)
+        if obj == "Activity" and not is_empty(changes.get("type")):
+            key = self.activity_type_key(changes["type"])
+            if key is None:
+                raise DeadLetter(
+                    "activity_type_unknown",
+                    f"activity type {changes['type']!r} is not one of the account's activity types (R18)",
+                    type=changes["type"],
+                )
+            changes["type"] = key
+
+    # Pipedrive has no lists of records a scope could name.
+    @staticmethod
+    def list_id(title: str) -> str | None:
+        return None
+
+    async def member_pages(self, title: str) -> AsyncIterator[list[dict[str, Any]]]:
+        return
+        yield
 
     async def load_users(self) -> None:
         answer = await self.http.request("GET", "/v1/users")
@@ -182,10 +238,14 @@ class Pipedrive:
         data = answer.body.get("data")
         return None if not data or data.get("is_deleted") else data
 
-    async def find_person_ids_by_email(self, email: str) -> list[str]:
-        """Used after a create whose outcome is unknown: look before creating again."""
+    async def find_ids(self, obj: str, ref: Mapping[str, Any], value: str) -> list[str] | None:
+        """Ids of the records whose field `ref` holds `value` (exactly), or None when Pipedrive
+        cannot search that field: persons by email, through the search index (which lags a
+        write by a moment, so a record created seconds ago may be missing)."""
+        if obj != "Person" or ref.get("type") != "email":
+            return None
         answer = await self.http.request(
-            "GET", "/api/v2/persons/search", params={"term": email, "fields": "email", "exact_match": "true", "limit": 10}
+            "GET", "/api/v2/persons/search", params={"term": value, "fields": "email", "exact_match": "true", "limit": 10}
         )
         items = ((answer.body.get("data") or {}).get("items")) or []
         return [str(item["item"]["id"]) for item in items if item.get("item")]
@@ -202,7 +262,15 @@ class Pipedrive:
     async def delete(self, obj: str, record_id: str) -> None:
         await self.http.request("DELETE", f"/api/v2/{PATHS[obj]}/{record_id}", ok=(404, 410))
 
+    @staticmethod
+    def carried_by(obj: str) -> str | None:
+        return None  # every Pipedrive object is read on its own
+
     # -- flat values --------------------------------------------------------------------------
+    def records(self, obj: str, raw: Mapping[str, Any], keys: Iterable[str]) -> list[Record]:
+        """The record a read item is (a deleted one included: a pass skips it)."""
+        return [self.flatten(obj, raw, keys)]
+
     def flatten(self, obj: str, raw: Mapping[str, Any], keys: Iterable[str]) -> Record:
         values = {key: self._read(obj, raw, key) for key in keys}
         return Record(

@@ -15,9 +15,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from syncmap.runtime.connectors.autopilot import Autopilot
+from syncmap.compiler import passes
 from syncmap.runtime.connectors.base import Record
-from syncmap.runtime.connectors.pipedrive import Pipedrive
 from syncmap.runtime.serve.events import Change, ShapeError, autopilot_delivery, pipedrive_delivery
 from syncmap.runtime.serve.metrics import Metrics
 from syncmap.runtime.state import InboxItem
@@ -235,7 +234,7 @@ class Worker:
         wanted = False
         for pair_id, side in engine.pairs_of("autopilot", "Contact"):
             pair = next(p for p in engine.plan["pairs"] if p["id"] == pair_id)
-            if title not in engine.scope_list_titles(pair):
+            if title not in passes.scope_lists(pair):
                 continue
             linked = bool(engine.state.links_by_right(pair_id, change.record_id))
             if change.action == "list_add":
@@ -321,11 +320,8 @@ def flatten(connector: Any, change: Change, keys: list[str]) -> Record:
     """The record a delivery carries, as the connector of its system reads it."""
     raw = change.raw
     assert raw is not None  # flattened only when the delivery carries its record
-    if change.system == "autopilot":
-        ap: Autopilot = connector
-        return ap.flatten(raw, keys)
-    pd: Pipedrive = connector
-    return pd.flatten(change.obj, raw, keys)
+    flat: Record = connector.flatten(change.obj, raw, keys)
+    return flat
 
 
 def refresh_related(connector: Any, change: Change) -> None:

@@ -12,6 +12,9 @@ import pytest
 from harness import MAPPINGS, Sandbox
 
 MAPPING = str(MAPPINGS / "autopilot.syncmap")
+# The same mapping with its sync written Autopilot first: actions create persons through the pair
+# whichever order its sides are written in.
+MIRRORED = str(Path(__file__).resolve().parent / "mappings" / "autopilot-mirrored.syncmap")
 LIST = "Pipedrive Contacts"
 CREATES = ("Add Deal", "Assign Person Owner", "Schedule Activity")
 NEVER_CREATES = ("Update Pipedrive Field", "Update Deal Stage")
@@ -47,10 +50,11 @@ def of_person(sbx: Sandbox, collection: str, person_id: int) -> list[dict]:
     return sbx.pd("GET", f"/api/v2/{collection}", params={"person_id": person_id})["data"] or []
 
 
+@pytest.mark.parametrize("mapping", [MAPPING, MIRRORED], ids=["written", "mirrored"])
 @pytest.mark.parametrize("name", CREATES)
-def test_an_action_that_creates_makes_the_person_and_it_joins_the_sync(sbx: Sandbox, name: str) -> None:
+def test_an_action_that_creates_makes_the_person_and_it_joins_the_sync(sbx: Sandbox, name: str, mapping: str) -> None:
     contact_id = contact(sbx, **{"integer--Pipedrive--Owner--ID": 2})
-    code, outcome = action(sbx, name, "ada@example.com")
+    code, outcome = action(sbx, name, "ada@example.com", mapping=mapping)
     assert (code, outcome["status"], outcome["contact"]) == (0, "done", contact_id), outcome
     [person] = sbx.persons()
     apid = sbx.person_fields()["apId"]
@@ -66,7 +70,7 @@ def test_an_action_that_creates_makes_the_person_and_it_joins_the_sync(sbx: Sand
         assert (activity["subject"], activity["type"]) == ("Follow up with Ada Lovelace", "call")
     # The next run finds the pair linked: no second person, nothing created on either side.
     sbx.clear_log()
-    done = sbx.syncmap("run", MAPPING, "--state", sbx.state, "--format", "json")
+    done = sbx.syncmap("run", mapping, "--state", sbx.state, "--format", "json")
     assert done.returncode == 0, done.stdout + done.stderr
     assert posts(sbx, "/api/v2/persons") == 0 and len(sbx.persons()) == 1
     assert contact_id in sbx.roster(LIST)

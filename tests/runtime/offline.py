@@ -1,11 +1,14 @@
 """Plans and engines for tests of the runtime's decisions that call no API: a compiled plan,
-and an engine over the real SQLite state store with a run started and no connectors."""
+and an engine over the real SQLite state store with a run started, and connectors with no HTTP
+client (their capabilities decide how a pass runs; a request from one fails the test)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from syncmap.compiler.api import compile_plan
+from syncmap.runtime.connectors.autopilot import Autopilot
+from syncmap.runtime.connectors.pipedrive import Pipedrive
 from syncmap.runtime.engine import Engine
 from syncmap.runtime.state import open_state
 
@@ -25,6 +28,6 @@ def shipped_plan(name: str) -> dict:
 
 def offline_engine(plan: dict, state_file: Path) -> Engine:
     state = open_state(state_file)
-    engine = Engine(plan, {}, state)
+    engine = Engine(plan, {"pipedrive": Pipedrive(None), "autopilot": Autopilot(None)}, state)
     engine.run_id = state.start_run(mode="test", plan_digest="d")
     return engine

@@ -187,13 +187,13 @@ async def test_a_create_whose_answer_was_lost_is_looked_for_before_creating_agai
 async def test_two_actions_at_once_for_one_new_contact_make_one_person(tmp_path: Path) -> None:
     async with accounts(tmp_path) as acc:
         pd: Pipedrive = acc.runner.connectors["pipedrive"]
-        search = pd.find_person_ids_by_email
+        search = pd.find_ids
 
-        async def slow_search(email: str) -> list[str]:
+        async def slow_search(obj: str, ref: dict, value: str) -> list[str] | None:
             await asyncio.sleep(0.05)  # as over a network: the other action runs meanwhile
-            return await search(email)
+            return await search(obj, ref, value)
 
-        pd.find_person_ids_by_email = slow_search  # type: ignore[method-assign]
+        pd.find_ids = slow_search  # type: ignore[method-assign]
         outcomes = await asyncio.gather(acc.runner.perform("Add Deal", dict(RECORD)), acc.runner.perform("Schedule Activity", dict(RECORD)))
         assert [o.status for o in outcomes] == ["done", "done"]
         [person] = acc.records("person")

@@ -10,8 +10,8 @@ import pytest
 from offline import offline_engine, shipped_plan
 
 from syncmap.runtime.connectors.base import Record
-from syncmap.runtime.engine import Engine, PairRun
-from syncmap.runtime.state import Link, open_state
+from syncmap.runtime.engine import PairRun
+from syncmap.runtime.state import Link
 
 PAIR = "pipedrive.Person<->autopilot.Contact"
 
@@ -106,7 +106,7 @@ def test_contacts_sharing_an_email_only_the_oldest_may_create(run: PairRun) -> N
     assert letters(run) == [("right", "young", "duplicate_match_key")]
 
 
-def test_values_written_to_pipedrive_are_checked_against_the_live_account(plan: dict, tmp_path: Path) -> None:
+def test_values_written_to_pipedrive_are_checked_against_the_live_account() -> None:
     """R18: an activity type must be one of the account's (by key or by name); R20: an owner id
     must be an active user's (the connecting user always is)."""
     from syncmap.runtime.candidates import DeadLetter
@@ -116,19 +116,17 @@ def test_values_written_to_pipedrive_are_checked_against_the_live_account(plan: 
     pd.activity_types = [{"key_string": "call", "name": "Call"}, {"key_string": "lunch", "name": "Lunch"}]
     pd.me = {"id": 1}
     pd.users = {"1": {"id": 1, "active_flag": True}, "2": {"id": 2, "active_flag": True}, "3": {"id": 3, "active_flag": False}}
-    state = open_state(tmp_path / "state.db")
-    engine = Engine(plan, {"pipedrive": pd}, state)
     changes = {"type": "Lunch"}
-    engine.check_pipedrive_values("Activity", changes)
+    pd.check_values("Activity", changes)
     assert changes == {"type": "lunch"}  # written as the account's key
     with pytest.raises(DeadLetter) as refused:
-        engine.check_pipedrive_values("Activity", {"type": "email"})
+        pd.check_values("Activity", {"type": "email"})
     assert refused.value.reason == "activity_type_unknown" and "'email'" in refused.value.message
-    engine.check_pipedrive_values("Person", {"owner_id": 2})
-    engine.check_pipedrive_values("Person", {"owner_id": "1"})
+    pd.check_values("Person", {"owner_id": 2})
+    pd.check_values("Person", {"owner_id": "1"})
     for owner in (3, 999):  # inactive, and nobody
         with pytest.raises(DeadLetter) as refused:
-            engine.check_pipedrive_values("Person", {"owner_id": owner})
+            pd.check_values("Person", {"owner_id": owner})
         assert refused.value.reason == "owner_not_a_user" and str(owner) in refused.value.message
 
 
