@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from syncmap.compiler import passes
+from syncmap.compiler.passes import plan_nodes
 from syncmap.compiler.token_costs import load_token_costs
 
 __all__ = ["Call", "CostError", "Estimate", "LimitTime", "estimate", "format_duration", "load_limits", "match_keys", "plan_names"]
@@ -225,20 +227,9 @@ def _flows(pair: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(s, t) for s, t, on in (("left", "right", d in ("both", "left_to_right")), ("right", "left", d in ("both", "right_to_left"))) if on]
 
 
-def _walk(node: Any) -> Iterable[Mapping[str, Any]]:
-    """Every mapping inside a plan fragment (a pair, a condition), depth first."""
-    if isinstance(node, Mapping):
-        yield node
-        for child in node.values():
-            yield from _walk(child)
-    elif isinstance(node, list):
-        for child in node:
-            yield from _walk(child)
-
-
 def _refs(node: Any, system: str) -> Iterable[Mapping[str, Any]]:
     """The field references of one system inside a plan fragment (targets, sources, keys, link)."""
-    return (n for n in _walk(node) if n.get("system") == system and "path" in n)
+    return (n for n in plan_nodes(node) if n.get("system") == system and "path" in n)
 
 
 def match_keys(pair: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -246,45 +237,10 @@ def match_keys(pair: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [key for line in pair["match"] for key in line.get("keys", [line])]
 
 
-def _scope_lists(pair: Mapping[str, Any]) -> list[str]:
-    """The Autopilot lists of a pair's `only autopilot.list("…") -> …` lines, in order (R2)."""
-    return [
-        n["list"] for s in pair["scope"] for n in _walk(s["condition"]) if n.get("op") == "member" and n.get("system") == AUTOPILOT and n.get("list")
-    ]
-
-
 def _writes(pair: Mapping[str, Any], side: str) -> bool:
     """Whether the pair writes into `side` (its direction allows it, and creates or updates do)."""
     toward = pair["direction"] in ("both", "left_to_right" if side == "right" else "right_to_left")
     return toward and bool(pair["creates"][side] or pair["updates"][side])
-
-
-def _is_contact(ref: Mapping[str, Any]) -> bool:
-    return (ref["system"], ref["object"]) == (AUTOPILOT, "Contact")
-
-
-def _upsert_pairs(pair: Mapping[str, Any]) -> bool:
-    """A one-way push into Autopilot contacts matched by `… = Email` alone needs no read of
-    Autopilot: its bulk upsert by Email pairs each record (and says which contact it reached)."""
-    if pair["direction"] != "left_to_right" or not _is_contact(pair["right"]) or not pair["match"]:
-        return False
-    return all(
-        len(keys := line.get("keys", [line])) == 1 and isinstance(keys[0].get("right"), Mapping) and keys[0]["right"].get("path") == ["Email"]
-        for line in pair["match"]
-    )
-
-
-def _roster_only(pair: Mapping[str, Any]) -> bool:
-    """With `only autopilot.list("X") -> pipedrive`, only the list's members can flow into
-    Pipedrive: the contacts side is the list's roster, not every contact (R2)."""
-    return _is_contact(pair["right"]) and bool(_scope_lists(pair))
-
-
-def _mirror_list(pair: Mapping[str, Any]) -> str | None:
-    """R7: the scope list that persons synced out of Pipedrive join, if any."""
-    lists = _scope_lists(pair)
-    mirrors = _is_contact(pair["right"]) and pair["left"]["object"] == "Person" and pair["direction"] != "right_to_left"
-    return lists[0] if mirrors and lists else None
 
 
 def _sends_back(pair: Mapping[str, Any]) -> bool:
@@ -303,7 +259,7 @@ def _sends_back(pair: Mapping[str, Any]) -> bool:
 
 def _uses_users(plan: Mapping[str, Any]) -> bool:
     """Owner names, owner ids or `user(…)` values need Pipedrive's user list (R20, R21)."""
-    for node in _walk(plan["pairs"]):
+    for node in plan_nodes(plan["pairs"]):
         if node.get("kind") == "user":
             return True
         if (
@@ -320,6 +276,9 @@ class _Builder:
     pair in stage order (its reads, then its writes)."""
 
     def __init__(self, plan: Mapping[str, Any], records: int, limits: Mapping[str, Any], list_adds: str) -> None:
+        # The pairs as the engine runs them (compiler/passes.py): a pair written with its sides
+        # the other way round costs what its mirror image costs.
+        plan = passes.orient(plan)
         self.plan, self.n, self.limits, self.list_adds = plan, records, limits, list_adds
         self.calls: list[Call] = []
         self.unknown: list[str] = []
@@ -393,7 +352,7 @@ class _Builder:
         if AUTOPILOT in self.systems and ap:
             ops = ap["operations"]
             self.once(AUTOPILOT, ops["account"], "the account (connection check)")
-            for name in dict.fromkeys(name for p in pairs for name in _scope_lists(p)):
+            for name in dict.fromkeys(name for p in pairs for name in passes.scope_lists(p)):
                 self.once(AUTOPILOT, ops["lists"], "every list (find the lists by title)")
                 self.add(
                     Call(
@@ -455,14 +414,14 @@ class _Builder:
         direction = f"{left['system']} {arrow} {right['system']}"
         # Every pass of an initial sync reads its Pipedrive side whole (a full pass).
         self.read_whole(left["system"], left["object"], f"every {left['object']}", direction, pid)
-        lists = _scope_lists(p)
+        lists = passes.scope_lists(p, right["system"])
         spec = (self.sys(right["system"]) or {}).get("objects", {}).get(right["object"]) or {}
         base = spec.get("derived_from")
         if base:
             self.read_whole(right["system"], base, f"every {base}, for its {right['object']} records", direction, pid)
-        elif _upsert_pairs(p):
-            pass  # the bulk upsert by Email pairs: nothing to read first
-        elif _roster_only(p):
+        elif not passes.reads_held_side(p):
+            pass  # the keyed write (Autopilot's bulk upsert by Email) pairs: nothing to read first
+        elif passes.roster_only(p):
             self.roster(lists[0], direction, pid)
         else:
             self.read_whole(right["system"], right["object"], f"every {right['object']}", direction, pid)
@@ -530,9 +489,10 @@ class _Builder:
     def list_joins(self, p: Mapping[str, Any], direction: str) -> None:
         """R7: contacts created from persons join the scope list (contacts that exist are
         assumed on it already: the worst case reads them all from its roster)."""
-        name = _mirror_list(p)
-        if name is None or not p["creates"]["right"]:
+        mirrors = passes.mirror_lists(p)
+        if not mirrors or not p["creates"]["right"]:
             return
+        name = mirrors[0]
         ops = self.limits[AUTOPILOT]["operations"]
         if self.list_adds == "in-upsert":
             upsert = self.op(AUTOPILOT, "Contact", "create")

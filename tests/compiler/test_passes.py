@@ -100,3 +100,18 @@ def test_cardinality_comes_from_the_link_field_rule() -> None:
     unlinked = dict(by_objects[("Person", "Contact")], link=None)
     assert passes.one_to_one(unlinked)  # a person is a contact: R11's link field joins them
     assert passes.one_to_one(passes.mirror(unlinked))
+
+
+@pytest.mark.parametrize("records", [0, 30, 100_000])
+def test_explain_prices_a_mirrored_pair_as_the_written_one(records: int) -> None:
+    """compiler/cost.py reads the pairs as the engine runs them, so the order a mapping wrote a
+    pair's sides in changes nothing it predicts."""
+    from syncmap.compiler.cost import estimate
+
+    written = estimate(plan_of(ROOT / "mappings" / "autopilot.syncmap"), records)
+    mirrored = estimate(plan_of(MIRRORED), records)
+    assert mirrored.totals() == written.totals()
+    assert mirrored.min_seconds == written.min_seconds
+    assert [(c.system, c.kind, c.method, c.path, c.requests) for c in mirrored.calls] == [
+        (c.system, c.kind, c.method, c.path, c.requests) for c in written.calls
+    ]
