@@ -10,6 +10,7 @@ from typing import Any
 
 from syncmap.runtime.actions.runner import ActionOutcome, ActionRunner, UnknownAction
 from syncmap.runtime.connectors.base import ConnectorError
+from syncmap.runtime.engine import Engine
 from syncmap.runtime.runner import CONFIG, DEAD_LETTERS, DONE, LIMIT, SetupFailed, connection_hint, fail, load_for_run, open_store
 from syncmap.runtime.session import open_connectors
 
@@ -30,8 +31,10 @@ async def run_action(source: str, name: str, contact: str, *, dry_run: bool, key
         return failed.code
     try:
         async with open_connectors(connections, scale=scale) as connectors:
-            runner = ActionRunner(plan, connectors, store, dry_run=dry_run)
+            engine = Engine(plan, connectors, store, dry_run=dry_run)
+            runner = ActionRunner(engine)
             try:
+                await engine.setup()
                 await runner.setup()
                 outcome = await runner.perform(name, contact, delivery=key)
             except (ConnectorError, UnknownAction, ValueError) as error:

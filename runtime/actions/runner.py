@@ -33,7 +33,6 @@ from syncmap.runtime.connectors.pipedrive import Pipedrive
 from syncmap.runtime.engine import Engine, PairRun, _jsonable
 from syncmap.runtime.pairing import id_order
 from syncmap.runtime.runner import ACTION_LETTERS
-from syncmap.runtime.state import StateStore
 from syncmap.runtime.values import Context, evaluate, is_empty, ref_key, refs_in, same, truth
 
 # A person is found by its email before an action creates one (R4).
@@ -96,23 +95,15 @@ class KeyedLocks:
 
 
 class ActionRunner:
-    def __init__(
-        self,
-        plan: Mapping[str, Any],
-        connectors: Mapping[str, Any],
-        state: StateStore,
-        *,
-        ctx: Context | None = None,
-        dry_run: bool = False,
-        key_window: float = DEFAULT_KEY_WINDOW,
-    ) -> None:
-        self.plan, self.connectors, self.state = plan, connectors, state
-        self.dry_run, self.key_window = dry_run, key_window
-        # The engine holds what pairs and actions share: the loaded account (users, fields,
-        # lists), the context values are evaluated in, and the pair that creates persons.
-        self.engine = Engine(plan, connectors, state, dry_run=dry_run, ctx=ctx)
-        self.ctx = self.engine.ctx
-        self.actions = {action["name"]: action for action in plan["actions"]}
+    def __init__(self, engine: Engine, *, key_window: float = DEFAULT_KEY_WINDOW) -> None:
+        # The engine the pairs run on (`serve`'s, or one `syncmap action` makes): actions share
+        # its loaded account (users, fields, lists), the context values are evaluated in, its
+        # state and the pair that creates persons, so a person an action creates is the pair's.
+        self.engine = engine
+        self.plan, self.connectors, self.state = engine.plan, engine.connectors, engine.state
+        self.dry_run, self.key_window = engine.dry_run, key_window
+        self.ctx = engine.ctx
+        self.actions = {action["name"]: action for action in self.plan["actions"]}
         self.person_pair = next(
             (
                 p
@@ -136,9 +127,9 @@ class ActionRunner:
 
     # -- set-up -----------------------------------------------------------------------------
     async def setup(self) -> None:
-        """What the pairs need (the engine's set-up), then what the actions need: users for owner
-        ids (R20), activity types (R18), pipelines and stages, custom fields they write."""
-        await self.engine.setup()
+        """What the actions need beyond the engine's set-up (made by whoever runs the engine, and
+        again by each of its passes): users for owner ids (R20), activity types (R18), pipelines
+        and stages, custom fields they write."""
         pd = self.pd
         nodes = plan_nodes(self.plan["actions"])
         if not pd.users and any(node.get("api") == "owner_id" or node.get("kind") == "user" for node in nodes):

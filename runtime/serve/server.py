@@ -187,6 +187,6 @@ async def _actions(plan: dict[str, Any], connectors: Any, store: Any, engine: An
         return None, None
     from syncmap.runtime.actions import ActionRunner, journey_deliveries
 
-    runner = ActionRunner(plan, connectors, store, ctx=engine.ctx)
+    runner = ActionRunner(engine)  # set up already: the serving engine's `begin`
     await runner.setup()
     return runner, journey_deliveries

@@ -18,6 +18,7 @@ from syncmap.runtime.actions import ActionRunner, UnknownAction, journey_deliver
 from syncmap.runtime.actions.stages import resolve_stage
 from syncmap.runtime.candidates import DeadLetter
 from syncmap.runtime.connectors.pipedrive import Pipedrive
+from syncmap.runtime.engine import Engine
 from syncmap.runtime.http import UnknownOutcome
 from syncmap.runtime.session import load_plan_input
 from syncmap.runtime.state import open_state
@@ -133,7 +134,9 @@ async def accounts(tmp_path: Path) -> AsyncIterator[Accounts]:
     settings = pipedrive.PipedriveSettings(search_index_delay_seconds=86_400)
     state = open_state(tmp_path / "state.db")
     async with sandboxes(time_scale=S, rate=50, pipedrive_settings=settings) as sbx:
-        runner = ActionRunner(load_plan_input(MAPPING), sbx.connectors, state)
+        engine = Engine(load_plan_input(MAPPING), sbx.connectors, state)
+        runner = ActionRunner(engine)
+        await engine.setup()
         await runner.setup()
         try:
             yield Accounts(sbx.pd_app, sbx.ap_app, runner, state)

@@ -184,7 +184,7 @@ def test_autopilot_deliveries_and_journey_actions_go_through_the_same_batch(tmp_
         async with running(tmp_path) as setup:
             from syncmap.runtime.actions import ActionRunner, journey_deliveries
 
-            runner = ActionRunner(setup.engine.plan, setup.engine.connectors, setup.state, ctx=setup.engine.ctx)
+            runner = ActionRunner(setup.engine)
             await runner.setup()
             setup.worker.actions = runner
             ada = await person(setup, "Ada Lovelace", "ada@example.com")
