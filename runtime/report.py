@@ -16,6 +16,10 @@ class Report:
     notes: list[str] = field(default_factory=list)
     stopped: str | None = None  # why the run stopped early (a limit), resumable
     reads: dict[str, int] = field(default_factory=dict)  # "system.Object" -> most records one read returned
+    plan_changes: list[dict[str, Any]] = field(default_factory=list)  # pairs read in full for a changed plan
+
+    def backfill(self, pair: str, note: str, cost: dict[str, Any]) -> None:
+        self.plan_changes.append({"pair": pair, "note": note, "explain_cost": cost})
 
     def read(self, system: str, obj: str, count: int) -> None:
         key = f"{system}.{obj}"
@@ -40,6 +44,7 @@ class Report:
             "notes": list(self.notes),
             "records_read": dict(self.reads),
             "stopped": self.stopped,
+            "plan_changes": list(self.plan_changes),
         }
 
     def totals(self) -> Counter[str]:
