@@ -141,11 +141,15 @@ def describe(change: PlanChange, cost: Mapping[str, Mapping[str, int]], records:
     """The line `run` (and `--dry-run`, before it happens) prints for a pair being backfilled."""
     text = f"pair {change.pair}'s rules changed since the last run: every record is read and brought to the new plan"
     parts = [
-        f"{system} {c['read_requests']} read requests"
-        + (f" + at most {c['write_requests']} writes" if c["write_requests"] else "")
+        f"{system} {_requests(c['read_requests'], 'read')}"
+        + (f" + at most {_requests(c['write_requests'], 'write')}" if c["write_requests"] else "")
         + (f" ({c['tokens']} tokens)" if c.get("tokens") else "")
         for system, c in cost.items()
     ]
     if parts:
         text += f"; explain estimates a full pass of {records:,} records: " + ", ".join(parts)
     return text
+
+
+def _requests(n: int, kind: str) -> str:
+    return f"{n:,} {kind} request" + ("" if n == 1 else "s")

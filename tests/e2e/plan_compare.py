@@ -12,6 +12,8 @@ from typing import Any
 
 from harness import Sandbox, primary
 
+from syncmap.runtime.times import to_epoch
+
 
 def _email(value: Any) -> str | None:
     return str(value).strip().lower() if value and str(value).strip() else None
@@ -42,7 +44,7 @@ def picture(sbx: Sandbox, fields: Iterable[str]) -> Picture:
         custom = dict(person.get("custom_fields") or {})
         partner = custom.pop(link_key, None) if link_key else None
         if partner is not None:
-            linked[by_id.get(partner)] = _email(primary(person.get("emails")))  # a link to a deleted contact is none
+            linked[partner] = _email(primary(person.get("emails")))  # a link to a deleted contact is none
         shown = {
             "name": person.get("name"),
             "emails": sorted(_email(e.get("value")) or "" for e in person.get("emails") or ()),
@@ -52,15 +54,18 @@ def picture(sbx: Sandbox, fields: Iterable[str]) -> Picture:
             "partner": by_id.get(partner) if partner is not None else None,
         }
         persons.append(json.dumps(shown, sort_keys=True, default=str))
-    lists = {}
+    lists, members_ids = {}, {}
     for listed in sbx.ap("GET", "/lists")["lists"]:
-        lists[listed["title"]] = frozenset(e for cid in sbx.roster(listed["title"]) if (e := by_id.get(cid)))
+        members_ids[listed["title"]] = sbx.roster(listed["title"])
+        lists[listed["title"]] = frozenset(by_id.get(cid) or "" for cid in members_ids[listed["title"]])
     out: dict[str, dict[str, Any]] = {}
-    for contact in contacts.values():
-        email = _email(contact.get("Email"))
-        assert email is not None and email not in out, f"contacts are told apart by email: {contact}"
+    # Contacts are told apart by email; those sharing one (or having none, as imports leave
+    # them) by their order of creation, which a seed repeats.
+    for contact in sorted(contacts.values(), key=lambda c: (to_epoch(c.get("created_at")) or 0.0, c["contact_id"])):
+        email = _email(contact.get("Email")) or ""
+        key = email if email not in out else f"{email}#{sum(1 for k in out if k.partition('#')[0] == email)}"
         values = {field: contact.get(field) for field in fields}
-        values["lists"] = sorted(title for title, members in lists.items() if email in members)
-        values["person"] = linked.get(email)
-        out[email] = values
+        values["lists"] = sorted(title for title, members in lists.items() if contact["contact_id"] in members_ids[title])
+        values["person"] = linked.get(contact["contact_id"])
+        out[key] = values
     return Picture(tuple(sorted(persons)), out, lists)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +133,48 @@ def test_a_changed_mapping_leaves_both_systems_as_a_first_sync_with_it(sbx: Sand
             assert all("Phone" not in link.right_values for link in store.iter_links("pipedrive.Person->autopilot.Contact"))
         finally:
             store.close()
+
+
+TWO_WAY = HEAD.replace("sync pipedrive.Person -> autopilot.Contact {\n  match email.primary = Email\n  deletes pipedrive -> autopilot\n", "") + (
+    "sync pipedrive.Person <-> autopilot.Contact {\n"
+    '  link pipedrive.custom("apId") = autopilot.contact_id\n'
+    "  match email.primary = Email\n"
+    '  only autopilot.list("Newsletter") -> pipedrive\n'
+    "  first_name <-> FirstName\n  last_name <-> LastName\n  email.primary <-> Email\n"
+    '  custom("Referral source") <- LeadSource with map { MAP }\n'
+    "}\n"
+)
+
+
+def test_a_changed_value_map_toward_pipedrive_patches_exactly_the_persons_whose_value_differs(sbx: Sandbox, tmp_path: Path) -> None:
+    """Two-way, with a link field and a list scope: Pipedrive has no bulk write, so each
+    person written is one PATCH, counted in the sandbox's log."""
+    a, b = tmp_path / "a.syncmap", tmp_path / "b.syncmap"
+    a.write_text(TWO_WAY.replace("MAP", '"Webinar" = "Web"'))
+    b.write_text(TWO_WAY.replace("MAP", '"Webinar" = "Online", "Trade Show" = "Event", "Referral" = "Partner", "Web Form" = "Form"'))
+    fields = ["FirstName", "LastName", "Email", "LeadSource"]
+
+    def seeded() -> None:
+        sbx.reset(pipedrive=20, autopilot=40, seed=SEED)
+
+    seeded()
+    run(sbx, str(b), str(tmp_path / "fresh.db"))
+    expected = picture(sbx, fields)
+    seeded()
+    run(sbx, str(a), sbx.state)
+    before = picture(sbx, fields)
+    differing = sum((Counter(before.persons) - Counter(expected.persons)).values())
+    assert differing > 0, "the seed gives the new value map nothing to change: the case would prove nothing"
+
+    sbx.clear_log()
+    summary = run(sbx, str(b), sbx.state)
+    after = picture(sbx, fields)
+    assert after.persons == expected.persons
+    assert after.contacts == expected.contacts and after.lists == expected.lists
+    patches = [(m, p) for m, p, status in sbx.writes("pipedrive") if status != 429]
+    assert len(patches) == differing and all(m == "PATCH" and p.startswith("/api/v2/persons/") for m, p in patches), patches
+    assert next(f for f in summary["flows"] if f["direction"] == "right_to_left")["updated"] == differing
+    assert [w for w in sbx.writes("autopilot") if w[2] != 429] == []
+    sbx.clear_log()
+    run(sbx, str(b), sbx.state)
+    assert sbx.writes("pipedrive") == [] and sbx.writes("autopilot") == []

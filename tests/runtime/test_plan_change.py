@@ -132,5 +132,5 @@ def test_the_backfill_note_carries_explains_cost_of_one_full_pass_of_the_pair() 
     text = describe(change, cost, 1000)
     assert text.startswith(f"pair {pid}'s rules changed since the last run: every record is read and brought to the new plan")
     assert "explain estimates a full pass of 1,000 records: pipedrive 2 read requests" in text
-    assert "autopilot 0 read requests + at most 10 writes" in text
+    assert "autopilot 0 read requests + at most 10 write requests" in text
     assert backfill_cost(plan, "no such pair", 1000) == {}
