@@ -646,15 +646,22 @@ class PairRun(Pairing, Writing):
 
     def left_scope(self, candidates: list[Candidate], members: Mapping[str, set[str]]) -> list[tuple[str, Any]]:
         """(side, link) of each linked pair that a changed filter or scope now excludes: the
-        side whose record failed a `where`, or the source of every flow an `only` now closes."""
+        side whose record failed a `where`, or the source of every flow an `only` now closes.
+        Only records read in this pass are judged: values remembered from the last sync lack
+        the fields a new condition reads, and a pair is never undone on a guess."""
         out = []
         for candidate in candidates:
             link, records = candidate.link, {"left": candidate.left, "right": candidate.right}
             if link is None or candidate.left is None or candidate.right is None or is_gone(link, "left") or is_gone(link, "right"):
                 continue
-            failed = [side for side in SIDES if not self.passes_filters(side, records[side].values)]  # type: ignore[union-attr]
+            read = {"left": candidate.left.id in self.seen_left, "right": candidate.right.id in self.right_links}
+            failed = [side for side in SIDES if read[side] and not self.passes_filters(side, records[side].values)]  # type: ignore[union-attr]
             towards = [side for side in SIDES if self.writes(side)]
-            closed = [t for t in towards if not self.in_scope(t, candidate, records[OTHER[t]].values, members, True)]  # type: ignore[union-attr]
+            closed = [
+                t
+                for t in towards
+                if read[OTHER[t]] and not self.in_scope(t, candidate, records[OTHER[t]].values, members, True)  # type: ignore[union-attr]
+            ]
             if failed:
                 out.append((failed[0], link))
             elif towards and closed == towards:
