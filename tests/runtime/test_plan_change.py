@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from offline import offline_engine
 
 from syncmap.compiler.api import compile_plan
+from syncmap.runtime.connectors.base import Record
+from syncmap.runtime.engine import PairRun
 from syncmap.runtime.plan_change import (
     backfill_cost,
     changed_pairs,
@@ -17,6 +21,7 @@ from syncmap.runtime.plan_change import (
     plan_change,
     record_of,
 )
+from syncmap.runtime.state import Link
 
 HEAD = """syncmap 1
 
@@ -134,3 +139,23 @@ def test_the_backfill_note_carries_explains_cost_of_one_full_pass_of_the_pair() 
     assert "explain estimates a full pass of 1,000 records: pipedrive 2 read requests" in text
     assert "autopilot 0 read requests + at most 10 write requests" in text
     assert backfill_cost(plan, "no such pair", 1000) == {}
+
+
+def test_only_records_read_in_the_pass_can_leave_a_changed_scope(tmp_path: Path) -> None:
+    """A pair is undone only on what this pass read: a partner known only by the values last
+    synced lacks the field a new `where` reads, and is not judged by it."""
+    two_way = HEAD.replace("autopilot.Contact {", 'autopilot.Contact {\n  only autopilot.list("Pipedrive Contacts") -> pipedrive').replace(
+        "->", "<->", 1
+    )
+    plan = plan_of("  where LeadSource != null\n  first_name <-> FirstName\n  last_name <-> LastName\n  email.primary <-> Email\n", two_way)
+    pair = plan["pairs"][0]
+    engine = offline_engine(plan, tmp_path / "state.db")
+    run = PairRun(engine, pair, engine.run_id)
+    links = [Link(pair["id"], str(n), f"c{n}", {"email.primary": f"p{n}@x.com"}, {"Email": f"p{n}@x.com"}, 0.0) for n in (1, 2)]
+    engine.state.put_links(links)
+    read = {"c1": Record("c1", {"Email": "p1@x.com", "LeadSource": None})}  # c2 was not read: only remembered
+    run.begin_pairing(read)
+    persons = {str(n): Record(str(n), {"email.primary": f"p{n}@x.com"}) for n in (1, 2)}
+    candidates = run.pair_chunk(persons, read)
+    assert [(c.left.id, c.right.id, c.right.id in read) for c in candidates if c.left and c.right] == [("1", "c1", True), ("2", "c2", False)]
+    assert [(side, link.left_id) for side, link in run.left_scope(candidates, {})] == [("right", "1")]
