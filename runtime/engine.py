@@ -27,6 +27,7 @@ from syncmap.runtime.connectors.base import Record
 from syncmap.runtime.diff import Op, diff, digest_ops, keys_of, snapshot_after
 from syncmap.runtime.pair_run_host import PairRunHost
 from syncmap.runtime.pairing import Pairing, id_order
+from syncmap.runtime.plan_change import PlanChange, backfill_cost, changed_pairs, describe, kept, meta_key, record_of
 from syncmap.runtime.report import Report
 from syncmap.runtime.state import Link, StateStore
 from syncmap.runtime.values import Context, is_empty, normalize_key, ref_key, refs_in, same, truth
@@ -60,6 +61,8 @@ class PairRun(Pairing, Writing):
         self.lettered: set[tuple[str, str]] = set()  # (side, record id) given a dead letter this pass
         self.waiting = 0  # records whose related record is not synced yet (R17)
         self._letters: dict[tuple[str, str], list[Any]] | None = None
+        self.forced: set[str] = set()  # target keys of rules this pair did not run with (plan_change)
+        self.change: PlanChange | None = None
 
     # -- what each side must carry ----------------------------------------------------------
     def _keys(self, side: str) -> list[str]:
@@ -159,6 +162,9 @@ class PairRun(Pairing, Writing):
         engine = self.engine
         full = False if only else engine.full_pass(self.id)
         engine.full_pass_now[self.id] = full
+        self.change = None if only else engine.plan_changes.get(self.id)
+        if self.change is not None:
+            self.forced = {self.ops[i].target_key for i in self.change.forced(self.pair["fields"])}
         if only:
             left_chunks = _one(await self.read_ids("left", only.get("left", set())))
             right = await self.read_ids("right", only.get("right", set())) if only.get("right") else await self.read("right", full=True)
@@ -201,6 +207,10 @@ class PairRun(Pairing, Writing):
                     self.state.set_cursor(f"{self.id}:left", repr(self.read_until))
                 if full:
                     self.state.set_cursor(f"{self.id}:full", repr(time.time()))
+                # The plan this pass brought every record to: the next run compares with it.
+                self.state.set_meta(meta_key(self.id), record_of(self.pair, run_id=self.run_id, at=time.time()))
+        if not only:
+            engine.plan_changes.pop(self.id, None)
 
     async def targeted(self, records: Mapping[str, Mapping[str, Record | None]], deleted: Mapping[str, set[str]]) -> None:
         """Chosen records through the pass's pairing, diff and writes (a webhook's records):
@@ -334,6 +344,8 @@ class PairRun(Pairing, Writing):
             if not engine.dry_run:
                 for candidate in unchanged:
                     self.remember(candidate)
+        if self.change is not None and self.change.scope_changed:
+            await self.deletions(self.left_scope([c for c, plan in planned if plan is None], members), unlink=True)
         self.created_left: list[Candidate] = []
         # The two APIs have separate limits: write both at once.
         await asyncio.gather(self.write_right(right_writes, members) if right_writes else _nothing(), self.write_lefts(left_tasks))
@@ -438,7 +450,7 @@ class PairRun(Pairing, Writing):
             records["right"] = self.unapplied(candidate.right, snapshots["right"])
         for op in self.ops:
             snapshot = snapshots[op.reads]
-            if op.target_key in engine.retry_fields.get(self.id, ()) and snapshot is not None:
+            if (op.target_key in engine.retry_fields.get(self.id, ()) or op.target_key in self.forced) and snapshot is not None:
                 for key in op.source_keys:
                     snapshot.pop(key, None)  # looks changed: written (or reported) again
         newest = _newest(candidate)
@@ -577,10 +589,12 @@ class PairRun(Pairing, Writing):
             values["right"][BEFORE] = candidate.right.values[BEFORE]
         left_values, right_values = values["left"], values["right"]
         if previous and previous.right_id == candidate.right.id:
-            # Keep what we know of a side that was not read this pass.
-            left_values = {**previous.left_values, **{k: v for k, v in left_values.items() if k in candidate.left.values}}
+            # Keep what we know of a side that was not read this pass (of the fields the plan
+            # still has: a rule removed takes its values out of the snapshot).
+            left_keys, right_keys = self.sides["left"].keys, self.sides["right"].keys
+            left_values = {**kept(previous.left_values, left_keys), **{k: v for k, v in left_values.items() if k in candidate.left.values}}
             right_values = {
-                **{k: v for k, v in previous.right_values.items() if k != BEFORE},
+                **{k: v for k, v in kept(previous.right_values, right_keys).items() if k != BEFORE},
                 **{k: v for k, v in right_values.items() if k in candidate.right.values},
             }
         self.state.put_link(Link(self.id, candidate.left.id, candidate.right.id, left_values, right_values, time.time()))
@@ -609,9 +623,31 @@ class PairRun(Pairing, Writing):
                 found.append((side, link))
         return found
 
-    async def deletions(self, gone: list[tuple[str, Any]]) -> None:
-        """A linked record gone from one side. Deletions flow only the way the mapping's
-        `deletes` says (R6: never into Pipedrive); otherwise the pair is unlinked."""
+    def left_scope(self, candidates: list[Candidate], members: Mapping[str, set[str]]) -> list[tuple[str, Any]]:
+        """(side, link) of each linked pair that a changed filter or scope now excludes: the
+        side whose record failed a `where`, or the source of every flow an `only` now closes.
+        Only records read in this pass are judged: values remembered from the last sync lack
+        the fields a new condition reads, and a pair is never undone on a guess."""
+        out = []
+        for candidate in candidates:
+            link = candidate.link
+            if link is None or candidate.left is None or candidate.right is None or is_gone(link, "left") or is_gone(link, "right"):
+                continue
+            values = {"left": candidate.left.values, "right": candidate.right.values}
+            read = {"left": candidate.left.id in self.seen_left, "right": candidate.right.id in self.right_links}
+            failed = [side for side in SIDES if read[side] and not self.passes_filters(side, values[side])]
+            towards = [side for side in SIDES if self.writes(side)]
+            closed = [t for t in towards if read[OTHER[t]] and not self.in_scope(t, candidate, values[OTHER[t]], members, True)]
+            if failed:
+                out.append((failed[0], link))
+            elif towards and closed == towards:
+                out.append((OTHER[closed[0]], link))
+        return out
+
+    async def deletions(self, gone: list[tuple[str, Any]], *, unlink: bool = False) -> None:
+        """A linked record gone from one side (or, `unlink`, out of a changed scope). Deletions
+        flow only the way the mapping's `deletes` says (R6: never into Pipedrive); otherwise the
+        pair is kept as a tombstone, or, for a record that only left the scope, unlinked."""
         engine = self.engine
         deletes = self.pair.get("deletes")
         for side, link in gone:
@@ -636,6 +672,8 @@ class PairRun(Pairing, Writing):
                     await self.connector(other).delete(self.pair[other]["object"], link.right_id if other == "right" else link.left_id)
                     engine.report.count(self.id, _direction(other), "deleted")
                 self.state.remove_link(self.id, link.left_id)
+            elif unlink:
+                self.state.remove_link(self.id, link.left_id)  # both still exist: a later scope may pair them again
             else:
                 # Deleted by a person on one side, and the mapping does not delete the partner:
                 # keep the pair as a tombstone so the partner is never re-created there (R6).
@@ -706,6 +744,7 @@ class Engine:
         self.progress = progress or (lambda line: None)
         self.full_pass_now: dict[str, bool] = {}
         self.retry_fields: dict[str, set[str]] = {}  # pair -> target keys a retry writes again
+        self.plan_changes: dict[str, PlanChange] = {}  # pairs whose rules changed since they last ran
 
     def new_report(self) -> Report:
         return Report(keep_changes=self.dry_run, mirrored=frozenset(p["id"] for p in self.plan["pairs"] if p.get("mirrored")))
@@ -752,6 +791,8 @@ class Engine:
         return evaluate(value, {}, self.ctx)
 
     def full_pass(self, pair_id: str) -> bool:
+        if pair_id in self.plan_changes:
+            return True  # its rules changed: every record is brought to the new plan
         last = self.state.get_cursor(f"{pair_id}:full")
         return last is None or time.time() - float(last) >= self.full_scan_every
 
@@ -830,6 +871,8 @@ class Engine:
         if not self.dry_run:
             self.state.set_meta("plan", self.plan)  # `status` and `retry` work from the state file alone
         status = "failed"
+        if only is None:
+            self.note_plan_changes()
         try:
             await self.setup()
             for stage in self.plan["stages"]:
@@ -851,6 +894,16 @@ class Engine:
             if not self.dry_run:
                 self.state.finish_run(self.run_id, status=status, summary=self.report.as_dict())
         return self.report
+
+    def note_plan_changes(self) -> None:
+        """Pairs whose rules changed since their last pass: this run reads them in full (said,
+        with explain's cost of that pass, before anything is read)."""
+        stored = {p["id"]: self.state.get_meta(meta_key(p["id"])) for p in self.plan["pairs"]}
+        self.plan_changes = {change.pair: change for change in changed_pairs(self.plan, stored)}
+        for change in self.plan_changes.values():
+            records = self.state.count_links(change.pair)
+            cost = backfill_cost(self.plan, change.pair, records)
+            self.report.backfill(change.pair, describe(change, cost, records), cost)
 
     async def gather(self, tasks: list[Any]) -> None:
         async def guarded(task: Any) -> None:

@@ -21,9 +21,13 @@ class Report:
     # Pairs the engine runs with their sides swapped (compiler/passes.py): their directions
     # are counted the engine's way and reported the mapping's way.
     mirrored: frozenset[str] = frozenset()
+    plan_changes: list[dict[str, Any]] = field(default_factory=list)  # pairs read in full for a changed plan
 
     def direction(self, pair: str, direction: str) -> str:
         return FLIP.get(direction, direction) if pair in self.mirrored else direction
+
+    def backfill(self, pair: str, note: str, cost: dict[str, Any]) -> None:
+        self.plan_changes.append({"pair": pair, "note": note, "explain_cost": cost})
 
     def read(self, system: str, obj: str, count: int) -> None:
         key = f"{system}.{obj}"
@@ -50,6 +54,7 @@ class Report:
             "notes": list(self.notes),
             "records_read": dict(self.reads),
             "stopped": self.stopped,
+            "plan_changes": list(self.plan_changes),
         }
 
     def totals(self) -> Counter[str]:

@@ -44,6 +44,7 @@ def as_text(report: Report, stats: Mapping[str, Any], predicted: Mapping[str, An
     lines: list[str] = []
     if dry_run:
         lines.append("dry run: nothing was written; these are the changes a run would make")
+        lines.extend(f"  {change['note']}" for change in report.plan_changes)
         for change in report.changes:
             target = f"{change['system']}.{change['object']}" + (f" {change['id']}" if change.get("id") else " (new)")
             lines.append(f"  {change['action']:<11} {target}: {_fields(change.get('changes') or {})}")
@@ -73,6 +74,8 @@ def as_text(report: Report, stats: Mapping[str, Any], predicted: Mapping[str, An
         lines.append(
             f"dead letter: {letter['system']}.{letter['object']} {letter['id']}: {letter['changes']['reason']}: {letter['changes']['message']}"
         )
+    if not dry_run:
+        lines.extend(f"note: {change['note']}" for change in report.plan_changes)
     for note in report.notes:
         lines.append(f"note: {note}")
     if report.stopped:

@@ -17,6 +17,17 @@ def _when(epoch: float | None) -> str | None:
     return None if epoch is None else dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def ran_with(store: Any, pair: dict[str, Any]) -> dict[str, Any] | None:
+    """The plan a pair last finished a pass with, and whether the last run's plan is still it
+    (if not, that run stopped before the pair finished: the next run reads it in full)."""
+    from syncmap.runtime.plan_change import meta_key, pair_digest
+
+    kept = store.get_meta(meta_key(pair["id"]))
+    if not isinstance(kept, dict):
+        return None
+    return {"digest": kept.get("digest"), "run": kept.get("run"), "at": _when(kept.get("at")), "current": kept.get("digest") == pair_digest(pair)}
+
+
 def gather(store: Any) -> dict[str, Any]:
     plan = store.get_meta("plan") or {"pairs": []}
     pairs = []
@@ -29,6 +40,7 @@ def gather(store: Any) -> dict[str, Any]:
                 "links": store.count_links(pair["id"]),
                 "changes_read_until": _when(float(cursor)) if cursor else None,
                 "last_full_pass": _when(float(full)) if full else None,
+                "plan": ran_with(store, pair),
             }
         )
     runs = [
@@ -81,6 +93,12 @@ def status(state: str | None, output_format: str) -> None:
             f"  {pair['pair']}: {pair['links']} linked pairs; changes read until {pair['changes_read_until'] or '-'}; "
             f"last full pass {pair['last_full_pass'] or '-'}"
         )
+        ran = pair["plan"]
+        if ran is None:
+            click.echo("    plan: - (no pass has finished with a plan kept)")
+        else:
+            later = "" if ran["current"] else "; the last run's plan differs: the next run reads this pair in full"
+            click.echo(f"    plan: {ran['digest']} (finished by run #{ran['run']} at {ran['at']}){later}")
     click.echo("last runs:")
     for run in info["runs"]:
         click.echo(f"  #{run['id']} {run['mode']} {run['started']} -> {run['status'] or 'running or killed'}")
