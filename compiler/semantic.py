@@ -663,7 +663,8 @@ class _Analyser:
             return generic
         objects = [str(rule["partner_object"]) for rule in rules if rule.get("partner_object")]
         held = objects[0] if len(objects) == len(rules) else keeper.side.object
-        relation = keeper.side.spec.relation(held.lower()) if held != keeper.side.object else None
+        # the relation this object reaches the link's object by, to pair through it instead
+        relation = next((r for r in keeper.side.spec.relations if r.target == held and r.cardinality == "one"), None)
         help_ = (
             f"keep the link in the sync of {keeper.side.system}.{held} with {id_ref.side}"
             + (f", and pair through it here: `match {relation.name}`" if relation is not None else "")

@@ -845,3 +845,23 @@ def test_a_match_key_is_written_on_the_record_the_match_creates(block: str, impl
     ops = [op for op in pair["fields"] if op["implied"]]
     assert [(op["direction"], op["target"]["system"], op["target"]["path"]) for op in ops] == implied
     assert all(op["on"] == "create" and op["span"] == pair["match"][0]["keys"][0]["span"] for op in ops)
+
+
+@pytest.mark.parametrize(("block", "col", "help_"), [
+    # the contact id lives on persons: a deal or an organization pairs another way
+    ('sync pipedrive.Deal <-> autopilot.Contact {\n  link pipedrive.custom("apId") = autopilot.contact_id\n  match person\n'
+     '  only linked -> pipedrive\n  expected_close_date -> custom("Expected Close", date)\n}', 8,
+     "keep the link in the sync of pipedrive.Person with autopilot.Contact, and pair through it here: `match person`"),
+    ('sync autopilot.Contact -> pipedrive.Organization {\n  link autopilot.contact_id = pipedrive.custom("apId")\n'
+     '  match Company = name\n  only autopilot.list("Pipedrive Contacts") -> pipedrive\n  Company -> name\n}', 31,
+     "keep the link in the sync of pipedrive.Person with autopilot.Contact"),
+    # a field of a related record, even of the right object, is not the pair's own
+    ('sync pipedrive.Deal <-> autopilot.Contact {\n  link pipedrive.person.custom("apId") = autopilot.contact_id\n  match person\n'
+     '  only linked -> pipedrive\n  expected_close_date -> custom("Expected Close", date)\n}', 8,
+     "keep the link in the sync of pipedrive.Person with autopilot.Contact, and pair through it here: `match person`"),
+])  # fmt: skip
+def test_a_link_field_lives_on_the_object_its_catalog_names(block: str, col: int, help_: str) -> None:
+    text = CONNECT + PERSONS + block + "\n"
+    line = text.count("\n", 0, text.index(block)) + 2  # the `link` line
+    result = check("m.syncmap", _from_memory(text).__getitem__)
+    assert [(d.code, d.span.line, d.span.col, d.help) for d in result.diagnostics] == [("SM320", line, col, help_)]
