@@ -247,6 +247,7 @@ class RequiredField:
     field: str
     seed: str
     note: str | None = None
+    in_every_direction: bool = False  # not only where a sync creates the object (R23: Deal, Activity)
 
 
 @dataclass(frozen=True)
@@ -822,7 +823,7 @@ def _build_object(system: str, name: str, raw: Mapping[str, Any]) -> ObjectSpec:
         identity=Identity(ident["key"], tuple(ident.get("dedupe", ())), ident.get("occurred_at"), ident.get("note")),
         fields=fields,
         relations=relations,
-        required=tuple(RequiredField(r["field"], r["seed"], r.get("note")) for r in raw.get("required", [])),
+        required=tuple(RequiredField(r["field"], r["seed"], r.get("note"), r.get("in_every_direction", False)) for r in raw.get("required", [])),
         api=_frozen(dict(raw.get("api", {}))),
         seed_row=_frozen(raw["seed_row"]) if "seed_row" in raw else None,
         derived=DerivedSpec(derived["from"], tuple(derived["keys"]), derived["shape"], derived.get("note")) if derived else None,

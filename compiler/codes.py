@@ -425,10 +425,14 @@ REQUIRED_NOT_MAPPED = _code(
     """"Required fields must be mapped in Bedrock in order for records to sync as expected." The
     table requires Person First Name and Last Name, Organization Company Name, Deal Expected
     Close and Activity Marked as Done Time. A sync that can create records of such an object
-    would create them without the field; a sync that only reads or updates it creates none,
-    so it is not asked for there.""",
+    would create them without the field. A Deal's Expected Close and an Activity's Marked as
+    Done Time must be mapped by every sync of the object, whichever way it flows: "Must have
+    close dated ASSIGNED in order for the Deal to be paired up", "Only Closed Activities will
+    sync out to another system". A `where` on the field is not a mapping of it.""",
     """Write the field toward the side the sync creates on (a rule flowing that way), or give
-    it a `default`; or, if the sync should not create there, say `only linked -> SYSTEM`.""",
+    it a `default`; or, if the sync should not create there, say `only linked -> SYSTEM`. For a
+    deal or an activity, add a rule that maps the field (`expected_close_date -> …`), in the
+    sync's direction.""",
 )
 BAD_ACTIVITY_TYPE = _code(
     "SM308",
@@ -543,8 +547,13 @@ BAD_LINK = _code(
     field, the other a custom field of the system the id's catalog says can keep it (Autopilot's
     contact id in a Pipedrive custom field: "We add this [apId] to facilitate the sync"). That is
     the link syncmap writes, creating the custom field if it is missing; a plain field, or an
-    id kept the other way round, would never be written.""",
-    """Write `link pipedrive.custom("apId") = autopilot.contact_id`.""",
+    id kept the other way round, would never be written. The link names its partner: the id is
+    the id of the pair's own object on one side, and the field keeping it lives on the pair's
+    object on the other side, the object the catalog's rule names (a contact id is kept on a
+    Pipedrive person, never on a deal or an organization, nor on a record reached through a
+    relation).""",
+    """Write `link pipedrive.custom("apId") = autopilot.contact_id` in the sync of Pipedrive persons
+    with Autopilot contacts; a deal or an activity pairs through its person (`match person`).""",
 )
 RULE_AGAINST_SYNC = _code(
     "SM321",
@@ -599,6 +608,18 @@ UNSATISFIABLE_FILTER = _code(
     found.""",
     """Remove the condition, or write the one you meant (`where done`, `where expected_close_date
     != null` are what the product does anyway).""",
+)
+REQUIRED_NOT_SENT = _code(
+    "SM326",
+    "required field not mapped where records flow out",
+    WARNING,
+    """"Required fields must be mapped in Bedrock in order for records to sync as expected."
+    Pipedrive persons (First Name, Last Name) or organizations (Company Name) flow out of this
+    sync without the field: the records reach the other system, but without a value the table
+    asks for. Where the sync can create persons or organizations in Pipedrive, the same is an
+    error (SM307).""",
+    """Add a rule that sends the field (`last_name -> LastName`), or ignore the warning if the
+    other system should not have it.""",
 )
 
 

@@ -37,6 +37,7 @@ from typing import Any
 
 from syncmap.compiler import passes
 from syncmap.compiler.passes import plan_nodes
+from syncmap.compiler.pipedrive_plans import load_plans
 from syncmap.compiler.token_costs import load_token_costs
 
 __all__ = ["Call", "CostError", "Estimate", "LimitTime", "estimate", "format_duration", "load_limits", "match_keys", "plan_names"]
@@ -53,9 +54,12 @@ class CostError(ValueError):
 
 @functools.lru_cache(maxsize=1)
 def load_limits() -> Mapping[str, Any]:
-    """The shipped `costs/limits.json` (cached; treat it as read-only)."""
+    """The shipped `costs/limits.json` (cached; treat it as read-only), with the plan table
+    (`pipedrive_plans.py`: `plans`, `default_plan`, `daily_budget_base`) under `pipedrive`."""
     text = resources.files("syncmap.compiler").joinpath("costs", "limits.json").read_text(encoding="utf-8")
-    limits: Mapping[str, Any] = json.loads(text)
+    limits: dict[str, Any] = json.loads(text)
+    table = load_plans()
+    limits[PIPEDRIVE].update({key: table[key] for key in ("plans", "default_plan", "daily_budget_base")})
     return limits
 
 

@@ -144,7 +144,9 @@ def _field_op(op: Mapping[str, Any]) -> dict[str, Any]:
         notes.append("with " + _transforms(op["transforms"]))
     if op.get("default") is not None:
         notes.append(f"default {_value(op['default'])}")
-    if op.get("on") == "create":
+    if op.get("implied"):
+        notes.append("implied by the match: written on the record the match creates")
+    elif op.get("on") == "create":
         notes.append("on create only")
     if op.get("conflict"):
         notes.append("conflicts: " + _conflict(op["conflict"]))
@@ -268,7 +270,8 @@ def _required(r: Mapping[str, Any], pair: Mapping[str, Any]) -> dict[str, Any]:
     for op in pair["fields"]:
         tgt, src = op["target"], (op.get("source") or {}).get("ref")
         if (tgt["system"], tgt["object"], tgt["path"][0]) == (r["system"], r["object"], r["field"]):
-            by.append(f"written from {_value(op['source'])}{_at(_where(op['span']))}")
+            how = "written on creation, implied by the match, from" if op.get("implied") else "written from"
+            by.append(f"{how} {_value(op['source'])}{_at(_where(op['span']))}")
         elif src and (src["system"], src["object"], src["path"][0]) == (r["system"], r["object"], r["field"]):
             by.append(f"read into {_ref(tgt)}{_at(_where(op['span']))}")
     for m in match_keys(pair):

@@ -115,6 +115,8 @@ def _pair_items(pair: Plan, texts: Mapping[str, str]) -> Iterator[Item]:
     # A `<->` line is lowered to one operation per direction with the same span: one arrow.
     by_span: dict[tuple[tuple[str, Any], ...], list[Mapping[str, Any]]] = {}
     for op in pair["fields"]:
+        if op.get("implied"):
+            continue  # no line of its own: the match line is drawn as pairing below
         by_span.setdefault(tuple(sorted(op["span"].items())), []).append(op)
     for ops in by_span.values():
         line = _source_text(ops[0]["span"], texts) or ""

@@ -19,7 +19,7 @@ from syncmap.compiler.semantic import ActionModel, Model, PairModel, Write, owne
 from syncmap.compiler.sources import SourceSet
 from syncmap.compiler.structure import env_name, format_placeholders
 
-PLAN_VERSION = "2.0"
+PLAN_VERSION = "2.1"
 
 
 def compiler_version() -> str:
@@ -200,6 +200,7 @@ class _Lowerer:
             "default": self.value(w.default),
             "conflict": conflict,
             "on": "create" if w.create_only else "always",
+            "implied": w.implied,
             "span": self.span(w.rule.span),
         }
 
@@ -271,7 +272,8 @@ class _Lowerer:
             "owner": owner,
             "empty": {"policy": pair.empty, "span": self.span(pair.empty_node.span) if pair.empty_node else None},
             "conflict": dict(_conflict(pair.conflict), span=self.span(pair.conflict_node.span) if pair.conflict_node else None),
-            "fields": [self.write(w) for w in pair.writes],
+            # The block's own rules, then the match keys written on the records a match creates.
+            "fields": [self.write(w) for w in pair.writes + pair.implied],
             "required": [
                 {"system": side.system, "object": side.object, "field": r.field, "seed": r.seed}
                 for side in (pair.left, pair.right)

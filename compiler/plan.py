@@ -21,7 +21,7 @@ from syncmap.compiler.plan_compact import CompactError, compact, expand
 if TYPE_CHECKING:
     import jsonschema
 
-SUPPORTED = (2, 0)  # the newest plan format this syncmap reads
+SUPPORTED = (2, 1)  # the newest plan format this syncmap reads
 FLOW_WIDTH = 150  # the project's line length: most catalog entries and refs take one line
 # JSON quotes every key and name: at 150 columns a field operation takes six lines, so removing
 # one rule changed 19 lines of a JSON plan. At 200 an operation is one line, as in YAML.

@@ -26,8 +26,8 @@ from typing import Any
 
 # Keys of a field operation and of an action assignment, in the order lowering writes them,
 # with the value each takes when the file leaves it out.
-_FIELD_OP = ("direction", "source", "target", "transforms", "default", "conflict", "on", "span")
-_FIELD_OP_DEFAULTS: dict[str, Any] = {"transforms": [], "default": None, "conflict": None, "on": "always"}
+_FIELD_OP = ("direction", "source", "target", "transforms", "default", "conflict", "on", "implied", "span")
+_FIELD_OP_DEFAULTS: dict[str, Any] = {"transforms": [], "default": None, "conflict": None, "on": "always", "implied": False}
 _ASSIGNMENT = ("target", "value", "on", "span")
 _ASSIGNMENT_DEFAULTS: dict[str, Any] = {"on": "always"}
 _HOP_FACTS = ("target", "key", "key_on", "cardinality")

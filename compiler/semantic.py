@@ -17,6 +17,7 @@ from syncmap.compiler import satisfiable as sat
 from syncmap.compiler.catalog import (
     Catalog,
     DependencyCycleError,
+    RequiredField,
     RuleSpec,
     SearchPath,
     available_systems,
@@ -44,6 +45,7 @@ from syncmap.compiler.codes import (
     READ_ONLY_FIELD,
     RELATION_NOT_PAIRED,
     REQUIRED_NOT_MAPPED,
+    REQUIRED_NOT_SENT,
     RULE_AGAINST_SYNC,
     SPLIT_FULL_NAME,
     SYNC_PERMISSION,
@@ -100,11 +102,12 @@ class Write:
     target: FieldRef
     source: Val
     direction: str  # left_to_right | right_to_left | both-halves are split into two Writes
-    rule: ast.FieldRule | ast.Assign
+    rule: ast.FieldRule | ast.Assign | ast.MatchKey  # a match key: the implied write of its key
     transforms: tuple[ast.Transform, ...] = ()
     default: Val | None = None
     conflict: tuple[str, ...] | None = None
     create_only: bool = False
+    implied: bool = False  # no rule says it: a match key written on the record the match creates
 
 
 @dataclass
@@ -138,6 +141,7 @@ class PairModel:
     conflict: tuple[str, ...] = ("newest",)
     relation_edges: list[tuple[str, str, str]] = field(default_factory=list)  # (system, object, depends on)
     creating: set[str] = field(default_factory=set)  # the sides ("system.Object") the pair may create records on
+    implied: list[Write] = field(default_factory=list)  # match keys written on creation (`implied_key_writes`)
     mentioned: list[FieldRef] = field(default_factory=list)  # the fields a broken rule names: no follow-up error about them
 
     @property
@@ -617,16 +621,11 @@ class _Analyser:
         right = self.field(st.right, scopes.right)
         if left is None or right is None:
             return
-        if not self.keeps_link(left, right):
-            self.out.append(
-                _diag(
-                    BAD_LINK,
-                    "`link` keeps one side's id in a custom field of the other, where its catalog says a link can be kept",
-                    st.span,
-                    "cannot keep the link",
-                    'write `link pipedrive.custom("apId") = autopilot.contact_id`',
-                )
-            )
+        problem = self.link_problem(left, right)
+        if problem is not None:
+            node, message, label, help_ = problem
+            span = st.span if node is None else (st.left if node is left else st.right).span
+            self.out.append(_diag(BAD_LINK, message, span, label, help_))
             return
         keepers = [r for r in (left, right) if not _is_identity(r)]
         pair.link = (left, right)
@@ -634,21 +633,65 @@ class _Analyser:
         pair.link_keeper = keepers[0]
 
     @staticmethod
-    def keeps_link(left: FieldRef, right: FieldRef) -> bool:
+    def link_problem(left: FieldRef, right: FieldRef) -> tuple[FieldRef | None, str, str, str] | None:
         """R11: a link is one side's id kept in a custom field of the other, as a `link_field`
-        rule of the id's catalog allows (Autopilot's contact id in a Pipedrive custom field, "apId").
-        That is the only link the runtime writes: it creates the custom field if missing and
-        writes the partner's id into it once."""
+        rule of the id's catalog allows (Autopilot's contact id in a Pipedrive person's custom
+        field, "apId"). That is the only link the runtime writes: it creates the custom field if
+        missing and writes the partner's id into it once. So the id is the id of the pair's own
+        object on one side, and the field keeping it lives on the pair's object on the other
+        side, the object the rule names (`partner_object`): a deal's "apId" holding a contact id
+        would be a person field read on the wrong record. None when the link is one; else the
+        field to point at (None: the whole line), the message, the label and the help."""
         ids = [r for r in (left, right) if _is_identity(r)]
         keepers = [r for r in (left, right) if not _is_identity(r)]
+        generic = (
+            None,
+            "`link` keeps one side's id in a custom field of the other, where its catalog says a link can be kept",
+            "cannot keep the link",
+            'write `link pipedrive.custom("apId") = autopilot.contact_id`',
+        )
         if len(ids) != 1 or not keepers[0].is_custom:  # one id, so one keeper
-            return False
+            return generic
         (id_ref,), (keeper,) = ids, keepers
         id_field = id_ref.side.spec.identity.key
-        return any(
-            rule.get("field") == id_field and rule.get("partner") == keeper.side.system
+        rules = [
+            rule
             for rule in id_ref.side.catalog.rules_of("link_field", object=id_ref.side.object)
+            if rule.get("field") == id_field and rule.get("partner") == keeper.side.system
+        ]
+        if not rules:
+            return generic
+        objects = [str(rule["partner_object"]) for rule in rules if rule.get("partner_object")]
+        held = objects[0] if len(objects) == len(rules) else keeper.side.object
+        # the relation this object reaches the link's object by, to pair through it instead
+        relation = next((r for r in keeper.side.spec.relations if r.target == held and r.cardinality == "one"), None)
+        help_ = (
+            f"keep the link in the sync of {keeper.side.system}.{held} with {id_ref.side}"
+            + (f", and pair through it here: `match {relation.name}`" if relation is not None else "")
+            if held != keeper.side.object
+            else f'name the field on the {held} itself: `link {keeper.side.system}.custom("{keeper.custom_name}") = {id_ref.side.system}.{id_field}`'
         )
+        for ref in (id_ref, keeper):
+            if ref.hops:
+                return (
+                    ref,
+                    f"`{ref.describe()}` is on a related {ref.end_object}: a link keeps the id of this sync's "
+                    f"{id_ref.side.catalog.display_name} {id_ref.side.spec.display_name} in a field of its "
+                    f"{keeper.side.catalog.display_name} {keeper.side.spec.display_name}",
+                    "not an object of this sync",
+                    help_,
+                )
+        if keeper.side.object not in objects and len(objects) == len(rules):
+            other = keeper.side.spec.display_name
+            return (
+                keeper,
+                f"{id_ref.side.catalog.display_name} {id_ref.side.spec.display_name} `{id_field}` is kept in a field of "
+                f"{_article(held.lower())} {keeper.side.catalog.display_name} {held}, not of {_article(other.lower())} {other}: "
+                f"{_article(other.lower())} {other} does not hold the id of its {id_ref.side.spec.display_name}",
+                f"{_article(other.lower())} {other} field",
+                help_,
+            )
+        return None
 
     def only(self, pair: PairModel, st: ast.Only, scopes: _Scopes) -> None:
         target = pair.side(st.toward)
@@ -738,6 +781,7 @@ class _Analyser:
         required fields) is checked on the first block, not reported again for the fragment."""
         self.written_twice(pair.writes)
         pair.creating = {str(side) for side in (pair.left, pair.right) if self.creates_on(pair, side)}
+        pair.implied = implied_key_writes(pair)
         if whole:
             self.pairing(pair)
             self.permissions(pair)
@@ -979,37 +1023,75 @@ class _Analyser:
                     )
 
     def required(self, pair: PairModel) -> None:
-        """R23. A side the pair can create records on needs every required field written into
-        it, in that direction (defaults count: they are written on creation). A side it never
-        creates on needs none: the seed asks for required fields "in order for records to sync
-        as expected", and a pair that only reads or updates a side makes no record there that
-        could lack one (a person synced out to Autopilot needs no `last_name` rule)."""
+        """R23: "Required fields must be mapped in Bedrock in order for records to sync as
+        expected." A side the pair can create records on needs every required field written into
+        it, in that direction (defaults and the implied write of a match key count: they are
+        written on creation). A required field marked `in_every_direction` (a Deal's Expected
+        Close, an Activity's Marked as Done Time) must be mapped by every pair of its object,
+        whichever way it flows: a deal without it is never paired, an activity is synced out once
+        done. Any other required field of a side that only flows out (persons synced out to
+        Autopilot) is a warning: the records still sync, without a value the table asks for."""
         written: dict[str, set[str]] = {str(pair.left): set(), str(pair.right): set()}
-        for w in pair.writes:
+        mapped: dict[str, set[str]] = {str(pair.left): set(), str(pair.right): set()}
+        for w in pair.writes + pair.implied:
             if w.target.spec is not None and not w.target.through_relation:
                 written[str(w.target.side)].add(w.target.spec.name)
-        for ref in pair.mentioned:  # a rule that failed to resolve: its own error says enough
+        read = [ref for w in pair.writes for ref in (w.target, *w.source.reads)]
+        read += [ref for m in pair.matches for val in (m.left, m.right) if val is not None for ref in val.reads]
+        for ref in read + pair.mentioned:  # a rule that failed to resolve: its own error says enough
+            if ref.spec is not None and not ref.hops:
+                mapped[str(ref.side)].add(ref.spec.name)
+        for ref in pair.mentioned:
             if ref.spec is not None and not ref.hops:
                 written[str(ref.side)].add(ref.spec.name)
         for side in (pair.left, pair.right):
-            if str(side) not in pair.creating:
-                continue
             other = pair.right if side is pair.left else pair.left
-            arrow = "<-" if side is pair.left else "->"
             for req in side.spec.required:
-                if req.field in written[str(side)]:
-                    continue
-                self.out.append(
-                    _diag(
-                        REQUIRED_NOT_MAPPED,
-                        f"{side.catalog.display_name} {side.spec.display_name} requires `{req.field}` ({req.seed}), but this sync "
-                        f"can create one from {_article(other.catalog.display_name.lower())} {other.catalog.display_name} "
-                        f"{other.spec.display_name} and nothing writes it {other.system} -> {side.system}",
-                        pair.sync.span,
-                        f"creates {side.spec.plural or side.object} without `{req.field}`",
-                        f"write `{req.field}` toward {side.system} ({arrow} or <->) in this block, or give it a `default`",
-                    )
-                )
+                if str(side) in pair.creating:
+                    if req.field not in written[str(side)]:
+                        self.out.append(self.required_on_create(pair, side, other, req))
+                elif req.field not in mapped[str(side)] and (req.in_every_direction or pair.flows_into(other)):
+                    self.out.append(self.required_mapped(pair, side, other, req))
+
+    @staticmethod
+    def required_on_create(pair: PairModel, side: Side, other: Side, req: RequiredField) -> Diagnostic:
+        arrow = "<-" if side is pair.left else "->"
+        return _diag(
+            REQUIRED_NOT_MAPPED,
+            f"{side.catalog.display_name} {side.spec.display_name} requires `{req.field}` ({req.seed}), but this sync "
+            f"can create one from {_article(other.catalog.display_name.lower())} {other.catalog.display_name} "
+            f"{other.spec.display_name} and nothing writes it {other.system} -> {side.system}",
+            pair.sync.span,
+            f"creates {side.spec.plural or side.object} without `{req.field}`",
+            f"write `{req.field}` toward {side.system} ({arrow} or <->) in this block, or give it a `default`",
+        )
+
+    @staticmethod
+    def required_mapped(pair: PairModel, side: Side, other: Side, req: RequiredField) -> Diagnostic:
+        """A required field no rule or match key of the pair maps, on a side the pair does not
+        create on: an error for a field needed in every direction, else a warning."""
+        table = next((r.seed for r in side.catalog.rules_of("required_must_be_mapped")), "")
+        plural = side.spec.plural or side.object
+        # The rule in the block's own order of sides and arrow: `expected_close_date -> …`.
+        example = f"`{req.field} {pair.sync.arrow} …`" if side is pair.left else f"`… {pair.sync.arrow} {req.field}`"
+        if req.in_every_direction:
+            return _diag(
+                REQUIRED_NOT_MAPPED,
+                f"{side.catalog.display_name} {side.spec.display_name} requires `{req.field}` ({req.seed}) whichever way "
+                f'the sync flows, and no rule of this sync maps it; the sync table: "{table}"' + (f', "{req.note}"' if req.note else ""),
+                pair.sync.span,
+                f"{plural} without `{req.field}`",
+                f"map `{req.field}` in this block, e.g. {example}",
+            )
+        return _diag(
+            REQUIRED_NOT_SENT,
+            f"{side.catalog.display_name} {side.spec.display_name} requires `{req.field}` ({req.seed}), but this sync "
+            f'sends {plural} to {other.catalog.display_name} without it; the sync table: "{table}"',
+            pair.sync.span,
+            f"{plural} flow out without `{req.field}`",
+            f"map `{req.field}` in this block, e.g. {example}",
+            WARNING,
+        )
 
     def creates_on(self, pair: PairModel, side: Side) -> bool:
         """Whether the pair may create records on `side`: it flows there, the object may be
@@ -1328,6 +1410,36 @@ def _through_relations(pair: PairModel) -> Iterator[tuple[ast.MatchKey | ast.Fie
         if w.target.is_relation and w.source.kind == "field" and w.source.reads[0].is_relation:
             far = w.source.reads[0]
             yield w.rule, (w.target, f"{far.side.system}.{far.end_object}")
+
+
+def implied_key_writes(pair: PairModel) -> list[Write]:
+    """A record created because of a match carries the key it matched by: for every match key
+    that is a plain field on both sides, a write on creation only into each side the pair
+    creates on, unless a rule or default of the block already writes that field there (or the
+    link keeps its partner's id in it). Without it, a contact created for a person matched by
+    email would have no email, and the next run could not pair them again."""
+    taken = {_written_field(w.target) for w in pair.writes}
+    if pair.link_keeper is not None:
+        taken.add(_written_field(pair.link_keeper))
+    out: list[Write] = []
+    for m in pair.matches:
+        if m.kind != "field" or m.right is None or m.left.kind != "field" or m.right.kind != "field":
+            continue
+        for target_val, source_val, direction in ((m.right, m.left, "left_to_right"), (m.left, m.right, "right_to_left")):
+            target = target_val.reads[0]
+            if str(target.side) not in pair.creating or target.hops or _written_field(target) in taken:
+                continue
+            if target.spec is not None and not (target.spec.writable_on_create or target.spec.write_via is not None):
+                continue  # an id or a read-only field: the system sets it
+            taken.add(_written_field(target))
+            out.append(Write(target, source_val, direction, m.node, create_only=True, implied=True))
+    return out
+
+
+def _written_field(ref: FieldRef) -> tuple[Hashable, ...]:
+    """The field a write fills, whatever item of a list field it picks (`email.primary` and
+    `email.work` fill the same `email`)."""
+    return ref.target_key[:2] if ref.spec is not None else ref.target_key
 
 
 _NAME_PART_WORDS = {"first", "last", "given", "family", "middle", "surname"}

@@ -22,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from syncmap.compiler.cost import load_limits
+from syncmap.compiler.pipedrive_plans import burst_limits, load_plans
+from syncmap.compiler.pipedrive_plans import daily_budget as plan_daily_budget
 from syncmap.compiler.token_costs import TokenCosts, load_token_costs
 from syncmap.runtime.api_errors import LimitReached
 from syncmap.runtime.retry import RetryPolicy, lower_headers, retry_delay
@@ -113,7 +115,7 @@ class PipedriveGovernor(_Waiting):
     """Pipedrive's limits (pipedrive-api.md §5): the per-token 2-second burst window, the
     Search API's own window, the company's daily token budget and the daily POST/PUT count.
 
-    - Burst: the limit starts from the plan's row in `compiler/costs/limits.json` (or `burst`)
+    - Burst: the limit starts from the plan's row in `compiler/costs/pipedrive_plans.json` (or `burst`)
       and follows `x-ratelimit-limit` / `-remaining` / `-reset` from then on.
     - Search: `search_burst` (10 per 2 s on every plan); by default a search also takes a slot
       of the general window (`search_counts_in_general_window`), since whether it does is not
@@ -145,19 +147,17 @@ class PipedriveGovernor(_Waiting):
     ) -> None:
         super().__init__(time_scale=time_scale, clock=clock, sleep=sleep, rng=rng, wall=wall)
         limits = load_limits()["pipedrive"]
-        self.plan = plan or limits["default_plan"]
-        if self.plan not in limits["plans"]:
-            raise ValueError(f"unknown Pipedrive plan {self.plan!r}; known plans: {', '.join(limits['plans'])}")
-        tier = limits["plans"][self.plan]
+        self.plan = plan or load_plans()["default_plan"]
+        api_token_burst, _ = burst_limits(self.plan)  # ValueError for an unknown plan
         if daily_budget is not None and daily_budget < 0:
             raise ValueError("daily_budget must not be negative")
         window = float(limits["burst_window_seconds"]["value"]) / self.time_scale
-        self.burst = SlotWindow(int(burst if burst is not None else tier["burst"]["value"]), window)
+        self.burst = SlotWindow(int(burst if burst is not None else api_token_burst), window)
         self.search = SlotWindow(int(search_burst if search_burst is not None else limits["search_burst"]["value"]), window)
         self.search_counts_in_general_window = search_counts_in_general_window
         self.costs = costs or load_token_costs()
         self.daily_budget = daily_budget
-        self.budget_guess = int(limits["daily_budget_base"]["value"] * tier["multiplier"]["value"])
+        self.budget_guess = plan_daily_budget(self.plan)
         self.budget = TokenBudget(daily_budget)
         self.budget_markers = tuple(marker.lower() for marker in budget_markers)
         self.post_put_left: int | None = None

@@ -9,36 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from syncmap.compiler.pipedrive_plans import burst_limits, daily_budget, load_plans, plan, plan_names
 from syncmap.sandbox.pipedrive.times import TIMESTAMP_FORMATS
 
-# Burst limit per token and 2-second window: (api_token, OAuth access token). Old plan names are
-# the official table (pipedrive-api.md §5 B); the new names are third-party summaries (UNVERIFIED).
-BURST_LIMITS: dict[str, tuple[int, int]] = {
-    "essential": (20, 80),
-    "advanced": (40, 160),
-    "professional": (80, 320),
-    "power": (100, 400),
-    "enterprise": (120, 480),
-    "lite": (20, 80),
-    "growth": (40, 160),
-    "premium": (100, 400),
-    "ultimate": (120, 480),
-}
-
-# Daily token budget multiplier per plan (30,000 x multiplier x seats). Lite 1, Growth 2, Premium 5,
-# Ultimate 7 are near-verified; the old names map Essential->Lite, Advanced->Growth,
-# Professional->Premium, Enterprise->Ultimate, and the retired Power plan to Premium (a choice).
-BUDGET_MULTIPLIERS: dict[str, int] = {
-    "essential": 1,
-    "advanced": 2,
-    "professional": 5,
-    "power": 5,
-    "enterprise": 7,
-    "lite": 1,
-    "growth": 2,
-    "premium": 5,
-    "ultimate": 7,
-}
+# The plans: burst limit per token and 2-second window (api_token, OAuth access token) and the
+# daily budget multiplier (30,000 x multiplier x seats), from the one table syncmap's estimate and
+# governor read too (compiler/costs/pipedrive_plans.json: published data, the dependency rule's
+# exception). Old plan names are the official table (pipedrive-api.md §5 B); the new names'
+# bursts and every multiplier are marked unverified there.
+BURST_LIMITS: dict[str, tuple[int, int]] = {name: burst_limits(name) for name in plan_names()}
+BUDGET_MULTIPLIERS: dict[str, int] = {name: int(plan(name)["multiplier"]["value"]) for name in plan_names()}
 
 PLANS = tuple(BURST_LIMITS)
 NAME_SPLITS = ("first_word", "last_word")
@@ -63,7 +43,7 @@ class PipedriveSettings:
     search_limit: int = 10  # per token and window, every plan
     # Search requests count only in the search window, and their x-ratelimit-* headers describe it.
     search_counts_in_general_window: bool = False
-    budget_base_tokens: int = 30_000
+    budget_base_tokens: int = int(load_plans()["daily_budget_base"]["value"])
     daily_budget: int | None = None  # overrides base x multiplier x seats when set
     daily_budget_headers: bool = True  # x-daily-ratelimit-token-limit/-remaining (UNVERIFIED)
     daily_post_put_limit: int = 10_000  # x-daily-requests-left (2019 fair-use limit)
@@ -166,7 +146,7 @@ class PipedriveSettings:
     def daily_budget_for(self, plan: str) -> int:
         if self.daily_budget is not None:
             return self.daily_budget
-        return self.budget_base_tokens * BUDGET_MULTIPLIERS[plan] * self.seats
+        return daily_budget(plan, self.seats, self.budget_base_tokens)
 
 
 # The strict profile (syncmap.sandbox.profiles): for every choice above that is unverified or

@@ -54,6 +54,8 @@ def flows(pair: dict[str, Any]) -> list[str]:
             extra.append(f"default {_value(op['default'])}")
         if op["on"] != "always":
             extra.append(f"on {op['on']}")
+        if op["implied"]:
+            extra.append("implied")
         out.append(line + (f" [{', '.join(extra)}]" if extra else ""))
     return out
 
@@ -101,7 +103,7 @@ SHARED_ACTIONS = {
 @pytest.mark.parametrize("name", sorted(p.name for p in GOLDEN.glob("*.plan.yaml")))
 def test_every_golden_connects_both_systems_from_the_environment(name: str) -> None:
     plan = golden(name)
-    assert plan["plan_version"] == "2.0" and plan["warnings"] == []
+    assert plan["plan_version"] == "2.1" and plan["warnings"] == []
     assert {c["system"]: c["settings"] for c in plan["connections"]} == ENV_CONNECTIONS
 
 
@@ -167,7 +169,8 @@ def test_include_connections_plan() -> None:
     assert [f["path"] for f in plan["source"]["files"]] == ["_includes/connections.syncmap", "include-connections.syncmap"]
     (pair,) = plan["pairs"]
     assert (pair["id"], pair["direction"]) == ("pipedrive.Person->autopilot.Contact", "left_to_right")
-    assert flows(pair) == ["first_name -> FirstName", "last_name -> LastName"]
+    # the match key is written on the contact the match creates
+    assert flows(pair) == ["first_name -> FirstName", "last_name -> LastName", "email.primary -> Email [on create, implied]"]
     assert match_keys(pair) == [[("field", "email.primary", "Email")]]
     # one way: only Autopilot is written
     assert pair["creates"] == pair["updates"] == {"left": False, "right": True}
@@ -261,13 +264,23 @@ def test_five_objects_plan() -> None:
         assert steps(plan, action) == expected, action
 
 
-def test_required_fields_are_asked_only_where_a_pair_creates() -> None:
-    # R23 (SM307) applies where a pair can create: these two never create a person.
-    out = golden("case-required-only-where-created.plan.yaml")["pairs"][0]
-    assert (out["direction"], out["creates"]) == ("left_to_right", {"left": False, "right": True})
-    assert [op["target"]["path"] for op in out["fields"]] == [["FirstName"]]  # no last_name rule
+def test_required_fields_are_asked_only_where_a_pair_creates_or_sends() -> None:
+    # R23 (SM307) applies where a pair can create: this one never creates a person.
     update = golden("case-required-not-asked-on-update.plan.yaml")["pairs"][0]
     assert update["creates"] == {"left": False, "right": False} and update["updates"]["left"] is True
     assert [op["target"]["path"] for op in update["fields"]] == [["job_title"]]
     # the runtime still learns the required fields, to refuse a record that lacks one
     assert {r["field"] for r in update["required"]} == {"first_name", "last_name"}
+
+
+def test_required_fields_are_mapped_in_every_direction_and_match_keys_are_written_on_creation() -> None:
+    # R23: deals and activities flowing out map Expected Close and Marked as Done Time.
+    plan = golden("case-required-every-direction.plan.yaml")
+    pairs = {p["id"]: p for p in plan["pairs"]}
+    deal, activity = pairs["pipedrive.Deal->autopilot.Contact"], pairs["pipedrive.Activity->autopilot.Contact"]
+    assert deal["creates"] == activity["creates"] == {"left": False, "right": False}
+    assert flows(deal)[1] == 'expected_close_date -> custom("Expected Close", date)'
+    assert flows(activity)[1] == 'marked_as_done_time -> custom("Last Activity At", date)'
+    # No rule writes first_name: the match key is written on the person a match creates.
+    (pair,) = golden("case-required-by-match-key.plan.yaml")["pairs"]
+    assert flows(pair) == ["last_name <- LastName", "first_name <- FirstName [on create, implied]"]

@@ -164,6 +164,16 @@ def test_every_field_line_of_a_plan_is_one_flow_line() -> None:
         assert sum(len(e.lines) for e in graph.edges if e.kind == "flow") == len(spans)
 
 
+def test_a_match_key_written_on_creation_is_drawn_once_as_the_match_line() -> None:
+    # The implied write of a match key has the key's span and no line of its own: the picture
+    # shows the `match` line as pairing, and no flow besides the block's rules.
+    graph, plan = picture(ROOT / "tests" / "cases" / "valid" / "required-by-match-key.syncmap")
+    assert [op["implied"] for op in plan["pairs"][0]["fields"]] == [False, True]
+    drawn = statements(graph)
+    assert {s for s in drawn if s[0] == "flow"} == {("flow", f"{A}.Contact", "->", f"{P}.Person", "last_name <- LastName")}
+    assert ("pairing", f"{P}.Person", "-", f"{A}.Contact", "match first_name = FirstName, last_name = LastName") in drawn
+
+
 # ------------------------------------------------------------------ read back from the text
 
 # What a reader sees: the stroke and heads of each kind of statement (docs/graph.md's table).

@@ -426,18 +426,25 @@ def test_a_pair_matched_through_an_explicit_relation_may_create_its_records() ->
     # `match contact = person` names both relations: each activity finds its partner through
     # the person pairing, yet a new one is created, so its required done time must be written.
     # (Only `match person`, naming one side's relation, leaves creating to the related pair.)
-    text = (
-        CONNECT
-        + PERSONS
-        + """
-sync autopilot.Activity -> pipedrive.Activity {
-  match contact = person, occurred_at = marked_as_done_time
+    # The time key is written on the activity the match creates: that is the done time.
+    def activities(match: str) -> str:
+        return (
+            CONNECT
+            + PERSONS
+            + f"""
+sync autopilot.Activity -> pipedrive.Activity {{
+  match {match}
   only new -> pipedrive
   contact -> person
-}
+}}
 """
-    )
-    assert [code for code, _ in _codes(text)] == ["SM307"]
+        )
+
+    plan = _plan(activities("contact = person, occurred_at = marked_as_done_time"))
+    assert plan["pairs"][1]["creates"]["right"] is True
+    write = _write_into({"pairs": plan["pairs"][1:]}, ["marked_as_done_time"])
+    assert (write["on"], write["implied"], write["source"]["ref"]["path"]) == ("create", True, ["occurred_at"])
+    assert [code for code, _ in _codes(activities("contact = person"))] == ["SM307", "SM323"]
 
 
 @pytest.mark.parametrize(("lines", "help_"), [
@@ -663,6 +670,7 @@ sync pipedrive.Deal -> autopilot.Contact {
   match title = Email
   where status = "opn"
   title -> Company
+  expected_close_date -> custom("Expected Close", date)
 }
 """
     result = check("m.syncmap", _from_memory(text).__getitem__)
@@ -805,3 +813,55 @@ action "Schedule Activity" on autopilot.Contact {{
 }}
 """
     assert _analysed(text, catalog_with_renamed_call) == expected
+
+
+# ------------------------------------------------------------------ match keys written on creation
+
+
+@pytest.mark.parametrize(("block", "implied"), [
+    # persons flow out only: the contact a match creates gets the email
+    ("sync pipedrive.Person -> autopilot.Contact {\n match email.primary = Email\n first_name -> FirstName\n last_name -> LastName\n}",
+     [("left_to_right", "autopilot", ["Email"])]),
+    # both ways, creating on both sides: each side gets the other's key
+    ("sync pipedrive.Person <-> autopilot.Contact {\n match email.primary = Email\n"
+     ' only autopilot.list("Pipedrive Contacts") -> pipedrive\n first_name <-> FirstName\n last_name <-> LastName\n}',
+     [("left_to_right", "autopilot", ["Email"]), ("right_to_left", "pipedrive", ["email", "primary"])]),
+    # a rule writes the key already (another item of the same list field counts)
+    ("sync pipedrive.Person -> autopilot.Contact {\n match email.primary = Email\n"
+     " first_name -> FirstName\n last_name -> LastName\n email.primary -> Email\n}", []),
+    ("sync pipedrive.Person <- autopilot.Contact {\n match email.primary = Email\n"
+     ' only autopilot.list("Pipedrive Contacts") -> pipedrive\n first_name <- FirstName\n last_name <- LastName\n email.work <- Email\n}', []),
+    # a default writes it on creation already
+    ("sync pipedrive.Person -> autopilot.Contact {\n match email.primary = Email\n"
+     ' first_name -> FirstName\n last_name -> LastName\n default Email = "nobody@example.com"\n}', []),
+    # nothing is created: no write on creation
+    ("sync pipedrive.Person <- autopilot.Contact {\n match email.primary = Email\n only linked -> pipedrive\n job_title <- Title\n}", []),
+    # a relation key finds the partner through another pair, which creates it
+    ("sync pipedrive.Deal -> autopilot.Contact {\n match person\n expected_close_date -> custom(\"Expected Close\", date)\n}", []),
+])  # fmt: skip
+def test_a_match_key_is_written_on_the_record_the_match_creates(block: str, implied: list[tuple[str, str, list[str]]]) -> None:
+    text = CONNECT + (PERSONS if "match person" in block else "") + "\n" + block + "\n"
+    pair = _plan(text)["pairs"][-1]
+    ops = [op for op in pair["fields"] if op["implied"]]
+    assert [(op["direction"], op["target"]["system"], op["target"]["path"]) for op in ops] == implied
+    assert all(op["on"] == "create" and op["span"] == pair["match"][0]["keys"][0]["span"] for op in ops)
+
+
+@pytest.mark.parametrize(("block", "col", "help_"), [
+    # the contact id lives on persons: a deal or an organization pairs another way
+    ('sync pipedrive.Deal <-> autopilot.Contact {\n  link pipedrive.custom("apId") = autopilot.contact_id\n  match person\n'
+     '  only linked -> pipedrive\n  expected_close_date -> custom("Expected Close", date)\n}', 8,
+     "keep the link in the sync of pipedrive.Person with autopilot.Contact, and pair through it here: `match person`"),
+    ('sync autopilot.Contact -> pipedrive.Organization {\n  link autopilot.contact_id = pipedrive.custom("apId")\n'
+     '  match Company = name\n  only autopilot.list("Pipedrive Contacts") -> pipedrive\n  Company -> name\n}', 31,
+     "keep the link in the sync of pipedrive.Person with autopilot.Contact"),
+    # a field of a related record, even of the right object, is not the pair's own
+    ('sync pipedrive.Deal <-> autopilot.Contact {\n  link pipedrive.person.custom("apId") = autopilot.contact_id\n  match person\n'
+     '  only linked -> pipedrive\n  expected_close_date -> custom("Expected Close", date)\n}', 8,
+     "keep the link in the sync of pipedrive.Person with autopilot.Contact, and pair through it here: `match person`"),
+])  # fmt: skip
+def test_a_link_field_lives_on_the_object_its_catalog_names(block: str, col: int, help_: str) -> None:
+    text = CONNECT + PERSONS + block + "\n"
+    line = text.count("\n", 0, text.index(block)) + 2  # the `link` line
+    result = check("m.syncmap", _from_memory(text).__getitem__)
+    assert [(d.code, d.span.line, d.span.col, d.help) for d in result.diagnostics] == [("SM320", line, col, help_)]

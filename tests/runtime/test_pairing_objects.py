@@ -161,7 +161,6 @@ connect autopilot {
   key = env("AUTOPILOT_API_KEY")
 }
 sync pipedrive.Organization <- autopilot.Contact {
-  link pipedrive.custom("apId") = autopilot.contact_id
   match name = Company
   only autopilot.list("Pipedrive Contacts") -> pipedrive
   name <- Company
@@ -177,6 +176,7 @@ sync pipedrive.Deal <-> autopilot.Contact {
   match person
   only linked -> pipedrive
   title -> custom("Open Deal", string)
+  expected_close_date -> custom("Expected Close", date)
 }
 """
 
@@ -196,17 +196,6 @@ def test_persons_pair_one_to_one_without_a_link(other: Engine) -> None:
     assert run.pair_chunk({}, right) == []
     assert pairs(run.pair_tail(right)) == [(None, "old")]
     assert letters(other) == [("right", "new", "duplicate_match_key")]
-
-
-def test_an_organization_kept_by_a_link_field_has_one_contact(other: Engine) -> None:
-    run = pair_run(other, ORGS)
-    assert run.pair.get("link") is not None
-    right = {c.id: c for c in [contact("c1", "Acme"), contact("c2", "Acme", "2024-02-01T00:00:00Z")]}
-    run.begin_pairing(right)
-    assert pairs(run.pair_chunk({"1": Record("1", {"name": "Acme"})}, right)) == [("1", "c1")]
-    # the second contact naming it would make a second Acme: reported, not created (R9)
-    assert run.pair_tail(right) == []
-    assert letters(other) == [("right", "c2", "duplicate_match_key")]
 
 
 def test_a_deal_pairs_through_its_persons_sync_not_another_sync_of_the_same_contacts(other: Engine) -> None:
