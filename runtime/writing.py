@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Awaitable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from syncmap.runtime.candidates import BEFORE, SHARED, Candidate, DeadLetter, is_gone
@@ -36,6 +36,11 @@ class LeftWrite:
     outcome: str = ""
     error: str = ""
     status: int | None = None
+    # The flat changes and current values the body was made from (a field Pipedrive refuses
+    # is left out and the rest sent again), and the refused fields with Pipedrive's reason.
+    changes: dict[str, Any] = field(default_factory=dict)
+    current: dict[str, Any] | None = None
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 class Writing(PairRunHost):
@@ -86,7 +91,7 @@ class Writing(PairRunHost):
             id=candidate.left.id if candidate.left else None,
             changes=changes,
         )
-        return LeftWrite(candidate, body, what or ("created" if creating else "updated"), blamed)
+        return LeftWrite(candidate, body, what or ("created" if creating else "updated"), blamed, changes=changes, current=current)
 
     async def write_lefts(self, jobs: Sequence[Awaitable[LeftWrite | None]]) -> None:
         """Pipedrive writes, in batches: each batch's intents commit in one transaction before
@@ -120,16 +125,32 @@ class Writing(PairRunHost):
     async def send_left(self, write: LeftWrite) -> None:
         s = self.sides["left"]
         pd: Pipedrive = self.engine.connectors[s.system]
-        try:
-            if write.candidate.left is None:
-                write.raw = await pd.create(s.obj, write.body)
-            else:
-                write.raw = await pd.update(s.obj, write.candidate.left.id, write.body)
-            write.outcome = "done" if write.raw is not None else "gone"
-        except self.engine.unknown_outcome as error:
-            write.outcome, write.error = "unknown", str(error)
-        except self.engine.api_error as error:
-            write.outcome, write.error, write.status = "failed", str(error), getattr(error, "status", None)
+        while True:
+            try:
+                if write.candidate.left is None:
+                    write.raw = await pd.create(s.obj, write.body)
+                else:
+                    write.raw = await pd.update(s.obj, write.candidate.left.id, write.body)
+                write.outcome = "done" if write.raw is not None else "gone"
+            except self.engine.unknown_outcome as error:
+                write.outcome, write.error = "unknown", str(error)
+            except self.engine.api_error as error:
+                status = getattr(error, "status", None)
+                # A 400 naming a field of the write refuses that value, not the record: the
+                # field becomes a field-level letter and the rest is sent without it.
+                refused = pd.refused_keys(s.obj, error, write.changes) if status == 400 else []
+                if not refused:
+                    write.outcome, write.error, write.status = "failed", str(error), status
+                    return
+                for key in refused:
+                    write.refused[key] = str(error)
+                    del write.changes[key]
+                if write.candidate.left is not None and not write.changes:
+                    write.outcome = "refused"  # nothing else to write
+                    return
+                write.body = pd.body(s.obj, write.changes, write.current)
+                continue
+            return
 
     def record_left(self, write: LeftWrite) -> None:
         engine, s = self.engine, self.sides["left"]
@@ -138,6 +159,16 @@ class Writing(PairRunHost):
             # The create may have happened: the intent stays open, and the next run reads the
             # record back (it carries the link field and the match keys) before creating again.
             engine.report.notes.append(f"{self.id}: outcome unknown, checked on the next run: {write.error}")
+            return
+        if write.refused:
+            fields = list(write.refused)
+            reason = "; ".join(dict.fromkeys(write.refused.values()))
+            engine.dead_letter(self, *write.blamed, DeadLetter("value_refused", f"{', '.join(fields)}: {reason}", field=fields[0], fields=fields))
+        if write.outcome == "refused":
+            # The record holds what it held; remembering the pair as synced keeps the refused
+            # value from being sent again until its source (or the mapping) changes.
+            self.state.finish_intent(write.intent, status="failed", result={"error": "every field refused", "fields": list(write.refused)})
+            self.remember(write.candidate)
             return
         if write.outcome == "failed":
             self.state.finish_intent(write.intent, status="failed", result={"error": write.error})

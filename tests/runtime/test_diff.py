@@ -138,7 +138,15 @@ def test_create_only_operations_apply_to_new_records_only() -> None:
 
 
 def test_a_constant_is_asserted_once_not_against_a_person_who_changed_it() -> None:
-    ops = digest_ops([{**field_op("right_to_left", ["x"], ["done"], SPAN_C), "source": {"kind": "literal", "value": True, "type": "boolean"}}])
+    ops = digest_ops(
+        [
+            {
+                **field_op("right_to_left", ["x"], ["done"], SPAN_C),
+                "source": {"kind": "literal", "value": True, "type": "boolean"},
+                "target": ref("pipedrive", ["done"], type="boolean"),
+            }
+        ]
+    )
     # first sync: written
     assert run({"left": {"done": False}, "right": {}}, {"left": None, "right": None}, ops=ops).changes["left"] == {"done": True}
     # synced before, someone unticked it since: left alone
