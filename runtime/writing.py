@@ -162,8 +162,10 @@ class Writing(PairRunHost):
             return
         if write.refused:
             fields = list(write.refused)
+            names = ", ".join(key.removeprefix("custom:") for key in fields)
             reason = "; ".join(dict.fromkeys(write.refused.values()))
-            engine.dead_letter(self, *write.blamed, DeadLetter("value_refused", f"{', '.join(fields)}: {reason}", field=fields[0], fields=fields))
+            message = f"Pipedrive refused the value of {names} (the rest of the record was written): {reason}"
+            engine.dead_letter(self, *write.blamed, DeadLetter("value_refused", message, field=fields[0], fields=fields))
         if write.outcome == "refused":
             # The record holds what it held; remembering the pair as synced keeps the refused
             # value from being sent again until its source (or the mapping) changes.

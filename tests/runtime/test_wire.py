@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from syncmap.runtime.connectors.autopilot import custom_type as autopilot_type
 from syncmap.runtime.connectors.autopilot import fit_custom
+from syncmap.runtime.connectors.pipedrive import Pipedrive, decode_custom, encode_custom, refused_body_key
 from syncmap.runtime.connectors.pipedrive import custom_type as pipedrive_type
-from syncmap.runtime.connectors.pipedrive import decode_custom, encode_custom, refused_body_key
 from syncmap.runtime.wire import FieldType, WireError, convert, from_wire, native_type, plan_type, same_as, to_wire
 
 COLOURS = [{"id": 11, "label": "Red"}, {"id": 12, "label": "Green"}, {"id": 13, "label": "Blue"}]
@@ -244,3 +244,12 @@ def test_a_refusal_names_the_body_key() -> None:
     assert refused_body_key(Refusal('"expected_close_date" must be in YYYY-MM-DD format')) == ("expected_close_date", None)
     assert refused_body_key(Refusal('"emails[0].value" is required')) == ("emails", None)
     assert refused_body_key(Refusal("Lost reason can only be set if deal status is lost")) is None
+    # ... and the flat keys of the write it refused, so only those fields are left out
+    pd = Pipedrive(None)
+    pd.custom["Person"] = {"Contract": {"key": key, "name": "Contract", "field_type": "daterange"}}
+    changes = {"custom:Contract": "x", "email.primary": "a@b.c", "first_name": "A", "organization": "4"}
+    assert pd.refused_keys("Person", Refusal(f'"custom_fields.{key}" must be an object with value and until'), changes) == ["custom:Contract"]
+    assert pd.refused_keys("Person", Refusal('"emails[0].value" is required'), changes) == ["email.primary"]
+    assert pd.refused_keys("Person", Refusal('"org_id" must be the id of an existing organization'), changes) == ["organization"]
+    assert pd.refused_keys("Person", Refusal('"name" must be a string'), changes) == ["first_name"]
+    assert pd.refused_keys("Person", Refusal('"body" must be of type object'), changes) == []
