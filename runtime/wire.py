@@ -31,6 +31,7 @@ from syncmap.runtime.values import is_empty, normalize_for_compare
 TRUE_WORDS = frozenset({"true", "yes", "y", "on", "1"})
 FALSE_WORDS = frozenset({"false", "no", "n", "off", "0"})
 NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+NOT_DIALLED = re.compile(r"[^\d+]")  # what a phone number's comparison ignores
 CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
 # Kinds whose canonical form this module knows; any other kind (an id, a user, a relation, a
 # type the vocabulary has no scalar for) travels as it is and the API judges it.
@@ -356,7 +357,11 @@ def comparable(value: Any, ftype: FieldType) -> Any:
             return tuple(sorted(str(item).strip().casefold() for item in canonical))
         return str(canonical).strip().casefold()
     if kind == "phone" and isinstance(canonical, str):
-        return re.sub(r"[^\d+]", "", canonical)
+        return NOT_DIALLED.sub("", canonical)
+    if kind in ("date", "datetime", "time", "boolean") and not isinstance(canonical, (list, Mapping)):
+        return (kind, canonical)  # canonical forms compare as they are
+    if kind in ("integer", "number") and isinstance(canonical, (int, float)) and not isinstance(canonical, bool):
+        return float(canonical)
     # Text keeps the untyped comparison (trimmed; an address in any case; "5" and 5; a date
     # at midnight and that day), as do kinds with no canonical form.
     return normalize_for_compare(canonical)
@@ -365,4 +370,6 @@ def comparable(value: Any, ftype: FieldType) -> Any:
 def same_as(a: Any, b: Any, ftype: FieldType) -> bool:
     """Whether two values hold the same in a field of `ftype` (so writing one over the other
     would change nothing)."""
+    if type(a) is type(b) and a == b:
+        return True  # the usual case, a value unchanged: conversions are deterministic
     return bool(comparable(a, ftype) == comparable(b, ftype))

@@ -125,32 +125,36 @@ class Writing(PairRunHost):
     async def send_left(self, write: LeftWrite) -> None:
         s = self.sides["left"]
         pd: Pipedrive = self.engine.connectors[s.system]
-        while True:
-            try:
-                if write.candidate.left is None:
-                    write.raw = await pd.create(s.obj, write.body)
-                else:
-                    write.raw = await pd.update(s.obj, write.candidate.left.id, write.body)
-                write.outcome = "done" if write.raw is not None else "gone"
-            except self.engine.unknown_outcome as error:
-                write.outcome, write.error = "unknown", str(error)
-            except self.engine.api_error as error:
-                status = getattr(error, "status", None)
-                # A 400 naming a field of the write refuses that value, not the record: the
-                # field becomes a field-level letter and the rest is sent without it.
-                refused = pd.refused_keys(s.obj, error, write.changes) if status == 400 else []
-                if not refused:
-                    write.outcome, write.error, write.status = "failed", str(error), status
-                    return
-                for key in refused:
-                    write.refused[key] = str(error)
-                    del write.changes[key]
-                if write.candidate.left is not None and not write.changes:
-                    write.outcome = "refused"  # nothing else to write
-                    return
-                write.body = pd.body(s.obj, write.changes, write.current)
-                continue
-            return
+        try:
+            if write.candidate.left is None:
+                write.raw = await pd.create(s.obj, write.body)
+            else:
+                write.raw = await pd.update(s.obj, write.candidate.left.id, write.body)
+            write.outcome = "done" if write.raw is not None else "gone"
+        except self.engine.unknown_outcome as error:
+            write.outcome, write.error = "unknown", str(error)
+        except self.engine.api_error as error:
+            if self.drop_refused(write, error):
+                if write.outcome != "refused":
+                    await self.send_left(write)  # the rest of the record, without the refused fields
+                return
+            write.outcome, write.error, write.status = "failed", str(error), getattr(error, "status", None)
+
+    def drop_refused(self, write: LeftWrite, error: Exception) -> bool:
+        """A 400 naming fields of the write refuses those values, not the record: they become
+        the write's refused fields (a field-level letter) and the body is made again without
+        them; outcome "refused" when nothing is left to send. False when it names no field."""
+        s = self.sides["left"]
+        pd: Pipedrive = self.engine.connectors[s.system]
+        keys = pd.refused_keys(s.obj, error, write.changes) if getattr(error, "status", None) == 400 else []
+        for key in keys:
+            write.refused[key] = str(error)
+            del write.changes[key]
+        if keys and write.candidate.left is not None and not write.changes:
+            write.outcome = "refused"
+        elif keys:
+            write.body = pd.body(s.obj, write.changes, write.current)
+        return bool(keys)
 
     def record_left(self, write: LeftWrite) -> None:
         engine, s = self.engine, self.sides["left"]

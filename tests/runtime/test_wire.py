@@ -115,7 +115,7 @@ PAIRS = [(a, b) for a, b in itertools.product(sorted(TYPES), repeat=2) if a.spli
 
 
 @pytest.mark.parametrize(("source", "target"), PAIRS, ids=[f"{a}->{b}" for a, b in PAIRS])
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(data=st.data())
 def test_a_value_crossing_systems_settles_in_the_target_form(source: str, target: str, data: st.DataObject) -> None:
     """Read from one system (any of its forms), written to the other: what arrives reads back
