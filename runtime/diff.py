@@ -204,7 +204,7 @@ def misfit_message(op: Op, systems: Mapping[str, str], error: WireError) -> str:
     target = op.target
     label = (target.get("custom") or {}).get("name") if target.get("kind") == "custom" else ".".join(target.get("path") or ())
     kind = op.target_type.native or op.target_type.kind
-    return f"{error}, and the {systems.get(op.writes, op.writes)} field {label!r} is {'an' if str(kind)[:1] in 'aeiou' else 'a'} {kind} field"
+    return f"{error}, and the {systems.get(op.writes, op.writes).capitalize()} field {label!r} is {'an' if str(kind)[:1] in 'aeiou' else 'a'} {kind} field"
 
 
 def snapshot_after(record: Mapping[str, Any] | None, changes: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
