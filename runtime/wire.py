@@ -137,8 +137,8 @@ def _words(value: Any) -> list[Any]:
 
 
 def _options(value: Any, ftype: FieldType) -> Any:
-    """An enum's label (a set's labels), as the field spells them; a boolean picks the option
-    labelled yes/no (true/false). An id the field has is read as its option."""
+    """An enum's label (a set's labels), as the field spells them, found by label in any case;
+    a boolean picks the option labelled yes/no (true/false, on/off)."""
     items = _words(value) if ftype.kind == "set" else [value]
     labels = []
     for item in items:
@@ -148,9 +148,7 @@ def _options(value: Any, ftype: FieldType) -> Any:
             words = TRUE_WORDS if item else FALSE_WORDS
             found = next(((k, n) for k, n in ftype.options if n.strip().casefold() in words), None)
         else:
-            found = ftype.option(item)
-            if found is None and str(item).strip().lstrip("-").isdigit():
-                found = next(((k, n) for k, n in ftype.options if str(k) == str(item).strip()), None)
+            found = ftype.option(item)  # by label only: a score of 12 is not option id 12
         if found is None:
             choices = ", ".join(repr(name) for _, name in ftype.options)
             raise WireError(f"{_describe(item)} is not one of the field's options ({choices})")
