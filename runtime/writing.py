@@ -140,7 +140,7 @@ class Writing(PairRunHost):
                 return
             write.outcome, write.error, write.status = "failed", str(error), getattr(error, "status", None)
 
-    def drop_refused(self, write: LeftWrite, error: Exception) -> bool:
+    def drop_refused(self, write: LeftWrite, error: BaseException) -> bool:
         """A 400 naming fields of the write refuses those values, not the record: they become
         the write's refused fields (a field-level letter) and the body is made again without
         them; outcome "refused" when nothing is left to send. False when it names no field."""
