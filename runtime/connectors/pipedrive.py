@@ -30,6 +30,9 @@ RELATED_OBJECTS = {"organization": "Organization", "person": "Person", "deal": "
 OPTION_TYPES = ("enum", "set")
 # How Pipedrive names the refused key of a body: `"custom_fields.<hash>" must be ...`, `"emails[0].value" is required`.
 REFUSAL = re.compile(r'"([a-z_]+)(?:\.([0-9a-f]{40}))?[^"]*" ')
+# Built-in address fields: text to the mapping, `{"value": …}` on the wire, like custom addresses.
+ADDRESS_FIELDS = frozenset({"address", "postal_address", "location"})
+ADDRESS = FieldType("string", "address")
 BODY_KEYS = {"emails": ("email",), "phones": ("phone",), "name": ("first_name", "last_name", "name"), "stage_id": ("stage",)}
 
 
@@ -267,6 +270,8 @@ class Pipedrive:
             return None if target is None else target.get(rest)
         if key == "stage":
             return raw.get("stage_id")
+        if key in ADDRESS_FIELDS:
+            return from_wire(raw.get(key), ADDRESS, "pipedrive")
         return raw.get(key)
 
     def body(self, obj: str, changes: Mapping[str, Any], current: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -291,6 +296,8 @@ class Pipedrive:
                 continue  # composed into `name` below (v2 takes `name` only; write_via compose)
             elif key == "type" and obj == "Activity":
                 body["type"] = value
+            elif key in ADDRESS_FIELDS:
+                body[key] = to_wire(value, ADDRESS, "pipedrive")
             elif key == "owner_id":
                 body["owner_id"] = None if is_empty(value) else int(value)
             elif key == "stage" and obj == "Deal":

@@ -209,6 +209,8 @@ def test_pipedrive_option_ids_labels_and_webhook_shapes_read_as_labels() -> None
     assert decode_custom(enum, {"id": 12, "label": "Green"}) == "Green"  # include_option_labels
     assert decode_custom(enum, {"type": "enum", "id": 12}) == "Green"  # webhook v2
     assert decode_custom(pd_field("set", COLOURS), [11, 13]) == ["Red", "Blue"]
+    assert decode_custom(pd_field("set", COLOURS), {"type": "set", "values": [{"id": 13}]}) == ["Blue"]  # webhook v2
+    assert decode_custom(pd_field("time"), {"type": "time", "value": "09:05:00", "timezone_name": None}) == "09:05:00"
     assert decode_custom(pd_field("monetary"), {"value": 5, "currency": "EUR"}) == 5
     assert encode_custom(enum, "green") == 12  # a label in any case
     assert encode_custom(pd_field("set", COLOURS), "Blue, Red") == [13, 11]

@@ -87,6 +87,12 @@ async def round_trips(values: list[dict[str, Any]]) -> None:
             deal_date = convert(contact["custom:date--Signup--Date"], pd.field_type({"kind": "field", "type": "date"}))
             deal = await pd.create("Deal", pd.body("Deal", {"title": f"Deal {number}", "expected_close_date": deal_date}, None))
             assert (await pd.get("Deal", str(deal["id"])) or {})["expected_close_date"] == drawn["date"]
+            # A built-in address is text to the mapping and an object on the wire.
+            org = await pd.create(
+                "Organization", pd.body("Organization", {"name": f"Org {number}", "address": contact["custom:string--Favourite--Colour"]}, None)
+            )
+            read = pd.flatten("Organization", await pd.get("Organization", str(org["id"])), ["address"]).values
+            assert read["address"] == drawn["colour"]
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
