@@ -40,8 +40,9 @@ GONE = "__deleted__"  # in a snapshot: a person deleted this record there; never
 BEFORE = "__before__"  # in a right snapshot: the values a write replaced
 SHARED = "__email_shared_with__"  # in a right snapshot: the contact an upsert by this email reaches
 # Letters about one field of a record that otherwise syncs: they stay open when the record
-# syncs, until a retry writes the field (or reports it again).
-FIELD_LEVEL = frozenset({"value_does_not_fit", "write_not_applied", "email_shared_in_autopilot"})
+# syncs, until a retry writes the field (or reports it again). `value_refused`: an API refused
+# the value with a 400 naming the field (the write went on without it).
+FIELD_LEVEL = frozenset({"value_does_not_fit", "value_refused", "write_not_applied", "email_shared_in_autopilot"})
 
 
 def is_gone(link: Any, side: str) -> bool:

@@ -14,11 +14,12 @@ The rules (docs/runtime.md, "The diff"):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from syncmap.runtime.values import Context, apply_transforms, evaluate, is_empty, ref_key, refs_in, same
+from syncmap.runtime.wire import UNKNOWN, FieldType, WireError, convert, plan_type, same_as
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,16 @@ class Op:
     conflict: Mapping[str, Any] | None
     on_create_only: bool
     span: Mapping[str, Any]
+    target_type: FieldType = UNKNOWN  # values are written and compared in its form
 
     @property
     def reads(self) -> str:
         return "left" if self.writes == "right" else "right"
 
 
-def digest_ops(fields: Sequence[Mapping[str, Any]]) -> list[Op]:
+def digest_ops(fields: Sequence[Mapping[str, Any]], typed: Callable[[Mapping[str, Any]], FieldType] = plan_type) -> list[Op]:
+    """The plan's field operations; `typed` gives a target's type (`wire.field_types`: from the
+    live definitions where the plan cannot know it)."""
     spans: dict[tuple[tuple[str, Any], ...], set[str]] = {}  # a rule's source span -> its directions
     for operation in fields:
         key = tuple(sorted(operation["span"].items()))
@@ -66,6 +70,7 @@ def digest_ops(fields: Sequence[Mapping[str, Any]]) -> list[Op]:
                 conflict=operation.get("conflict"),
                 on_create_only=operation.get("on") == "create",
                 span=operation["span"],
+                target_type=typed(operation["target"]),
             )
         )
     return ops
@@ -92,10 +97,20 @@ class Conflict:
     span: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class Misfit:
+    """A value that cannot be written into its target field's type: reported, never sent."""
+
+    side: str  # the side that would have been written
+    field: str
+    message: str
+
+
 @dataclass
 class Diff:
     changes: dict[str, dict[str, Any]] = field(default_factory=lambda: {"left": {}, "right": {}})
     conflicts: list[Conflict] = field(default_factory=list)
+    misfits: list[Misfit] = field(default_factory=list)
     ops: dict[str, list[Op]] = field(default_factory=lambda: {"left": [], "right": []})
 
     def any(self) -> bool:
@@ -152,8 +167,13 @@ def diff(
         value = mapped_value(op, source, ctx)
         if is_empty(value) and empty_policy == "skip":
             continue
+        try:
+            value = convert(value, op.target_type)
+        except WireError as error:
+            result.misfits.append(Misfit(op.writes, op.target_key, misfit_message(op, systems, error)))
+            continue
         current = None if target is None else target.get(op.target_key)
-        if not creating and same(value, current):
+        if not creating and same_as(value, current, op.target_type):
             continue
         if creating:
             result.changes[op.writes][op.target_key] = value
@@ -178,6 +198,13 @@ def diff(
         result.changes[op.writes][op.target_key] = value
         result.ops[op.writes].append(op)
     return result
+
+
+def misfit_message(op: Op, systems: Mapping[str, str], error: WireError) -> str:
+    target = op.target
+    label = (target.get("custom") or {}).get("name") if target.get("kind") == "custom" else ".".join(target.get("path") or ())
+    kind = op.target_type.native or op.target_type.kind
+    return f"{error}, and the {systems.get(op.writes, op.writes).capitalize()} field {label!r} is {'an' if str(kind)[:1] in 'aeiou' else 'a'} {kind} field"
 
 
 def snapshot_after(record: Mapping[str, Any] | None, changes: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from syncmap.runtime.plan_change import PlanChange, backfill_cost, changed_pairs
 from syncmap.runtime.report import Report
 from syncmap.runtime.state import Link, StateStore
 from syncmap.runtime.values import Context, is_empty, normalize_key, ref_key, refs_in, same, truth
+from syncmap.runtime.wire import field_types
 from syncmap.runtime.writing import Writing
 
 SIDES = ("left", "right")
@@ -54,7 +55,7 @@ class PairRun(Pairing, Writing):
         self.engine, self.pair, self.run_id = engine, pair, run_id
         self.id = pair["id"]
         self.state = engine.state
-        self.ops: list[Op] = digest_ops(pair["fields"])
+        self.ops: list[Op] = digest_ops(pair["fields"], field_types(engine.connectors))
         self.sides = {s: Side(s, pair[s]["system"], pair[s]["object"]) for s in SIDES}
         for s in SIDES:
             self.sides[s].keys = self._keys(s)
@@ -465,6 +466,14 @@ class PairRun(Pairing, Writing):
             empty_policy=(pair.get("empty") or {}).get("policy", "skip"),
             newest=newest,
         )
+        for misfit in result.misfits:
+            # Validated before sending: the value is reported on its source record and the
+            # field left out; the snapshot taken when the pair syncs keeps it from being tried
+            # again until its source changes.
+            written_from = candidate.right if misfit.side == "left" else candidate.left
+            if written_from is not None:
+                letter = DeadLetter("value_does_not_fit", misfit.message, field=misfit.field)
+                engine.dead_letter(self, OTHER[misfit.side], written_from.id, letter)
         for side in SIDES:
             if records[side] is None and writable[side]:
                 self.complete_create(side, candidate, result.changes[side])
@@ -810,8 +819,8 @@ class Engine:
             # that failed is tried again even though its source has not changed since.
             if not self.dry_run:
                 self.state.resolve_dead_letter(letter.id)
-            if letter.details.get("field"):
-                self.retry_fields.setdefault(letter.pair, set()).add(letter.details["field"])
+            for key in letter.details.get("fields") or ([letter.details["field"]] if letter.details.get("field") else []):
+                self.retry_fields.setdefault(letter.pair, set()).add(key)
         return await self._run("retry", only)
 
     # -- a long-lived engine (`syncmap serve`) -------------------------------------------

@@ -21,7 +21,7 @@ def to_epoch(value: Any) -> float | None:
         # Epoch milliseconds (Autopilot) are 13 digits today; seconds are 10.
         return value / 1000.0 if value > 10**11 else float(value)
     text = str(value).strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # "²" is a digit to str.isdigit, not to int()
         return to_epoch(int(text))
     try:
         moment = dt.datetime.fromisoformat(

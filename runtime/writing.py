@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Awaitable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from syncmap.compiler import passes
@@ -37,6 +37,11 @@ class LeftWrite:
     outcome: str = ""
     error: str = ""
     status: int | None = None
+    # The flat changes and current values the body was made from (a field Pipedrive refuses
+    # is left out and the rest sent again), and the refused fields with Pipedrive's reason.
+    changes: dict[str, Any] = field(default_factory=dict)
+    current: dict[str, Any] | None = None
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 class Writing(PairRunHost):
@@ -87,7 +92,7 @@ class Writing(PairRunHost):
             id=candidate.left.id if candidate.left else None,
             changes=changes,
         )
-        return LeftWrite(candidate, body, what or ("created" if creating else "updated"), blamed)
+        return LeftWrite(candidate, body, what or ("created" if creating else "updated"), blamed, changes=changes, current=current)
 
     async def write_lefts(self, jobs: Sequence[Awaitable[LeftWrite | None]]) -> None:
         """Pipedrive writes, in batches: each batch's intents commit in one transaction before
@@ -130,7 +135,27 @@ class Writing(PairRunHost):
         except self.engine.unknown_outcome as error:
             write.outcome, write.error = "unknown", str(error)
         except self.engine.api_error as error:
+            if self.drop_refused(write, error):
+                if write.outcome != "refused":
+                    await self.send_left(write)  # the rest of the record, without the refused fields
+                return
             write.outcome, write.error, write.status = "failed", str(error), getattr(error, "status", None)
+
+    def drop_refused(self, write: LeftWrite, error: BaseException) -> bool:
+        """A 400 naming fields of the write refuses those values, not the record: they become
+        the write's refused fields (a field-level letter) and the body is made again without
+        them; outcome "refused" when nothing is left to send. False when it names no field."""
+        s = self.sides["left"]
+        pd: Pipedrive = self.engine.connectors[s.system]
+        keys = pd.refused_keys(s.obj, error, write.changes) if getattr(error, "status", None) == 400 else []
+        for key in keys:
+            write.refused[key] = str(error)
+            del write.changes[key]
+        if keys and write.candidate.left is not None and not write.changes:
+            write.outcome = "refused"
+        elif keys:
+            write.body = pd.body(s.obj, write.changes, write.current)
+        return bool(keys)
 
     def record_left(self, write: LeftWrite) -> None:
         engine, s = self.engine, self.sides["left"]
@@ -139,6 +164,18 @@ class Writing(PairRunHost):
             # The create may have happened: the intent stays open, and the next run reads the
             # record back (it carries the link field and the match keys) before creating again.
             engine.report.notes.append(f"{self.id}: outcome unknown, checked on the next run: {write.error}")
+            return
+        if write.refused:
+            fields = list(write.refused)
+            names = ", ".join(key.removeprefix("custom:") for key in fields)
+            reason = "; ".join(dict.fromkeys(write.refused.values()))
+            message = f"Pipedrive refused the value of {names} (the rest of the record was written): {reason}"
+            engine.dead_letter(self, *write.blamed, DeadLetter("value_refused", message, field=fields[0], fields=fields))
+        if write.outcome == "refused":
+            # The record holds what it held; remembering the pair as synced keeps the refused
+            # value from being sent again until its source (or the mapping) changes.
+            self.state.finish_intent(write.intent, status="failed", result={"error": "every field refused", "fields": list(write.refused)})
+            self.remember(write.candidate)
             return
         if write.outcome == "failed":
             self.state.finish_intent(write.intent, status="failed", result={"error": write.error})

@@ -409,7 +409,10 @@ class ActionRunner:
         from syncmap.runtime.http import ApiError, UnknownOutcome
 
         pd = self.pd
-        body = pd.body(write.object, write.changes, None)
+        try:
+            body = pd.body(write.object, write.changes, None)
+        except ValueError as error:  # validated before sending: a value its field cannot hold
+            raise DeadLetter("value_does_not_fit", str(error)) from None
         if write.op == "update":
             assert write.id is not None  # an update is planned for a record read from Pipedrive
             try:

@@ -12,6 +12,7 @@ from syncmap.runtime.connectors.base import ConnectorError, Record
 from syncmap.runtime.http import UnknownOutcome
 from syncmap.runtime.times import to_epoch
 from syncmap.runtime.values import is_empty
+from syncmap.runtime.wire import FieldType, WireError, from_wire, native_type, plan_type, to_wire
 
 BULK_LIMIT = 100
 # Keys a contact read carries that are not fields a client writes back.
@@ -24,6 +25,9 @@ def custom_key(field_type: str, name: str) -> str:
 
 class Autopilot:
     system = "autopilot"
+
+    # Autopilot's custom field types are part of their keys, so the plan knows them all.
+    field_type = staticmethod(plan_type)
 
     def __init__(self, client: Any) -> None:
         self.http = client
@@ -176,6 +180,7 @@ class Autopilot:
             if not item.get("deleted")
         }
         custom.update(raw.get("custom") or {})  # hook payloads carry `custom` keyed type--Name
+        custom = {key: from_wire(value, custom_type(key), "autopilot") for key, value in custom.items()}
         values: dict[str, Any] = {}
         for key in keys:
             if key.startswith("custom:"):
@@ -228,35 +233,21 @@ class Autopilot:
         return body
 
 
+def custom_type(key: str) -> FieldType:
+    """A custom field's type from its key: the prefix is Autopilot's own type name."""
+    return native_type("autopilot", key.partition("--")[0])
+
+
 def fit_custom(key: str, value: Any) -> Any:
-    """A value for the custom field `type--Name`, converted when nothing is lost."""
+    """A value for the custom field `type--Name` in the form Autopilot takes (a date as
+    `2016-11-22T00:00:00.000Z`); ValueError naming the field when it cannot be converted."""
     kind, _, name = key.partition("--")
-    label = name.replace("--", " ")
-    if value is None or kind in ("string",):
-        return value if value is None else str(value)
-    if kind == "integer":
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            number = None
-        if number is None or number != int(number):
-            raise ValueError(
-                f"{value!r} is not a whole number, and the Autopilot field {label!r} is an integer field: "
-                f"declare it custom({label!r}, float) in the mapping, or round the value in Pipedrive"
-            )
-        return int(number)
-    if kind == "float":
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{value!r} is not a number, and the Autopilot field {label!r} is a float field") from None
-    if kind == "boolean":
-        if isinstance(value, bool):
-            return value
-        if str(value).strip().lower() in ("true", "false"):
-            return str(value).strip().lower() == "true"
-        raise ValueError(f"{value!r} is not true or false, and the Autopilot field {label!r} is a boolean field")
-    return value
+    try:
+        return to_wire(value, custom_type(key), "autopilot")
+    except WireError as error:
+        label = name.replace("--", " ")
+        hint = f": declare it custom({label!r}, number) in the mapping, or round the value at its source" if kind == "integer" else ""
+        raise ValueError(f"{error}, and the Autopilot field {label!r} is {'an' if kind[:1] in 'aeiou' else 'a'} {kind} field{hint}") from None
 
 
 def engagement_records(contact: Mapping[str, Any]) -> list[Record]:

@@ -4,6 +4,7 @@ route (users, `users/me`, activity types, field definitions). Facts: ../shared/r
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ from syncmap.runtime.connectors.base import ConnectorError, Record
 from syncmap.runtime.http import UnknownOutcome
 from syncmap.runtime.times import iso_seconds, to_epoch
 from syncmap.runtime.values import is_empty, refs_in
+from syncmap.runtime.wire import FieldType, WireError, from_wire, native_type, plan_type, to_wire
 
 PATHS = {
     "Person": "persons",
@@ -28,6 +30,12 @@ RELATION_KEYS = {"person": "person_id", "organization": "org_id", "owner": "owne
 RELATED_OBJECTS = {"organization": "Organization", "person": "Person", "deal": "Deal"}
 # Custom field types whose values Pipedrive keeps as option ids; the mapping speaks in labels.
 OPTION_TYPES = ("enum", "set")
+# How Pipedrive names the refused key of a body: `"custom_fields.<hash>" must be ...`, `"emails[0].value" is required`.
+REFUSAL = re.compile(r'"([a-z_]+)(?:\.([0-9a-f]{40}))?[^"]*" ')
+# Built-in address fields: text to the mapping, `{"value": …}` on the wire, like custom addresses.
+ADDRESS_FIELDS = frozenset({"address", "postal_address", "location"})
+ADDRESS = FieldType("string", "address")
+BODY_KEYS = {"emails": ("email",), "phones": ("phone",), "name": ("first_name", "last_name", "name"), "stage_id": ("stage",)}
 
 
 class Pipedrive:
@@ -194,6 +202,29 @@ class Pipedrive:
         key: str = definition["key"]  # a field definition's key is a string (the API's hash)
         return key
 
+    def field_type(self, ref: Mapping[str, Any]) -> FieldType:
+        """A field's type: a custom field's from the account's definition (loaded at set-up),
+        any other from the plan."""
+        if ref.get("kind") == "custom":
+            definition = self.custom.get(ref.get("object", ""), {}).get(str((ref.get("custom") or {}).get("name")))
+            if definition is not None:
+                return custom_type(definition)
+        return plan_type(ref)
+
+    def refused_keys(self, obj: str, error: Any, changes: Mapping[str, Any]) -> list[str]:
+        """The flat keys of `changes` that a 400 refusing a write names (none when it names no
+        field of the write: then the record, not a field, is refused)."""
+        named = refused_body_key(error)
+        if named is None:
+            return []
+        head, custom_key = named
+        if head == "custom_fields":
+            names = [name for name, definition in self.custom.get(obj, {}).items() if definition.get("key") == custom_key]
+            return [f"custom:{name}" for name in names if f"custom:{name}" in changes]
+        relation = next((flat for flat, body_key in RELATION_KEYS.items() if body_key == head), None)
+        heads = BODY_KEYS.get(head, (relation or head,))
+        return [key for key in changes if key.partition(".")[0] in heads]
+
     async def load_related(self, obj: str) -> None:
         """Every record of an object read only through a relation (e.g. organizations for `organization.name`)."""
         self.related[obj] = {}
@@ -220,7 +251,7 @@ class Pipedrive:
     ) -> AsyncIterator[list[dict[str, Any]]]:
         # Sorted by update time: a record changed while the scan runs moves behind it and is read
         # again later in the scan or after the cursor, never lost between two pages.
-        params: dict[str, Any] = {"limit": self.page_size, "sort_by": sort_by, "sort_direction": "asc", **(filters or {})}
+        params: dict[str, Any] = {"limit": self.page_size, "sort_by": sort_by, "sort_direction": "asc", **self.labels(obj), **(filters or {})}
         if updated_since is not None:
             params["updated_since"] = iso_seconds(updated_since)
         cursor = None
@@ -231,8 +262,15 @@ class Pipedrive:
             if not cursor:
                 return
 
+    def labels(self, obj: str) -> dict[str, str]:
+        """`include_option_labels` where the object has option fields: their values come back as
+        `{id, label}`, so an option added after the definitions were loaded still reads as its label."""
+        if any(d.get("field_type") in OPTION_TYPES for d in self.custom.get(obj, {}).values()):
+            return {"include_option_labels": "true"}
+        return {}
+
     async def get(self, obj: str, record_id: str) -> dict[str, Any] | None:
-        answer = await self.http.request("GET", f"/api/v2/{PATHS[obj]}/{record_id}", ok=(404, 410))
+        answer = await self.http.request("GET", f"/api/v2/{PATHS[obj]}/{record_id}", params=self.labels(obj) or None, ok=(404, 410))
         if answer.status != 200:
             return None
         data = answer.body.get("data")
@@ -303,16 +341,22 @@ class Pipedrive:
             return None if target is None else target.get(rest)
         if key == "stage":
             return raw.get("stage_id")
+        if key in ADDRESS_FIELDS:
+            return from_wire(raw.get(key), ADDRESS, "pipedrive")
         return raw.get(key)
 
     def body(self, obj: str, changes: Mapping[str, Any], current: Mapping[str, Any] | None) -> dict[str, Any]:
-        """A v2 POST/PATCH body for flat changes; `current` is the raw record being updated."""
+        """A v2 POST/PATCH body for flat changes; `current` is the raw record being updated.
+        WireError when a custom value cannot take its field's form."""
         body: dict[str, Any] = {}
         custom: dict[str, Any] = {}
         for key, value in changes.items():
             if key.startswith("custom:"):
                 definition = self.custom[obj][key[len("custom:") :]]
-                custom[definition["key"]] = encode_custom(definition, value)
+                try:
+                    custom[definition["key"]] = encode_custom(definition, value)
+                except WireError as error:
+                    raise WireError(f"{error}, and the Pipedrive field {definition['name']!r} is a {definition.get('field_type')} field") from None
                 continue
             head, _, rest = key.partition(".")
             if head in MULTI:
@@ -323,6 +367,8 @@ class Pipedrive:
                 continue  # composed into `name` below (v2 takes `name` only; write_via compose)
             elif key == "type" and obj == "Activity":
                 body["type"] = value
+            elif key in ADDRESS_FIELDS:
+                body[key] = to_wire(value, ADDRESS, "pipedrive")
             elif key == "owner_id":
                 body["owner_id"] = None if is_empty(value) else int(value)
             elif key == "stage" and obj == "Deal":
@@ -362,42 +408,25 @@ def replace_item(items: Any, selector: str, value: Any) -> list[dict[str, Any]]:
     return [{k: v for k, v in i.items() if k in ("value", "primary", "label")} for i in kept]
 
 
+def custom_type(definition: Mapping[str, Any]) -> FieldType:
+    """A custom field's type from its live definition: `field_type` and its options."""
+    return native_type("pipedrive", definition.get("field_type"), definition.get("options"))
+
+
 def decode_custom(definition: Mapping[str, Any], value: Any) -> Any:
-    """A custom value as the mapping sees it: option labels, plain numbers."""
-    if isinstance(value, dict) and "type" in value:  # webhook v2 typed values
-        value = value.get("value", value.get("id", value.get("values")))
-    if value is None:
-        return None
-    kind = definition.get("field_type")
-    labels = {o["id"]: o["label"] for o in definition.get("options") or ()}
-    if kind == "enum":
-        return labels.get(value, value)
-    if kind == "set":
-        items = value if isinstance(value, list) else [value]
-        return [labels.get(i.get("id") if isinstance(i, dict) else i, i) for i in items]
-    if kind == "monetary" and isinstance(value, dict):
-        return value.get("value")
-    if isinstance(value, dict) and "value" in value:
-        return value["value"]
-    return value
+    """A custom value as the mapping sees it: option labels, plain numbers, `YYYY-MM-DD` dates."""
+    return from_wire(value, custom_type(definition), "pipedrive")
 
 
 def encode_custom(definition: Mapping[str, Any], value: Any) -> Any:
-    if is_empty(value):
-        return None
-    kind = definition.get("field_type")
-    ids = {str(o["label"]).lower(): o["id"] for o in definition.get("options") or ()}
-    if kind == "enum":
-        return ids.get(str(value).lower(), value)
-    if kind == "set":
-        items = value if isinstance(value, list) else [value]
-        return [ids.get(str(i).lower(), i) for i in items]
-    if kind == "monetary":
-        return {"value": value, "currency": None}
-    if kind == "double":
-        return float(value)
-    if kind in ("int", "user", "org", "people"):
-        return int(value)
-    if kind in ("varchar", "text", "varchar_auto", "phone"):
-        return str(value)
-    return value
+    """A custom value in the form Pipedrive takes for the field (WireError when it cannot be)."""
+    return to_wire(value, custom_type(definition), "pipedrive")
+
+
+def refused_body_key(error: Any) -> tuple[str, str | None] | None:
+    """The body key a 400 names (`"custom_fields.<hash>" must be in YYYY-MM-DD format` ->
+    ("custom_fields", hash); `"expected_close_date" must be ...` -> ("expected_close_date", None))."""
+    body = getattr(error, "body", None)
+    text = body.get("error") if isinstance(body, dict) else body
+    match = REFUSAL.match(str(text or "").strip())
+    return (match.group(1), match.group(2)) if match else None

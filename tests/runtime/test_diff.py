@@ -138,7 +138,15 @@ def test_create_only_operations_apply_to_new_records_only() -> None:
 
 
 def test_a_constant_is_asserted_once_not_against_a_person_who_changed_it() -> None:
-    ops = digest_ops([{**field_op("right_to_left", ["x"], ["done"], SPAN_C), "source": {"kind": "literal", "value": True, "type": "boolean"}}])
+    ops = digest_ops(
+        [
+            {
+                **field_op("right_to_left", ["x"], ["done"], SPAN_C),
+                "source": {"kind": "literal", "value": True, "type": "boolean"},
+                "target": ref("pipedrive", ["done"], type="boolean"),
+            }
+        ]
+    )
     # first sync: written
     assert run({"left": {"done": False}, "right": {}}, {"left": None, "right": None}, ops=ops).changes["left"] == {"done": True}
     # synced before, someone unticked it since: left alone
@@ -211,3 +219,18 @@ def test_every_operation_is_considered_whatever_the_ones_before_it_decided() -> 
     assert not diff(
         ops, {"left": left, "right": right}, snapshots, Context(), writable={"left": False, "right": False}, systems=SYSTEMS, pair_conflict={}
     ).any()
+
+
+def test_a_value_its_target_type_cannot_hold_is_a_misfit_and_the_rest_is_written() -> None:
+    """Validated before sending: converted into the target's type, or reported and left out."""
+    score = {**field_op("left_to_right", ["score"], ["Score"], SPAN_B), "target": ref("autopilot", ["Score"], type="integer")}
+    signup = {**field_op("left_to_right", ["signup"], ["Signup"], SPAN_C), "target": ref("autopilot", ["Signup"], type="date")}
+    ops = digest_ops([field_op("left_to_right", ["first_name"], ["FirstName"], SPAN_A), score, signup])
+    records = {"left": {"first_name": "Ada", "score": "46.7", "signup": "2024-03-05T10:00:00Z"}, "right": {"FirstName": "A"}}
+    result = run(records, {"left": None, "right": None}, ops=ops)
+    assert result.changes["right"] == {"FirstName": "Ada", "Signup": "2024-03-05"}
+    assert [(m.side, m.field) for m in result.misfits] == [("right", "Score")]
+    assert result.misfits[0].message == "'46.7' is not a whole number, and the Autopilot field 'Score' is an integer field"
+    # written and read back in the target's form: nothing more to write
+    records["right"] = {"FirstName": "Ada", "Signup": "2024-03-05T00:00:00.000Z"}
+    assert run(records, {"left": None, "right": None}, ops=ops).changes["right"] == {}
