@@ -28,6 +28,7 @@ from syncmap.runtime.connectors.pipedrive import Pipedrive
 from syncmap.runtime.diff import Op, diff, digest_ops, keys_of, snapshot_after
 from syncmap.runtime.pair_run_host import PairRunHost
 from syncmap.runtime.pairing import Pairing, id_order
+from syncmap.runtime.pending import Pending, settle
 from syncmap.runtime.report import Report
 from syncmap.runtime.state import Link, StateStore
 from syncmap.runtime.values import Context, is_empty, normalize_key, ref_key, refs_in, same, truth
@@ -62,6 +63,8 @@ class PairRun(Pairing, Writing):
         self.lettered: set[tuple[str, str]] = set()  # (side, record id) given a dead letter this pass
         self.waiting = 0  # records whose related record is not synced yet (R17)
         self._letters: dict[tuple[str, str], list[Any]] | None = None
+        self.pending = Pending()  # writes the APIs refused for a while (`syncmap.runtime.pending`)
+        self.held: bool | None = None  # the pass's close (its `full`), held while writes are pending
 
     # -- what each side must carry ----------------------------------------------------------
     def _keys(self, side: str) -> list[str]:
@@ -209,16 +212,24 @@ class PairRun(Pairing, Writing):
                 f"their {self.pair['left']['object'].lower()}'s relation to be synced first (R17)"
             )
         if not engine.dry_run and not only:
-            with self.state.transaction():
-                # Writes of earlier runs whose outcome was unknown (a crash, a timeout): this
-                # pass read both sides back and paired what they made, so they are settled.
-                for intent in self.state.open_intents(self.id):
-                    if intent.run_id != self.run_id:
-                        self.state.finish_intent(intent.id, status="abandoned", result={"settled_by_run": self.run_id})
-                if getattr(self, "read_until", None):
-                    self.state.set_cursor(f"{self.id}:left", repr(self.read_until))
-                if full:
-                    self.state.set_cursor(f"{self.id}:full", repr(time.time()))
+            if self.pending:
+                self.held = full  # moved once a later round has sent what is pending (`pending.settle`)
+            else:
+                self.close_pass(full)
+
+    def close_pass(self, full: bool) -> None:
+        """The pass's work is done: its cursors move."""
+        with self.state.transaction():
+            # Writes of earlier runs whose outcome was unknown (a crash, a timeout): this
+            # pass read both sides back and paired what they made, so they are settled.
+            for intent in self.state.open_intents(self.id):
+                if intent.run_id != self.run_id:
+                    self.state.finish_intent(intent.id, status="abandoned", result={"settled_by_run": self.run_id})
+            if getattr(self, "read_until", None):
+                self.state.set_cursor(f"{self.id}:left", repr(self.read_until))
+            if full:
+                self.state.set_cursor(f"{self.id}:full", repr(time.time()))
+        self.held = None
 
     async def targeted(self, records: Mapping[str, Mapping[str, Record | None]], deleted: Mapping[str, set[str]]) -> None:
         """Chosen records through the pass's pairing, diff and writes (a webhook's records):
@@ -919,7 +930,7 @@ class Engine:
         pair = next(p for p in self.plan["pairs"] if p["id"] == pair_id)
         for title in self.scope_list_titles(pair):
             self.members.pop(title, None)
-        await PairRun(self, pair, self.run_id).run(None)
+        await settle(PairRun(self, pair, self.run_id), None)
 
     def pairs_fed_by(self, system: str, obj: str) -> list[str]:
         """Pairs whose records come out of this object's records without being it: Autopilot
@@ -949,8 +960,8 @@ class Engine:
                     if only is not None and pair_id not in only:
                         continue
                     pair = next(p for p in self.plan["pairs"] if p["id"] == pair_id)
-                    await PairRun(self, pair, self.run_id).run(None if only is None else only[pair_id])
-            status = "dead_letters" if self.report.totals()["dead_letters"] else "done"
+                    await settle(PairRun(self, pair, self.run_id), None if only is None else only[pair_id])
+            status = self.report.outcome()
         except BaseException as error:
             from syncmap.runtime.http import LimitReached
 

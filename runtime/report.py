@@ -16,6 +16,9 @@ class Report:
     notes: list[str] = field(default_factory=list)
     stopped: str | None = None  # why the run stopped early (a limit), resumable
     reads: dict[str, int] = field(default_factory=dict)  # "system.Object" -> most records one read returned
+    # Writes the APIs refused for a while (`syncmap.runtime.pending`): "retried" sends in later
+    # rounds, "pending" left to the next run, "unknown" creates looked up, "found" applied after all.
+    outbox: Counter[str] = field(default_factory=Counter)
 
     def read(self, system: str, obj: str, count: int) -> None:
         key = f"{system}.{obj}"
@@ -40,7 +43,17 @@ class Report:
             "notes": list(self.notes),
             "records_read": dict(self.reads),
             "stopped": self.stopped,
+            "outbox": {name: self.outbox.get(name, 0) for name in ("unknown", "found", "retried", "pending", "interrupted")},
         }
+
+    def outcome(self) -> str:
+        """What the run ended in, the first that applies: "stopped" by a limit, writes left
+        "pending", "dead_letters" a person must act on, or "done"."""
+        if self.stopped:
+            return "stopped"
+        if self.outbox["pending"]:
+            return "pending"
+        return "dead_letters" if self.totals()["dead_letters"] else "done"
 
     def totals(self) -> Counter[str]:
         total: Counter[str] = Counter()
