@@ -28,7 +28,7 @@ from syncmap.runtime.connectors.pipedrive import Pipedrive
 from syncmap.runtime.diff import Op, diff, digest_ops, keys_of, snapshot_after
 from syncmap.runtime.pair_run_host import PairRunHost
 from syncmap.runtime.pairing import Pairing, id_order
-from syncmap.runtime.pending import Pending, settle
+from syncmap.runtime.pending import Pending, adopt_created, settle
 from syncmap.runtime.report import Report
 from syncmap.runtime.state import Link, StateStore
 from syncmap.runtime.values import Context, is_empty, normalize_key, ref_key, refs_in, same, truth
@@ -182,7 +182,10 @@ class PairRun(Pairing, Writing):
         engine.full_pass_now[self.id] = full
         if only:
             left_chunks = _one(await self.read_ids("left", only.get("left", set())))
-            right = await self.read_ids("right", only.get("right", set())) if only.get("right") else await self.read("right", full=True)
+            if only.get("right"):
+                right = await self.read_ids("right", only.get("right", set()))
+            else:  # a push that pairs by the upsert (`needs_right_read`) needs no read of the right side
+                right = await self.read("right", full=True) if self.needs_right_read() else {}
         else:
             # Many records matched to one by a field (the contacts of a company, one
             # organization) have no link each: every pass reads that side whole to match.
@@ -334,6 +337,7 @@ class PairRun(Pairing, Writing):
         left_tasks = []
         unchanged: list[Candidate] = []
         candidates = [c for c in [await self.look_up_left(c) for c in candidates] if c.left or c.right]
+        candidates = adopt_created(self, candidates)  # creates a killed run made, recorded as it would have
         with self.state.transaction():  # the diff's dead letters and conflicts commit together
             planned = [(candidate, self.plan_or_letter(candidate, members)) for candidate in candidates]
         with self.state.transaction():  # conflicts logged and unchanged pairs remembered: one commit

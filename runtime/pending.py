@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from syncmap.runtime.api_errors import ApiError, UnknownOutcome
 from syncmap.runtime.state.base import INTENT_PENDING
+from syncmap.runtime.values import ref_key
 
 if TYPE_CHECKING:
     from syncmap.runtime.engine import PairRun
@@ -144,6 +145,30 @@ def carries(body: Mapping[str, Any], raw: Mapping[str, Any]) -> bool:
 
 def _text(value: Any) -> str:
     return " ".join(str(value).split()) if value is not None else ""
+
+
+# -- creates of a killed run ---------------------------------------------------------------------
+def adopt_created(run: PairRunHost, candidates: list[Any]) -> list[Any]:
+    """Pairs found without a stored link whose left record a killed run created: an open create
+    intent of an earlier run for that right record, and the left record carrying the link field
+    it sent. Recorded now as that run would have recorded them (the left side fresh: only what
+    was written into it counts as synced), so the pass goes on exactly as if it had not been
+    killed, and the intent is done, saying so."""
+    link = run.pair.get("link")
+    if not link or link["left"]["kind"] != "custom" or run.engine.dry_run:
+        return candidates
+    key = ref_key(link["left"])
+    creates = {i.key: i for i in run.state.open_intents(run.id) if i.op == "create" and i.run_id != run.run_id}
+    adopted = []
+    for candidate in candidates:
+        intent = creates.get(f"{run.id}:{candidate.right.id}") if candidate.right is not None else None
+        if intent is not None and candidate.left is not None and candidate.link is None and candidate.left.values.get(key) == candidate.right.id:
+            with run.state.transaction():
+                run.remember(candidate, fresh="left")
+                run.state.finish_intent(intent.id, status="done", result={"id": candidate.left.id, "resolved": f"found by run {run.run_id}"})
+            candidate = type(candidate)(candidate.left, candidate.right, run.state.link_by_left(run.id, candidate.left.id))
+        adopted.append(candidate)
+    return adopted
 
 
 # -- the end of a pair's pass ------------------------------------------------------------------

@@ -51,7 +51,7 @@ class Report:
         "pending", "dead_letters" a person must act on, or "done"."""
         if self.stopped:
             return "stopped"
-        if self.outbox["pending"]:
+        if self.outbox["pending"] or self.outbox["interrupted"]:
             return "pending"
         return "dead_letters" if self.totals()["dead_letters"] else "done"
 
