@@ -33,6 +33,7 @@ from harness import Sandbox  # noqa: E402
 from test_run_robustness import FAULTS, MAPPING, assert_exact, email_counts, kill_when, reference, run, seed  # noqa: E402
 
 FAULT_KINDS = ("429", "500", "502", "503", "drop", "lost_answer")
+DOWN = float("inf")  # an outage that outlasts the run: it ends pending (exit 4), the next run finishes
 # name -> (what is injected, in words; the faults; SIGKILLs before the last run; seconds of a full Autopilot outage)
 ROWS: dict[str, tuple[str, dict[str, Any], int, float]] = {
     "none": ("nothing (the reference)", {}, 0, 0.0),
@@ -43,6 +44,7 @@ ROWS: dict[str, tuple[str, dict[str, Any], int, float]] = {
     "mixed": ("18%: 8% 429, 6% 5xx, 2% drops, 2% lost answers, 5 ms latency", FAULTS, 0, 0.0),
     "killed": ("mixed, and SIGKILL at 3 random points, then a restart", FAULTS, 3, 0.0),
     "outage": ("mixed, and Autopilot answering only 503 for 4 s mid-run", FAULTS, 0, 4.0),
+    "down": ("mixed, and Autopilot answering only 503 from mid-run to the run's end; then a second run", FAULTS, 0, DOWN),
 }
 
 
@@ -54,6 +56,8 @@ def outage(sbx: Sandbox, seconds: float, faults: dict[str, Any]) -> threading.Th
         while not any(r["path"].startswith("/api/v2/persons") for r in sbx.requests("pipedrive")) and time.monotonic() < deadline:
             time.sleep(0.02)
         sbx.control("autopilot", "PUT", "faults", {"p503": 1.0})
+        if seconds == DOWN:
+            return  # healed by `row` once the run ended
         time.sleep(seconds)
         sbx.control("autopilot", "PUT", "faults", {**faults, "seed": 8})
 
@@ -81,9 +85,19 @@ def row(sbx: Sandbox, name: str) -> dict[str, Any]:
         sbx.clear_log()
     cut = outage(sbx, down, faults) if down else None
     done = run(sbx)
-    wall = time.monotonic() - started
     if cut:
         cut.join()
+    if down == DOWN:  # the run had to stop with writes pending: they wait for the next run
+        codes.append(str(done.returncode))
+        left = json.loads(done.stdout)["outbox"]["pending"]
+        waiting = len(json.loads(sbx.syncmap("status", "--state", sbx.state, "--format", "json").stdout)["pending_writes"])
+        codes.append(f"({left} pending, {waiting} intents in status)")
+        for system in ("pipedrive", "autopilot"):
+            met.update(r.get("fault") for r in sbx.requests(system))
+        sbx.clear_log()
+        sbx.faults(**faults, seed=8)
+        done = run(sbx)
+    wall = time.monotonic() - started
     for system in ("pipedrive", "autopilot"):
         met.update(r.get("fault") for r in sbx.requests(system))
     codes.append(str(done.returncode))

@@ -176,21 +176,22 @@ async def settle(run: PairRun, only: Mapping[str, set[str]] | None) -> None:
     """A pair's pass, then rounds that pass again what it left pending, until nothing is or
     the rounds run out. The cursor the first pass held moves once nothing is pending."""
     engine = run.engine
-    if only is None and not engine.dry_run:
-        supersede(run)  # this pass reads again what earlier runs left pending
+    # Left pending by earlier runs: this pass reads them again (its cursor did not move).
+    earlier = [] if only is not None or engine.dry_run else [i.id for i in run.state.open_intents(run.id, status=INTENT_PENDING)]
     await guarded(run, only)
+    carry(run, run.pending, earlier)
     current, closer = run, run
     rounds = 0
     while current.pending and rounds < ROUNDS and not engine.dry_run:
         rounds += 1
         await asyncio.sleep(delay(run, current.pending, rounds))
-        supersede(run)
         again = type(run)(engine, run.pair, run.run_id)
         again.pending.clock = current.pending.clock
         whole = bool(current.pending.interrupted)
         engine.report.outbox["retried"] += current.pending.writes
         engine.progress(f"{run.id}: round {rounds}: {current.pending.writes} writes the APIs refused for a while, sent again")
         await guarded(again, (only if only is not None else None) if whole else current.pending.records)
+        carry(run, again.pending, current.pending.intents, current.pending)
         current = again
         if whole and only is None:
             closer = again
@@ -207,6 +208,20 @@ async def settle(run: PairRun, only: Mapping[str, set[str]] | None) -> None:
         closer.close_pass(closer.held)
 
 
+def carry(run: PairRun, now: Pending, intents: list[int], before: Pending | None = None) -> None:
+    """After a pass: the pending intents it was to send again are "retried" if it went through
+    (a write refused again has a new pending intent), or stay pending, with their records and
+    writes, if it was cut short before it could send them."""
+    if not now.interrupted:
+        supersede(run, intents)
+        return
+    now.intents = [*intents, *now.intents]
+    if before is not None:
+        now.writes += before.writes
+        for side, ids in before.records.items():
+            now.records.setdefault(side, set()).update(ids)
+
+
 async def guarded(run: PairRun, only: Mapping[str, set[str]] | None) -> None:
     """A pass cut short by a transient failure (a read that kept failing, a lookup that could not
     be made) is pending as a whole: the next round passes it again, from the same cursor."""
@@ -218,11 +233,14 @@ async def guarded(run: PairRun, only: Mapping[str, set[str]] | None) -> None:
         run.pending.interrupt(error)
 
 
-def supersede(run: PairRun) -> None:
-    """Intents left pending are being sent again by the pass about to start (or were already)."""
+def supersede(run: PairRun, intents: list[int]) -> None:
+    """Pending intents a pass has just sent again: "retried" (the new intent has the outcome)."""
+    waiting = {i.id: i for i in run.state.open_intents(run.id, status=INTENT_PENDING)}
     with run.state.transaction():
-        for intent in run.state.open_intents(run.id, status=INTENT_PENDING):
-            run.state.finish_intent(intent.id, status="retried", result={**(intent.result or {}), "retried_by_run": run.run_id})
+        for intent_id in dict.fromkeys(intents):
+            if intent_id in waiting:
+                result = {**(waiting[intent_id].result or {}), "retried_by_run": run.run_id}
+                run.state.finish_intent(intent_id, status="retried", result=result)
 
 
 def delay(run: PairRun, pending: Pending, attempt: int) -> float:

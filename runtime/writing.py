@@ -260,7 +260,7 @@ class Writing(PairRunHost):
                 # An upsert by email is idempotent: the batch is sent again by a later round.
                 self.state.finish_intent(intent, status="pending", result={"error": str(error), "records": [o[1].id for o in chunk_owners]})
                 for candidate, _, _ in chunk_owners:
-                    self.pending.hold(ids_of(candidate), error)
+                    self.pending.hold(ids_of(candidate), error, intent)
                 continue
             for body, (_, left, _) in zip(chunk, chunk_owners, strict=True):
                 if id(body) in refused:

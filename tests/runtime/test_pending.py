@@ -15,6 +15,7 @@ from sandbox_accounts import sandboxes
 
 from syncmap.runtime import pending
 from syncmap.runtime.api_errors import ApiError, LimitReached, UnknownOutcome
+from syncmap.runtime.cli import status_cmd as status
 from syncmap.runtime.engine import Engine
 from syncmap.runtime.retry import RetryPolicy
 from syncmap.runtime.session import load_plan_input
@@ -94,6 +95,7 @@ def test_writes_refused_until_the_run_must_stop_wait_in_the_outbox_for_the_next_
             assert state.get_cursor(f"{pair}:left") is None  # the pass is read again next time
             waiting = state.open_intents(pair, status="pending")
             assert [i.op for i in waiting] == ["upsert"] and "503" in waiting[0].result["error"]
+            assert [w["id"] for w in status.gather(state)["pending_writes"]] == [waiting[0].id]  # what `syncmap status` shows
             log = (await control(sbx.ap_app, ap_root, "GET", "requests"))["requests"]
             upserts = [r["status"] for r in log if (r["method"], r["path"]) == ("POST", "/v1/contacts")]
             assert upserts and set(upserts) == {503}  # every batch was sent, and refused
