@@ -9,6 +9,7 @@ applied, so look before writing again), and a limit that stops the run until it 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,8 +33,9 @@ class ApiError(Exception):
     """A definite refusal: a 4xx (not 429) after the request was processed, or a request given
     up after its retries (then `status` is the last status met, 0 when no answer ever came)."""
 
-    def __init__(self, system: str, method: str, path: str, status: int, body: Any, note: str = "") -> None:
+    def __init__(self, system: str, method: str, path: str, status: int, body: Any, note: str = "", headers: Mapping[str, str] | None = None) -> None:
         self.system, self.method, self.path, self.status, self.body = system, method, path, status, body
+        self.headers = dict(headers or {})  # of the last answer: a 429's reset tells when to try again
         answered = f"answered HTTP {status}: {describe_body(body)}" if status else f"gave no answer: {describe_body(body)}"
         super().__init__(f"{system} {method} {path} {answered}" + (f" ({note})" if note else ""))
 

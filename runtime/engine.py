@@ -28,6 +28,7 @@ from syncmap.runtime.diff import Op, diff, digest_ops, keys_of, snapshot_after
 from syncmap.runtime.pair_run_host import PairRunHost
 from syncmap.runtime.pairing import Pairing, id_order
 from syncmap.runtime.plan_change import PlanChange, backfill_cost, changed_pairs, describe, kept, meta_key, record_of
+from syncmap.runtime.pending import Pending, adopt_created, settle
 from syncmap.runtime.report import Report
 from syncmap.runtime.state import Link, StateStore
 from syncmap.runtime.values import Context, is_empty, normalize_key, ref_key, refs_in, same, truth
@@ -64,6 +65,8 @@ class PairRun(Pairing, Writing):
         self._letters: dict[tuple[str, str], list[Any]] | None = None
         self.forced: set[str] = set()  # target keys of rules this pair did not run with (plan_change)
         self.change: PlanChange | None = None
+        self.pending = Pending()  # writes the APIs refused for a while (`syncmap.runtime.pending`)
+        self.held: bool | None = None  # the pass's close (its `full`), held while writes are pending
 
     # -- what each side must carry ----------------------------------------------------------
     def _keys(self, side: str) -> list[str]:
@@ -168,7 +171,10 @@ class PairRun(Pairing, Writing):
             self.forced = {self.ops[i].target_key for i in self.change.forced(self.pair["fields"])}
         if only:
             left_chunks = _one(await self.read_ids("left", only.get("left", set())))
-            right = await self.read_ids("right", only.get("right", set())) if only.get("right") else await self.read("right", full=True)
+            if only.get("right"):
+                right = await self.read_ids("right", only.get("right", set()))
+            else:  # a push that pairs by the upsert (`needs_right_read`) needs no read of the right side
+                right = await self.read("right", full=True) if self.needs_right_read() else {}
         else:
             # Many records matched to one by a field (the contacts of a company, one
             # organization) have no link each: every pass reads that side whole to match.
@@ -198,20 +204,28 @@ class PairRun(Pairing, Writing):
                 f"their {self.pair['left']['object'].lower()}'s relation to be synced first (R17)"
             )
         if not engine.dry_run and not only:
-            with self.state.transaction():
-                # Writes of earlier runs whose outcome was unknown (a crash, a timeout): this
-                # pass read both sides back and paired what they made, so they are settled.
-                for intent in self.state.open_intents(self.id):
-                    if intent.run_id != self.run_id:
-                        self.state.finish_intent(intent.id, status="abandoned", result={"settled_by_run": self.run_id})
-                if getattr(self, "read_until", None):
-                    self.state.set_cursor(f"{self.id}:left", repr(self.read_until))
-                if full:
-                    self.state.set_cursor(f"{self.id}:full", repr(time.time()))
-                # The plan this pass brought every record to: the next run compares with it.
-                self.state.set_meta(meta_key(self.id), record_of(self.pair, run_id=self.run_id, at=time.time()))
+            if self.pending:
+                self.held = full  # moved once a later round has sent what is pending (`pending.settle`)
+            else:
+                self.close_pass(full)
         if not only:
             engine.plan_changes.pop(self.id, None)
+
+    def close_pass(self, full: bool) -> None:
+        """The pass's work is done: its cursors move."""
+        with self.state.transaction():
+            # Writes of earlier runs whose outcome was unknown (a crash, a timeout): this
+            # pass read both sides back and paired what they made, so they are settled.
+            for intent in self.state.open_intents(self.id):
+                if intent.run_id != self.run_id:
+                    self.state.finish_intent(intent.id, status="abandoned", result={"settled_by_run": self.run_id})
+            if getattr(self, "read_until", None):
+                self.state.set_cursor(f"{self.id}:left", repr(self.read_until))
+            if full:
+                self.state.set_cursor(f"{self.id}:full", repr(time.time()))
+            # The plan this pass brought every record to: the next run compares with it.
+            self.state.set_meta(meta_key(self.id), record_of(self.pair, run_id=self.run_id, at=time.time()))
+        self.held = None
 
     async def targeted(self, records: Mapping[str, Mapping[str, Record | None]], deleted: Mapping[str, set[str]]) -> None:
         """Chosen records through the pass's pairing, diff and writes (a webhook's records):
@@ -312,6 +326,7 @@ class PairRun(Pairing, Writing):
         left_tasks = []
         unchanged: list[Candidate] = []
         candidates = [c for c in [await self.look_up_left(c) for c in candidates] if c.left or c.right]
+        candidates = adopt_created(self, candidates)  # creates a killed run made, recorded as it would have
         with self.state.transaction():  # the diff's dead letters and conflicts commit together
             planned = [(candidate, self.plan_or_letter(candidate, members)) for candidate in candidates]
         with self.state.transaction():  # conflicts logged and unchanged pairs remembered: one commit
@@ -854,7 +869,7 @@ class Engine:
         pair = next(p for p in self.plan["pairs"] if p["id"] == pair_id)
         for title in passes.scope_lists(pair):
             self.members.pop(title, None)
-        await PairRun(self, pair, self.run_id).run(None)
+        await settle(PairRun(self, pair, self.run_id), None)
 
     def pairs_fed_by(self, system: str, obj: str) -> list[str]:
         """Pairs whose records come out of this object's records without being it: Autopilot
@@ -889,8 +904,8 @@ class Engine:
                     if only is not None and pair_id not in only:
                         continue
                     pair = next(p for p in self.plan["pairs"] if p["id"] == pair_id)
-                    await PairRun(self, pair, self.run_id).run(None if only is None else only[pair_id])
-            status = "dead_letters" if self.report.totals()["dead_letters"] else "done"
+                    await settle(PairRun(self, pair, self.run_id), None if only is None else only[pair_id])
+            status = self.report.outcome()
         except BaseException as error:
             from syncmap.runtime.http import LimitReached
 

@@ -118,7 +118,7 @@ class ApiClient:
     def _give_up(self, method: str, path: str, last: _Retryable, note: str) -> Exception:
         if last.status == 0 and last.sent:
             return UnknownOutcome(self.system, method, path, f"{last.body}; {note}")
-        return ApiError(self.system, method, path, last.status, last.body, note)
+        return ApiError(self.system, method, path, last.status, last.body, note, headers=last.headers)
 
     async def request(
         self,

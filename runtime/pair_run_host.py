@@ -17,6 +17,7 @@ from syncmap.runtime.state import StateStore
 
 if TYPE_CHECKING:  # engine.py imports the mixins, which import this module
     from syncmap.runtime.engine import Engine, Side
+    from syncmap.runtime.pending import Pending
 
 
 class PairRunHost(Protocol):
@@ -30,6 +31,7 @@ class PairRunHost(Protocol):
     lettered: set[tuple[str, str]]  # (side, record id) given a dead letter this pass
     waiting: int  # records whose related record is not synced yet (R17)
     created_left: list[Candidate]  # Pipedrive records this pass created, for the values they bring back
+    pending: Pending  # writes the APIs refused for a while, sent again by a later round
 
     def main_direction(self) -> str: ...
 

@@ -22,6 +22,9 @@ class Report:
     # are counted the engine's way and reported the mapping's way.
     mirrored: frozenset[str] = frozenset()
     plan_changes: list[dict[str, Any]] = field(default_factory=list)  # pairs read in full for a changed plan
+    # Writes the APIs refused for a while (`syncmap.runtime.pending`): "retried" sends in later
+    # rounds, "pending" left to the next run, "unknown" creates looked up, "found" applied after all.
+    outbox: Counter[str] = field(default_factory=Counter)
 
     def direction(self, pair: str, direction: str) -> str:
         return FLIP.get(direction, direction) if pair in self.mirrored else direction
@@ -55,7 +58,17 @@ class Report:
             "records_read": dict(self.reads),
             "stopped": self.stopped,
             "plan_changes": list(self.plan_changes),
+            "outbox": {name: self.outbox.get(name, 0) for name in ("unknown", "found", "retried", "pending", "interrupted")},
         }
+
+    def outcome(self) -> str:
+        """What the run ended in, the first that applies: "stopped" by a limit, writes left
+        "pending", "dead_letters" a person must act on, or "done"."""
+        if self.stopped:
+            return "stopped"
+        if self.outbox["pending"] or self.outbox["interrupted"]:
+            return "pending"
+        return "dead_letters" if self.totals()["dead_letters"] else "done"
 
     def totals(self) -> Counter[str]:
         total: Counter[str] = Counter()

@@ -1,6 +1,9 @@
 """`syncmap run`: passes of the engine over a plan, with the summary and exit codes.
 
-Exit codes: 0 done, 1 dead letters, 2 usage or configuration error, 3 stopped by a limit.
+Exit codes: 0 done, 1 dead letters (a person must fix a record or the mapping), 2 usage or
+configuration error, 3 stopped by a limit, 4 writes the APIs kept refusing for a while left
+pending (run again; nothing is lost). When several apply, the first of 2, 3, 4, 1 wins: it says
+what to do next.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING, Any
 
+from syncmap.runtime.cli import exits
 from syncmap.runtime.connectors.base import ConnectorError
 from syncmap.runtime.session import (
     ConfigError,
@@ -23,7 +27,7 @@ from syncmap.runtime.session import (
 if TYPE_CHECKING:  # opened on demand (`open_store`)
     from syncmap.runtime.state import StateStore
 
-DONE, DEAD_LETTERS, CONFIG, LIMIT = 0, 1, 2, 3
+DONE, DEAD_LETTERS, CONFIG, LIMIT, PENDING = 0, 1, 2, exits.LIMIT, exits.PENDING
 ACTION_LETTERS = "action:"  # the pair of a journey action's dead letters: `action:<name>`
 
 
@@ -146,14 +150,14 @@ async def one_pass(
         stats = api_stats(connectors)
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
-    status = "stopped" if report.stopped else ("dead_letters" if report.totals()["dead_letters"] else "done")
+    status = report.outcome()
     # explain's estimate takes one N, records per object: the most any read returned.
     records = max(report.reads.values(), default=0)
     predicted = summary.prediction(plan, records)
     render = summary.as_json if output_format == "json" else summary.as_text
     sys.stdout.write(render(report, stats, predicted, status, dry_run))
     sys.stdout.flush()
-    return {"stopped": LIMIT, "dead_letters": DEAD_LETTERS}.get(status, DONE)
+    return {"stopped": LIMIT, "pending": PENDING, "dead_letters": DEAD_LETTERS}.get(status, DONE)
 
 
 async def retry_letters(state: str | None, ids: tuple[int, ...], output_format: str) -> int:
@@ -191,6 +195,6 @@ async def retry_letters(state: str | None, ids: tuple[int, ...], output_format: 
         replayed = {(letter.pair, letter.side, letter.record_id, letter.reason) for letter in letters}
         still = {(d.pair, d.side, d.record_id, d.reason) for d in store.dead_letters()} & replayed
         print(f"retried {len(letters)} dead letters: {len(letters) - len(still)} resolved, {len(still)} still failing")
-        return DEAD_LETTERS if still else code
+        return DEAD_LETTERS if still and code == DONE else code
     finally:
         store.close()

@@ -16,6 +16,7 @@ from syncmap.runtime.connectors.autopilot import Autopilot
 from syncmap.runtime.connectors.base import ConnectorError, Record
 from syncmap.runtime.connectors.pipedrive import Pipedrive
 from syncmap.runtime.pair_run_host import PairRunHost
+from syncmap.runtime.pending import ids_of, resolve_unknown, since_for, transient
 from syncmap.runtime.state import Link
 from syncmap.runtime.values import is_empty, ref_key
 
@@ -42,6 +43,8 @@ class LeftWrite:
     changes: dict[str, Any] = field(default_factory=dict)
     current: dict[str, Any] | None = None
     refused: dict[str, str] = field(default_factory=dict)
+    note: str = ""  # how an unknown outcome was settled (`pending.resolve_unknown`)
+    failure: BaseException | None = None  # the transient failure of a pending write
 
 
 class Writing(PairRunHost):
@@ -117,7 +120,9 @@ class Writing(PairRunHost):
                         key=f"{self.id}:{write.candidate.right.id if write.candidate.right else ''}",
                         payload=write.body,
                     )
+            since = since_for(self, batch)
             await engine.gather([self.send_left(write) for write in batch])
+            await resolve_unknown(self, batch, since)
             with self.state.transaction():
                 for write in batch:
                     self.record_left(write)
@@ -133,13 +138,15 @@ class Writing(PairRunHost):
                 write.raw = await pd.update(s.obj, write.candidate.left.id, write.body)
             write.outcome = "done" if write.raw is not None else "gone"
         except self.engine.unknown_outcome as error:
-            write.outcome, write.error = "unknown", str(error)
+            write.outcome, write.error, write.failure = "unknown", str(error), error
         except self.engine.api_error as error:
             if self.drop_refused(write, error):
                 if write.outcome != "refused":
                     await self.send_left(write)  # the rest of the record, without the refused fields
                 return
             write.outcome, write.error, write.status = "failed", str(error), getattr(error, "status", None)
+            if transient(error):
+                write.outcome, write.failure = "pending", error
 
     def drop_refused(self, write: LeftWrite, error: BaseException) -> bool:
         """A 400 naming fields of the write refuses those values, not the record: they become
@@ -161,9 +168,14 @@ class Writing(PairRunHost):
         engine, s = self.engine, self.sides["left"]
         creating = write.candidate.left is None
         if write.outcome == "unknown":
-            # The create may have happened: the intent stays open, and the next run reads the
-            # record back (it carries the link field and the match keys) before creating again.
-            engine.report.notes.append(f"{self.id}: outcome unknown, checked on the next run: {write.error}")
+            # Not looked up (`resolve_unknown` settles every unknown of a batch): the intent stays
+            # open, and the next pass reads the record back before creating again.
+            engine.report.notes.append(f"{self.id}: outcome unknown, checked on the next pass: {write.error}")
+            self.pending.interrupt(write.failure or RuntimeError(write.error))
+            return
+        if write.outcome == "pending":  # refused for a while: sent again by a later round or run
+            self.state.finish_intent(write.intent, status="pending", result={"error": write.error})
+            self.pending.hold(ids_of(write.candidate), write.failure or write.error, write.intent)
             return
         if write.refused:
             fields = list(write.refused)
@@ -187,12 +199,23 @@ class Writing(PairRunHost):
         pd: Pipedrive = engine.connectors[s.system]
         assert write.raw is not None  # outcome "done": the response carried the record
         written = pd.flatten(s.obj, write.raw, s.keys)
-        self.state.finish_intent(write.intent, status="done", result={"id": written.id})
+        self.pending.seen(written.updated)
+        self.state.finish_intent(write.intent, status="done", result={"id": written.id, **({"resolved": write.note} if write.note else {})})
         left = Record(written.id, written.values, written.updated, raw=written.raw)
         self.remember(Candidate(left, write.candidate.right, write.candidate.link), fresh="left" if creating else None)
         if creating and write.candidate.right is not None:
             self.created_left.append(Candidate(left, write.candidate.right, self.state.link_by_left(self.id, left.id)))
         engine.report.count(self.id, "right_to_left", write.what)
+
+    def keep_pair(self, candidate: Candidate) -> None:
+        """A pair found without a stored link (by the link field: a create of a run killed before
+        it recorded it) whose write toward Autopilot cannot be made: stored as after that create,
+        so an incremental pass, which does not read the Pipedrive record again, still finds the
+        pair, and the write is tried (and reported) again rather than the partner created twice."""
+        if candidate.left is None or candidate.right is None or self.engine.dry_run:
+            return
+        if self.state.link_by_left(self.id, candidate.left.id) is None:
+            self.remember(candidate, fresh="left")
 
     def left_partner(self, relation: Mapping[str, Any], right_id: Any) -> str | None:
         """Writing a relation (`person <- contact`): the left record paired with that right record."""
@@ -238,6 +261,7 @@ class Writing(PairRunHost):
                         left.id,
                         DeadLetter("no_email", "Autopilot identifies contacts by email, and this record has none", field="Email"),
                     )
+                    self.keep_pair(candidate)
                     continue
                 if candidate.right is None and mirrors:
                     body["_autopilot_list"] = mirrors[0][1]  # R7: documented for creation
@@ -266,7 +290,16 @@ class Writing(PairRunHost):
             intent = self.state.add_intent(
                 run_id=self.run_id, pair=self.id, system="autopilot", op="upsert", key=f"{self.id}:bulk", payload={"count": len(chunk)}
             )
-            ids, refused = await self.upsert_isolating(chunk)
+            try:
+                ids, refused = await self.upsert_isolating(chunk)
+            except self.engine.api_failures as error:
+                if not transient(error):
+                    raise
+                # An upsert by email is idempotent: the batch is sent again by a later round.
+                self.state.finish_intent(intent, status="pending", result={"error": str(error), "records": [o[1].id for o in chunk_owners]})
+                for candidate, _, _ in chunk_owners:
+                    self.pending.hold(ids_of(candidate), error, intent)
+                continue
             for body, (_, left, _) in zip(chunk, chunk_owners, strict=True):
                 if id(body) in refused:
                     engine.dead_letter(self, "left", left.id, DeadLetter("api_refused", refused[id(body)]))
@@ -284,6 +317,7 @@ class Writing(PairRunHost):
                         # oldest: this pair cannot be written in Autopilot. Remember that, so
                         # later runs report it without writing again.
                         self.shared_email(candidate.right, contact_id)
+                        self.keep_pair(candidate)
                         link = self.state.link_by_left(self.id, left.id)
                         if link is not None:
                             self.state.put_link(

@@ -88,7 +88,7 @@ class Clock:
             await asyncio.sleep(min(self.real_seconds(left), 0.05))
 
 
-PROBABILITIES = ("p429", "p500", "p502", "p503", "p_drop", "p_lost_webhook", "p_duplicate_webhook")
+PROBABILITIES = ("p429", "p500", "p502", "p503", "p_drop", "p_lost_answer", "p_lost_webhook", "p_duplicate_webhook")
 COUNTERS = ("lose_next_webhooks", "duplicate_next_webhooks")
 
 
@@ -106,6 +106,9 @@ class FaultSettings:
     p502: float = 0.0
     p503: float = 0.0
     p_drop: float = 0.0  # close the connection without an answer
+    # Process the request, then close the connection before the answer: what a client timing out
+    # meets, the one fault after which a create may have been applied without the client knowing.
+    p_lost_answer: float = 0.0
     latency_ms: float = 0.0  # added to every answer (real milliseconds)
     p_lost_webhook: float = 0.0
     p_duplicate_webhook: float = 0.0  # a delivered webhook is sent once more, as a retry
@@ -151,10 +154,11 @@ class Faults:
             self._rng = rng
 
     def pick(self) -> str | None:
-        """One of "429", "500", "502", "503", "drop", or None for a normal answer."""
+        """One of "429", "500", "502", "503", "drop", "lost_answer", or None for a normal answer."""
         s = self.settings
         roll = self._rng.random()
-        for name, p in (("429", s.p429), ("500", s.p500), ("502", s.p502), ("503", s.p503), ("drop", s.p_drop)):
+        kinds = (("429", s.p429), ("500", s.p500), ("502", s.p502), ("503", s.p503), ("drop", s.p_drop), ("lost_answer", s.p_lost_answer))
+        for name, p in kinds:
             if roll < p:
                 return name
             roll -= p

@@ -12,7 +12,8 @@ from syncmap.runtime.cli.options import data_format_option, full_scan_option, st
 
 RUN_EXIT_HELP = (
     "Exit codes: 0 done, 1 finished with dead letters (see `syncmap status`), "
-    "2 usage or configuration error, 3 stopped by an API limit (run again to resume)."
+    "2 usage or configuration error, 3 stopped by an API limit (run again to resume), "
+    "4 writes the APIs kept refusing (429, 5xx, no answer) left pending (run again; nothing is lost)."
 )
 
 

@@ -1,4 +1,5 @@
-"""`syncmap status`: what the state file knows: links per pair, cursors, last runs, dead letters."""
+"""`syncmap status`: what the state file knows: links per pair, cursors, last runs, pending
+writes, dead letters."""
 
 from __future__ import annotations
 
@@ -61,7 +62,21 @@ def gather(store: Any) -> dict[str, Any]:
         }
         for d in store.dead_letters()
     ]
-    return {"plan": (plan.get("source") or {}).get("root"), "pairs": pairs, "runs": runs, "dead_letters": letters}
+    # Writes the APIs refused for a while (sent again by the next run) and writes a killed run
+    # left with an unknown outcome (looked up by the next run before anything is sent again).
+    pending = [
+        {"id": i.id, "pair": i.pair, "system": i.system, "op": i.op, "key": i.key, "run": i.run_id, "error": (i.result or {}).get("error")}
+        for i in store.open_intents(status="pending")
+    ]
+    unknown = [{"id": i.id, "pair": i.pair, "system": i.system, "op": i.op, "key": i.key, "run": i.run_id} for i in store.open_intents()]
+    return {
+        "plan": (plan.get("source") or {}).get("root"),
+        "pairs": pairs,
+        "runs": runs,
+        "pending_writes": pending,
+        "unknown_outcomes": unknown,
+        "dead_letters": letters,
+    }
 
 
 @click.command()
@@ -102,6 +117,11 @@ def status(state: str | None, output_format: str) -> None:
     click.echo("last runs:")
     for run in info["runs"]:
         click.echo(f"  #{run['id']} {run['mode']} {run['started']} -> {run['status'] or 'running or killed'}")
+    click.echo(f"pending writes: {len(info['pending_writes'])} (refused for a while by the API; the next run sends them again)")
+    for write in info["pending_writes"]:
+        click.echo(f"  [{write['id']}] {write['pair']} {write['system']} {write['op']} {write['key']}: {write['error']}")
+    if info["unknown_outcomes"]:
+        click.echo(f"writes of an unknown outcome: {len(info['unknown_outcomes'])} (a run stopped mid-write; the next run looks them up)")
     click.echo(f"dead letters: {len(info['dead_letters'])} open")
     for letter in info["dead_letters"]:
         click.echo(

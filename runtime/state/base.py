@@ -17,7 +17,11 @@ Side = Literal["left", "right"]
 SIDES: tuple[Side, ...] = ("left", "right")
 # An intent is "open" from the moment it is recorded until its outcome is known.
 INTENT_OPEN = "open"
-INTENT_OUTCOMES = ("done", "failed", "abandoned")
+# A write the API refused for a while (429, 5xx, no answer, an outcome looked up and found not
+# applied): nothing was applied, and a later pass sends it again. Not final: it is finished as
+# "retried" when a pass writes that record again.
+INTENT_PENDING = "pending"
+INTENT_OUTCOMES = ("done", "failed", "abandoned", INTENT_PENDING, "retried")
 # An inbox item finished as "pending" is tried again; "done" and "failed" are final.
 INBOX_PENDING = "pending"
 INBOX_STATUSES = ("pending", "done", "failed")
@@ -167,7 +171,7 @@ class StateStore(Protocol):
     # cursor moves; intents still open after a crash have an unknown outcome.
     def add_intent(self, *, run_id: int, pair: str, system: str, op: str, key: str, payload: dict[str, Any]) -> int: ...
     def finish_intent(self, intent_id: int, *, status: str, result: dict[str, Any] | None = None) -> None: ...
-    def open_intents(self, pair: str | None = None) -> list[Intent]: ...
+    def open_intents(self, pair: str | None = None, *, status: str = INTENT_OPEN) -> list[Intent]: ...
 
     # Dead letters: one open letter per (pair, side, record_id, reason).
     def add_dead_letter(self, *, pair: str, side: str, record_id: str, reason: str, message: str, details: dict[str, Any]) -> int: ...

@@ -26,6 +26,7 @@ from syncmap.runtime.state.base import (
     INBOX_STATUSES,
     INTENT_OPEN,
     INTENT_OUTCOMES,
+    INTENT_PENDING,
     SIDES,
     DeadLetter,
     InboxItem,
@@ -346,18 +347,19 @@ class SqliteStateStore:
             row = self._one("SELECT status FROM intents WHERE id = ?", (intent_id,))
             if row is None:
                 raise StateError(f"no intent {intent_id} in the state store")
-            if row[0] != INTENT_OPEN:
+            if row[0] not in (INTENT_OPEN, INTENT_PENDING):
                 raise StateError(f"intent {intent_id} is already finished ({row[0]})")
             self._conn.execute(
                 "UPDATE intents SET status = ?, result = ?, finished_at = ? WHERE id = ?",
                 (status, None if result is None else _dump(result, f"intent {intent_id} result"), self._clock(), intent_id),
             )
 
-    def open_intents(self, pair: str | None = None) -> list[Intent]:
+    def open_intents(self, pair: str | None = None, *, status: str = INTENT_OPEN) -> list[Intent]:
+        """Intents still "open" (outcome unknown), or with `status=INTENT_PENDING` those waiting to be sent again."""
         if pair is None:
-            rows = self._all(f"SELECT {_INTENT_COLUMNS} FROM intents WHERE status = ? ORDER BY id", (INTENT_OPEN,))
+            rows = self._all(f"SELECT {_INTENT_COLUMNS} FROM intents WHERE status = ? ORDER BY id", (status,))
         else:
-            rows = self._all(f"SELECT {_INTENT_COLUMNS} FROM intents WHERE status = ? AND pair = ? ORDER BY id", (INTENT_OPEN, pair))
+            rows = self._all(f"SELECT {_INTENT_COLUMNS} FROM intents WHERE status = ? AND pair = ? ORDER BY id", (status, pair))
         return [_intent(row) for row in rows]
 
     # -- dead letters -----------------------------------------------------------------------

@@ -40,18 +40,21 @@ class ApiGate:
             return
         status = 500  # what the log says if the app raises before answering
 
+        fault = await injected_fault(self.state)
+        lost_answer = fault == "lost_answer"  # answered as usual below, then hung up on
+
         async def send_and_note(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-            await send(message)
+            if not lost_answer:
+                await send(message)
 
-        fault = await injected_fault(self.state)
         try:
             if fault == "drop":
                 status = 0
                 await drop_connection(send)
-            if fault is not None:
+            if fault is not None and not lost_answer:
                 code = _FAULT_STATUS[fault]
                 response = self._rate_limited() if code == 429 else errors.error_response(code, _FAULT_MESSAGE[code])
                 await response(scope, receive, send_and_note)
@@ -65,8 +68,12 @@ class ApiGate:
                 response = self._rate_limited()
             else:
                 await self.app(scope, receive, send_and_note)
+                if lost_answer:
+                    await drop_connection(send)
                 return
             await response(scope, receive, send_and_note)
+            if lost_answer:
+                await drop_connection(send)
         finally:
             extra: dict[str, Any] = {"fault": fault} if fault else {}
             self.state.log.record(scope["method"], scope["path"], status, **extra)

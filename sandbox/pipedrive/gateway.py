@@ -98,6 +98,9 @@ class Gateway:
         log = self.sandbox.log
 
         fault = await injected_fault(self.sandbox)
+        lost_answer = fault == "lost_answer"  # answered as usual below, then hung up on
+        if lost_answer:
+            fault = None
         if fault == "drop":
             log.record(method, path, 0, 0, fault="drop")
             await drop_connection(send)
@@ -158,12 +161,15 @@ class Gateway:
             if message["type"] == "http.response.start":
                 status_seen = message["status"]
                 message = {**message, "headers": [*message.get("headers", []), *headers]}
-            await send(message)
+            if not lost_answer:
+                await send(message)
 
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            log.record(method, path, status_seen, cost)
+            log.record(method, path, status_seen, cost, **({"fault": "lost_answer"} if lost_answer else {}))
+        if lost_answer:
+            await drop_connection(send)
 
     @staticmethod
     def _limit_headers(limit: int, remaining: int, reset: float) -> list[tuple[bytes, bytes]]:

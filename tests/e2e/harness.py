@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,13 +34,17 @@ class Sandbox:
         args = [*SYNCMAP, "sandbox", "--pipedrive-port", "0", "--autopilot-port", "0", "--time-scale", str(TIME_SCALE)]
         if profile != "default":
             args += ["--profile", profile]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        # stderr goes to a file: a pipe nobody reads fills up (uvicorn logs a traceback for each
+        # dropped connection) and then blocks the sandbox mid-answer.
+        self.stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in close()
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.stderr, text=True, cwd=ROOT)
         self.env: dict[str, str] = {}
         deadline = time.monotonic() + 30
         while len(self.env) < 4:
             line = self.proc.stdout.readline()
             if not line:
-                raise RuntimeError(f"the sandbox did not start: {self.proc.stderr.read()}")
+                self.stderr.seek(0)
+                raise RuntimeError(f"the sandbox did not start: {self.stderr.read()}")
             if "=" in line and not line.startswith("#"):
                 name, _, value = line.strip().partition("=")
                 self.env[name] = value
@@ -57,6 +62,7 @@ class Sandbox:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        self.stderr.close()
 
     # -- control --------------------------------------------------------------------------------
     def control(self, system: str, method: str, path: str, body: Any = None) -> Any:

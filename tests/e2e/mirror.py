@@ -35,8 +35,10 @@ def owners_of_emails(persons: list[dict[str, Any]]) -> dict[str, int]:
     return first
 
 
-def check_mirror(sbx: Sandbox) -> dict[str, Any]:
-    """Assert the mapping holds; return the snapshot for further checks."""
+def check_mirror(sbx: Sandbox, excused: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Assert the mapping holds; return the snapshot for further checks. `excused`: contacts the
+    mapping cannot hold as it says, each reported by a dead letter a person must act on (an email
+    several Autopilot contacts share: Autopilot's upsert by email reaches another of them)."""
     snap = snapshot(sbx)
     assert snap["apId"], "the link field apId exists in Pipedrive (R11)"
     owners = owners_of_emails(snap["persons"])
@@ -47,6 +49,8 @@ def check_mirror(sbx: Sandbox) -> dict[str, Any]:
             continue
         contact_id = (person.get("custom_fields") or {}).get(snap["apId"])
         contact = contacts.get(contact_id)
+        if contact_id in excused:
+            continue
         if contact is None:
             problems.append(f"person {person['id']} ({email}) has no contact (apId={contact_id!r})")
             continue

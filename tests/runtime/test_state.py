@@ -301,13 +301,21 @@ def test_intents_open_finish_and_survive_a_reopen(path: Path, clock: Clock) -> N
 def test_finishing_an_intent_is_checked(store: StateStore) -> None:
     run = store.start_run(mode="once", plan_digest="d")
     intent = store.add_intent(run_id=run, pair="p", system="s", op="create", key="k", payload={})
-    with pytest.raises(ValueError, match="an intent's outcome must be one of done, failed, abandoned; got 'ok'"):
+    with pytest.raises(ValueError, match="an intent's outcome must be one of done, failed, abandoned, pending, retried; got 'ok'"):
         store.finish_intent(intent, status="ok")
     store.finish_intent(intent, status="failed", result={"status": 400})
     with pytest.raises(StateError, match=f"intent {intent} is already finished \\(failed\\)"):
         store.finish_intent(intent, status="done")
     with pytest.raises(StateError, match="no intent 999"):
         store.finish_intent(999, status="done")
+    # A pending write (refused for a while) is listed as such and finished once sent again.
+    waiting = store.add_intent(run_id=run, pair="p", system="s", op="update", key="k2", payload={})
+    store.finish_intent(waiting, status="pending", result={"error": "HTTP 503"})
+    assert [i.id for i in store.open_intents("p", status="pending")] == [waiting] and store.open_intents("p") == []
+    store.finish_intent(waiting, status="retried")
+    assert store.open_intents("p", status="pending") == []
+    with pytest.raises(StateError, match=f"intent {waiting} is already finished \\(retried\\)"):
+        store.finish_intent(waiting, status="done")
     with pytest.raises(StateError, match="no run 999"):
         store.add_intent(run_id=999, pair="p", system="s", op="create", key="k", payload={})
 

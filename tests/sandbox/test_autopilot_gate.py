@@ -100,6 +100,19 @@ async def test_dropped_connections_and_latency() -> None:
 
 
 @async_test
+async def test_a_lost_answer_is_a_dropped_connection_after_the_write_was_applied() -> None:
+    app = create_app(rate_per_second=None)
+    async with client(app) as api:
+        await api.put(f"{CONTROL}/faults", json={"p_lost_answer": 1.0})
+        with pytest.raises(DroppedConnection):
+            await api.post("/contact", json={"contact": {"Email": "lost@x.test"}})
+        await api.put(f"{CONTROL}/faults", json={})
+        assert (await api.get("/contact/lost@x.test")).status_code == 200  # applied, though never answered
+        log = (await api.get(f"{CONTROL}/requests")).json()["requests"]
+        assert [(e["method"], e["status"], e.get("fault")) for e in log] == [("POST", 200, "lost_answer"), ("GET", 200, None)]
+
+
+@async_test
 async def test_request_log_records_every_api_request_in_order() -> None:
     app = create_app(rate_per_second=3)
     async with client(app) as api:

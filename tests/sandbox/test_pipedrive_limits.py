@@ -176,6 +176,20 @@ async def test_injected_faults_use_pipedrive_bodies_and_are_logged() -> None:
 
 
 @async_test
+async def test_a_lost_answer_is_a_dropped_connection_after_the_write_was_applied() -> None:
+    app = create_app()
+    async with client(app) as c:
+        await c.put("/__sandbox__/faults", json={"p_lost_answer": 1.0})
+        with pytest.raises(httpx.RemoteProtocolError):
+            await c.post("/api/v2/persons", json={"name": "Lost Answer"})
+        await c.put("/__sandbox__/faults", json={})
+        names = [p["name"] for p in (await c.get("/api/v2/persons")).json()["data"]]
+        assert names == ["Lost Answer"]  # created, though the client never heard of it
+        log = (await c.get("/__sandbox__/requests")).json()["requests"]
+        assert [(e["method"], e["status"], e.get("fault")) for e in log] == [("POST", 200, "lost_answer"), ("GET", 200, None)]
+
+
+@async_test
 async def test_api_v1_prefix_reaches_v1() -> None:
     app = create_app()
     async with client(app) as c:
