@@ -168,7 +168,7 @@ class Mapping:
     # Pipedrive custom fields the account must have before the run: (object, name, field_type).
     pd_fields: tuple[tuple[str, str, str], ...] = ()
     # Autopilot list members to seed: contacts of the "Pipedrive Contacts" list (R2 scope).
-    list_members: int = 8
+    list_members: int = 12
 
     def text(self) -> str:
         return HEADER + "".join("\n" + b.text() for b in self.blocks) + (f"\n{self.actions}" if self.actions else "")

@@ -333,19 +333,23 @@ def _catalog(system: str, obj: str) -> set[str]:
     return set(data["objects"].get(obj, {}).get("fields", {})) | set(data["objects"].get(obj, {}).get("relations", {}))
 
 
-def check_mapping(sbx: Sandbox, blocks: Iterable[Any], before: World, dead_letters: list[dict[str, Any]]) -> dict[str, int]:
-    """Assert the mapping's blocks hold in both systems; return counts of what was checked."""
+def check_mapping(sbx: Sandbox, blocks: Iterable[Any], before: World, dead_letters: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Assert the mapping's blocks hold in both systems; return what was checked, per block
+    (`Person<->Contact`: pairs, values compared, mismatches excused by a dead letter)."""
     sides = [oriented(b) for b in blocks]
     world = read_world(sbx, {title for s in sides for title in s.lists})
     excused = {(d.get("object"), str(d.get("id"))) for d in dead_letters if d.get("reason") in EXCUSED}
     problems: list[str] = []
-    counts = {"pairs": 0, "values": 0, "excused": 0}
+    counts: dict[str, dict[str, int]] = {}
     partners: dict[str, dict[Any, str]] = {}  # pd object -> pd id -> contact id (for relations)
     for side in sides:
         if side.ap_obj != "Contact":
             continue  # Autopilot's engagement history: run, not mirrored (see above)
-        partners[side.pd_obj] = _check_side(side, world, before, excused, partners, problems, counts)
+        name = f"{side.pd_obj}{'<->' if len(side.flows) == 2 else '->' if 'out' in side.flows else '<-'}{side.ap_obj}"
+        counts[name] = {"pairs": 0, "values": 0, "excused": 0}
+        partners[side.pd_obj] = _check_side(side, world, before, excused, partners, problems, counts[name])
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:40])
+    print(f"mirror: {counts}")  # shown with a failure of the caller's own asserts
     return counts
 
 
@@ -461,7 +465,12 @@ def _check_side(
                 for title in side.lists:
                     if cid not in world.rosters[title]:
                         problems.append(f"contact {cid} of {obj} {rid} is not on {title!r} (R7)")
-            _compare(side, "out", r, contact, world, obj, name_rules, problems, counts, f"{obj} {rid} -> contact {cid}", excused)
+            mates = [
+                m
+                for m in records.values()
+                if side.relation and m.get("person_id") == r.get("person_id") and all(holds(w, read_pd(m)) for w in pd_where)
+            ]
+            _compare(side, "out", r, contact, world, obj, name_rules, problems, counts, f"{obj} {rid} -> contact {cid}", excused, mates)
 
     # Autopilot -> Pipedrive.
     if "in" in side.flows:
@@ -492,7 +501,13 @@ def _check_side(
                     problems.append(f"contact {cid} ({keys}) has no Pipedrive {obj.lower()}")
                     continue
             counts["pairs"] += 1
-            _compare(side, "in", records[rid], c, world, obj, name_rules, problems, counts, f"contact {cid} -> {obj} {rid}", excused)
+            r = records[rid]
+            mates = [
+                m
+                for m in records.values()
+                if side.relation and m.get("person_id") == r.get("person_id") and all(holds(w, read_pd(m)) for w in pd_where)
+            ]
+            _compare(side, "in", r, c, world, obj, name_rules, problems, counts, f"contact {cid} -> {obj} {rid}", excused, mates)
     return pairs
 
 
@@ -508,16 +523,24 @@ def _compare(
     counts: dict[str, int],
     where: str,
     excused: set[tuple[Any, str]],
+    mates: list[dict[str, Any]],
 ) -> None:
+    """The partner holds the source's value of each rule flowing `flow`. `mates`: with a
+    relation match (`match person`), the in-scope records of the same person, one contact for
+    all of them: a value agrees when it is one of theirs."""
     rules = [(pd, ap, opts) for pd, ap, fl, opts in side.rules if flow in fl]
     if obj == "Person" and name_rules == {"first_name", "last_name"} and all(any(pd == n for pd, _, _ in rules) for n in name_rules):
         # Pipedrive keeps one `name` and splits it itself (the strict profile splits "Uma Van
         # Dijk" as "Uma Van" + "Dijk"), so names agree as a whole.
+        # A part empty at the source is never written (R10): the target keeps its own.
         ap_of = {pd: ap for pd, ap, _ in rules}
-        full = " ".join(str(v) for v in (ap_value(contact, ap_of["first_name"]), ap_value(contact, ap_of["last_name"])) if v)
-        pd_full = " ".join(str(v) for v in (record.get("first_name"), record.get("last_name")) if v)
-        if (full if flow == "in" else pd_full) and full != pd_full:
-            problems.append(f"{where}: names {pd_full!r} (Pipedrive) and {full!r} (Autopilot) differ")
+        ap_parts = [ap_value(contact, ap_of["first_name"]), ap_value(contact, ap_of["last_name"])]
+        pd_parts = [record.get("first_name"), record.get("last_name")]
+        source, target = (ap_parts, pd_parts) if flow == "in" else (pd_parts, ap_parts)
+        expected_name = " ".join(str(s or t) for s, t in zip(source, target, strict=True) if s or t)
+        got_name = " ".join(str(t) for t in target if t)
+        if any(source) and expected_name != got_name:
+            problems.append(f"{where}: name {got_name!r}, expected {expected_name!r}")
         rules = [x for x in rules if x[0] not in name_rules]
     for pd, ap, opts in rules:
         if any(text.startswith('"') and "{" in text for text in (pd, ap)):
@@ -531,11 +554,10 @@ def _compare(
         got = canon(target)
         if "email" in pd or "Email" in ap:
             expected, got = str(expected).lower(), (str(got).lower() if got is not None else None)
-        if side.relation and flow == "out":
-            # Several records of one person meet one contact: the contact holds one of theirs.
-            mates = [r for r in world.pd[obj].values() if r.get("person_id") == record.get("person_id")]
-            expected_set = {canon(transformed(opts, pd_value(world, obj, m, pd))) for m in mates}
-            if got in expected_set:
+        if mates:
+            theirs = {canon(pd_value(world, obj, m, pd)) for m in mates}
+            ok = got in {canon(transformed(opts, v)) for v in theirs} if flow == "out" else expected in theirs
+            if ok:
                 counts["values"] += 1
                 continue
         counts["values"] += 1

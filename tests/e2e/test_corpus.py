@@ -94,7 +94,10 @@ def test_mapping_runs_twice_and_mirrors(sbx: Sandbox, mapping: corpus.Mapping, c
         problems.append(f"second run wrote {len(writes)} times: {writes[:6]}")
     letters = (first.get("dead_letters") or []) + (second.get("dead_letters") or [])
     try:
-        check_mapping(sbx, mapping.blocks, before, letters)
+        checked = check_mapping(sbx, mapping.blocks, before, letters)
+        for block, seen in checked.items():
+            if not seen["pairs"]:
+                problems.append(f"mirror: no pair of {block} to compare ({seen}): the seed or the mirror misses this block")
     except AssertionError as mismatch:
         problems.append(f"mirror: {mismatch}")
     assert not problems, f"{mapping.id} ({sbx.profile}):\n" + "\n".join(problems)
