@@ -442,6 +442,7 @@ def _check_side(
                     problems.append(f"{system}: {n} records share the {obj}/{side.ap_obj} match key {k} (before: {before_counts.get(k, 0)})")
 
     # Pipedrive -> Autopilot.
+    email_paths = [pd for group in side.keys for pd, ap in group if ap == "Email"] + [pd for pd, ap, _, _ in side.rules if ap == "Email"]
     if "out" in side.flows:
         for rid, r in sorted(records.items()):
             if not all(holds(w, read_pd(r)) for w in pd_where):
@@ -450,6 +451,8 @@ def _check_side(
                 k = key_of(r)
                 if k is None or owners.get(k) != rid:
                     continue  # no key: nothing to find it by; a later duplicate: reported (R9)
+            if not side.relation and side.ap_obj == "Contact" and all(canon(read_pd(r)(pd)) is None for pd in email_paths):
+                continue  # Autopilot identifies contacts by email: none, no contact (the run reports it)
             if side.relation and r.get("person_id") not in partners.get("Person", {}):
                 continue
             if (obj, str(rid)) in excused:
