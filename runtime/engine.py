@@ -27,8 +27,8 @@ from syncmap.runtime.connectors.base import Record
 from syncmap.runtime.diff import Op, diff, digest_ops, keys_of, snapshot_after
 from syncmap.runtime.pair_run_host import PairRunHost
 from syncmap.runtime.pairing import Pairing, id_order
-from syncmap.runtime.plan_change import PlanChange, backfill_cost, changed_pairs, describe, kept, meta_key, record_of
 from syncmap.runtime.pending import Pending, adopt_created, settle
+from syncmap.runtime.plan_change import PlanChange, backfill_cost, changed_pairs, describe, kept, meta_key, record_of
 from syncmap.runtime.report import Report
 from syncmap.runtime.state import Link, StateStore
 from syncmap.runtime.values import Context, is_empty, normalize_key, ref_key, refs_in, same, truth
@@ -189,6 +189,11 @@ class PairRun(Pairing, Writing):
         # record this pass creates is in no read, so the list is taken before anything is linked.
         before = [(link.left_id, link.right_id) for link in self.state.iter_links(self.id)] if full else []
         self.begin_pairing(right)
+        if not full and not self.needs_right_read() and self.one_to_one():
+            # The held side is not read (a keyed write pairs), and an incremental pass reads only
+            # what changed: the match keys linked records hold come from the state, or a new
+            # record sharing one would be written over its holder's partner (R9).
+            self.own_linked()
         async for chunk in left_chunks:
             with self.state.transaction():  # pairing writes dead letters: one commit for all of them
                 candidates = self.pair_chunk(chunk, right)

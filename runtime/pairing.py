@@ -37,6 +37,12 @@ class Pairing(PairRunHost):
             for link in links:
                 self.own(self.remembered_left(link))
 
+    def own_linked(self) -> None:
+        """Every linked left record owns its match keys, as last synced (one read of the pair's
+        links): what an incremental pass that reads neither them nor their partners must know."""
+        for link in self.state.iter_links(self.id):
+            self.own(self.remembered_left(link))
+
     def own(self, record: Record) -> None:
         for gi, keys in enumerate(self.groups):
             if not any(k["kind"] == "relation" for k in keys):

@@ -208,3 +208,20 @@ def test_a_deal_pairs_through_its_persons_sync_not_another_sync_of_the_same_cont
     right = {"c5": Record("c5", {}), "c7": Record("c7", {})}
     run.begin_pairing(right)
     assert pairs(run.pair_chunk({"10": Record("10", {"person": 5})}, right)) == [("10", "c5")]
+
+
+def test_an_incremental_pass_knows_the_keys_linked_persons_hold(tmp_path: Path) -> None:
+    """A one-way push into contacts by email reads no contact, and an incremental pass reads
+    only the persons that changed: a new person with the email of a linked person that did not
+    change is that person's duplicate (R9), not a second writer of its contact."""
+    plan = compiled(Path(__file__).resolve().parents[2] / "bench" / "mappings" / "pipedrive-to-autopilot.syncmap")
+    engine = offline_engine(plan, tmp_path / "state.db")
+    [pair] = engine.plan["pairs"]
+    run = PairRun(engine, pair, engine.run_id)
+    assert not run.needs_right_read() and run.one_to_one()
+    engine.state.put_link(Link(pair["id"], "1", "c1", {"email.primary": "ada@x.com"}, {"Email": "ada@x.com"}, 0.0))
+    run.begin_pairing({})
+    run.own_linked()
+    chunk = {"2": Record("2", {"email.primary": "ADA@x.com "}), "3": Record("3", {"email.primary": "bo@x.com"})}
+    assert pairs(run.pair_chunk(chunk, {})) == [("3", None)]  # only bo creates a contact
+    assert letters(engine) == [("left", "2", "duplicate_match_key")]

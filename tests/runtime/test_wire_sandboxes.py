@@ -73,7 +73,7 @@ async def round_trips(values: list[dict[str, Any]]) -> None:
                 except WireError:
                     assert ap_key.startswith("integer--")  # only a fraction cannot cross (into Autopilot's integer)
             await ap.upsert_many([ap.body(contact_changes, None)])
-            contact = ap.flatten(await ap.get(email), ap_keys).values
+            contact = ap.flatten("Contact", await ap.get("Contact", email), ap_keys).values
             for name, _, _, ap_key, _ in PAIRS:
                 key = f"custom:{ap_key}"
                 if key not in contact_changes:
