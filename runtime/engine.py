@@ -755,6 +755,10 @@ class Engine:
         self.progress = progress or (lambda line: None)
         self.full_pass_now: dict[str, bool] = {}
         self.retry_fields: dict[str, set[str]] = {}  # pair -> target keys a retry writes again
+        # `serve` sets a list here: a write the API refused only for being busy (429, 5xx) is
+        # noted in it instead of becoming a dead letter, and the delivery that asked for it stays
+        # pending. None (as in `run`): such a refusal is a dead letter.
+        self.transient_left: list[str] | None = None
 
     # -- set-up -----------------------------------------------------------------------------
     async def setup(self) -> None:

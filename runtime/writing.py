@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from syncmap.runtime.api_errors import transient_status
 from syncmap.runtime.candidates import BEFORE, SHARED, Candidate, DeadLetter, is_gone
 from syncmap.runtime.connectors.autopilot import Autopilot
 from syncmap.runtime.connectors.base import ConnectorError, Record
@@ -141,6 +142,9 @@ class Writing(PairRunHost):
             return
         if write.outcome == "failed":
             self.state.finish_intent(write.intent, status="failed", result={"error": write.error})
+            if engine.transient_left is not None and transient_status(write.status):
+                engine.transient_left.append(write.error)  # refused, so nothing applied: sent again later
+                return
             engine.dead_letter(self, *write.blamed, DeadLetter("api_refused", write.error, status=write.status))
             return
         if write.outcome == "gone":  # deleted meanwhile: the next full pass sees it
