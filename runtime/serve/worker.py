@@ -4,6 +4,8 @@ records through the engine; runs a reconciliation pass every `reconcile_every` s
 One worker, so a delivery and a pass never write the same record at once. A delivery is
 finished in the inbox only after its writes are recorded: a killed server processes it again
 on restart, and the engine's links and snapshots make that second time write nothing new.
+A batch the API refuses for being busy stays pending as it was, tried again within seconds
+of the API answering (`patience.py`: what a failure means and how long to wait).
 """
 
 from __future__ import annotations
