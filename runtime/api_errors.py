@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["ApiError", "LimitReached", "UnknownOutcome", "describe_body"]
+__all__ = ["ApiError", "LimitReached", "UnknownOutcome", "describe_body", "is_transient", "transient_status"]
 
 
 def describe_body(body: Any, limit: int = 200) -> str:
@@ -64,3 +64,18 @@ class LimitReached(Exception):
         self.system, self.limit, self.reset_at, self.detail = system, limit, reset_at, detail
         resets = f"it resets at {_when(reset_at)}" if reset_at is not None else "its reset time is unknown"
         super().__init__(f"{limit} reached" + (f" ({detail})" if detail else "") + f"; {resets}")
+
+
+def transient_status(status: int | None) -> bool:
+    """A status that says the API was busy or broken, not that the request was wrong: 429, 408
+    (it timed out waiting), a 5xx, or 0 (no answer came). Sent again later it may well pass."""
+    return status is not None and (status in (0, 408, 429) or status >= 500)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether the request failed because of the API's state rather than its content: a refusal
+    with a transient status after the retries ran out, or a request whose outcome is unknown
+    (timeout, dropped connection). A definite 4xx refusal and a daily limit are not."""
+    if isinstance(error, UnknownOutcome):
+        return True
+    return isinstance(error, ApiError) and transient_status(error.status)

@@ -26,7 +26,7 @@ from syncmap.compiler.pipedrive_plans import burst_limits, load_plans
 from syncmap.compiler.pipedrive_plans import daily_budget as plan_daily_budget
 from syncmap.compiler.token_costs import TokenCosts, load_token_costs
 from syncmap.runtime.api_errors import LimitReached
-from syncmap.runtime.retry import RetryPolicy, lower_headers, retry_delay
+from syncmap.runtime.retry import RetryPolicy, header_delay, lower_headers, retry_delay
 from syncmap.runtime.windows import Pacer, SlotWindow, TokenBudget
 
 __all__ = ["AutopilotGovernor", "Governor", "PipedriveGovernor", "is_search", "next_midnight_utc"]
@@ -238,7 +238,7 @@ class PipedriveGovernor(_Waiting):
 class AutopilotGovernor(_Waiting):
     """Autopilot's request rate (autopilot-api.md §1.9: 5 requests/s per the draft docs, the
     live limit UNVERIFIED, hence `rate`). Requests are paced evenly; a 429 halves the pace,
-    successes win it back slowly; `Retry-After` is honoured when sent."""
+    successes win it back slowly; a 429's `Retry-After`, when sent, holds every request."""
 
     def __init__(
         self,
@@ -267,6 +267,12 @@ class AutopilotGovernor(_Waiting):
 
     def observe(self, method: str, path: str, status: int, headers: Mapping[str, str], *, body: Any = None) -> None:
         if status == 429:
-            self.pacer.slow_down(self.clock())
+            now = self.clock()
+            self.pacer.slow_down(now)
+            asked = header_delay(headers, wall=self.wall)
+            if asked is not None:
+                # Every request waits for it, not only the retry of the refused one: concurrent
+                # tasks, and `serve` trying a held batch again, would otherwise meet a 429 each.
+                self.pacer.hold(now + asked / self.time_scale)
         elif 200 <= status < 500:
             self.pacer.speed_up()

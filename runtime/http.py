@@ -129,7 +129,10 @@ class ApiClient:
         json: Any = None,
         idempotent: bool | None = None,
         ok: Collection[int] = (),
+        retry: RetryPolicy | None = None,
     ) -> Answer:
+        """One request, retried as `retry` (default: the client's policy) allows."""
+        policy = retry or self.retry
         method = method.upper()
         safe = method in IDEMPOTENT if idempotent is None else idempotent
         started = time.monotonic()
@@ -144,15 +147,15 @@ class ApiClient:
             if isinstance(outcome, Answer):
                 return outcome
             elapsed = time.monotonic() - started
-            if attempt >= self.retry.max_attempts:
+            if attempt >= policy.max_attempts:
                 raise self._give_up(method, path, outcome, f"gave up after {attempt} attempts in {elapsed:.1f} s")
-            delay = self.governor.retry_delay(attempt, outcome.status or None, outcome.headers, policy=self.retry)
-            if elapsed + delay > self.retry.max_elapsed:
+            delay = self.governor.retry_delay(attempt, outcome.status or None, outcome.headers, policy=policy)
+            if elapsed + delay > policy.max_elapsed:
                 raise self._give_up(
                     method,
                     path,
                     outcome,
-                    f"gave up after {attempt} attempts: the next would start after {self.retry.max_elapsed:g} s (RetryPolicy.max_elapsed)",
+                    f"gave up after {attempt} attempts: the next would start after {policy.max_elapsed:g} s (RetryPolicy.max_elapsed)",
                 )
             self.stats.waits[outcome.backoff] = self.stats.waits.get(outcome.backoff, 0.0) + delay
             await asyncio.sleep(delay)

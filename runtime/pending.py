@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from syncmap.runtime.api_errors import ApiError, UnknownOutcome
+from syncmap.runtime.api_errors import ApiError, UnknownOutcome, is_transient
 from syncmap.runtime.state.base import INTENT_PENDING
 from syncmap.runtime.values import ref_key
 
@@ -37,13 +37,8 @@ ROUNDS = 8
 OVERLAP_SECONDS = 2.0
 
 
-def transient(error: BaseException) -> bool:
-    """A failure that says nothing about the record: the same write may succeed later."""
-    if isinstance(error, UnknownOutcome):
-        return True
-    if isinstance(error, ApiError):
-        return error.status in (0, 408, 429) or error.status >= 500
-    return False
+# A failure that says nothing about the record: the same write may succeed later.
+transient = is_transient
 
 
 @dataclass

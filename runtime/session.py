@@ -14,6 +14,7 @@ from typing import Any
 from syncmap.compiler.catalog import load_catalog
 from syncmap.runtime.connectors.autopilot import Autopilot
 from syncmap.runtime.connectors.pipedrive import Pipedrive
+from syncmap.runtime.retry import RetryPolicy
 
 # Test and demo plumbing, never needed against the real APIs: a sandbox whose clock runs S
 # times faster than real time tells the governors to scale their windows by S.
@@ -113,21 +114,31 @@ def time_scale(environ: Mapping[str, str] | None = None) -> float:
 
 
 @contextlib.asynccontextmanager
-async def open_connectors(connections: Mapping[str, Connection], *, scale: float = 1.0) -> AsyncIterator[dict[str, Any]]:
+async def open_connectors(
+    connections: Mapping[str, Connection], *, scale: float = 1.0, retry: RetryPolicy | None = None
+) -> AsyncIterator[dict[str, Any]]:
+    """The connectors, each with its HTTP client; `retry` replaces the default retry policy
+    (`serve` caps its waits: it must notice soon that a limit cleared)."""
     from syncmap.runtime.governor import AutopilotGovernor, PipedriveGovernor
     from syncmap.runtime.http import ApiClient
+
+    policy = retry or RetryPolicy()
 
     async with contextlib.AsyncExitStack() as stack:
         connectors: dict[str, Any] = {}
         if "pipedrive" in connections:
             c = connections["pipedrive"]
             pd_governor = PipedriveGovernor(plan=str(c.settings.get("plan") or "advanced"), time_scale=scale)
-            client = await stack.enter_async_context(ApiClient("pipedrive", c.base_url, headers={"x-api-token": c.secret}, governor=pd_governor))
+            client = await stack.enter_async_context(
+                ApiClient("pipedrive", c.base_url, headers={"x-api-token": c.secret}, governor=pd_governor, retry=policy)
+            )
             connectors["pipedrive"] = Pipedrive(client)
         if "autopilot" in connections:
             c = connections["autopilot"]
             ap_governor = AutopilotGovernor(rate=float(c.settings.get("rate") or 5), time_scale=scale)
-            client = await stack.enter_async_context(ApiClient("autopilot", c.base_url, headers={"autopilotapikey": c.secret}, governor=ap_governor))
+            client = await stack.enter_async_context(
+                ApiClient("autopilot", c.base_url, headers={"autopilotapikey": c.secret}, governor=ap_governor, retry=policy)
+            )
             connectors["autopilot"] = Autopilot(client)
         yield connectors
 

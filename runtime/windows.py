@@ -95,6 +95,10 @@ class Pacer:
     def speed_up(self) -> None:
         self.rate = min(self.nominal, self.rate + self.nominal / 20)
 
+    def hold(self, until: float) -> None:
+        """No request before `until`: the server asked for that wait (`Retry-After`)."""
+        self._next = max(self._next, until)
+
 
 class TokenBudget:
     """A daily token budget: what is left (None while unknown), minus what requests in flight

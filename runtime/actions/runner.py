@@ -406,6 +406,7 @@ class ActionRunner:
 
     # -- writing ----------------------------------------------------------------------------
     async def _write(self, action: Mapping[str, Any], write: Write, person_id: str | None, run_id: int, memo: str | None) -> dict[str, Any]:
+        from syncmap.runtime.api_errors import is_transient
         from syncmap.runtime.http import ApiError, UnknownOutcome
 
         pd = self.pd
@@ -418,6 +419,8 @@ class ActionRunner:
             try:
                 made = await pd.update(write.object, write.id, body)
             except ApiError as error:
+                if is_transient(error):
+                    raise  # busy, not refused: the caller tries again later (serve keeps the delivery)
                 raise DeadLetter("api_refused", f"Pipedrive refused the {write.object.lower()} update: {error}", status=error.status) from None
             if made is None:
                 raise DeadLetter(f"{write.object.lower()}_missing", f"the Pipedrive {write.object.lower()} {write.id} is gone")
@@ -443,6 +446,8 @@ class ActionRunner:
             raise DeadLetter("outcome_unknown", f"the {write.object.lower()} create's outcome is unknown ({error}): {again}") from None
         except ApiError as error:
             self.state.finish_intent(intent, status="failed", result={"error": str(error)})
+            if is_transient(error):
+                raise  # refused for being busy: nothing was made, and the caller tries again later
             raise DeadLetter("api_refused", f"Pipedrive refused the {write.object.lower()}: {error}", status=error.status) from None
         with self.state.transaction():
             self.state.finish_intent(intent, status="done", result={"id": str(made["id"])})

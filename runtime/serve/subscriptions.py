@@ -10,11 +10,13 @@ generated once and kept in the state store, so a restart does not have to re-reg
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from syncmap.runtime.retry import RetryPolicy
 from syncmap.runtime.serve.events import AUTOPILOT_SUBSCRIBED, PIPEDRIVE_ENTITIES
 
 CREDENTIALS_KEY = "serve.credentials"
@@ -138,14 +140,36 @@ async def _register_autopilot(ap: Any, plan: Mapping[str, Any], base: str, creds
     return keep
 
 
-async def unregister(connectors: Mapping[str, Any], state: Any) -> None:
-    """Remove what `register` made (a clean stop): no deliveries to a server that is gone."""
+async def unregister(connectors: Mapping[str, Any], state: Any, *, seconds: float, retry: RetryPolicy | None = None) -> list[str]:
+    """Remove what `register` made (a clean stop): no deliveries to a server that is gone.
+
+    All at once, `retry` as the policy of each request, within `seconds` in total: a stop must
+    not wait on APIs that do not answer. What could not be removed stays in the state (as a
+    killed server leaves it), so the next start finds it and re-uses or replaces it; returns why
+    each of those is left, empty when everything was removed."""
     stored = state.get_meta(SUBSCRIPTIONS_KEY) or {}
-    pd, ap = connectors.get("pipedrive"), connectors.get("autopilot")
-    if pd is not None:
-        for hook_id in (stored.get("pipedrive") or {}).values():
-            await pd.http.request("DELETE", f"/v1/webhooks/{hook_id}", ok=(404,))
-    if ap is not None:
-        for hook_id in (stored.get("autopilot") or {}).values():
-            await ap.http.request("DELETE", f"/hook/{hook_id}", ok=(404,))
-    state.set_meta(SUBSCRIPTIONS_KEY, {})
+    paths = {"pipedrive": "/v1/webhooks/{}", "autopilot": "/hook/{}"}
+    removals: dict[tuple[str, str], asyncio.Task[Any]] = {}
+    for system, path in paths.items():
+        connector = connectors.get(system)
+        if connector is None:
+            continue
+        for key, hook_id in (stored.get(system) or {}).items():
+            request = connector.http.request("DELETE", path.format(hook_id), ok=(404,), retry=retry)
+            removals[(system, key)] = asyncio.ensure_future(request)
+    if removals:
+        await asyncio.wait(removals.values(), timeout=max(0.0, seconds))
+    left: list[str] = []
+    kept: dict[str, dict[str, Any]] = {system: {} for system, _ in removals}
+    for (system, key), task in removals.items():
+        if not task.done():
+            task.cancel()
+            left.append(f"{system} {key}: no answer within {seconds:.1f} s")
+        elif task.cancelled() or task.exception() is not None:
+            left.append(f"{system} {key}: {task.exception() if not task.cancelled() else 'cancelled'}")
+        else:
+            continue
+        kept[system][key] = stored[system][key]
+    await asyncio.gather(*removals.values(), return_exceptions=True)  # the cancelled ones end
+    state.set_meta(SUBSCRIPTIONS_KEY, {**stored, **kept} if left else {})
+    return left

@@ -4,6 +4,8 @@ records through the engine; runs a reconciliation pass every `reconcile_every` s
 One worker, so a delivery and a pass never write the same record at once. A delivery is
 finished in the inbox only after its writes are recorded: a killed server processes it again
 on restart, and the engine's links and snapshots make that second time write nothing new.
+A batch the API refuses for being busy stays pending as it was, tried again within seconds
+of the API answering (`patience.py`: what a failure means and how long to wait).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from syncmap.compiler import passes
 from syncmap.runtime.connectors.base import Record
 from syncmap.runtime.serve.events import Change, ShapeError, autopilot_delivery, pipedrive_delivery
 from syncmap.runtime.serve.metrics import Metrics
+from syncmap.runtime.serve.patience import HeldWrites, verdict
 from syncmap.runtime.state import InboxItem
 
 BATCH = 200  # deliveries taken from the inbox at a time
@@ -98,17 +101,19 @@ class Worker:
             try:
                 await self.step(reconcile)
                 backoff = 0.0
-            except self.engine.api_failures as error:
-                # The API is down, refusing or out of budget: the deliveries stay in the inbox, as
-                # they were, and are tried again a little later each time.
-                backoff = min(max(backoff * 2, 1.0), 60.0)
-                self.on_error(f"deliveries wait {backoff:.0f} s: {error}")
             except Exception as error:
-                # Not the API: a delivery this code cannot handle. Tried again a few times, then
-                # given up (the next reconciliation covers its records) so it cannot block the rest.
-                backoff = min(max(backoff * 2, 1.0), 60.0)
-                self.on_error(f"deliveries failed ({type(error).__name__}: {error}); tried again in {backoff:.0f} s")
-                self.retry_later(self.state.pending_inbox(limit=BATCH), f"{type(error).__name__}: {error}")
+                judged = verdict(backoff, error)
+                backoff = judged.wait
+                if not judged.spends_attempt:
+                    # The API is busy, down or out of budget: the deliveries stay in the inbox as
+                    # they were (no attempt spent) and are tried again soon after it answers.
+                    self.on_error(f"deliveries wait {backoff:.0f} s: {error}")
+                else:
+                    # Not the API's state: a delivery this code cannot handle, or a refusal that
+                    # will not change. Tried again a few times, then given up (the next
+                    # reconciliation covers its records) so it cannot block the rest.
+                    self.on_error(f"deliveries failed ({type(error).__name__}: {error}); tried again in {backoff:.0f} s")
+                    self.retry_later(self.state.pending_inbox(limit=BATCH), f"{type(error).__name__}: {error}")
             finally:
                 self.busy = False
 
@@ -154,10 +159,7 @@ class Worker:
             for pair_id in self.marked:
                 self.waiting.setdefault(pair_id, []).append(item.received_at)
             done.append(item)
-        for stage in self.engine.plan["stages"]:
-            for pair_id in stage["pairs"]:
-                if work.get(pair_id):
-                    await self.engine.pair_run(pair_id).targeted(work[pair_id].records, work[pair_id].deleted)
+        await self.targeted(work)
         await self.pass_dirty()
         now = time.time()
         with self.state.transaction():
@@ -166,6 +168,21 @@ class Worker:
                 self.metrics.processed.labels(item.source).inc()
                 if not any(item.received_at in times for times in self.waiting.values()):
                     self.metrics.latency.observe(max(0.0, now - item.received_at))
+
+    async def targeted(self, work: dict[str, Work]) -> None:
+        """The batch's records through their pairs. A write the API refused for being busy is
+        held, not dead-lettered: HeldWrites then keeps the whole batch pending (what was written
+        is recorded, so the next try writes only what is left)."""
+        held: list[str] = []
+        for stage in self.engine.plan["stages"]:
+            for pair_id in stage["pairs"]:
+                if work.get(pair_id):
+                    run = self.engine.pair_run(pair_id)
+                    await run.targeted(work[pair_id].records, work[pair_id].deleted)
+                    if run.pending:  # refused for being busy: its intents are pending (runtime/pending.py)
+                        held.append(str(run.pending.last or run.pending.interrupted or "refused for a while"))
+        if held:
+            raise HeldWrites(held)
 
     async def plan_change(self, change: Change, work: dict[str, Work]) -> bool:
         """Add the change's record to the work of every pair that syncs it; False when there is

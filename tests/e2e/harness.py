@@ -29,9 +29,10 @@ WRITES = {"POST", "PATCH", "PUT", "DELETE"}
 class Sandbox:
     """One `syncmap sandbox` process (both APIs) and clients for its API and control routes."""
 
-    def __init__(self, profile: str) -> None:
+    def __init__(self, profile: str, time_scale: float = TIME_SCALE) -> None:
         self.profile = profile
-        args = [*SYNCMAP, "sandbox", "--pipedrive-port", "0", "--autopilot-port", "0", "--time-scale", str(TIME_SCALE)]
+        self.time_scale = time_scale  # 1: the sandbox's limits and webhook retries on the real clock
+        args = [*SYNCMAP, "sandbox", "--pipedrive-port", "0", "--autopilot-port", "0", "--time-scale", str(time_scale)]
         if profile != "default":
             args += ["--profile", profile]
         # stderr goes to a file: a pipe nobody reads fills up (uvicorn logs a traceback for each
@@ -101,7 +102,7 @@ class Sandbox:
     def ap(self, method: str, path: str, **kwargs: Any) -> Any:
         answer = self.http.request(method, f"{self.ap_base}{path}", headers={"autopilotapikey": self.env["AUTOPILOT_API_KEY"]}, **kwargs)
         if answer.status_code == 429:  # the sandbox's own rate limit: tests are clients too
-            time.sleep(1.0 / TIME_SCALE + 0.05)
+            time.sleep(1.0 / self.time_scale + 0.05)
             return self.ap(method, path, **kwargs)
         assert answer.status_code < 300 or answer.status_code == 404, (path, answer.status_code, answer.text)
         return answer.json() if answer.status_code != 404 and answer.content else None
@@ -149,7 +150,7 @@ class Sandbox:
 
     # -- syncmap itself ----------------------------------------------------------------------------
     def run_env(self) -> dict[str, str]:
-        return {**os.environ, **self.env, "SYNCMAP_SANDBOX_TIME_SCALE": str(TIME_SCALE)}
+        return {**os.environ, **self.env, "SYNCMAP_SANDBOX_TIME_SCALE": str(self.time_scale)}
 
     def syncmap(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*SYNCMAP, *args], env=self.run_env(), cwd=ROOT, capture_output=True, text=True, timeout=timeout)

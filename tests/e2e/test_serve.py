@@ -12,11 +12,14 @@ import contextlib
 import json
 import signal
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from harness import MAPPINGS, Sandbox, Server, eventually, primary
 
 MAPPING = MAPPINGS / "autopilot.syncmap"
@@ -302,25 +305,205 @@ def test_a_429_and_5xx_storm_delays_deliveries_and_loses_none(sbx: Sandbox, tmp_
         time.sleep(3)  # the server works through the storm (our own checks wait until it is over)
         storm = server.metrics()
         sbx.faults()
-        # The worker backs off while the APIs fail (doubling to 60 s): allow for a full step.
+        # A write refused while the API is busy is held, never a dead letter, and its delivery
+        # stays pending; the worker tries the batch again within 5 s of the last refusal.
         for i in range(3):
             eventually(
-                lambda i=i: (contact(sbx, f"storm{i}@example.com") or {}).get("Phone") == f"+1 555 03{i:02d}", timeout=90, what="a phone in Autopilot"
+                lambda i=i: (contact(sbx, f"storm{i}@example.com") or {}).get("Phone") == f"+1 555 03{i:02d}", timeout=30, what="a phone in Autopilot"
             )
         for i in range(3, 6):
             eventually(
                 lambda i=i: primary(sbx.pd("GET", f"/api/v2/persons/{people[i]['id']}")["data"].get("phones")) == f"+1 555 03{i:02d}",
-                timeout=90,
+                timeout=30,
                 what="a phone in Pipedrive",
             )
-        figures = server.settled(timeout=60)
+        figures = server.settled(timeout=30)
         assert storm['syncmap_api_rate_limited_total{system="pipedrive"}'] + storm['syncmap_api_rate_limited_total{system="autopilot"}'] > 0, storm
         # Polling is off: every change above reached the other side from the inbox.
         assert figures.get('syncmap_reconcile_passes_total{status="done"}', 0) == 0
         assert not any(k.startswith("syncmap_events_failed_total") and v for k, v in figures.items()), figures
+        assert open_dead_letters(sbx) == [], "a refusal for being busy is not a dead letter"
     finally:
         sbx.faults()
         server.stop()
+
+
+def open_dead_letters(sbx: Sandbox) -> list[dict[str, Any]]:
+    status = json.loads(sbx.syncmap("status", "--state", sbx.state, "--format", "json").stdout)
+    return list(status["dead_letters"])
+
+
+@pytest.fixture
+def realtime(sandbox_process: Sandbox, tmp_path: Path) -> Iterator[Sandbox]:
+    """A sandbox of the same profile on the real clock: Autopilot's 5 r/s, Pipedrive's burst
+    window and every wait of the server are the ones a deployment meets."""
+    sbx = Sandbox(sandbox_process.profile, time_scale=1.0)
+    sbx.state = str(tmp_path / "realtime.db")  # type: ignore[attr-defined]
+    try:
+        yield sbx
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            sbx.proc.send_signal(signal.SIGCONT)  # a test that froze it and failed
+        sbx.close()
+
+
+class Hammer:
+    """A second client on the server's Autopilot key (another integration, a script), sending
+    from `threads` connections back to back: far over the key's 5 r/s, so the limiter's bucket
+    stays empty and nearly every request of the server meets a 429 while it runs."""
+
+    def __init__(self, sbx: Sandbox, threads: int = 2) -> None:
+        self.sbx, self.running = sbx, threading.Event()
+        self.sent = self.refused = 0
+        self.threads = [threading.Thread(target=self._send, daemon=True) for _ in range(threads)]
+
+    def _send(self) -> None:
+        with httpx.Client(timeout=10, headers={"autopilotapikey": self.sbx.env["AUTOPILOT_API_KEY"]}) as http:
+            while self.running.is_set():
+                status = http.get(f"{self.sbx.ap_base}/lists").status_code
+                self.sent += 1
+                self.refused += status == 429
+                time.sleep(0.005)
+
+    def __enter__(self) -> Hammer:
+        self.running.set()
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.running.clear()
+        for thread in self.threads:
+            thread.join()
+
+
+HAMMER_SECONDS = 25.0  # longer than the old 8-try chain's longest sleeps (16 s, 32 s)
+CLEARED_WITHIN = 15.0  # issue 17: every change crosses within 15 s after the other client stops
+
+
+def test_changes_made_while_another_client_overruns_the_autopilot_key_cross_soon_after_it_stops(realtime: Sandbox, tmp_path: Path) -> None:
+    sbx = realtime
+    server = Server(sbx, MAPPING, tmp_path / "serve.log", *WEBHOOKS_ONLY)
+    try:
+        people = [app_person(sbx, f"Busy Person{i}", f"busy{i}@example.com") for i in range(3)]
+        eventually(lambda: all(contact(sbx, f"busy{i}@example.com") for i in range(3)), timeout=60, what="the calm first sync")
+        server.settled()
+        calm = server.metrics()
+        wanted = {f"busy{i}@example.com": f"+1 555 04{i:02d}" for i in range(3)}
+        with Hammer(sbx) as hammer:
+            time.sleep(2)
+            for i, person in enumerate(people):  # Pipedrive -> Autopilot, while the key is overrun
+                sbx.control(
+                    "pipedrive", "PATCH", f"app/persons/{person['id']}", {"phones": [{"value": wanted[f"busy{i}@example.com"], "primary": True}]}
+                )
+            app_person(sbx, "Busy Newcomer", "busy-new@example.com")
+            time.sleep(HAMMER_SECONDS)
+            during = server.metrics()
+        stopped = time.monotonic()
+
+        def crossed() -> bool:
+            found = {(c.get("Email") or "").lower(): c for c in sbx.contacts()}
+            return "busy-new@example.com" in found and all((found.get(email) or {}).get("Phone") == phone for email, phone in wanted.items())
+
+        pending_at_stop = not crossed()
+        eventually(crossed, timeout=60, what="every change made during the overrun in Autopilot")
+        latency = time.monotonic() - stopped
+        autopilot_429 = 'syncmap_api_rate_limited_total{system="autopilot"}'
+        print(
+            f"\n[{sbx.profile}] overrun {HAMMER_SECONDS:g} s: hammer sent {hammer.sent}, refused {hammer.refused}; "
+            f"server 429s {during[autopilot_429] - calm[autopilot_429]:g}; pending at stop: {pending_at_stop}; "
+            f"crossed {latency:.1f} s after the hammer stopped"
+        )
+        assert hammer.refused > hammer.sent / 2, "the other client kept the key over its limit"
+        assert during[autopilot_429] > calm[autopilot_429], "the server met the overrun"
+        assert latency <= CLEARED_WITHIN, f"crossed {latency:.1f} s after the other client stopped"
+        figures = server.settled()
+        assert not any(k.startswith("syncmap_events_failed_total") and v for k, v in figures.items()), figures
+        assert open_dead_letters(sbx) == []
+    finally:
+        assert server.stop() == 0, server.output()
+
+
+STOP_WITHIN = 10.0  # issue 17: process managers send SIGKILL after 10-30 s
+
+
+def test_sigterm_with_both_apis_unreachable_exits_within_10_s_and_a_restart_syncs_what_was_pending(realtime: Sandbox, tmp_path: Path) -> None:
+    sbx = realtime
+    port = free_port()  # the restart keeps the public URL, so it can re-use the subscriptions
+    server = Server(sbx, MAPPING, tmp_path / "serve.log", *WEBHOOKS_ONLY, "--public-url", f"http://127.0.0.1:{port}", "--port", str(port))
+    frozen = False
+    try:
+        person = app_person(sbx, "Radia Perlman", "radia@example.com")
+        eventually(lambda: contact(sbx, "radia@example.com"), timeout=30, what="the first sync")
+        server.settled()
+        ap_hooks = sbx.ap("GET", "/hooks")["hooks"]
+        figures = server.metrics()
+        received = figures.get('syncmap_events_received_total{source="pipedrive"}', 0)
+        # Autopilot refuses everything first, so the change is surely pending (a request the
+        # frozen sandbox finished after it woke would have crossed): the worker keeps trying.
+        sbx.control("autopilot", "PUT", "faults", {"p429": 1.0})
+        sbx.control("pipedrive", "PATCH", f"app/persons/{person['id']}", {"phones": [{"value": "+1 555 0500", "primary": True}]})
+        eventually(lambda: server.metrics().get('syncmap_events_received_total{source="pipedrive"}', 0) > received, what="the delivery taken in")
+        refused = 'syncmap_api_rate_limited_total{system="autopilot"}'
+        eventually(lambda: server.metrics()[refused] > figures[refused], what="the server to meet the refusals")
+        sbx.proc.send_signal(signal.SIGSTOP)  # both APIs stop answering: connections open, nothing comes back
+        frozen = True
+        started = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        code = server.proc.wait(timeout=60)
+        took = time.monotonic() - started
+        server.log.close()
+        server.http.close()
+        # A start while the APIs do not answer (a supervisor restarting it in an outage) stops
+        # as soon: it was waiting on its first requests.
+        starting = sbx.start("serve", str(MAPPING), "--port", "0", "--state", sbx.state, *WEBHOOKS_ONLY)
+        time.sleep(3)
+        started_stop = time.monotonic()
+        starting.send_signal(signal.SIGTERM)
+        _, start_err = starting.communicate(timeout=60)
+        took_starting = time.monotonic() - started_stop
+        sbx.proc.send_signal(signal.SIGCONT)
+        frozen = False
+        print(f"[{sbx.profile}] SIGTERM to a start waiting on the unreachable APIs: exit {starting.returncode} after {took_starting:.1f} s")
+        assert took_starting < STOP_WITHIN, start_err
+        assert starting.returncode == 0 and "stopped while starting" in start_err, start_err
+        print(f"\n[{sbx.profile}] SIGTERM with both APIs unreachable: exit {code} after {took:.1f} s")
+        assert took < STOP_WITHIN, server.output()
+        assert code == 0, server.output()
+        assert "could not remove" in server.output(), server.output()
+        sbx.control("autopilot", "PUT", "faults", {})
+        assert (contact(sbx, "radia@example.com") or {}).get("Phone") != "+1 555 0500", "stopped before the change crossed"
+
+        # The stop left its subscriptions in the state. The frozen sandbox may still carry out
+        # the removals it had taken in when it woke (requests whose answers never came): the
+        # next start re-uses what is still there and replaces what is gone, one per object.
+        left = {h["id"] for h in sbx.pd("GET", "/v1/webhooks")["data"]}
+        ap_left = {h["hook_id"] for h in sbx.ap("GET", "/hooks")["hooks"]}
+        server.start()  # polling still off: only the inbox can bring the change
+        pd_now = sbx.pd("GET", "/v1/webhooks")["data"]
+        ap_now = sbx.ap("GET", "/hooks")["hooks"]
+        assert sorted(h["event_object"] for h in pd_now) == ["organization", "person"], pd_now
+        assert {h["subscription_url"] for h in pd_now} == {f"{server.url}/hooks/pipedrive"}
+        assert left <= {h["id"] for h in pd_now}, "a subscription still there is re-used, not replaced"
+        assert len(ap_now) == len(ap_hooks) == len({h["event"] for h in ap_now}), ap_now
+        assert {h["target_url"] for h in ap_now} == {f"{server.url}/hooks/autopilot/{server.token}"}
+        assert ap_left <= {h["hook_id"] for h in ap_now}
+        eventually(
+            lambda: (contact(sbx, "radia@example.com") or {}).get("Phone") == "+1 555 0500", timeout=30, what="the pending change after the restart"
+        )
+        assert [c["Email"].lower() for c in sbx.contacts()].count("radia@example.com") == 1
+        # and the subscriptions deliver to the restarted server
+        sbx.control("pipedrive", "PATCH", f"app/persons/{person['id']}", {"phones": [{"value": "+1 555 0501", "primary": True}]})
+        eventually(lambda: (contact(sbx, "radia@example.com") or {}).get("Phone") == "+1 555 0501", timeout=30, what="a change after the restart")
+        server.settled()
+    finally:
+        if frozen:
+            sbx.proc.send_signal(signal.SIGCONT)
+        code = server.stop()
+    assert code == 0, server.output()
+    # With the APIs answering, a stop removes the subscriptions as before.
+    assert sbx.pd("GET", "/v1/webhooks")["data"] == []
+    assert sbx.ap("GET", "/hooks")["hooks"] == []
 
 
 def test_a_deal_reaches_autopilot_through_its_pairs_pass_without_polling(sbx: Sandbox, tmp_path: Path) -> None:

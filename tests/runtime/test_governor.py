@@ -481,6 +481,20 @@ def test_autopilot_wins_pace_back_on_answers_below_500_only() -> None:
     assert gov.pacer.rate == pytest.approx(2.75)
 
 
+def test_a_429_asking_to_retry_after_holds_every_request_until_then() -> None:
+    t = FakeTime()
+    gov = AutopilotGovernor(rate=5, time_scale=2, clock=t.clock, sleep=t.sleep, wall=t.wall)
+    sent: list[float] = []
+    t.run(one_request(t, gov, "GET", "/contacts", sent))
+    gov.observe("GET", "/contacts", 429, {"Retry-After": "6"})  # another task's request, refused
+    t.run(*(one_request(t, gov, "GET", "/contacts", sent) for _ in range(2)))
+    # 6 s on a clock twice as fast, then the pace the 429 halved (10 r/s -> 5)
+    assert [round(s - 100.0, 6) for s in sent] == [0.0, 3.0, 3.2]
+    gov.observe("GET", "/contacts", 429, {})  # without the header: only the slower pace (6 r/s -> 3)
+    t.run(one_request(t, gov, "GET", "/contacts", sent))
+    assert round(sent[-1] - sent[-2], 6) == 0.333333
+
+
 def test_autopilot_time_scale_and_bad_rates() -> None:
     t = FakeTime()
     gov = AutopilotGovernor(rate=5, time_scale=4, clock=t.clock, sleep=t.sleep)

@@ -215,3 +215,39 @@ def test_autopilot_deliveries_and_journey_actions_go_through_the_same_batch(tmp_
             assert setup.state.count_pending_inbox() == 0
 
     run(go())
+
+
+def test_a_write_refused_while_the_api_is_busy_keeps_its_delivery_pending_and_makes_no_dead_letter(tmp_path: Path) -> None:
+    """Pipedrive answers 429 to every request for a while: the contact's change waits in the
+    inbox with no attempt spent and no `api_refused` dead letter (it is not the record's fault),
+    and crosses once Pipedrive answers again."""
+
+    async def go() -> None:
+        errors: list[str] = []
+        async with running(tmp_path, on_error=errors.append) as setup:
+            ada = await person(setup, "Ada Lovelace", "ada@example.com")
+            setup.state.add_inbox(source="pipedrive", delivery_key="e1", body=delivery(ada, "e1"))
+            await setup.worker.process(setup.state.pending_inbox())
+            contact = setup.contacts()["ada@example.com"]
+            # A last name: its PATCH needs no read first (a phone's would read the person's phones).
+            hook = {"event": "contact_updated", "contact": {"contact_id": contact.contact_id, "Email": "ada@example.com", "LastName": "King"}}
+            setup.state.add_inbox(source="autopilot", delivery_key="h1", body=hook)
+            await setup.control(setup.pd_app, "PUT", "faults", {"p429": 1.0})
+            loop = asyncio.create_task(setup.worker.loop(_no_pass))
+            setup.worker.wake.set()
+            await _until(lambda: len(errors) >= 2, 60)  # two tries of the batch, both refused
+            assert all("deliveries wait" in line and "kept pending" in line for line in errors), errors
+            (item,) = setup.state.pending_inbox()
+            assert item.attempts == 0, "a busy API spends no attempt of the delivery"
+            assert setup.state.dead_letters() == []
+            await setup.control(setup.pd_app, "PUT", "faults", {})
+            await _until(lambda: setup.state.count_pending_inbox() == 0, 30)
+            [stored] = [p for p in setup.pd_app.state.store.table("person").values() if p["id"] == ada["id"]]
+            assert stored["last_name"] == "King"
+            assert setup.state.dead_letters() == []
+            assert setup.value("syncmap_events_failed_total", source="autopilot") == 0
+            setup.worker.stopping = True
+            setup.worker.wake.set()
+            await asyncio.wait_for(loop, 10)
+
+    run(go())
