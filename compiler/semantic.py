@@ -478,8 +478,8 @@ class _Analyser:
         # A default stands in for an empty source value: each half of a two-way rule reads it on
         # its own source side (one error about a name is enough).
         defaults: dict[str, Val | None] = {}
-        for d in flows if rule.default is not None else ():
-            if None not in defaults.values():
+        for d in flows:
+            if rule.default is not None and None not in defaults.values():
                 defaults[d] = self.value(rule.default, lscope if d == "left_to_right" else rscope)
         if rule.conflict is not None:
             self.conflict_words(pair, rule.conflict)
@@ -502,7 +502,9 @@ class _Analyser:
             if target_val.kind != "field":
                 continue
             target = target_val.reads[0]
-            write = Write(target, source_val, direction, rule, rule.transforms, defaults.get(direction), rule.conflict.words if rule.conflict else None)
+            write = Write(
+                target, source_val, direction, rule, rule.transforms, defaults.get(direction), rule.conflict.words if rule.conflict else None
+            )
             self.check_write(pair, write, target_node=rule.right if direction == "left_to_right" else rule.left)
             pair.writes.append(write)
 
@@ -1117,10 +1119,7 @@ class _Analyser:
                 configured = any(
                     m.kind == "relation"
                     and any(
-                        r.is_relation and r.side is side and r.hops[-1].name == relation
-                        for v in (m.left, m.right)
-                        if v is not None
-                        for r in v.reads
+                        r.is_relation and r.side is side and r.hops[-1].name == relation for v in (m.left, m.right) if v is not None for r in v.reads
                     )
                     for m in pair.matches
                 )
