@@ -186,7 +186,7 @@ def _pair(pair: Mapping[str, Any]) -> dict[str, Any]:
     pairing = []
     if pair.get("link"):
         link = pair["link"]
-        keeper = "left" if link["left"].get("kind") == "custom" or (link["left"].get("field") or {}).get("access") != "read_only" else "right"
+        keeper = "left" if link["left"].get("kind") == "custom" else "right"  # the custom field that keeps the partner's id (R11)
         pairing.append(
             f"linked by {_ref(link['left'])} = {_ref(link['right'])} (the partner id is kept in {_system(pair[keeper]['system'])})"
             + _at(_span_at(pair["link"].get("span")))

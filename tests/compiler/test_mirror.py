@@ -20,6 +20,7 @@ from syncmap.compiler.api import check, compile_plan
 from syncmap.compiler.cost import estimate
 from syncmap.compiler.explain import explain_plan
 from syncmap.compiler.parser import parse
+from syncmap.compiler.plan import dump_yaml, loads, validate_plan
 from syncmap.compiler.sources import read_file
 from syncmap.compiler.passes import mirror
 
@@ -140,6 +141,8 @@ def test_a_mapping_written_the_other_way_round_compiles_to_the_mirror_of_its_pla
     turned = compile_plan(str(case), read_mirrored)
     assert plain.plan is not None and turned.plan is not None, [d.message for d in turned.diagnostics if d.is_error]
     assert _codes(turned) == _codes(plain)
+    validate_plan(turned.plan)  # a key with nothing on its left side (`match person` on the right) is a plan like any other
+    assert loads(dump_yaml(turned.plan), "yaml") == turned.plan
     assert _comparable(turned.plan, turn=True) == _comparable(plain.plan, turn=False)
     assert _calls(turned.plan) == _calls(plain.plan)
     assert _explained(turned.plan) == _explained(plain.plan)
