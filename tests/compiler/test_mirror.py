@@ -151,3 +151,54 @@ def test_a_mapping_written_the_other_way_round_compiles_to_the_mirror_of_its_pla
 @pytest.mark.parametrize("case", INVALID, ids=_ids)
 def test_a_broken_mapping_written_the_other_way_round_reports_the_same_problems(case: Path) -> None:
     assert _codes(check(str(case), read_mirrored)) == _codes(check(str(case)))
+
+
+PERSONS = """syncmap 1
+
+connect pipedrive {
+  token = env("PIPEDRIVE_API_TOKEN")
+}
+
+connect autopilot {
+  key = env("AUTOPILOT_API_KEY")
+}
+
+sync pipedrive.Person <-> autopilot.Contact {
+  match email.primary = Email
+  only autopilot.list("Pipedrive Contacts") -> pipedrive
+  first_name <-> FirstName default custom("Nickname", string)
+  last_name  <-> LastName
+}
+"""
+
+
+def test_each_half_of_a_two_way_rule_reads_its_default_on_its_own_source_side() -> None:
+    # The runtime evaluates a default against the record the value comes from: the half that
+    # writes Autopilot reads Pipedrive's "Nickname", the half that writes Pipedrive Autopilot's.
+    result = compile_plan("m.syncmap", {"m.syncmap": PERSONS}.__getitem__)
+    assert result.plan is not None, [d.message for d in result.diagnostics]
+    ops = [op for op in result.plan["pairs"][0]["fields"] if op["target"]["path"] in (["first_name"], ["FirstName"])]
+    read_from = {op["target"]["system"]: op["default"]["ref"]["system"] for op in ops}
+    assert read_from == {"autopilot": "pipedrive", "pipedrive": "autopilot"}
+    assert {op["default"]["ref"]["custom"]["name"] for op in ops} == {"Nickname"}
+
+
+def test_a_shorthand_relation_key_stands_on_the_side_that_has_the_relation() -> None:
+    deal = (
+        PERSONS
+        + """
+sync autopilot.Contact <-> pipedrive.Deal {
+  match person
+  only linked -> pipedrive
+  custom("Expected Close", date) <-> expected_close_date
+}
+"""
+    )
+    result = compile_plan("m.syncmap", {"m.syncmap": deal}.__getitem__)
+    assert result.plan is not None, [d.message for d in result.diagnostics]
+    pair = result.plan["pairs"][1]
+    ((key,),) = [line["keys"] for line in pair["match"]]
+    assert key["kind"] == "relation" and key["left"] is None
+    assert (key["right"]["system"], key["right"]["path"]) == ("pipedrive", ["person"])
+    # the contact is the deal's person's partner, owned by the Person pair: never created here
+    assert pair["creates"] == {"left": False, "right": False}
