@@ -602,10 +602,11 @@ class _Analyser:
         relations = [(side, v.reads[0]) for side, v in ((pair.left, lval), (pair.right, rval)) if v is not None and _names_relation(v)]
         for side, ref in relations:
             pair.relation_edges.append((side.system, side.object, ref.end_object))
-        kind = "relation" if relations else "field"
-        if rval is not None and kind == "field" and not compatible(lval.type, rval.type):
+        # A key compares two values, whichever side each stands on: their types fit if either
+        # could be written into the other (two relations compare their partners, not values).
+        if rval is not None and len(relations) < 2 and not (compatible(lval.type, rval.type) or compatible(rval.type, lval.type)):
             self.out.append(_diag(TYPE_MISMATCH, f"cannot match {lval.type} with {rval.type}", key.span, "different types"))
-        pair.matches.append(MatchModel(lval, rval, kind, key))
+        pair.matches.append(MatchModel(lval, rval, "relation" if relations else "field", key))
 
     def shorthand_key(self, pair: PairModel, key: ast.MatchKey, path: ast.Path, lscope: Scope, rscope: Scope) -> None:
         """`match person`: a relation of either side whose target is paired with the other side
