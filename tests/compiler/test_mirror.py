@@ -20,9 +20,11 @@ from syncmap.compiler.api import check, compile_plan
 from syncmap.compiler.cost import estimate
 from syncmap.compiler.explain import explain_plan
 from syncmap.compiler.parser import parse
+from syncmap.compiler.passes import mirror, orient
 from syncmap.compiler.plan import dump_yaml, loads, validate_plan
 from syncmap.compiler.sources import read_file
-from syncmap.compiler.passes import mirror
+from syncmap.runtime.diff import digest_ops
+from syncmap.runtime.values import apply_transforms
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "tests" / "cases"
@@ -61,24 +63,6 @@ def _unordered(items: list[Any]) -> list[Any]:
     return sorted(items, key=lambda x: json.dumps(x, sort_keys=True))
 
 
-def _two_way_read_back(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The operations with each two-way rule's transforms as the original text wrote them.
-
-    A two-way rule lowers to two operations with one span and the transforms as written; the
-    runtime reads the right-to-left half's backwards (runtime/diff.py). The mirrored text
-    writes them reversed, each value map inverted, which is what the rule does right to left;
-    `mirror` swaps the halves' directions but keeps their transforms, so they are turned back
-    here to compare with the original's."""
-    spans = Counter(json.dumps(op["span"], sort_keys=True) for op in fields)
-    out = []
-    for op in fields:
-        if spans[json.dumps(op["span"], sort_keys=True)] == 2:
-            inverse = [{**t, "pairs": [[b, a] for a, b in t["pairs"]]} if t["name"] == "map" else t for t in reversed(op["transforms"])]
-            op = {**op, "transforms": inverse}
-        out.append(op)
-    return out
-
-
 def _comparable(plan: dict[str, Any], turn: bool) -> dict[str, Any]:
     """What must not depend on the order of the sides: pair ids become positions, spans and the
     source's digest go, and the lists a pair keeps side by side (two halves of a `<->` rule,
@@ -87,7 +71,6 @@ def _comparable(plan: dict[str, Any], turn: bool) -> dict[str, Any]:
     pairs = []
     for p in plan["pairs"]:
         q = mirror(p) if turn else dict(p)
-        q["fields"] = _two_way_read_back(q["fields"]) if turn else q["fields"]
         q.pop("mirrored", None)
         q["id"] = index[p["id"]]
         for key in ("fields", "required", "implicit_filters"):
@@ -202,3 +185,30 @@ sync autopilot.Contact <-> pipedrive.Deal {
     assert (key["right"]["system"], key["right"]["path"]) == ("pipedrive", ["person"])
     # the contact is the deal's person's partner, owned by the Person pair: never created here
     assert pair["creates"] == {"left": False, "right": False}
+
+
+def test_a_turned_pair_still_reads_each_half_of_a_two_way_value_map_its_own_way() -> None:
+    # The runtime reads the right-to-left half of a two-way rule's map backwards (runtime/diff.py);
+    # a pair written Autopilot first is turned when it runs, and must map values as written.
+    text = (
+        PERSONS
+        + """
+sync autopilot.Contact <-> pipedrive.Deal {
+  match person
+  only linked -> pipedrive
+  custom("Expected Close", date) <-> expected_close_date
+  custom("Deal Stage", string)   <-> status with map { "Customer" = "won", "Lost" = "lost" }
+}
+"""
+    )
+    result = compile_plan("m.syncmap", {"m.syncmap": text}.__getitem__)
+    assert result.plan is not None, [d.message for d in result.diagnostics]
+    deal = orient(result.plan)["pairs"][1]
+    assert deal["mirrored"] and deal["left"]["system"] == "pipedrive"
+    mapped = {
+        (op.source["ref"]["system"], value): apply_transforms(value, op.transforms, backwards=op.backwards)
+        for op in digest_ops(deal["fields"])
+        if op.transforms
+        for value in ("won", "Customer")
+    }
+    assert mapped[("pipedrive", "won")] == "Customer" and mapped[("autopilot", "Customer")] == "won"
