@@ -2,7 +2,8 @@
 
 Every mapping the project ships or tests is written the other way round (`mirror_text`) and
 compiled again: the same diagnostics, and for a valid mapping the same plan once each mirrored
-pair is turned back with the runtime's own `mirror`, and the same initial-sync estimate.
+pair is turned back with the `mirror` the runtime turns pairs with (compiler/passes.py), the
+same initial-sync estimate and the same verdicts from `explain`.
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ from syncmap.runtime.values import apply_transforms
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "tests" / "cases"
-VALID = (
-    sorted((ROOT / "mappings").glob("*.syncmap"))
-    + sorted((CASES / "valid").glob("*.syncmap"))
-    + sorted((ROOT / "bench" / "mappings").glob("*.syncmap"))
-)
+VALID = [
+    *sorted((ROOT / "mappings").glob("*.syncmap")),
+    *sorted((CASES / "valid").glob("*.syncmap")),
+    *sorted((ROOT / "bench" / "mappings").glob("*.syncmap")),
+    *sorted((ROOT / "tests" / "e2e" / "mappings").glob("*.syncmap")),
+]
 INVALID = [p for p in sorted((CASES / "invalid").glob("*.syncmap")) if parse(read_file(str(p)), str(p)).mapping is not None]
 
 
