@@ -1443,7 +1443,7 @@ def implied_key_writes(pair: PairModel) -> list[Write]:
         taken.add(_written_field(pair.link_keeper))
     out: list[Write] = []
     for m in pair.matches:
-        if m.kind != "field" or m.right is None or m.left.kind != "field" or m.right.kind != "field":
+        if m.kind != "field" or m.left is None or m.right is None or m.left.kind != "field" or m.right.kind != "field":
             continue
         for target_val, source_val, direction in ((m.right, m.left, "left_to_right"), (m.left, m.right, "right_to_left")):
             target = target_val.reads[0]
