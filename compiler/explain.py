@@ -186,7 +186,7 @@ def _pair(pair: Mapping[str, Any]) -> dict[str, Any]:
     pairing = []
     if pair.get("link"):
         link = pair["link"]
-        keeper = "left" if link["left"].get("kind") == "custom" or (link["left"].get("field") or {}).get("access") != "read_only" else "right"
+        keeper = "left" if link["left"].get("kind") == "custom" else "right"  # the custom field that keeps the partner's id (R11)
         pairing.append(
             f"linked by {_ref(link['left'])} = {_ref(link['right'])} (the partner id is kept in {_system(pair[keeper]['system'])})"
             + _at(_span_at(pair["link"].get("span")))
@@ -194,12 +194,8 @@ def _pair(pair: Mapping[str, Any]) -> dict[str, Any]:
     for line in pair["match"]:
         keys = []
         for m in line.get("keys", [line]):
-            left = _ref(m["left"]) if "system" in (m["left"] or {}) else _value(m["left"])
-            if m.get("right"):
-                right = _ref(m["right"]) if "system" in m["right"] else _value(m["right"])
-                key = f"{left} = {right}"
-            else:
-                key = f"the related {m['left']['path'][-1]} ({left})"
+            sides = [_ref(k) if "system" in k else _value(k) for k in (m["left"], m["right"]) if k]
+            key = " = ".join(sides) if len(sides) == 2 else f"the related {_key_side(m)['path'][-1]} ({sides[0]})"
             if m.get("normalize"):
                 key += " (compared after " + ", ".join(m["normalize"]) + ")"
             keys.append(key)
@@ -262,6 +258,13 @@ def _pair(pair: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _ARROWS = {"both": "<->", "left_to_right": "->", "right_to_left": "<-"}
+
+
+def _key_side(m: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The side a match key names first: the relation of a shorthand key (`match person`) stands
+    on whichever side has it, with null on the other."""
+    side: Mapping[str, Any] = m["left"] or m["right"]
+    return side
 
 
 def _required(r: Mapping[str, Any], pair: Mapping[str, Any]) -> dict[str, Any]:
@@ -461,7 +464,7 @@ def _r15(plan: Plan, est: Estimate | None) -> Finding:
         f"{p['id']}: match {'.'.join(m['left']['path'])} = {'.'.join(m['right']['path'])}{_at(_where(m['span']))}"
         for p in plan["pairs"]
         for m in match_keys(p)
-        if m.get("right") and "marked_as_done_time" in (m["left"].get("path") or []) + (m["right"].get("path") or [])
+        if m.get("left") and m.get("right") and "marked_as_done_time" in (m["left"].get("path") or []) + (m["right"].get("path") or [])
     ]
     return (HONOURED, where) if where else (NOT_USED, ["no activity pairs with Autopilot activities"])
 
@@ -489,7 +492,7 @@ def _r17(plan: Plan, est: Estimate | None) -> Finding:
         stage = stage_of.get(p["id"])
         order = f"stage {stage['stage']}, after persons in stage {person['stage']}" if stage and person else "after persons"
         where.append(
-            f"{p['id']}: matched through {rel[0]['left']['path'][-1]}{_at(_where(rel[0]['span']))}, {order}" if rel else f"{p['id']}: {order}"
+            f"{p['id']}: matched through {_key_side(rel[0])['path'][-1]}{_at(_where(rel[0]['span']))}, {order}" if rel else f"{p['id']}: {order}"
         )
     return (HONOURED, where) if where else (NOT_USED, ["no activity pairs"])
 

@@ -217,6 +217,12 @@ class _Lowerer:
                 out.append({"side": side.system, "field": rule["field"], "present": True, "rule": ",".join(rule.r), "seed": rule.seed})
         return out
 
+    def key(self, val: Val | None) -> dict[str, Any] | None:
+        """One side of a match key; None on the side a shorthand relation key (`match person`) leaves out."""
+        if val is None:
+            return None
+        return self.ref(val.reads[0]) if val.kind == "field" else self.value(val)
+
     def pair(self, pair: PairModel) -> dict[str, Any]:
         sync = pair.sync
         scopes: list[dict[str, Any]] = [
@@ -245,11 +251,11 @@ class _Lowerer:
         for m in pair.matches:
             entry: dict[str, Any] = {
                 "kind": m.kind,
-                "left": self.ref(m.left.reads[0]) if m.left.kind == "field" else self.value(m.left),
-                "right": (self.ref(m.right.reads[0]) if m.right.kind == "field" else self.value(m.right)) if m.right else None,
+                "left": self.key(m.left),
+                "right": self.key(m.right),
                 "span": self.span(m.node.span),
             }
-            types = {m.left.type, m.right.type if m.right else None}
+            types = {m.left.type if m.left else None, m.right.type if m.right else None}
             entry["normalize"] = ["trim", "lowercase"] if "email" in types else []
             if len(match) <= m.group:
                 match.append({"keys": [], "span": self.span(m.statement.span if m.statement else m.node.span)})

@@ -25,6 +25,7 @@ run does, and a system's part in them is data in its catalog, not code:
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -74,11 +75,26 @@ def mirror(pair: Mapping[str, Any]) -> dict[str, Any]:
     if pair.get("link"):
         turned["link"] = {**pair["link"], "left": pair["link"]["right"], "right": pair["link"]["left"]}
     turned["match"] = [{**group, "keys": [{**key, "left": key["right"], "right": key["left"]} for key in group["keys"]]} for group in pair["match"]]
-    turned["fields"] = [{**op, "direction": FLIP[op["direction"]]} for op in pair["fields"]]
+    turned["fields"] = _turned_fields(pair["fields"])
     if pair.get("mirrored"):
         turned.pop("mirrored")
     else:
         turned["mirrored"] = True
+    return turned
+
+
+def _turned_fields(fields: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Each field operation flowing the other way. A two-way rule is two operations with one
+    span and its transforms as written, which the right-to-left one applies backwards (last
+    first, each value map read from value to key: runtime/diff.py). Turned round, each keeps
+    what it did: its transforms become the other reading (reversed, each map inverted)."""
+    halves = Counter(tuple(sorted(op["span"].items())) for op in fields)
+    turned = []
+    for op in fields:
+        one = {**op, "direction": FLIP[op["direction"]]}
+        if halves[tuple(sorted(op["span"].items()))] == 2:
+            one["transforms"] = [{**t, "pairs": [[b, a] for a, b in t["pairs"]]} if t["name"] == "map" else t for t in reversed(op["transforms"])]
+        turned.append(one)
     return turned
 
 

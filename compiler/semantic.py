@@ -65,6 +65,7 @@ from syncmap.compiler.resolve import FieldRef, Scope, Side, Val, builtin_of, bui
 from syncmap.compiler.structure import SECRET_WORDS, env_call, env_name
 
 ARROW_DIRECTION = {"<->": "both", "->": "left_to_right", "<-": "right_to_left"}
+_ARROW_OF = {"left_to_right": "->", "right_to_left": "<-"}
 
 # Which vocabulary types may be written into which without a transform (beyond equality).
 _COMPATIBLE = {
@@ -112,7 +113,7 @@ class Write:
 
 @dataclass
 class MatchModel:
-    left: Val
+    left: Val | None  # None on the other side of a shorthand relation key (`match person`)
     right: Val | None
     kind: str  # field | relation
     node: ast.MatchKey
@@ -155,6 +156,8 @@ class PairModel:
         for m in self.matches:
             if m.kind == "relation" and m.right is None:
                 return self.right
+            if m.kind == "relation" and m.left is None:
+                return self.left
         return None
 
     def side(self, system: str) -> Side | None:
@@ -471,17 +474,19 @@ class _Analyser:
         lscope, rscope = scopes.left, scopes.right
         lval = self.value(rule.left, lscope)
         rval = self.value(rule.right, rscope)
-        default = self.value(rule.default, rscope if rule.arrow == "<-" else lscope) if rule.default is not None else None
+        flows = [d for d in ("left_to_right", "right_to_left") if rule.arrow in ("<->", _ARROW_OF[d])]
+        # A default stands in for an empty source value: each half of a two-way rule reads it on
+        # its own source side (one error about a name is enough).
+        defaults: dict[str, Val | None] = {}
+        for d in flows:
+            if rule.default is not None and None not in defaults.values():
+                defaults[d] = self.value(rule.default, lscope if d == "left_to_right" else rscope)
         if rule.conflict is not None:
             self.conflict_words(pair, rule.conflict)
         if lval is None or rval is None:
             pair.mentioned.extend(ref for val in (lval, rval) if val is not None for ref in val.reads)
             return
-        halves = []
-        if rule.arrow in ("->", "<->"):
-            halves.append((rval, lval, "left_to_right"))
-        if rule.arrow in ("<-", "<->"):
-            halves.append((lval, rval, "right_to_left"))
+        halves = [(rval, lval, d) if d == "left_to_right" else (lval, rval, d) for d in flows]
         if pair.direction != "both" and ARROW_DIRECTION[rule.arrow] != pair.direction:
             self.out.append(
                 _diag(
@@ -497,7 +502,9 @@ class _Analyser:
             if target_val.kind != "field":
                 continue
             target = target_val.reads[0]
-            write = Write(target, source_val, direction, rule, rule.transforms, default, rule.conflict.words if rule.conflict else None)
+            write = Write(
+                target, source_val, direction, rule, rule.transforms, defaults.get(direction), rule.conflict.words if rule.conflict else None
+            )
             self.check_write(pair, write, target_node=rule.right if direction == "left_to_right" else rule.left)
             pair.writes.append(write)
 
@@ -586,35 +593,43 @@ class _Analyser:
 
     def match_key(self, pair: PairModel, key: ast.MatchKey, lscope: Scope, rscope: Scope) -> None:
         if key.right is None and isinstance(key.left, ast.Path):
-            # Shorthand: a relation whose target is paired with the other side, or a field both sides have.
-            lref, _ = resolve_field(key.left, lscope, systems=self.systems)
-            if lref is not None and lref.is_relation:
-                pair.matches.append(MatchModel(Val("field", "id", (lref,), key.left), None, "relation", key))
-                self.refs[id(key.left)] = lref
-                self.resolved.append(lref)
-                pair.relation_edges.append((pair.left.system, pair.left.object, lref.end_object))
-                return
-            rref, _ = resolve_field(key.left, rscope, systems=self.systems)
-            if lref is None or rref is None:
-                lval = self.value(key.left, lscope) if lref is None else None
-                if lval is not None or lref is not None:
-                    self.value(key.left, rscope)
-                return
-            pair.matches.append(MatchModel(Val("field", lref.type, (lref,), key.left), Val("field", rref.type, (rref,), key.left), "field", key))
-            self.resolved.extend((lref, rref))
+            self.shorthand_key(pair, key, key.left, lscope, rscope)
             return
         lval = self.value(key.left, lscope)
         rval = self.value(key.right, rscope) if key.right is not None else None
         if lval is None or (key.right is not None and rval is None):
             return
-        kind = "relation" if lval.kind == "field" and lval.reads[0].is_relation else "field"
-        if kind == "relation":
-            pair.relation_edges.append((pair.left.system, pair.left.object, lval.reads[0].end_object))
-        if rval is not None and rval.kind == "field" and rval.reads[0].is_relation:
-            pair.relation_edges.append((pair.right.system, pair.right.object, rval.reads[0].end_object))
-        if rval is not None and kind == "field" and not compatible(lval.type, rval.type):
+        relations = [(side, v.reads[0]) for side, v in ((pair.left, lval), (pair.right, rval)) if v is not None and _names_relation(v)]
+        for side, ref in relations:
+            pair.relation_edges.append((side.system, side.object, ref.end_object))
+        # A key compares two values, whichever side each stands on: their types fit if either
+        # could be written into the other (two relations compare their partners, not values).
+        if rval is not None and len(relations) < 2 and not (compatible(lval.type, rval.type) or compatible(rval.type, lval.type)):
             self.out.append(_diag(TYPE_MISMATCH, f"cannot match {lval.type} with {rval.type}", key.span, "different types"))
-        pair.matches.append(MatchModel(lval, rval, kind, key))
+        pair.matches.append(MatchModel(lval, rval, "relation" if relations else "field", key))
+
+    def shorthand_key(self, pair: PairModel, key: ast.MatchKey, path: ast.Path, lscope: Scope, rscope: Scope) -> None:
+        """`match person`: a relation of either side whose target is paired with the other side
+        (the key then stands on the relation's side, and nothing on the other), or a field both
+        sides have. Either order of the sides reads the same key."""
+        lref, _ = resolve_field(path, lscope, systems=self.systems)
+        rref, _ = resolve_field(path, rscope, systems=self.systems)
+        if (lref is not None and lref.is_relation) or (rref is not None and rref.is_relation):
+            ends = [(side, ref) for side, ref in ((pair.left, lref), (pair.right, rref)) if ref is not None and ref.is_relation]
+            for side, ref in ends:
+                self.resolved.append(ref)
+                pair.relation_edges.append((side.system, side.object, ref.end_object))
+            self.refs[id(path)] = ends[0][1]
+            left, right = (Val("field", "id", (ref,), path) if ref is not None and ref.is_relation else None for ref in (lref, rref))
+            pair.matches.append(MatchModel(left, right, "relation", key))
+            return
+        if lref is None or rref is None:
+            lval = self.value(path, lscope) if lref is None else None
+            if lval is not None or lref is not None:
+                self.value(path, rscope)
+            return
+        pair.matches.append(MatchModel(Val("field", lref.type, (lref,), path), Val("field", rref.type, (rref,), path), "field", key))
+        self.resolved.extend((lref, rref))
 
     def link(self, pair: PairModel, st: ast.Link, scopes: _Scopes) -> None:
         left = self.field(st.left, scopes.left)
@@ -1105,7 +1120,7 @@ class _Analyser:
                 configured = any(
                     m.kind == "relation"
                     and any(
-                        r.is_relation and r.side is side and r.hops[-1].name == relation for r in m.left.reads + (m.right.reads if m.right else ())
+                        r.is_relation and r.side is side and r.hops[-1].name == relation for v in (m.left, m.right) if v is not None for r in v.reads
                     )
                     for m in pair.matches
                 )
@@ -1140,7 +1155,7 @@ class _Analyser:
         for m in pair.matches:
             keys = groups.setdefault(m.group, set())
             lines.setdefault(m.group, m.statement)
-            if m.right is None or m.left.kind != "field" or m.right.kind != "field":
+            if m.left is None or m.right is None or m.left.kind != "field" or m.right.kind != "field":
                 continue
             left, right = m.left.reads[0], m.right.reads[0]
             keys.add((left.spec.name if left.spec else None, right.spec.name if right.spec else None))
@@ -1392,6 +1407,10 @@ def _literals(write: Write) -> tuple[list[ast.Literal], list[ast.Literal]]:
     return [v for v in reaching if isinstance(v, ast.Literal)], [v for v in read if isinstance(v, ast.Literal)]
 
 
+def _names_relation(val: Val) -> bool:
+    return val.kind == "field" and val.reads[0].is_relation
+
+
 def _through_relations(pair: PairModel) -> Iterator[tuple[ast.MatchKey | ast.FieldRule | ast.Assign, tuple[FieldRef, str]]]:
     """Every place `pair` finds a partner through a relation, as (node, (relation, far object)):
     the relation's records must be paired with the far object's. `match person` (the far
@@ -1400,11 +1419,12 @@ def _through_relations(pair: PairModel) -> Iterator[tuple[ast.MatchKey | ast.Fie
     for m in pair.matches:
         if m.kind != "relation":
             continue
-        ref = m.left.reads[0]
-        if m.right is None:
-            yield m.node, (ref, str(pair.right))
-        elif m.right.kind == "field" and m.right.reads[0].is_relation:
-            far = m.right.reads[0]
+        ends = [v.reads[0] for v in (m.left, m.right) if v is not None and _names_relation(v)]
+        if m.left is None or m.right is None:
+            (ref,) = ends
+            yield m.node, (ref, str(pair.right if ref.side is pair.left else pair.left))
+        elif len(ends) == 2:
+            ref, far = ends
             yield m.node, (ref, f"{far.side.system}.{far.end_object}")
     for w in pair.writes:
         if w.target.is_relation and w.source.kind == "field" and w.source.reads[0].is_relation:
@@ -1423,7 +1443,7 @@ def implied_key_writes(pair: PairModel) -> list[Write]:
         taken.add(_written_field(pair.link_keeper))
     out: list[Write] = []
     for m in pair.matches:
-        if m.kind != "field" or m.right is None or m.left.kind != "field" or m.right.kind != "field":
+        if m.kind != "field" or m.left is None or m.right is None or m.left.kind != "field" or m.right.kind != "field":
             continue
         for target_val, source_val, direction in ((m.right, m.left, "left_to_right"), (m.left, m.right, "right_to_left")):
             target = target_val.reads[0]
