@@ -536,6 +536,7 @@ def _compare(
     relation match (`match person`), the in-scope records of the same person, one contact for
     all of them: a value agrees when it is one of theirs."""
     rules = [(pd, ap, opts) for pd, ap, fl, opts in side.rules if flow in fl]
+    two_way = {(pd, ap): len(fl) == 2 for pd, ap, fl, _ in side.rules}
     if obj == "Person" and name_rules == {"first_name", "last_name"} and all(any(pd == n for pd, _, _ in rules) for n in name_rules):
         # Pipedrive keeps one `name` and splits it itself (the strict profile splits "Uma Van
         # Dijk" as "Uma Van" + "Dijk"), so names agree as a whole.
@@ -559,6 +560,9 @@ def _compare(
         if expected is None:
             continue  # R10: empty values are never written
         got = canon(target)
+        stood_in = re.search(r"\bdefault\s+(\"[^\"]*\"|\S+)", opts)
+        if got is None and two_way.get((pd, ap)) and stood_in and expected == canon(_literal(stood_in.group(1))):
+            continue  # the rule's default filled this side for the empty target: not carried back (docs/language.md)
         if "email" in pd or "Email" in ap:
             expected, got = str(expected).lower(), (str(got).lower() if got is not None else None)
         if mates:
