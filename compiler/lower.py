@@ -342,16 +342,20 @@ class _Lowerer:
         their own with no pairs: the runtime reads them first.
         """
         rank = {name: i for i, name in enumerate(self.model.stages)}
-        anchored: dict[str, list[str]] = {}
+        anchored: dict[str, list[tuple[bool, str]]] = {}
         in_pairs = set()
         for p in self.model.pairs:
             in_pairs |= {str(p.left), str(p.right)}
-            anchor = max((str(p.left), str(p.right)), key=lambda n: rank.get(n, -1))
-            anchored.setdefault(anchor, []).append(p.id)
+            side = max((p.left, p.right), key=lambda s: rank.get(str(s), -1))
+            # Within a stage, the pairs that write its object run before those that read it out,
+            # so a record one pair creates (an activity from Autopilot's history) flows out
+            # through the others in the same run, not the next.
+            anchored.setdefault(str(side), []).append((not p.flows_into(side), p.id))
         out: list[dict[str, Any]] = []
         for name in self.model.stages:
             if name in anchored or name not in in_pairs:
-                out.append({"stage": len(out) + 1, "object": name, "pairs": anchored.get(name, [])})
+                ids = [pid for _, pid in sorted(anchored.get(name, []), key=lambda item: item[0])]
+                out.append({"stage": len(out) + 1, "object": name, "pairs": ids})
         return out
 
     def plan(self, warnings: list[Diagnostic]) -> dict[str, Any]:

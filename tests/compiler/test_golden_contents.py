@@ -214,6 +214,13 @@ def test_five_objects_plan() -> None:
         "pipedrive.Activity->autopilot.Contact",
         "pipedrive.Activity<-autopilot.Activity",
     ]
+    # The activities Autopilot's history creates in Pipedrive flow out to the contacts in the
+    # same run: the pair that writes the stage's object runs before the pair that reads it out.
+    assert plan["stages"][-1] == {
+        "stage": 5,
+        "object": "pipedrive.Activity",
+        "pairs": ["pipedrive.Activity<-autopilot.Activity", "pipedrive.Activity->autopilot.Contact"],
+    }
     person = pair_of(plan, "pipedrive.Person<->autopilot.Contact")
     assert flows(person) == PERSON_CONTACT_TWO_WAY + [
         "owner.name -> owner_name",
