@@ -217,13 +217,14 @@ def test_every_read_says_which_flow_it_serves(autopilot_plan: dict) -> None:
         ("pipedrive", "Organization", "pipedrive ← autopilot", "every Organization", 2, 500),
         ("pipedrive", "Person", "pipedrive ↔ autopilot", "every Person", 2, 500),
         ("pipedrive", "Deal", "pipedrive ↔ autopilot", "every Deal", 2, 500),
-        ("pipedrive", "Activity", "pipedrive → autopilot", "every Activity", 2, 500),
+        # (the activities' stage: the pair writing activities before the one reading them out)
         ("pipedrive", "Activity", "pipedrive ← autopilot", "every Activity", 2, 500),
-        # every contact for the Deal pair and Activity -> Contact (matched by person, not Email)
-        ("autopilot", "Contact", "pipedrive ↔ autopilot", "every Contact", 10, 100),
-        ("autopilot", "Contact", "pipedrive → autopilot", "every Contact", 10, 100),
+        ("pipedrive", "Activity", "pipedrive → autopilot", "every Activity", 2, 500),
+        # every contact for the Deal pair and Activity -> Contact (matched by person, not Email);
         # Autopilot activities come from a read of every contact, made by their own pair
+        ("autopilot", "Contact", "pipedrive ↔ autopilot", "every Contact", 10, 100),
         ("autopilot", "Contact", "pipedrive ← autopilot", "every Contact, for its Activity records", 10, 100),
+        ("autopilot", "Contact", "pipedrive → autopilot", "every Contact", 10, 100),
     ]
 
 

@@ -390,11 +390,6 @@ DOC_REPEATS = {
 DROPPED: dict[str, str] = {
     "person-noscope": "SM313: a pair that creates Pipedrive persons from contacts needs the list scope (R2); "
     "the unscoped variants are the Pipedrive-to-Autopilot ones",
-    # Found by this corpus: the mirror image of an accepted block is rejected. `check` reads R17
-    # ("in the order from source system to destination system") as the order of the sides.
-    "pair-activity-out~swapped": "SM310 on `autopilot.Contact <- pipedrive.Activity { match contact_id = person … }`, "
-    "whose mirror image pair-activity-out passes: a compiler asymmetry, reported",
-    "activity-custom-boolean~swapped": "SM310, as pair-activity-out~swapped",
 }
 
 
