@@ -29,6 +29,7 @@ from syncmap.runtime.pair_run_host import PairRunHost
 from syncmap.runtime.pairing import Pairing, id_order
 from syncmap.runtime.pending import Pending, adopt_created, settle
 from syncmap.runtime.plan_change import PlanChange, backfill_cost, changed_pairs, describe, kept, meta_key, record_of
+from syncmap.runtime.read_ahead import read_ahead
 from syncmap.runtime.report import Report
 from syncmap.runtime.state import Link, StateStore
 from syncmap.runtime.values import Context, is_empty, normalize_key, ref_key, refs_in, same, truth
@@ -180,7 +181,7 @@ class PairRun(Pairing, Writing):
             # organization) have no link each: every pass reads that side whole to match.
             whole_left = full or (not self.one_to_one() and bool(self.pair["creates"]["left"]))
             right = await self.read("right", full=True) if self.needs_right_read() else {}
-            left_chunks = self.chunks("left", full=whole_left)
+            left_chunks = read_ahead(self.chunks("left", full=whole_left))  # reads on while a chunk is written
         self.right_complete = not only and self.needs_right_read() and not self.roster_only()
         if not only and self.roster_only() and self.needs_right_read():
             engine.members.setdefault(self.scope_lists("right")[0], set(right))  # the roster just read

@@ -17,6 +17,7 @@ import asyncio
 import math
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -237,8 +238,10 @@ class PipedriveGovernor(_Waiting):
 
 class AutopilotGovernor(_Waiting):
     """Autopilot's request rate (autopilot-api.md §1.9: 5 requests/s per the draft docs, the
-    live limit UNVERIFIED, hence `rate`). Requests are paced evenly; a 429 halves the pace,
-    successes win it back slowly; a 429's `Retry-After`, when sent, holds every request."""
+    live limit UNVERIFIED, hence `rate`; whether it allows a burst is unverified too). Requests
+    are paced evenly (`Pacer`); a 429 halves the pace, successes win it back slowly, and from the
+    first 429 on every step is kept whole, as a limiter without burst needs. A 429's
+    `Retry-After`, when sent, holds every request."""
 
     def __init__(
         self,
@@ -252,6 +255,8 @@ class AutopilotGovernor(_Waiting):
     ) -> None:
         super().__init__(time_scale=time_scale, clock=clock, sleep=sleep, rng=rng, wall=wall)
         self.pacer = Pacer(rate * self.time_scale)
+        self._sent: dict[str, deque[float]] = {}  # route -> when its requests in flight went, oldest first
+        self.quickest: dict[str, float] = {}  # route -> the quickest answer seen, in seconds
 
     def cost(self, method: str, path: str) -> int:
         return 0
@@ -262,12 +267,21 @@ class AutopilotGovernor(_Waiting):
             wait = self.pacer.wait(now)
             if wait <= 0:
                 self.pacer.take(now)
+                self._sent.setdefault(_route(method, path), deque()).append(now)
                 return
             await self._wait(AUTOPILOT_RATE, wait)
 
     def observe(self, method: str, path: str, status: int, headers: Mapping[str, str], *, body: Any = None) -> None:
+        now = self.clock()
+        route = _route(method, path)
+        in_flight = self._sent.get(route)
+        sent = in_flight.popleft() if in_flight else None
+        if status and sent is not None:
+            # A bulk upsert takes longer to answer than a read: each kind of request is timed
+            # against its own quickest answer, the time the server needs at the least.
+            quickest = self.quickest[route] = min(self.quickest.get(route, math.inf), now - sent)
+            self.pacer.answered(now - quickest)
         if status == 429:
-            now = self.clock()
             self.pacer.slow_down(now)
             asked = header_delay(headers, wall=self.wall)
             if asked is not None:
@@ -276,3 +290,8 @@ class AutopilotGovernor(_Waiting):
                 self.pacer.hold(now + asked / self.time_scale)
         elif 200 <= status < 500:
             self.pacer.speed_up()
+
+
+def _route(method: str, path: str) -> str:
+    """`POST contacts`, `GET contact`, `POST list`: the kind of request, whose answers take alike."""
+    return f"{method} {path.split('?', 1)[0].strip('/').split('/', 1)[0]}"

@@ -67,30 +67,61 @@ class SlotWindow:
 
 
 class Pacer:
-    """Requests spaced evenly at `rate` per second, with no burst: the server's bucket stays
-    (nearly) full, so its own burst room absorbs our timing jitter. After a 429 the rate halves (down to
-    1/16 of the nominal rate); each success wins back 1/20 of the nominal rate."""
+    """Requests spaced evenly at `rate` per second, never in a burst. After a 429 the rate halves
+    (down to 1/16 of the nominal rate); each success wins back 1/20 of the nominal rate.
 
-    def __init__(self, rate: float) -> None:
+    How strictly a step is kept depends on the server's burst room, which the pacer learns:
+    - On a schedule (from the start): a task that wakes up late keeps the schedule, so event-loop
+      lag does not pile up into a slower pace. The next request may then go less than a step
+      after the late one, which a server with burst room (a bucket holding a second's worth)
+      absorbs.
+    - Spaced (after the first 429): a limiter without burst refuses any request that reaches it
+      less than a step after the last one it let through, so each step is kept whole, counted
+      from the moment the server may last have seen a request: one step (plus `margin` of a
+      step) after it was sent, and after its answer came back less the quickest answer seen
+      (`answered`). A request held up on its way (a busy server, a busy event loop here) then
+      does not bring the next one too close behind it, and a 429 halving the pace is rare.
+    """
+
+    def __init__(self, rate: float, *, margin: float = 0.02) -> None:
         if not rate > 0 or math.isinf(rate):
             raise ValueError("the rate must be a positive number of requests per second")
+        if not 0 <= margin < 1:
+            raise ValueError("the margin is a fraction of a step, at least 0 and below 1")
         self.nominal = self.rate = rate
+        self.margin = margin
+        self.spaced = False
         self._next = -math.inf
+
+    @property
+    def step(self) -> float:
+        return 1.0 / self.rate
 
     def wait(self, now: float) -> float:
         return max(0.0, self._next - now)
 
     def take(self, now: float) -> None:
+        if self.spaced:
+            self._next = max(now, self._next) + self.step * (1.0 + self.margin)
+            return
         # A task that woke up to one step late keeps the schedule (the next turn is one step
-        # after the one it was given, not after it woke), so event-loop lag does not pile up
-        # into a slower pace; after a longer pause the schedule starts afresh from now.
-        step = 1.0 / self.rate
-        self._next = (self._next if now - self._next < step else now) + step
+        # after the one it was given, not after it woke); after a longer pause the schedule
+        # starts afresh from now.
+        self._next = (self._next if now - self._next < self.step else now) + self.step
+
+    def answered(self, seen_by: float) -> None:
+        """A request's answer shows the server saw it at `seen_by` at the latest (the answer's
+        arrival less the quickest answer to that kind of request): once spaced, the next
+        request waits a whole step from then."""
+        if self.spaced:
+            self._next = max(self._next, seen_by + self.step * (1.0 + self.margin))
 
     def slow_down(self, now: float) -> None:
-        """After a 429: the server's room is spent, so the next request waits a whole (slower) step."""
+        """After a 429: the server's room is spent, so the next request waits a whole (slower)
+        step, and from now on every step is kept whole."""
+        self.spaced = True
         self.rate = max(self.nominal / 16, self.rate / 2)
-        self._next = max(self._next, now + 1.0 / self.rate)
+        self._next = max(self._next, now + self.step)
 
     def speed_up(self) -> None:
         self.rate = min(self.nominal, self.rate + self.nominal / 20)

@@ -263,6 +263,10 @@ class Writing(PairRunHost):
                     )
                     self.keep_pair(candidate)
                     continue
+                bad_email = ap.email_misfit(body)  # refused, it would make the whole batch a 400
+                if bad_email:
+                    engine.dead_letter(self, "left", left.id, DeadLetter("invalid_email", bad_email, field="Email"))
+                    continue
                 if candidate.right is None and mirrors:
                     body["_autopilot_list"] = mirrors[0][1]  # R7: documented for creation
                 engine.report.change(

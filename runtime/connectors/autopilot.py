@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
+from syncmap.runtime.connectors.autopilot_validate import custom_problem, email_problem, standard_problem
 from syncmap.runtime.connectors.base import ConnectorError, Record
 from syncmap.runtime.http import UnknownOutcome
 from syncmap.runtime.times import to_epoch
@@ -15,6 +16,8 @@ from syncmap.runtime.values import is_empty
 from syncmap.runtime.wire import FieldType, WireError, from_wire, native_type, plan_type, to_wire
 
 BULK_LIMIT = 100
+# What identifies a contact in an upsert, and what renames it: checked as a whole body (`email_misfit`).
+IDENTITY = ("Email", "_NewEmail")
 # Keys a contact read carries that are not fields a client writes back.
 READ_ONLY = {"contact_id", "created_at", "updated_at", "api_originated", "lists", "custom_fields", "Name", "type"}
 
@@ -196,13 +199,30 @@ class Autopilot:
 
     @staticmethod
     def misfit(key: str, value: Any) -> str | None:
-        """Why a value cannot be written to this flat key (None when it can)."""
+        """Why a value cannot be written to this flat key (None when it can): what Autopilot
+        would refuse, and with it the whole bulk upsert (`autopilot_validate`)."""
         if not key.startswith("custom:"):
-            return None
+            return None if key in IDENTITY else standard_problem(key, value)
+        wire = key[len("custom:") :]
+        kind, _, name = wire.partition("--")
+        problem = custom_problem(kind, name.replace("--", " "), value)
+        if problem:
+            return problem
         try:
-            fit_custom(key[len("custom:") :], value)
+            fit_custom(wire, value)
         except ValueError as error:
             return str(error)
+        return None
+
+    @staticmethod
+    def email_misfit(body: Mapping[str, Any]) -> str | None:
+        """Why Autopilot would refuse the address an upsert body identifies or renames its contact
+        by (None: it would not, or the body has none, which is `no_email`)."""
+        for key in IDENTITY:
+            if not is_empty(body.get(key)):
+                problem = email_problem(body[key])
+                if problem:
+                    return problem
         return None
 
     @staticmethod

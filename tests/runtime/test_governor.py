@@ -17,6 +17,7 @@ from syncmap.runtime.api_errors import LimitReached
 from syncmap.runtime.governor import AutopilotGovernor, PipedriveGovernor, is_search, next_midnight_utc
 from syncmap.runtime.retry import RetryPolicy, backoff, header_delay
 from syncmap.runtime.windows import Pacer
+from syncmap.sandbox.autopilot.ratelimit import RateLimiter
 from syncmap.sandbox.pipedrive.ratelimit import BurstLimiter
 
 LIST, ONE, CREATE, SEARCH = "/api/v2/persons", "/api/v2/persons/7", "/api/v2/persons", "/api/v2/persons/search"
@@ -488,8 +489,9 @@ def test_a_429_asking_to_retry_after_holds_every_request_until_then() -> None:
     t.run(one_request(t, gov, "GET", "/contacts", sent))
     gov.observe("GET", "/contacts", 429, {"Retry-After": "6"})  # another task's request, refused
     t.run(*(one_request(t, gov, "GET", "/contacts", sent) for _ in range(2)))
-    # 6 s on a clock twice as fast, then the pace the 429 halved (10 r/s -> 5)
-    assert [round(s - 100.0, 6) for s in sent] == [0.0, 3.0, 3.2]
+    # 6 s on a clock twice as fast, then the pace the 429 halved (10 r/s -> 5), each step kept
+    # whole since that 429 (plus the 2 % margin)
+    assert [round(s - 100.0, 6) for s in sent] == [0.0, 3.0, 3.204]
     gov.observe("GET", "/contacts", 429, {})  # without the header: only the slower pace (6 r/s -> 3)
     t.run(one_request(t, gov, "GET", "/contacts", sent))
     assert round(sent[-1] - sent[-2], 6) == 0.333333
@@ -543,3 +545,80 @@ def test_a_late_wake_up_keeps_the_pace_a_pause_starts_it_afresh() -> None:
     assert pacer.wait(0.25) == pytest.approx(0.15)
     pacer.take(1.0)  # after a pause: one step from now, no saved-up burst
     assert pacer.wait(1.0) == pytest.approx(0.2)
+
+
+def test_once_spaced_a_late_wake_up_is_not_caught_up() -> None:
+    """A limiter without burst refuses a request less than a step after the last: after the
+    first 429 the pacer keeps every step whole (plus its margin), however late a task woke."""
+    pacer = Pacer(5.0, margin=0.05)
+    pacer.take(0.0)
+    pacer.slow_down(0.01)  # the 429: half the pace, a whole (slower) step from now
+    assert pacer.spaced and pacer.wait(0.01) == pytest.approx(0.4)
+    for _ in range(10):
+        pacer.speed_up()
+    pacer.take(0.45)  # woke 0.04 late
+    assert pacer.wait(0.45) == pytest.approx(0.2 * 1.05)  # a whole step from when it went, not from 0.41
+
+
+def test_once_spaced_the_next_request_waits_a_step_after_the_server_may_have_seen_the_last() -> None:
+    pacer = Pacer(5.0, margin=0.0)
+    pacer.answered(50.0)  # on a schedule, answers move nothing: the server's burst room absorbs them
+    pacer.take(0.0)
+    assert pacer.wait(0.0) == pytest.approx(0.2)
+    pacer.spaced = True
+    pacer.take(1.0)
+    pacer.answered(1.15)  # held up on its way: the server may have seen it at 1.15
+    assert pacer.wait(1.2) == pytest.approx(0.15)  # 1.35, not 1.2
+    pacer.answered(1.0)  # an answer that says less changes nothing
+    assert pacer.wait(1.2) == pytest.approx(0.15)
+    with pytest.raises(ValueError, match="margin"):
+        Pacer(5.0, margin=1.0)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_against_a_limiter_without_burst_only_the_first_429_is_met(seed: int) -> None:
+    """Sequential bulk upserts against the sandbox's own limiter with `burst=1`, each held up
+    on its way by a random 0-40 ms (a busy server) and answered 10 ms after it got through:
+    the first 429 shows there is no burst, and no other request is refused. Pacing on the
+    schedule (kept through late answers) met a 429 every dozen requests, each halving the
+    pace; here the pace stays near the rate."""
+    t = FakeTime()
+    server_clock = type("C", (), {"now": staticmethod(t.clock)})()
+    server = RateLimiter(server_clock, 5.0, burst=1)
+    gov = AutopilotGovernor(rate=5, clock=t.clock, sleep=t.sleep, rng=lambda: 0.5)
+    rng = random.Random(seed)
+    refused: list[int] = []
+    n = 200
+
+    async def upserts() -> None:
+        for i in range(n):
+            while True:
+                await gov.acquire("POST", "/contacts")
+                await t.elapse(rng.uniform(0, 0.04))  # on its way, or waiting for a busy server
+                allowed = server.allow()
+                await t.elapse(0.01)  # the answer
+                gov.observe("POST", "/contacts", 200 if allowed else 429, {})
+                if allowed:
+                    break
+                refused.append(i)
+
+    t.run(upserts())
+    assert len(refused) == 1
+    assert t.now - 100.0 <= n * 0.2 * 1.15  # the rate's bound, plus the margin and the delays' spread
+    assert gov.quickest["POST contacts"] >= 0.01
+
+
+def test_each_kind_of_request_is_timed_against_its_own_quickest_answer() -> None:
+    t = FakeTime()
+    gov = AutopilotGovernor(rate=5, clock=t.clock, sleep=t.sleep)
+
+    async def one(method: str, path: str, latency: float) -> None:
+        await gov.acquire(method, path)
+        await t.elapse(latency)
+        gov.observe(method, path, 200, {})
+
+    t.run(one("GET", "/account", 0.001), one("POST", "/contacts", 0.05))
+    t.run(one("POST", "/contacts?x=1", 0.08), one("GET", "/contact/person_1", 0.002))
+    assert gov.quickest == pytest.approx({"GET account": 0.001, "POST contacts": 0.05, "GET contact": 0.002})
+    gov.observe("GET", "/contacts", 0, {})  # an answer never sent for: nothing in flight, nothing learned
+    assert "GET contacts" not in gov.quickest
