@@ -20,20 +20,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from harness import CONNECT
+
 ROOT = Path(__file__).resolve().parents[2]
 REVERSE = {"->": "<-", "<-": "->", "<->": "<->"}
-HEADER = """syncmap 1
-
-connect pipedrive {
-  token = env("PIPEDRIVE_API_TOKEN")
-  base_url = env("PIPEDRIVE_BASE_URL")
-}
-
-connect autopilot {
-  key = env("AUTOPILOT_API_KEY")
-  base_url = env("AUTOPILOT_BASE_URL")
-}
-"""
+HEADER = CONNECT
 KEYWORDS = ("match", "link", "only", "deletes", "owner", "empty", "conflict", "where", "default")
 _STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 _ARROW = re.compile(r"<->|->|<-")

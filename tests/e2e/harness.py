@@ -24,6 +24,19 @@ MAPPINGS = ROOT / "mappings"
 SYNCMAP = [sys.executable, "-m", "syncmap.runtime.cli"]
 TIME_SCALE = 20.0  # sandbox clocks run this much faster; the runtime's governors are told so
 WRITES = {"POST", "PATCH", "PUT", "DELETE"}
+# The head of a mapping a test writes: both connections from the environment `run_env` sets.
+CONNECT = """syncmap 1
+
+connect pipedrive {
+  token = env("PIPEDRIVE_API_TOKEN")
+  base_url = env("PIPEDRIVE_BASE_URL")
+}
+
+connect autopilot {
+  key = env("AUTOPILOT_API_KEY")
+  base_url = env("AUTOPILOT_BASE_URL")
+}
+"""
 
 
 class Sandbox:

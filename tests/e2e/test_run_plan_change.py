@@ -11,28 +11,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Sandbox
+from harness import CONNECT, Sandbox
 from plan_compare import Picture, picture
 
 SEED = 7
 PERSONS = 30
 
-HEAD = """syncmap 1
-
-connect pipedrive {
-  token = env("PIPEDRIVE_API_TOKEN")
-  base_url = env("PIPEDRIVE_BASE_URL")
-}
-
-connect autopilot {
-  key = env("AUTOPILOT_API_KEY")
-  base_url = env("AUTOPILOT_BASE_URL")
-}
+HEAD = (
+    CONNECT
+    + """
 
 sync pipedrive.Person -> autopilot.Contact {
   match email.primary = Email
   deletes pipedrive -> autopilot
 """
+)
 NAMES = "  first_name -> FirstName\n  last_name -> LastName\n  email.primary -> Email\n"
 PHONE = "  phone.primary -> Phone\n"
 SOURCE = '  custom("Referral source") -> LeadSource with map { "Webinar" = "Web", "Ads" = "Paid" }\n'

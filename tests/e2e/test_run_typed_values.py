@@ -9,19 +9,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness import Sandbox
+from harness import CONNECT, Sandbox
 
-MAPPING = """syncmap 1
-
-connect pipedrive {
-  token = env("PIPEDRIVE_API_TOKEN")
-  base_url = env("PIPEDRIVE_BASE_URL")
-}
-
-connect autopilot {
-  key = env("AUTOPILOT_API_KEY")
-  base_url = env("AUTOPILOT_BASE_URL")
-}
+MAPPING = (
+    CONNECT
+    + """
 
 sync pipedrive.Person <-> autopilot.Contact {
   match email.primary = Email
@@ -48,6 +40,7 @@ sync pipedrive.Deal <-> autopilot.Contact {
   expected_close_date <-> custom("Expected Close", date)
 }
 """
+)
 FIELDS = [("Signup", "date", None), ("Seats", "double", None), ("Lifetime", "double", None), ("Opt In", "enum", ["Yes", "No"])]
 FIELDS += [("Colour", "enum", ["Red", "Green", "Blue"]), ("Contract", "daterange", None)]
 PERSONS = [  # made in Pipedrive: (first, last, email, Signup, Seats, Lifetime, Opt In, Colour)
